@@ -1,0 +1,1 @@
+typedef int am_stub_fuzz_authres;

@@ -1,0 +1,2 @@
+/* authres.c: to be written */
+typedef int am_stub_authres;

@@ -1,0 +1,2 @@
+/* config.c: to be written */
+typedef int am_stub_config;

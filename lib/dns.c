@@ -1,0 +1,181 @@
+/*
+ * dns.c - the resolver interface's common part: dispatch to the back end,
+ * answers, rdata decoding (see dns.h).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns_impl.h"
+#include "util.h"
+
+struct dns_answer *
+dns_query(struct dns_resolver *r, const char *name, int type,
+    unsigned timeout_ms)
+{
+	struct dns_query *q = dns_query_start(r, name, type);
+
+	return dns_query_wait(&q, timeout_ms);
+}
+
+struct dns_query *
+dns_query_start(struct dns_resolver *r, const char *name, int type)
+{
+	return r->ops->start(r, name, type);
+}
+
+struct dns_answer *
+dns_query_wait(struct dns_query **qp, unsigned timeout_ms)
+{
+	struct dns_query *q = *qp;
+
+	*qp = NULL;
+	if (q == NULL)
+		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "resolver shut down");
+	if (timeout_ms == 0)
+		timeout_ms = q->r->default_timeout_ms ? q->r->default_timeout_ms : 5000;
+	return q->r->ops->wait(q, timeout_ms);
+}
+
+void
+dns_query_cancel(struct dns_query **qp)
+{
+	struct dns_query *q = *qp;
+
+	*qp = NULL;
+	if (q != NULL)
+		q->r->ops->cancel(q);
+}
+
+void
+dns_resolver_free(struct dns_resolver **rp)
+{
+	if (rp == NULL || *rp == NULL)
+		return;
+	(*rp)->ops->destroy(*rp);
+	*rp = NULL;
+}
+
+struct dns_answer *
+dns_answer_new(enum dns_status status, int rcode, const char *why)
+{
+	struct dns_answer *a = xcalloc(1, sizeof(*a));
+
+	a->status = status;
+	a->rcode = rcode;
+	if (why != NULL)
+		str_copy(a->why, why, sizeof(a->why));
+	return a;
+}
+
+/* dns_answer_set_rrs - one allocation holds the rr array and the rdata */
+void
+dns_answer_set_rrs(struct dns_answer *a, const struct dns_rr *rrs,
+    size_t count)
+{
+	size_t total = 0;
+	unsigned char *p;
+
+	for (size_t i = 0; i < count; i++)
+		total += rrs[i].len;
+	free(a->rr);
+	a->rr = xmalloc(count * sizeof(struct dns_rr) + total);
+	p = (unsigned char *)(a->rr + count);
+	for (size_t i = 0; i < count; i++) {
+		memcpy(p, rrs[i].data, rrs[i].len);
+		a->rr[i].data = p;
+		a->rr[i].len = rrs[i].len;
+		p += rrs[i].len;
+	}
+	a->count = count;
+}
+
+void
+dns_answer_free(struct dns_answer **ap)
+{
+	if (ap == NULL || *ap == NULL)
+		return;
+	free((*ap)->rr);
+	free((*ap)->packet);
+	free(*ap);
+	*ap = NULL;
+}
+
+const char *
+dns_status_name(enum dns_status s)
+{
+	switch (s) {
+	case DNS_STATUS_OK:
+		return "ok";
+	case DNS_STATUS_NXDOMAIN:
+		return "nxdomain";
+	case DNS_STATUS_NODATA:
+		return "nodata";
+	case DNS_STATUS_TEMPFAIL:
+		return "tempfail";
+	}
+	return "unknown";
+}
+
+int
+dns_rr_txt(const struct dns_rr *rr, char *out, size_t outlen)
+{
+	size_t i = 0, o = 0;
+
+	if (outlen == 0)
+		return -1;
+	while (i < rr->len) {
+		size_t n = rr->data[i++];
+
+		if (n > rr->len - i || n >= outlen - o) {
+			out[0] = '\0';
+			return -1;
+		}
+		memcpy(out + o, rr->data + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int
+dns_rr_name(const struct dns_rr *rr, size_t off, char *out, size_t outlen)
+{
+	size_t i = off, o = 0;
+
+	if (outlen == 0)
+		return -1;
+	out[0] = '\0';
+	for (;;) {
+		size_t n;
+
+		if (i >= rr->len)
+			return -1;
+		n = rr->data[i++];
+		if (n == 0)
+			break;
+		if (n > 63 || n > rr->len - i) /* compression pointers are not expected */
+			return -1;
+		if (o + n + 2 > outlen)
+			return -1;
+		if (o > 0)
+			out[o++] = '.';
+		memcpy(out + o, rr->data + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int
+dns_rr_mx(const struct dns_rr *rr, unsigned *pref, char *out, size_t outlen)
+{
+	if (rr->len < 3)
+		return -1;
+	*pref = (unsigned)rr->data[0] << 8 | rr->data[1];
+	return dns_rr_name(rr, 2, out, outlen);
+}

@@ -1,0 +1,126 @@
+/*
+ * dns.h - the one resolver interface every method uses.
+ *
+ * A struct dns_resolver is injected: dns_unbound_new() backs it with
+ * libunbound (shared cache, async with one dispatcher thread, per-query
+ * timeout, DNSSEC bits) in the daemon; dns_table_new() backs it with a
+ * static table in unit tests and conformance suites. Every function here
+ * is safe to call from any thread.
+ *
+ * A query never returns NULL: it returns an answer whose status keeps
+ * permanent outcomes (NXDOMAIN, NODATA) apart from temporary ones
+ * (SERVFAIL, REFUSED, timeout, network, DNSSEC bogus), like Postfix's
+ * DNS_FAIL vs DNS_RETRY.
+ */
+#ifndef AM_DNS_H
+#define AM_DNS_H
+
+#include <stddef.h>
+
+/* RR types we ask for */
+enum {
+	DNS_T_A = 1,
+	DNS_T_NS = 2,
+	DNS_T_CNAME = 5,
+	DNS_T_PTR = 12,
+	DNS_T_MX = 15,
+	DNS_T_TXT = 16,
+	DNS_T_AAAA = 28,
+	DNS_T_SPF = 99,
+};
+
+enum dns_status {
+	DNS_STATUS_OK = 0,   /* at least one RR of the asked type */
+	DNS_STATUS_NXDOMAIN, /* permanent: the name does not exist */
+	DNS_STATUS_NODATA,   /* permanent: the name exists, no RR of the type */
+	DNS_STATUS_TEMPFAIL, /* temporary: SERVFAIL, REFUSED, timeout, bogus */
+};
+
+struct dns_rr {
+	const unsigned char *data; /* rdata, names uncompressed */
+	size_t len;
+};
+
+struct dns_answer {
+	enum dns_status status;
+	int rcode;          /* DNS rcode as received (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN) */
+	int secure;         /* DNSSEC validated */
+	int bogus;          /* DNSSEC validation failed (status is TEMPFAIL) */
+	size_t count;       /* number of RRs in rr[] */
+	struct dns_rr *rr;
+	unsigned char *packet; /* whole answer in wire format, or NULL */
+	size_t packet_len;
+	char why[128];      /* for TEMPFAIL: "timeout", "SERVFAIL", "DNSSEC bogus: ..." */
+};
+
+struct dns_resolver;
+struct dns_query;
+
+/* dns_query - resolve name/type, waiting at most timeout_ms (0: the
+ * resolver's default). Never NULL; free with dns_answer_free(). */
+struct dns_answer *dns_query(struct dns_resolver *r, const char *name,
+    int type, unsigned timeout_ms);
+/* dns_query_start - start a lookup without waiting; NULL only when the
+ * resolver is shutting down (treat as TEMPFAIL). */
+struct dns_query *dns_query_start(struct dns_resolver *r, const char *name,
+    int type);
+/* dns_query_wait - wait for a started lookup, at most timeout_ms (0: the
+ * resolver's default). Consumes *qp (set to NULL); a timeout cancels the
+ * lookup and answers TEMPFAIL "timeout". Never NULL. */
+struct dns_answer *dns_query_wait(struct dns_query **qp, unsigned timeout_ms);
+/* dns_query_cancel - abandon a started lookup; *qp is set to NULL */
+void dns_query_cancel(struct dns_query **qp);
+
+void dns_answer_free(struct dns_answer **ap);
+void dns_resolver_free(struct dns_resolver **rp);
+
+/* dns_status_name - "ok", "nxdomain", "nodata", "tempfail" */
+const char *dns_status_name(enum dns_status s);
+
+/* rdata decoding. Each returns 0, or -1 when the rdata is malformed or the
+ * output does not fit (a defined result, never a crash). */
+/* dns_rr_txt - join a TXT RR's character-strings into out (NUL-terminated) */
+int dns_rr_txt(const struct dns_rr *rr, char *out, size_t outlen);
+/* dns_rr_name - the domain name in rdata at offset off (PTR, CNAME, NS, MX+2)
+ * as dotted text without the trailing dot ("" for the root) */
+int dns_rr_name(const struct dns_rr *rr, size_t off, char *out, size_t outlen);
+/* dns_rr_mx - preference and exchange of an MX RR */
+int dns_rr_mx(const struct dns_rr *rr, unsigned *pref, char *out, size_t outlen);
+
+/* ---- libunbound back end ------------------------------------------------ */
+struct dns_unbound_opts {
+	const char *const *forwarders; /* "127.0.0.1@5353", "::1"; NULL: resolv.conf */
+	size_t nforwarders;
+	const char *resolv_conf;       /* NULL: /etc/resolv.conf (when no forwarders) */
+	unsigned timeout_ms;           /* default per-query timeout */
+	const char *const *transparent_zones; /* let queries reach these built-in local zones */
+	size_t ntransparent;
+	const char *trust_anchor_file; /* DNSSEC validation when set */
+	size_t cache_bytes;            /* message cache size; 0: 4 MB */
+};
+/* dns_unbound_new - start the shared resolver and its dispatcher thread;
+ * NULL with err filled on failure */
+struct dns_resolver *dns_unbound_new(const struct dns_unbound_opts *opts,
+    char *err, size_t errlen);
+
+/* ---- table back end (tests, conformance suites) ---------------------------- */
+struct dns_resolver *dns_table_new(void);
+/* dns_table_add - add one RR with raw rdata */
+void dns_table_add(struct dns_resolver *r, const char *name, int type,
+    const void *rdata, size_t len);
+/* dns_table_add_text - add one RR from presentation text: A "192.0.2.1",
+ * AAAA "2001:db8::1", TXT "v=spf1 -all" (one string; split into 255-byte
+ * character-strings), MX "10 mx.example.org", PTR/CNAME/NS "host.example". 0 or -1 */
+int dns_table_add_text(struct dns_resolver *r, const char *name, int type,
+    const char *text);
+/* dns_table_add_txt_strings - one TXT RR made of n character-strings */
+void dns_table_add_txt_strings(struct dns_resolver *r, const char *name,
+    const char *const *strings, size_t n);
+/* dns_table_set_status - make name/type (type 0: every type) answer with
+ * this status and no data: TEMPFAIL simulates a timeout or SERVFAIL */
+void dns_table_set_status(struct dns_resolver *r, const char *name, int type,
+    enum dns_status status);
+/* dns_table_queries - how many queries were answered so far */
+unsigned long dns_table_queries(struct dns_resolver *r);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * dns_impl.h - what a resolver back end provides (private to lib/dns*.c).
+ */
+#ifndef AM_DNS_IMPL_H
+#define AM_DNS_IMPL_H
+
+#include "dns.h"
+
+struct dns_ops {
+	struct dns_query *(*start)(struct dns_resolver *r, const char *name, int type);
+	/* wait: timeout_ms is never 0 here (the default is filled in) */
+	struct dns_answer *(*wait)(struct dns_query *q, unsigned timeout_ms);
+	void (*cancel)(struct dns_query *q);
+	void (*destroy)(struct dns_resolver *r);
+};
+
+/* every back end's resolver struct begins with this */
+struct dns_resolver {
+	const struct dns_ops *ops;
+	unsigned default_timeout_ms;
+};
+
+/* every back end's query struct begins with this; wait() and cancel()
+ * free the query */
+struct dns_query {
+	struct dns_resolver *r;
+};
+
+/* dns_answer_new - an empty answer with the given status (helpers for
+ * back ends); dns_answer_set_rrs copies count rdata blobs into it */
+struct dns_answer *dns_answer_new(enum dns_status status, int rcode,
+    const char *why);
+void dns_answer_set_rrs(struct dns_answer *a, const struct dns_rr *rrs,
+    size_t count);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * log.c - syslog or stderr logging (see log.h).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+
+static int log_to_stderr = 1;
+static int log_level = LOG_WARNING;
+
+void
+log_open(const char *ident, int facility, int to_stderr)
+{
+	log_to_stderr = to_stderr;
+	if (log_level == LOG_WARNING)
+		log_level = LOG_INFO;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+}
+
+void
+log_set_level(int level)
+{
+	log_level = level;
+}
+
+void
+log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	va_start(ap, fmt);
+	if (log_to_stderr) {
+		char line[2048];
+
+		vsnprintf(line, sizeof(line), fmt, ap);
+		fprintf(stderr, "authmilter: %s\n", line);
+	} else {
+		vsyslog(level, fmt, ap);
+	}
+	va_end(ap);
+}
+
+static const struct {
+	const char *name;
+	int value;
+} facilities[] = {
+	{"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"user", LOG_USER},
+	{"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+	{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+	{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+}, levels[] = {
+	{"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"notice", LOG_NOTICE},
+	{"warning", LOG_WARNING}, {"err", LOG_ERR}, {"error", LOG_ERR},
+};
+
+int
+log_facility_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (strcasecmp(name, facilities[i].name) == 0)
+			return facilities[i].value;
+	return -1;
+}
+
+int
+log_level_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcasecmp(name, levels[i].name) == 0)
+			return levels[i].value;
+	return -1;
+}

@@ -1,0 +1,2 @@
+/* session.c: to be written */
+typedef int am_stub_session;

@@ -1,0 +1,93 @@
+/*
+ * session.h - one SMTP connection and its messages, evaluated.
+ *
+ * The milter callbacks and `authmilter -t` feed the same session: connect
+ * and HELO facts, macros, envelope, headers and body, then session_eom()
+ * runs every method (SPF now; DKIM and DMARC slot in beside it), decides
+ * the action and renders the Authentication-Results header. Per-message
+ * memory lives in one arena, freed by session_reset() (end of message or
+ * abort). A session is used by one thread at a time.
+ */
+#ifndef AM_SESSION_H
+#define AM_SESSION_H
+
+#include <stddef.h>
+
+#include "spf.h"
+
+struct am_config;
+struct dns_resolver;
+struct spf_checker;
+
+/* what the whole process shares; read-only while messages run */
+struct session_env {
+	struct dns_resolver *dns;
+	struct spf_checker *spf;
+};
+
+enum session_action {
+	SESSION_ACCEPT = 0,
+	SESSION_REJECT,
+	SESSION_QUARANTINE,
+	SESSION_TEMPFAIL,
+};
+
+/* limits on what one message may hand us */
+#define SESSION_MAX_HEADERS 1000
+#define SESSION_MAX_HEADER_BYTES (1024 * 1024)
+
+struct session_verdict {
+	enum session_action action;
+	const char *smtp_rcode;   /* "550", or NULL for accept */
+	const char *smtp_xcode;   /* "5.7.1" */
+	const char *smtp_text;
+	const char *quarantine_reason;
+	/* the Authentication-Results value to insert at the top, folded with
+	 * "\n\t" as libmilter wants; NULL when the client was skipped */
+	const char *authres;
+	/* 1-based indices, among the message's Authentication-Results headers,
+	 * of those to delete (ours forged), in ascending order */
+	const unsigned *ar_delete;
+	size_t nar_delete;
+	/* results, for the log line and tests */
+	const char *skipped;      /* why evaluation was skipped, or NULL */
+	struct spf_outcome spf_mailfrom;
+	struct spf_outcome spf_helo;
+	int spf_mailfrom_done, spf_helo_done;
+};
+
+struct session;
+
+/* session_new - a connection; the session holds a reference to cfg */
+struct session *session_new(const struct session_env *env,
+    struct am_config *cfg);
+void session_free(struct session **sp);
+/* session_config - the snapshot this connection started with (borrowed) */
+const struct am_config *session_config(const struct session *s);
+
+/* session_connect - client host name (may be NULL) and address text (NULL
+ * or "" when not an IP connection) */
+void session_connect(struct session *s, const char *hostname, const char *ip);
+void session_helo(struct session *s, const char *helo);
+/* session_macro - a macro value the MTA sent: "{auth_authen}", "i", "j",
+ * "{daemon_name}", "{client_addr}" */
+void session_macro(struct session *s, const char *name, const char *value);
+/* session_mail_from - the MAIL FROM argument as sent ("<a@b>", "<>") */
+void session_mail_from(struct session *s, const char *arg);
+void session_rcpt(struct session *s, const char *arg);
+/* session_header - one header field; value may be folded. 0, or -1 when
+ * over the header limits (the message still gets a verdict) */
+int session_header(struct session *s, const char *name, const char *value);
+void session_eoh(struct session *s);
+void session_body(struct session *s, const unsigned char *p, size_t len);
+/* session_eom - evaluate; the verdict is borrowed until session_reset() */
+const struct session_verdict *session_eom(struct session *s);
+/* session_log_line - "key=value ..." for the message (borrowed) */
+const char *session_log_line(struct session *s, double ms);
+/* session_reset - forget the message (end of message or abort); the
+ * connection facts stay */
+void session_reset(struct session *s);
+
+const char *session_action_name(enum session_action a);
+
+#endif

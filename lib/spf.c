@@ -1,0 +1,2 @@
+/* spf.c: to be written */
+typedef int am_stub_spf;

@@ -1,0 +1,58 @@
+/*
+ * spf.h - RFC 7208 check_host() through libspf2, corrected.
+ *
+ * One struct spf_checker per process (it wraps one shared SPF_server_t);
+ * spf_check() is safe from any thread and uses one request and response
+ * per call. Every DNS lookup goes through the injected struct dns_resolver,
+ * never libresolv. Our layer corrects libspf2 1.2.10 where it departs from
+ * RFC 7208 (void-lookup limit, a 10-term limit per check_host() evaluation,
+ * IPv4-mapped IPv6 clients, a DNS error on the record itself, exp= text)
+ * and keeps hostile records away from its macro expander (a remote crash
+ * in Debian's build): no DNS answer can crash the process.
+ */
+#ifndef AM_SPF_H
+#define AM_SPF_H
+
+#include <stddef.h>
+
+struct dns_resolver;
+
+enum spf_result {
+	SPF_RESULT_NONE = 0,
+	SPF_RESULT_NEUTRAL,
+	SPF_RESULT_PASS,
+	SPF_RESULT_FAIL,
+	SPF_RESULT_SOFTFAIL,
+	SPF_RESULT_TEMPERROR,
+	SPF_RESULT_PERMERROR,
+};
+
+struct spf_outcome {
+	enum spf_result result;
+	char domain[256];       /* the domain check_host() started from */
+	char reason[256];       /* short plain-language why, for logs and A-R comments */
+	char explanation[512];  /* exp= text for fail, or "" */
+	unsigned dns_lookups;   /* terms that caused DNS lookups */
+	unsigned void_lookups;  /* lookups that found nothing */
+};
+
+struct spf_checker;
+
+/* spf_checker_new - receiving_host names us in %{r}; NULL with err filled
+ * on failure. The resolver must outlive the checker. */
+struct spf_checker *spf_checker_new(struct dns_resolver *dns,
+    const char *receiving_host, char *err, size_t errlen);
+void spf_checker_free(struct spf_checker **cp);
+
+/* spf_check - check_host(ip, domain, sender) for one identity.
+ * ip: the client address as text (IPv4, IPv6, IPv4-mapped IPv6).
+ * sender: "local@domain" for MAIL FROM, or NULL/"" for the HELO identity
+ * (postmaster@helo is used). helo: the HELO/EHLO name (for %{h}).
+ * Always fills *out; returns out->result. */
+enum spf_result spf_check(struct spf_checker *c, const char *ip,
+    const char *sender, const char *helo, struct spf_outcome *out);
+
+/* spf_result_name - "pass", "fail", ... (RFC 7208 section 2.6 names) */
+const char *spf_result_name(enum spf_result r);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * util.h - allocation that does not fail, per-message arenas, small string
+ * helpers.
+ *
+ * Allocation failure does not return: xmalloc() and friends log and abort.
+ * An arena hands out memory that lives until arena_free(); one arena per
+ * message, freed at end of message or abort.
+ */
+#ifndef AM_UTIL_H
+#define AM_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* xasprintf - allocate a formatted string; caller frees */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct arena;
+/* arena_new - start an empty arena */
+struct arena *arena_new(void);
+/* arena_alloc - zeroed memory that lives until arena_free() */
+void *arena_alloc(struct arena *a, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_printf(struct arena *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* arena_bytes - bytes handed out so far (for limits and tests) */
+size_t arena_bytes(const struct arena *a);
+/* arena_free - release everything and set *ap to NULL */
+void arena_free(struct arena **ap);
+
+/* str_copy - copy src into dst of size dstlen, always terminated; returns
+ * strlen(src) (>= dstlen means it was truncated) */
+size_t str_copy(char *dst, const char *src, size_t dstlen);
+/* str_lower - lowercase ASCII in place; returns s */
+char *str_lower(char *s);
+/* str_parse_uint - parse a whole decimal string into *out (<= max); 0 or -1 */
+int str_parse_uint(const char *s, unsigned long max, unsigned long *out);
+
+/* A growing string with a hard bound (curl's dynbuf idea): appending past
+ * `limit` fails and marks the buffer as overflowed. */
+struct strbuf {
+	char *s;
+	size_t len, cap, limit;
+	int overflow;
+};
+void strbuf_init(struct strbuf *b, size_t limit);
+int strbuf_append(struct strbuf *b, const char *s, size_t n);
+int strbuf_puts(struct strbuf *b, const char *s);
+int strbuf_printf(struct strbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* strbuf_take - hand the string to the caller (who frees it); b is reset */
+char *strbuf_take(struct strbuf *b);
+void strbuf_free(struct strbuf *b);
+
+#endif
