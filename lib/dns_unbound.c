@@ -1,2 +1,625 @@
-/* dns_unbound.c: to be written */
-typedef int am_stub_dns_unbound;
+/*
+ * dns_unbound.c - the libunbound back end of the resolver interface (dns.h).
+ *
+ * One ub_ctx per process, in threaded async mode (ub_ctx_async(ctx, 1): no
+ * fork). Callers start lookups with ub_resolve_async(), which is
+ * thread-safe; one dispatcher thread poll()s on ub_fd() and a self-pipe and
+ * is the only caller of ub_process(), which runs our callback. Each waiter
+ * sleeps on its own condition variable (CLOCK_MONOTONIC) under one shared
+ * mutex. libunbound has no per-query timeout, so a wait that runs out calls
+ * ub_cancel() and answers TEMPFAIL "timeout".
+ *
+ * Usage:
+ *
+ *	const char *fwd[] = { "127.0.0.1@5353" };
+ *	struct dns_unbound_opts o = {
+ *		.forwarders = fwd, .nforwarders = 1, .timeout_ms = 3000,
+ *	};
+ *	char err[256], txt[4096];
+ *	struct dns_resolver *r = dns_unbound_new(&o, err, sizeof(err));
+ *	struct dns_answer *a;
+ *
+ *	if (r == NULL)
+ *		die("dns: %s", err);
+ *	a = dns_query(r, "example.org", DNS_T_TXT, 0);
+ *	if (a->status == DNS_STATUS_OK) {
+ *		for (size_t i = 0; i < a->count; i++)
+ *			if (dns_rr_txt(&a->rr[i], txt, sizeof(txt)) == 0)
+ *				puts(txt);
+ *	} else if (a->status == DNS_STATUS_TEMPFAIL) {
+ *		printf("try again: %s\n", a->why);	// "timeout", "SERVFAIL"
+ *	}
+ *	dns_answer_free(&a);
+ *	dns_resolver_free(&r);
+ *
+ * Answers: rcode 0 with data is OK, rcode 3 NXDOMAIN, rcode 0 without data
+ * NODATA; any other rcode, a libunbound error, a timeout, a DNSSEC bogus
+ * answer (which still carries data) or shutdown is TEMPFAIL with a reason.
+ * The whole answer packet is kept in answer->packet.
+ *
+ * Ownership: a query object is freed when both its waiter (wait/cancel)
+ * and libunbound (callback, successful ub_cancel, or shutdown) are done
+ * with it. dns_resolver_free() fails pending lookups with TEMPFAIL
+ * "resolver shut down"; the resolver struct itself lives until the last
+ * started query has been waited for or cancelled, so a waiter racing with
+ * shutdown never touches freed memory.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <unbound.h>
+
+#include "dns_impl.h"
+#include "log.h"
+#include "util.h"
+
+#define UB_DEFAULT_TIMEOUT_MS 5000
+#define UB_DEFAULT_CACHE (4u * 1024 * 1024)
+#define UB_MAX_RTT "1000" /* ms; a dead forwarder SERVFAILs in ~2 s, not 17 s */
+
+struct ubq;
+
+struct ubres {
+	struct dns_resolver base;
+	struct ub_ctx *ctx;
+	pthread_t thread;
+	int thread_started;
+	int wake[2];             /* self-pipe: a byte stops the dispatcher */
+	pthread_condattr_t cattr; /* CLOCK_MONOTONIC for every query's cond */
+
+	pthread_mutex_t lock;    /* guards everything below and every ubq */
+	pthread_cond_t idle;     /* in_ub dropped to 0 */
+	int closing;             /* destroy started: no new libunbound calls */
+	int dead;                /* destroy finished: last query frees us */
+	unsigned in_ub;          /* threads inside ub_resolve_async/ub_cancel */
+	unsigned long nq;        /* live query objects */
+	struct ubq *pending;     /* queries libunbound may still call back */
+};
+
+struct ubq {
+	struct dns_query base;   /* must be first */
+	pthread_cond_t cond;
+	struct ubq *prev, *next; /* in r->pending while listed */
+	int async_id;
+	int listed;              /* libunbound may still call back */
+	int waiter;              /* not yet consumed by wait/cancel */
+	int done;                /* ans is final */
+	struct dns_answer *ans;
+};
+
+/* ---- answers ------------------------------------------------------------- */
+
+static const char *
+rcode_name(int rcode, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+		"REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",
+		"NOTZONE",
+	};
+
+	if (rcode >= 0 && (size_t)rcode < sizeof(names) / sizeof(names[0]))
+		return names[rcode];
+	snprintf(buf, len, "rcode %d", rcode);
+	return buf;
+}
+
+/* ubr_answer - convert (and free) what the callback received */
+static struct dns_answer *
+ubr_answer(int err, struct ub_result *res)
+{
+	struct dns_answer *a;
+	char buf[32];
+
+	if (err != 0 || res == NULL) {
+		ub_resolve_free(res);
+		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2,
+		    err != 0 ? ub_strerror(err) : "no result");
+	}
+	if (res->bogus) {
+		/* bogus answers still carry rcode 0 and data: never use them */
+		a = dns_answer_new(DNS_STATUS_TEMPFAIL, res->rcode, NULL);
+		a->bogus = 1;
+		snprintf(a->why, sizeof(a->why), "DNSSEC bogus: %s",
+		    res->why_bogus != NULL ? res->why_bogus :
+		    "validation failed");
+	} else if (res->rcode == 0 && res->havedata && res->data != NULL &&
+	    res->data[0] != NULL) {
+		size_t n = 0;
+		struct dns_rr *rrs;
+
+		while (res->data[n] != NULL)
+			n++;
+		rrs = xcalloc(n, sizeof(*rrs));
+		for (size_t i = 0; i < n; i++) {
+			rrs[i].data = (const unsigned char *)res->data[i];
+			rrs[i].len = res->len[i] > 0 ? (size_t)res->len[i] : 0;
+		}
+		a = dns_answer_new(DNS_STATUS_OK, 0, NULL);
+		dns_answer_set_rrs(a, rrs, n);
+		free(rrs);
+	} else if (res->rcode == 3 || res->nxdomain) {
+		a = dns_answer_new(DNS_STATUS_NXDOMAIN, 3, NULL);
+	} else if (res->rcode == 0) {
+		a = dns_answer_new(DNS_STATUS_NODATA, 0, NULL);
+	} else {
+		a = dns_answer_new(DNS_STATUS_TEMPFAIL, res->rcode,
+		    rcode_name(res->rcode, buf, sizeof(buf)));
+	}
+	a->secure = res->secure && !res->bogus;
+	if (res->answer_packet != NULL && res->answer_len > 0) {
+		a->packet_len = (size_t)res->answer_len;
+		a->packet = xmalloc(a->packet_len);
+		memcpy(a->packet, res->answer_packet, a->packet_len);
+	}
+	ub_resolve_free(res);
+	return a;
+}
+
+/* ---- query bookkeeping (r->lock held) ------------------------------------- */
+
+static void
+ubq_unlink(struct ubres *r, struct ubq *q)
+{
+	if (!q->listed)
+		return;
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		r->pending = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	q->prev = q->next = NULL;
+	q->listed = 0;
+}
+
+static void
+ubq_finish(struct ubq *q, struct dns_answer *a)
+{
+	q->ans = a;
+	q->done = 1;
+	pthread_cond_signal(&q->cond);
+}
+
+/* ubq_release - free q once neither its waiter nor libunbound holds it;
+ * returns 1 when the caller must free r after unlocking */
+static int
+ubq_release(struct ubres *r, struct ubq *q)
+{
+	if (q->waiter || q->listed)
+		return 0;
+	pthread_cond_destroy(&q->cond);
+	dns_answer_free(&q->ans);
+	free(q);
+	r->nq--;
+	return r->dead && r->nq == 0;
+}
+
+static void
+ubr_leave(struct ubres *r)
+{
+	if (--r->in_ub == 0)
+		pthread_cond_broadcast(&r->idle);
+}
+
+static void
+resolver_free(struct ubres *r)
+{
+	pthread_cond_destroy(&r->idle);
+	pthread_mutex_destroy(&r->lock);
+	pthread_condattr_destroy(&r->cattr);
+	free(r);
+}
+
+/* ---- libunbound side ------------------------------------------------------ */
+
+/* ubr_callback - runs on the dispatcher thread, inside ub_process() */
+static void
+ubr_callback(void *arg, int err, struct ub_result *res)
+{
+	struct ubq *q = arg;
+	struct ubres *r = (struct ubres *)q->base.r;
+	struct dns_answer *a = ubr_answer(err, res);
+
+	pthread_mutex_lock(&r->lock);
+	ubq_unlink(r, q);
+	ubq_finish(q, a);
+	/* never frees r: r->dead is set only after this thread is joined */
+	(void)ubq_release(r, q);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void *
+dispatcher(void *arg)
+{
+	struct ubres *r = arg;
+	int fd = ub_fd(r->ctx);
+
+	for (;;) {
+		struct pollfd pfd[2];
+		int rc;
+
+		pfd[0].fd = r->wake[0];
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		pfd[1].fd = fd; /* -1 after a pipe failure: poll ignores it */
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_msg(LOG_ERR, "dns=unbound event=poll_failed "
+			    "error=\"%s\"", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents != 0)
+			break;
+		if (pfd[1].revents == 0)
+			continue;
+		rc = ub_process(r->ctx);
+		if (rc != 0) {
+			/* the worker is gone: waiters will time out */
+			log_msg(LOG_ERR, "dns=unbound event=process_failed "
+			    "error=\"%s\"", ub_strerror(rc));
+			fd = -1;
+		}
+	}
+	return NULL;
+}
+
+/* ubq_start - start a lookup; *ubrc is libunbound's error code (0 ok) */
+static struct ubq *
+ubq_start(struct ubres *r, const char *name, int type, int *ubrc)
+{
+	struct ubq *q;
+	int id = 0, rc;
+
+	*ubrc = 0;
+	pthread_mutex_lock(&r->lock);
+	if (r->closing) {
+		pthread_mutex_unlock(&r->lock);
+		return NULL;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->base.r = &r->base;
+	pthread_cond_init(&q->cond, &r->cattr);
+	q->waiter = 1;
+	r->nq++;
+	if (name == NULL || type < 0 || type > 65535) {
+		ubq_finish(q, dns_answer_new(DNS_STATUS_TEMPFAIL, 2,
+		    ub_strerror(UB_SYNTAX)));
+		pthread_mutex_unlock(&r->lock);
+		*ubrc = UB_SYNTAX;
+		return q;
+	}
+	q->listed = 1;
+	q->next = r->pending;
+	if (q->next != NULL)
+		q->next->prev = q;
+	r->pending = q;
+	r->in_ub++;
+	pthread_mutex_unlock(&r->lock);
+
+	rc = ub_resolve_async(r->ctx, name, type, 1 /* IN */, q, ubr_callback,
+	    &id);
+
+	pthread_mutex_lock(&r->lock);
+	ubr_leave(r);
+	if (rc != 0) {
+		/* the callback will never run */
+		ubq_unlink(r, q);
+		ubq_finish(q, dns_answer_new(DNS_STATUS_TEMPFAIL, 2,
+		    ub_strerror(rc)));
+		*ubrc = rc;
+	} else {
+		q->async_id = id;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return q;
+}
+
+/* ubq_abandon - r->lock held, q not done: stop libunbound from calling
+ * back if it still can. May drop and retake the lock; q may be done after. */
+static void
+ubq_abandon(struct ubres *r, struct ubq *q)
+{
+	int rc, id;
+
+	if (!q->listed || r->closing)
+		return; /* callback ran, or destroy will unlist it */
+	r->in_ub++;
+	id = q->async_id;
+	pthread_mutex_unlock(&r->lock);
+	rc = ub_cancel(r->ctx, id);
+	pthread_mutex_lock(&r->lock);
+	ubr_leave(r);
+	/* UB_NOERROR: the callback will never run (libunbound checks its
+	 * cancelled flag under its own lock). UB_NOID: it has already run or
+	 * is running now and will unlist q itself. */
+	if (rc == UB_NOERROR)
+		ubq_unlink(r, q);
+}
+
+/* ---- dns_ops ------------------------------------------------------------ */
+
+static struct dns_query *
+ubr_start(struct dns_resolver *base, const char *name, int type)
+{
+	int rc;
+	struct ubq *q = ubq_start((struct ubres *)base, name, type, &rc);
+
+	return q != NULL ? &q->base : NULL;
+}
+
+static struct dns_answer *
+ubr_wait(struct dns_query *base, unsigned timeout_ms)
+{
+	struct ubq *q = (struct ubq *)base;
+	struct ubres *r = (struct ubres *)base->r;
+	struct dns_answer *a;
+	struct timespec deadline;
+	int freer;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+
+	pthread_mutex_lock(&r->lock);
+	while (!q->done) {
+		if (pthread_cond_timedwait(&q->cond, &r->lock, &deadline) ==
+		    ETIMEDOUT)
+			break;
+	}
+	if (!q->done)
+		ubq_abandon(r, q);
+	if (q->done) { /* possibly an answer that raced with the timeout */
+		a = q->ans;
+		q->ans = NULL;
+	} else {
+		a = dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "timeout");
+	}
+	q->waiter = 0;
+	freer = ubq_release(r, q);
+	pthread_mutex_unlock(&r->lock);
+	if (freer)
+		resolver_free(r);
+	return a;
+}
+
+static void
+ubr_cancel(struct dns_query *base)
+{
+	struct ubq *q = (struct ubq *)base;
+	struct ubres *r = (struct ubres *)base->r;
+	int freer;
+
+	pthread_mutex_lock(&r->lock);
+	if (!q->done)
+		ubq_abandon(r, q);
+	q->waiter = 0;
+	freer = ubq_release(r, q);
+	pthread_mutex_unlock(&r->lock);
+	if (freer)
+		resolver_free(r);
+}
+
+static void
+ubr_destroy(struct dns_resolver *base)
+{
+	struct ubres *r = (struct ubres *)base;
+	struct ubq *q, *next;
+	int freer;
+
+	pthread_mutex_lock(&r->lock);
+	r->closing = 1;
+	while (r->in_ub > 0)
+		pthread_cond_wait(&r->idle, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+
+	if (r->thread_started) {
+		ssize_t n;
+
+		do
+			n = write(r->wake[1], "x", 1);
+		while (n < 0 && errno == EINTR);
+		pthread_join(r->thread, NULL);
+	}
+
+	/* no callback can run now: fail what is still pending */
+	pthread_mutex_lock(&r->lock);
+	for (q = r->pending; q != NULL; q = next) {
+		next = q->next;
+		ubq_unlink(r, q);
+		ubq_finish(q, dns_answer_new(DNS_STATUS_TEMPFAIL, 2,
+		    "resolver shut down"));
+		(void)ubq_release(r, q);
+	}
+	pthread_mutex_unlock(&r->lock);
+
+	/* nobody calls into libunbound any more (closing, in_ub == 0) */
+	ub_ctx_delete(r->ctx);
+	r->ctx = NULL;
+	close(r->wake[0]);
+	close(r->wake[1]);
+
+	pthread_mutex_lock(&r->lock);
+	r->dead = 1;
+	freer = r->nq == 0;
+	pthread_mutex_unlock(&r->lock);
+	if (freer)
+		resolver_free(r);
+}
+
+static const struct dns_ops ubr_ops = {
+	.start = ubr_start,
+	.wait = ubr_wait,
+	.cancel = ubr_cancel,
+	.destroy = ubr_destroy,
+};
+
+/* ---- construction ----------------------------------------------------------- */
+
+static int
+ubr_set(struct ub_ctx *ctx, const char *opt, const char *val, char *err,
+    size_t errlen)
+{
+	int rc = ub_ctx_set_option(ctx, opt, val);
+
+	if (rc != 0)
+		snprintf(err, errlen, "unbound option %s %s: %s", opt, val,
+		    ub_strerror(rc));
+	return rc;
+}
+
+/* ubr_configure - every setting, before the first resolve freezes them */
+static int
+ubr_configure(struct ub_ctx *ctx, const struct dns_unbound_opts *o, char *err,
+    size_t errlen)
+{
+	size_t cache = o->cache_bytes ? o->cache_bytes : UB_DEFAULT_CACHE;
+	char num[32];
+	int rc;
+
+	if ((rc = ub_ctx_async(ctx, 1)) != 0) {
+		snprintf(err, errlen, "unbound async: %s", ub_strerror(rc));
+		return -1;
+	}
+	if (o->nforwarders > 0) {
+		for (size_t i = 0; i < o->nforwarders; i++) {
+			rc = ub_ctx_set_fwd(ctx, o->forwarders[i]);
+			if (rc != 0) {
+				snprintf(err, errlen, "forwarder %s: %s",
+				    o->forwarders[i], ub_strerror(rc));
+				return -1;
+			}
+		}
+	} else if ((rc = ub_ctx_resolvconf(ctx, o->resolv_conf)) != 0) {
+		snprintf(err, errlen, "%s: %s",
+		    o->resolv_conf ? o->resolv_conf : "/etc/resolv.conf",
+		    ub_strerror(rc));
+		return -1;
+	}
+	if (ubr_set(ctx, "infra-cache-max-rtt:", UB_MAX_RTT, err, errlen) != 0)
+		return -1;
+	snprintf(num, sizeof(num), "%zu", cache);
+	if (ubr_set(ctx, "msg-cache-size:", num, err, errlen) != 0)
+		return -1;
+	/* unbound's guidance: rrset cache about twice the message cache */
+	snprintf(num, sizeof(num), "%zu", cache * 2);
+	if (ubr_set(ctx, "rrset-cache-size:", num, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < o->ntransparent; i++) {
+		const char *z = o->transparent_zones[i];
+		size_t zl = strlen(z);
+		char val[300];
+
+		if (zl == 0 || zl > 253) {
+			snprintf(err, errlen, "bad transparent zone \"%.40s\"", z);
+			return -1;
+		}
+		/* unbound answers NXDOMAIN itself for test., invalid., the
+		 * TEST-NET reverse zones and more unless they are transparent */
+		snprintf(val, sizeof(val), "%s%s transparent", z,
+		    z[zl - 1] == '.' ? "" : ".");
+		if (ubr_set(ctx, "local-zone:", val, err, errlen) != 0)
+			return -1;
+	}
+	if (o->trust_anchor_file != NULL &&
+	    (rc = ub_ctx_add_ta_file(ctx, o->trust_anchor_file)) != 0) {
+		snprintf(err, errlen, "trust anchor %s: %s",
+		    o->trust_anchor_file, ub_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+struct dns_resolver *
+dns_unbound_new(const struct dns_unbound_opts *opts, char *err, size_t errlen)
+{
+	static const struct dns_unbound_opts none;
+	const struct dns_unbound_opts *o = opts ? opts : &none;
+	struct ubres *r;
+	struct ubq *warm;
+	sigset_t all, old;
+	int rc;
+
+	r = xcalloc(1, sizeof(*r));
+	r->base.ops = &ubr_ops;
+	r->base.default_timeout_ms = o->timeout_ms ? o->timeout_ms :
+	    UB_DEFAULT_TIMEOUT_MS;
+	r->wake[0] = r->wake[1] = -1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->idle, NULL);
+	pthread_condattr_init(&r->cattr);
+	pthread_condattr_setclock(&r->cattr, CLOCK_MONOTONIC);
+
+	if ((r->ctx = ub_ctx_create()) == NULL) {
+		snprintf(err, errlen, "ub_ctx_create failed");
+		goto fail;
+	}
+	if (ubr_configure(r->ctx, o, err, errlen) != 0)
+		goto fail;
+	if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+
+	/* our dispatcher and libunbound's worker (created by the first
+	 * resolve) must not take the daemon's signals */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&r->thread, NULL, dispatcher, r);
+	if (rc == 0) {
+		r->thread_started = 1;
+		/* the first resolve freezes the settings and starts the
+		 * worker; "localhost" is answered by a built-in local zone,
+		 * so a bad setting (trust anchor file, ...) shows up here */
+		warm = ubq_start(r, "localhost.", DNS_T_A, &rc);
+		if (rc == 0) {
+			struct dns_answer *a = ubr_wait(&warm->base, 2000);
+
+			dns_answer_free(&a);
+		} else {
+			ubr_cancel(&warm->base);
+			snprintf(err, errlen, "unbound start: %s",
+			    ub_strerror(rc));
+		}
+	} else {
+		snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		struct dns_resolver *b = &r->base;
+
+		if (r->thread_started) {
+			dns_resolver_free(&b);
+			return NULL;
+		}
+		goto fail;
+	}
+	return &r->base;
+
+fail:
+	if (r->ctx != NULL)
+		ub_ctx_delete(r->ctx);
+	if (r->wake[0] >= 0) {
+		close(r->wake[0]);
+		close(r->wake[1]);
+	}
+	resolver_free(r);
+	return NULL;
+}
