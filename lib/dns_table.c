@@ -1,2 +1,386 @@
-/* dns_table.c: to be written */
-typedef int am_stub_dns_table;
+/*
+ * dns_table.c - a resolver back end answering from a static table, for
+ * unit tests, fuzz targets and the conformance suites (see dns.h).
+ *
+ * Names match case-insensitively with any trailing dot ignored. A name
+ * with no entries at all answers NXDOMAIN, a name that has entries of
+ * other types answers NODATA, and dns_table_set_status() overrides both
+ * (TEMPFAIL answers with why "timeout"). CNAME entries are followed like
+ * a recursive resolver would (at most DNS_TABLE_CNAME_HOPS; a longer chain
+ * or a loop answers TEMPFAIL "CNAME loop", like SERVFAIL). start()
+ * answers at once; wait() hands the stored answer over. One mutex guards
+ * the table, so every function is safe from any thread.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dns_impl.h"
+#include "util.h"
+
+#define DNS_TABLE_CNAME_HOPS 8
+#define DNS_TABLE_NAME_MAX 1025 /* presentation form, with room to spare */
+
+struct table_entry {
+	char *name;   /* lowercase, no trailing dot */
+	int type;
+	unsigned char *rdata;
+	size_t len;
+	int is_status; /* a dns_table_set_status() override */
+	enum dns_status status;
+};
+
+struct table_resolver {
+	struct dns_resolver base;
+	pthread_mutex_t lock;
+	struct table_entry *e;
+	size_t n, cap;
+	unsigned long queries;
+};
+
+struct table_query {
+	struct dns_query base;
+	struct dns_answer *ans;
+};
+
+static struct dns_query *table_start(struct dns_resolver *r, const char *name,
+    int type);
+static struct dns_answer *table_wait(struct dns_query *q, unsigned timeout_ms);
+static void table_cancel(struct dns_query *q);
+static void table_destroy(struct dns_resolver *r);
+
+static const struct dns_ops table_ops = {
+	.start = table_start,
+	.wait = table_wait,
+	.cancel = table_cancel,
+	.destroy = table_destroy,
+};
+
+/* norm_name - lowercase copy without the trailing dot (bounded) */
+static char *
+norm_name(const char *name)
+{
+	size_t len = strnlen(name, DNS_TABLE_NAME_MAX);
+	char *s;
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	s = xstrndup(name, len);
+	return str_lower(s);
+}
+
+static void
+table_push(struct table_resolver *t, const char *name, int type,
+    const void *rdata, size_t len, int is_status, enum dns_status status)
+{
+	struct table_entry *e;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->e = xrealloc(t->e, t->cap * sizeof(*t->e));
+	}
+	e = &t->e[t->n++];
+	e->name = norm_name(name);
+	e->type = type;
+	e->rdata = xmalloc(len ? len : 1);
+	if (len)
+		memcpy(e->rdata, rdata, len);
+	e->len = len;
+	e->is_status = is_status;
+	e->status = status;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* name_to_wire - dotted name to uncompressed wire format; -1 if invalid */
+static int
+name_to_wire(const char *name, unsigned char *out, size_t outlen, size_t *lenp)
+{
+	size_t o = 0;
+	const char *p = name;
+
+	if (strcmp(p, ".") == 0)
+		p = "";
+	while (*p != '\0') {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+
+		if (n == 0 || n > 63 || o + n + 2 > outlen)
+			return -1;
+		out[o++] = (unsigned char)n;
+		memcpy(out + o, p, n);
+		o += n;
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	if (o + 1 > outlen)
+		return -1;
+	out[o++] = 0;
+	if (o > 255)
+		return -1;
+	*lenp = o;
+	return 0;
+}
+
+struct dns_resolver *
+dns_table_new(void)
+{
+	struct table_resolver *t = xcalloc(1, sizeof(*t));
+
+	t->base.ops = &table_ops;
+	t->base.default_timeout_ms = 5000;
+	pthread_mutex_init(&t->lock, NULL);
+	return &t->base;
+}
+
+void
+dns_table_add(struct dns_resolver *r, const char *name, int type,
+    const void *rdata, size_t len)
+{
+	table_push((struct table_resolver *)r, name, type, rdata, len, 0,
+	    DNS_STATUS_OK);
+}
+
+void
+dns_table_add_txt_strings(struct dns_resolver *r, const char *name,
+    const char *const *strings, size_t n)
+{
+	size_t total = 0, o = 0;
+	unsigned char *buf;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(strings[i]);
+
+		total += 1 + (l > 255 ? 255 : l);
+	}
+	buf = xmalloc(total ? total : 1);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(strings[i]);
+
+		if (l > 255)
+			l = 255;
+		buf[o++] = (unsigned char)l;
+		memcpy(buf + o, strings[i], l);
+		o += l;
+	}
+	dns_table_add(r, name, DNS_T_TXT, buf, o);
+	free(buf);
+}
+
+int
+dns_table_add_text(struct dns_resolver *r, const char *name, int type,
+    const char *text)
+{
+	unsigned char buf[512];
+	size_t len = 0;
+
+	switch (type) {
+	case DNS_T_A:
+		if (inet_pton(AF_INET, text, buf) != 1)
+			return -1;
+		len = 4;
+		break;
+	case DNS_T_AAAA:
+		if (inet_pton(AF_INET6, text, buf) != 1)
+			return -1;
+		len = 16;
+		break;
+	case DNS_T_TXT:
+	case DNS_T_SPF: {
+		size_t tl = strlen(text), o = 0;
+		unsigned char *tb = xmalloc(tl + tl / 255 + 2);
+
+		/* split into 255-byte character-strings; "" is one empty string */
+		do {
+			size_t n = tl > 255 ? 255 : tl;
+
+			tb[o++] = (unsigned char)n;
+			memcpy(tb + o, text, n);
+			o += n;
+			text += n;
+			tl -= n;
+		} while (tl > 0);
+		dns_table_add(r, name, type, tb, o);
+		free(tb);
+		return 0;
+	}
+	case DNS_T_MX: {
+		unsigned long pref;
+		char num[8];
+		const char *sp = strchr(text, ' ');
+
+		if (sp == NULL || (size_t)(sp - text) >= sizeof(num))
+			return -1;
+		memcpy(num, text, (size_t)(sp - text));
+		num[sp - text] = '\0';
+		if (str_parse_uint(num, 65535, &pref) != 0)
+			return -1;
+		while (*sp == ' ')
+			sp++;
+		buf[0] = (unsigned char)(pref >> 8);
+		buf[1] = (unsigned char)(pref & 0xff);
+		if (name_to_wire(sp, buf + 2, sizeof(buf) - 2, &len) != 0)
+			return -1;
+		len += 2;
+		break;
+	}
+	case DNS_T_PTR:
+	case DNS_T_CNAME:
+	case DNS_T_NS:
+		if (name_to_wire(text, buf, sizeof(buf), &len) != 0)
+			return -1;
+		break;
+	default:
+		return -1;
+	}
+	dns_table_add(r, name, type, buf, len);
+	return 0;
+}
+
+void
+dns_table_set_status(struct dns_resolver *r, const char *name, int type,
+    enum dns_status status)
+{
+	table_push((struct table_resolver *)r, name, type, NULL, 0, 1, status);
+}
+
+unsigned long
+dns_table_queries(struct dns_resolver *r)
+{
+	struct table_resolver *t = (struct table_resolver *)r;
+	unsigned long n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->queries;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+static struct dns_answer *
+status_answer(enum dns_status s)
+{
+	switch (s) {
+	case DNS_STATUS_NXDOMAIN:
+		return dns_answer_new(s, 3, NULL);
+	case DNS_STATUS_TEMPFAIL:
+		return dns_answer_new(s, 2, "timeout");
+	default:
+		return dns_answer_new(DNS_STATUS_NODATA, 0, NULL);
+	}
+}
+
+/* lookup_locked - answer name/type from the table; the caller holds lock */
+static struct dns_answer *
+lookup_locked(struct table_resolver *t, const char *qname, int type)
+{
+	char *name = norm_name(qname);
+	struct dns_answer *a = NULL;
+
+	for (int hop = 0; hop <= DNS_TABLE_CNAME_HOPS; hop++) {
+		struct dns_rr *rrs = NULL;
+		size_t nrr = 0, known = 0;
+		const struct table_entry *cname = NULL;
+
+		for (size_t i = 0; i < t->n; i++) {
+			const struct table_entry *e = &t->e[i];
+
+			if (strcmp(e->name, name) != 0)
+				continue;
+			if (e->is_status && (e->type == 0 || e->type == type)) {
+				a = status_answer(e->status);
+				goto out;
+			}
+			if (e->is_status)
+				continue;
+			known++;
+			if (e->type == type) {
+				rrs = xrealloc(rrs, (nrr + 1) * sizeof(*rrs));
+				rrs[nrr].data = e->rdata;
+				rrs[nrr].len = e->len;
+				nrr++;
+			} else if (e->type == DNS_T_CNAME && cname == NULL) {
+				cname = e;
+			}
+		}
+		if (nrr > 0) {
+			a = dns_answer_new(DNS_STATUS_OK, 0, NULL);
+			dns_answer_set_rrs(a, rrs, nrr);
+			free(rrs);
+			goto out;
+		}
+		if (cname != NULL) {
+			struct dns_rr rr = { cname->rdata, cname->len };
+			char target[DNS_TABLE_NAME_MAX];
+
+			if (dns_rr_name(&rr, 0, target, sizeof(target)) != 0) {
+				a = dns_answer_new(DNS_STATUS_TEMPFAIL, 2,
+				    "bad CNAME");
+				goto out;
+			}
+			free(name);
+			name = norm_name(target);
+			continue;
+		}
+		a = status_answer(known ? DNS_STATUS_NODATA : DNS_STATUS_NXDOMAIN);
+		goto out;
+	}
+	a = dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "CNAME loop");
+out:
+	free(name);
+	return a;
+}
+
+static struct dns_query *
+table_start(struct dns_resolver *r, const char *name, int type)
+{
+	struct table_resolver *t = (struct table_resolver *)r;
+	struct table_query *q = xcalloc(1, sizeof(*q));
+
+	q->base.r = r;
+	pthread_mutex_lock(&t->lock);
+	t->queries++;
+	q->ans = lookup_locked(t, name, type);
+	pthread_mutex_unlock(&t->lock);
+	return &q->base;
+}
+
+static struct dns_answer *
+table_wait(struct dns_query *q, unsigned timeout_ms)
+{
+	struct table_query *tq = (struct table_query *)q;
+	struct dns_answer *a = tq->ans;
+
+	(void)timeout_ms;
+	free(tq);
+	return a;
+}
+
+static void
+table_cancel(struct dns_query *q)
+{
+	struct table_query *tq = (struct table_query *)q;
+
+	dns_answer_free(&tq->ans);
+	free(tq);
+}
+
+static void
+table_destroy(struct dns_resolver *r)
+{
+	struct table_resolver *t = (struct table_resolver *)r;
+
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->e[i].name);
+		free(t->e[i].rdata);
+	}
+	free(t->e);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
