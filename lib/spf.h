@@ -1,14 +1,15 @@
 /*
- * spf.h - RFC 7208 check_host() through libspf2, corrected.
+ * spf.h - RFC 7208 check_host(), evaluated here over the injected resolver.
  *
- * One struct spf_checker per process (it wraps one shared SPF_server_t);
- * spf_check() is safe from any thread and uses one request and response
- * per call. Every DNS lookup goes through the injected struct dns_resolver,
- * never libresolv. Our layer corrects libspf2 1.2.10 where it departs from
- * RFC 7208 (void-lookup limit, a 10-term limit per check_host() evaluation,
- * IPv4-mapped IPv6 clients, a DNS error on the record itself, exp= text)
- * and keeps hostile records away from its macro expander (a remote crash
- * in Debian's build): no DNS answer can crash the process.
+ * One struct spf_checker per process; spf_check() is safe from any thread
+ * and keeps all its state in a per-call context. Every DNS lookup goes
+ * through struct dns_resolver. Debian's libspf2 1.2.10 is not in the
+ * evaluation path: it departs from RFC 7208 in ways that cannot be
+ * corrected from outside (limits per record and off by one, no void
+ * limit, DNS errors on the record as INVALID, 127/8 always passing,
+ * IPv4-mapped clients, exp= text) and its macro expander can be crashed by
+ * a DNS answer. t/spf-libspf2.c keeps it as a reference and shows each of
+ * those defects next to our answer.
  */
 #ifndef AM_SPF_H
 #define AM_SPF_H
