@@ -2,8 +2,6 @@
  * dns.c - the resolver interface's common part: dispatch to the back end,
  * answers, rdata decoding (see dns.h).
  */
-#include "config.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -25,6 +25,13 @@ struct session_env {
 	struct spf_checker *spf;
 };
 
+/* session_env_open - the resolver and method contexts a config asks for
+ * (threads start here: block signals first); NULL with err filled */
+struct session_env *session_env_open(const struct am_config *cfg, char *err,
+    size_t errlen);
+/* session_env_close - stop the resolver, free everything, set *ep to NULL */
+void session_env_close(struct session_env **ep);
+
 enum session_action {
 	SESSION_ACCEPT = 0,
 	SESSION_REJECT,

@@ -50,6 +50,10 @@ struct strbuf {
 	int overflow;
 };
 void strbuf_init(struct strbuf *b, size_t limit);
+/* libconfig 1.5 exports a strbuf_append() of its own and its scanner calls
+ * it through the PLT: a program defining that name crashes on the first
+ * string in a config file. Ours goes by another symbol name. */
+#define strbuf_append am_strbuf_append
 int strbuf_append(struct strbuf *b, const char *s, size_t n);
 int strbuf_puts(struct strbuf *b, const char *s);
 int strbuf_printf(struct strbuf *b, const char *fmt, ...)

@@ -1,1 +1,146 @@
-int main(void){return 0;}
+/*
+ * authmilter.c - command line: run the daemon, check the config (-n), or
+ * evaluate one message offline (-t).
+ *
+ * Exit codes follow sysexits: 64 usage, 66 no input, 71 system error,
+ * 78 configuration error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "offline.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/authmilter.conf"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: authmilter [-c FILE] [-f] [-n] [-p SOCKET] [-u USER[:GROUP]] "
+	    "[-P PIDFILE] [-V]\n"
+	    "       authmilter -t FILE|- [-c FILE] [--client-ip IP] [--helo NAME]\n"
+	    "                  [--mail-from ADDR] [--rcpt ADDR] [--auth-user NAME]\n"
+	    "  -c FILE    configuration file (default " DEFAULT_CONFIG ")\n"
+	    "  -f         stay in the foreground and log to stderr\n"
+	    "  -n         check the configuration and exit\n"
+	    "  -p SOCKET  socket (inet:8891@localhost, inet6:8891@[::1], unix:/path)\n"
+	    "  -u USER    drop privileges to USER[:GROUP] after opening the socket\n"
+	    "  -P FILE    write the process id to FILE\n"
+	    "  -t FILE    evaluate one message (- for stdin) and print the\n"
+	    "             Authentication-Results header and the action\n"
+	    "  -V         print the version\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"client-ip", required_argument, NULL, 'I'},
+		{"client-name", required_argument, NULL, 'N'},
+		{"helo", required_argument, NULL, 'H'},
+		{"mail-from", required_argument, NULL, 'F'},
+		{"rcpt", required_argument, NULL, 'R'},
+		{"auth-user", required_argument, NULL, 'A'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct daemon_opts d;
+	struct offline_opts t;
+	const char *config_path = NULL;
+	int check = 0, c;
+
+	memset(&d, 0, sizeof(d));
+	memset(&t, 0, sizeof(t));
+	while ((c = getopt_long(argc, argv, "c:fnp:u:P:t:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			d.foreground = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'p':
+			d.socket = optarg;
+			break;
+		case 'u':
+			d.user = optarg;
+			break;
+		case 'P':
+			d.pidfile = optarg;
+			break;
+		case 't':
+			t.file = optarg;
+			break;
+		case 'I':
+			t.client_ip = optarg;
+			break;
+		case 'N':
+			t.client_name = optarg;
+			break;
+		case 'H':
+			t.helo = optarg;
+			break;
+		case 'F':
+			t.mail_from = optarg;
+			break;
+		case 'R':
+			t.rcpt = optarg;
+			break;
+		case 'A':
+			t.auth_user = optarg;
+			break;
+		case 'V':
+			printf("authmilter %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 64;
+	}
+
+	if (check || t.file != NULL) {
+		char err[512];
+		struct am_config *cfg;
+		int rc;
+
+		if (config_path == NULL && t.file != NULL &&
+		    access(DEFAULT_CONFIG, F_OK) != 0)
+			cfg = config_defaults(); /* -t works without an installed config */
+		else
+			cfg = config_load(config_path ? config_path : DEFAULT_CONFIG,
+			    err, sizeof(err));
+		if (cfg == NULL) {
+			fprintf(stderr, "%s\n", err);
+			return 78;
+		}
+		if (check) {
+			printf("%s: configuration OK\n", cfg->path ? cfg->path : DEFAULT_CONFIG);
+			config_unref(&cfg);
+			return 0;
+		}
+		rc = offline_run(cfg, &t);
+		config_unref(&cfg);
+		return rc;
+	}
+	d.config_path = config_path ? config_path : DEFAULT_CONFIG;
+	return daemon_run(&d);
+}

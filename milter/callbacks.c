@@ -1,1 +1,308 @@
-typedef int am_stub_callbacks;
+/*
+ * callbacks.c - libmilter callbacks (see callbacks.h).
+ *
+ * Each callback fetches the connection's session from smfi_getpriv(),
+ * copies what the MTA gave it into the session and maps the answer to an
+ * sfsistat. libmilter runs callbacks on a worker pool, so one connection's
+ * callbacks may run on different threads: all state is in the session.
+ * Steps that need no reply are negotiated as "no reply" (SMFIP_NR_*) to
+ * save round trips.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "callbacks.h"
+#include "config.h"
+#include "log.h"
+#include "session.h"
+
+static struct session_env *cb_env;
+static int cb_in_flight;     /* atomic */
+static int cb_connections;   /* atomic */
+static unsigned long cb_conn_seq; /* atomic */
+
+struct conn {
+	struct session *s;
+	unsigned long id;
+	int in_message;
+	struct timespec start;
+	int reply_noreply;       /* the MTA agreed to NR_* steps */
+};
+
+void
+callbacks_init(struct session_env *env)
+{
+	cb_env = env;
+}
+
+int
+callbacks_in_flight(void)
+{
+	return __atomic_load_n(&cb_in_flight, __ATOMIC_SEQ_CST);
+}
+
+int
+callbacks_connections(void)
+{
+	return __atomic_load_n(&cb_connections, __ATOMIC_SEQ_CST);
+}
+
+static struct conn *
+conn_get(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+/* noreply - SMFIS_NOREPLY where the MTA agreed to skip the reply */
+static sfsistat
+noreply(const struct conn *c)
+{
+	return c->reply_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static void
+message_begin(struct conn *c)
+{
+	if (!c->in_message) {
+		c->in_message = 1;
+		__atomic_add_fetch(&cb_in_flight, 1, __ATOMIC_SEQ_CST);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &c->start);
+}
+
+static void
+message_end(struct conn *c)
+{
+	if (c->in_message) {
+		c->in_message = 0;
+		__atomic_sub_fetch(&cb_in_flight, 1, __ATOMIC_SEQ_CST);
+	}
+	session_reset(c->s);
+}
+
+static void
+macro(SMFICTX *ctx, struct conn *c, const char *name)
+{
+	const char *v = smfi_getsymval(ctx, (char *)name);
+
+	if (v != NULL)
+		session_macro(c->s, name, v);
+}
+
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	unsigned long want_nr = SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR |
+	    SMFIP_NR_EOH;
+	unsigned long skip = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
+	    SMFIP_NODATA;
+
+	(void)f2;
+	(void)f3;
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
+	*pf1 = f1 & (skip | want_nr | SMFIP_HDR_LEADSPC);
+	*pf2 = *pf3 = 0;
+	/* ask only for the macros we use */
+	smfi_setsymlist(ctx, SMFIM_CONNECT, "j {daemon_name} {client_addr}");
+	smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
+	smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	/* the connection's private data does not exist yet: remember the NR
+	 * agreement in a thread-independent way through the flag word */
+	if ((*pf1 & want_nr) == want_nr)
+		smfi_setpriv(ctx, (void *)1);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_connect(SMFICTX *ctx, char *hostname, struct sockaddr *sa)
+{
+	struct am_config *cfg = config_get_current();
+	struct conn *c = calloc(1, sizeof(*c));
+	char ip[INET6_ADDRSTRLEN] = "";
+	void *nr = smfi_getpriv(ctx);
+
+	if (c == NULL) {
+		config_unref(&cfg);
+		return SMFIS_TEMPFAIL;
+	}
+	c->s = session_new(cb_env, cfg);
+	config_unref(&cfg);
+	c->id = __atomic_add_fetch(&cb_conn_seq, 1, __ATOMIC_SEQ_CST);
+	c->reply_noreply = nr == (void *)1;
+	smfi_setpriv(ctx, c);
+	__atomic_add_fetch(&cb_connections, 1, __ATOMIC_SEQ_CST);
+
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+	session_connect(c->s, hostname, ip);
+	macro(ctx, c, "{client_addr}");
+	macro(ctx, c, "{daemon_name}");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_helo(SMFICTX *ctx, char *helo)
+{
+	struct conn *c = conn_get(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	session_helo(c->s, helo);
+	return noreply(c);
+}
+
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = conn_get(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	message_begin(c);
+	session_mail_from(c->s, argv[0]);
+	macro(ctx, c, "i");
+	macro(ctx, c, "{auth_authen}");
+	return noreply(c);
+}
+
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct conn *c = conn_get(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	session_header(c->s, name, value);
+	return noreply(c);
+}
+
+static sfsistat
+cb_eoh(SMFICTX *ctx)
+{
+	struct conn *c = conn_get(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	session_eoh(c->s);
+	return noreply(c);
+}
+
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *p, size_t len)
+{
+	struct conn *c = conn_get(ctx);
+
+	if (c != NULL)
+		session_body(c->s, p, len);
+	return SMFIS_CONTINUE;
+}
+
+/* apply - hand the verdict's edits and reply to the MTA */
+static sfsistat
+apply(SMFICTX *ctx, const struct session_verdict *v)
+{
+	/* highest index first, so the others keep their numbers whichever
+	 * way the MTA counts */
+	for (size_t i = v->nar_delete; i > 0; i--)
+		smfi_chgheader(ctx, "Authentication-Results",
+		    (int)v->ar_delete[i - 1], NULL);
+	if (v->authres != NULL)
+		smfi_insheader(ctx, 0, "Authentication-Results", (char *)v->authres);
+	switch (v->action) {
+	case SESSION_ACCEPT:
+		return SMFIS_ACCEPT;
+	case SESSION_QUARANTINE:
+		smfi_quarantine(ctx, (char *)(v->quarantine_reason ?
+		    v->quarantine_reason : "authmilter policy"));
+		return SMFIS_ACCEPT;
+	case SESSION_REJECT:
+		smfi_setreply(ctx, (char *)v->smtp_rcode, (char *)v->smtp_xcode,
+		    (char *)v->smtp_text);
+		return SMFIS_REJECT;
+	case SESSION_TEMPFAIL:
+		smfi_setreply(ctx, (char *)v->smtp_rcode, (char *)v->smtp_xcode,
+		    (char *)v->smtp_text);
+		return SMFIS_TEMPFAIL;
+	}
+	return SMFIS_ACCEPT;
+}
+
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+	struct conn *c = conn_get(ctx);
+	const struct session_verdict *v;
+	struct timespec end;
+	sfsistat rc;
+	double ms;
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	macro(ctx, c, "i");
+	v = session_eom(c->s);
+	rc = apply(ctx, v);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +
+	    (double)(end.tv_nsec - c->start.tv_nsec) / 1e6;
+	log_msg(LOG_INFO, "conn=%lu %s", c->id, session_log_line(c->s, ms));
+	message_end(c);
+	return rc;
+}
+
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+	struct conn *c = conn_get(ctx);
+
+	if (c != NULL)
+		message_end(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+	struct conn *c = conn_get(ctx);
+
+	if (c == NULL || c == (void *)1)
+		return SMFIS_CONTINUE;
+	smfi_setpriv(ctx, NULL);
+	if (c->in_message)
+		__atomic_sub_fetch(&cb_in_flight, 1, __ATOMIC_SEQ_CST);
+	session_free(&c->s);
+	free(c);
+	__atomic_sub_fetch(&cb_connections, 1, __ATOMIC_SEQ_CST);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc filter = {
+	.xxfi_name = "authmilter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
+	.xxfi_connect = cb_connect,
+	.xxfi_helo = cb_helo,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_header = cb_header,
+	.xxfi_eoh = cb_eoh,
+	.xxfi_body = cb_body,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+	.xxfi_negotiate = cb_negotiate,
+};
+
+struct smfiDesc *
+callbacks_filter(void)
+{
+	return &filter;
+}

@@ -1,2 +1,87 @@
+/*
+ * test-util.c - arena, strbuf and string helpers.
+ */
+#include <string.h>
+
 #include "tap.h"
-int main(void){ ok(1, "stub"); return test_done("util"); }
+#include "util.h"
+
+static void
+test_arena(void)
+{
+	struct arena *a = arena_new();
+	char *p, *big;
+
+	p = arena_strdup(a, "hello");
+	is_str(p, "hello", "arena_strdup");
+	big = arena_alloc(a, 100000);
+	ok(big[99999] == 0, "large allocation is zeroed");
+	is_str(arena_printf(a, "%s-%d", "x", 42), "x-42", "arena_printf");
+	is_str(arena_strndup(a, "abcdef", 3), "abc", "arena_strndup");
+	ok(arena_bytes(a) >= 100000, "arena_bytes counts");
+	arena_free(&a);
+	ok(a == NULL, "arena_free sets NULL");
+	arena_free(&a); /* twice is harmless */
+}
+
+static void
+test_strbuf(void)
+{
+	struct strbuf b;
+	char *s;
+
+	strbuf_init(&b, 10);
+	is_int(strbuf_puts(&b, "12345"), 0, "append within limit");
+	is_int(strbuf_printf(&b, "%d", 6789), 0, "printf within limit");
+	is_int(strbuf_puts(&b, "xy"), -1, "append past limit fails");
+	ok(b.overflow, "overflow is sticky");
+	is_int(strbuf_puts(&b, ""), -1, "even empty appends fail after overflow");
+	s = strbuf_take(&b);
+	is_str(s, "123456789", "contents kept up to the limit");
+	free(s);
+	strbuf_free(&b);
+}
+
+static void
+test_strings(void)
+{
+	static const struct {
+		const char *in;
+		unsigned long max;
+		int rc;
+		unsigned long want;
+	} cases[] = {
+		{"0", 10, 0, 0},
+		{"42", 100, 0, 42},
+		{"101", 100, -1, 0},
+		{"", 100, -1, 0},
+		{"1a", 100, -1, 0},
+		{"-1", 100, -1, 0},
+		{"18446744073709551616", (unsigned long)-1, -1, 0},
+	};
+	char buf[4];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned long v = 0;
+		int rc = str_parse_uint(cases[i].in, cases[i].max, &v);
+
+		is_int(rc, cases[i].rc, "str_parse_uint(\"%s\")", cases[i].in);
+		if (rc == 0)
+			is_int(v, cases[i].want, "str_parse_uint(\"%s\") value", cases[i].in);
+	}
+	is_int(str_copy(buf, "abcdef", sizeof(buf)), 6, "str_copy returns source length");
+	is_str(buf, "abc", "str_copy truncates and terminates");
+	{
+		char s[] = "MiXeD.Example";
+		is_str(str_lower(s), "mixed.example", "str_lower");
+	}
+}
+
+int
+main(void)
+{
+	test_arena();
+	test_strbuf();
+	test_strings();
+	return test_done("test-util");
+}

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Install what authmilter needs to build and test on Debian 12 (as root).
+# Postfix is preseeded to "No configuration" so the system instance does not
+# start: the tests run a private one on loopback.
+set -e
+export DEBIAN_FRONTEND=noninteractive
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+	build-essential autoconf automake pkg-config \
+	libmilter-dev libspf2-dev libopendkim-dev libopendmarc-dev \
+	libconfig-dev libunbound-dev libevent-dev libssl-dev publicsuffix \
+	postfix nsd python3 python3-yaml python3-dnslib \
+	iproute2 util-linux procps ca-certificates >/dev/null
