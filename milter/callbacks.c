@@ -21,6 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "session.h"
+#include "util.h"
 
 static struct session_env *cb_env;
 static int cb_in_flight;     /* atomic */
@@ -28,11 +29,12 @@ static int cb_connections;   /* atomic */
 static unsigned long cb_conn_seq; /* atomic */
 
 struct conn {
-	struct session *s;
+	struct session *s;       /* NULL until the connect step */
 	unsigned long id;
 	int in_message;
 	struct timespec start;
-	int reply_noreply;       /* the MTA agreed to NR_* steps */
+	int reply_noreply;       /* the MTA agreed to the NR_* steps we asked */
+	int leadspc;             /* SMFIP_HDR_LEADSPC: values carry their leading space */
 };
 
 void
@@ -53,10 +55,21 @@ callbacks_connections(void)
 	return __atomic_load_n(&cb_connections, __ATOMIC_SEQ_CST);
 }
 
+/* conn_get - the connection's data, or NULL */
 static struct conn *
 conn_get(SMFICTX *ctx)
 {
 	return smfi_getpriv(ctx);
+}
+
+/* conn_session - the connection with a session, or NULL (no connect step
+ * was seen: the callback just lets the message pass) */
+static struct conn *
+conn_session(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	return c != NULL && c->s != NULL ? c : NULL;
 }
 
 /* noreply - SMFIS_NOREPLY where the MTA agreed to skip the reply */
@@ -95,50 +108,63 @@ macro(SMFICTX *ctx, struct conn *c, const char *name)
 		session_macro(c->s, name, v);
 }
 
+/* conn_new - the connection's private data, made at negotiation (or at
+ * connect when the MTA does not negotiate) */
+static struct conn *
+conn_new(SMFICTX *ctx)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c != NULL) {
+		c->id = __atomic_add_fetch(&cb_conn_seq, 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&cb_connections, 1, __ATOMIC_SEQ_CST);
+		smfi_setpriv(ctx, c);
+	}
+	return c;
+}
+
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
+	/* DATA keeps its reply: with it skipped, Postfix writes the DATA
+	 * macros and the first header back to back, and its Nagle meets our
+	 * delayed ACK (~40 ms per message) */
 	unsigned long want_nr = SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR |
 	    SMFIP_NR_EOH;
-	unsigned long skip = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-	    SMFIP_NODATA;
+	unsigned long skip = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN;
+	struct conn *c = conn_get(ctx) ? conn_get(ctx) : conn_new(ctx);
 
 	(void)f2;
 	(void)f3;
+	if (c == NULL)
+		return SMFIS_REJECT;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
 	*pf1 = f1 & (skip | want_nr | SMFIP_HDR_LEADSPC);
 	*pf2 = *pf3 = 0;
+	c->reply_noreply = (*pf1 & want_nr) == want_nr;
+	c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	/* ask only for the macros we use */
 	smfi_setsymlist(ctx, SMFIM_CONNECT, "j {daemon_name} {client_addr}");
 	smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
 	smfi_setsymlist(ctx, SMFIM_EOM, "i");
-	/* the connection's private data does not exist yet: remember the NR
-	 * agreement in a thread-independent way through the flag word */
-	if ((*pf1 & want_nr) == want_nr)
-		smfi_setpriv(ctx, (void *)1);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 cb_connect(SMFICTX *ctx, char *hostname, struct sockaddr *sa)
 {
-	struct am_config *cfg = config_get_current();
-	struct conn *c = calloc(1, sizeof(*c));
+	struct am_config *cfg;
+	struct conn *c = conn_get(ctx) ? conn_get(ctx) : conn_new(ctx);
 	char ip[INET6_ADDRSTRLEN] = "";
-	void *nr = smfi_getpriv(ctx);
 
-	if (c == NULL) {
-		config_unref(&cfg);
+	if (c == NULL)
 		return SMFIS_TEMPFAIL;
-	}
+	cfg = config_get_current();
+	session_free(&c->s);
 	c->s = session_new(cb_env, cfg);
 	config_unref(&cfg);
-	c->id = __atomic_add_fetch(&cb_conn_seq, 1, __ATOMIC_SEQ_CST);
-	c->reply_noreply = nr == (void *)1;
-	smfi_setpriv(ctx, c);
-	__atomic_add_fetch(&cb_connections, 1, __ATOMIC_SEQ_CST);
 
 	if (sa != NULL && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
@@ -153,7 +179,7 @@ cb_connect(SMFICTX *ctx, char *hostname, struct sockaddr *sa)
 static sfsistat
 cb_helo(SMFICTX *ctx, char *helo)
 {
-	struct conn *c = conn_get(ctx);
+	struct conn *c = conn_session(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
@@ -164,7 +190,7 @@ cb_helo(SMFICTX *ctx, char *helo)
 static sfsistat
 cb_envfrom(SMFICTX *ctx, char **argv)
 {
-	struct conn *c = conn_get(ctx);
+	struct conn *c = conn_session(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
@@ -178,7 +204,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct conn *c = conn_get(ctx);
+	struct conn *c = conn_session(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
@@ -189,7 +215,7 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 static sfsistat
 cb_eoh(SMFICTX *ctx)
 {
-	struct conn *c = conn_get(ctx);
+	struct conn *c = conn_session(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
@@ -200,7 +226,7 @@ cb_eoh(SMFICTX *ctx)
 static sfsistat
 cb_body(SMFICTX *ctx, unsigned char *p, size_t len)
 {
-	struct conn *c = conn_get(ctx);
+	struct conn *c = conn_session(ctx);
 
 	if (c != NULL)
 		session_body(c->s, p, len);
@@ -209,15 +235,21 @@ cb_body(SMFICTX *ctx, unsigned char *p, size_t len)
 
 /* apply - hand the verdict's edits and reply to the MTA */
 static sfsistat
-apply(SMFICTX *ctx, const struct session_verdict *v)
+apply(SMFICTX *ctx, const struct conn *c, const struct session_verdict *v)
 {
 	/* highest index first, so the others keep their numbers whichever
 	 * way the MTA counts */
 	for (size_t i = v->nar_delete; i > 0; i--)
 		smfi_chgheader(ctx, "Authentication-Results",
 		    (int)v->ar_delete[i - 1], NULL);
-	if (v->authres != NULL)
-		smfi_insheader(ctx, 0, "Authentication-Results", (char *)v->authres);
+	if (v->authres != NULL) {
+		/* with SMFIP_HDR_LEADSPC the MTA writes the value as given */
+		char *value = c->leadspc ? xasprintf(" %s", v->authres) : NULL;
+
+		smfi_insheader(ctx, 0, "Authentication-Results",
+		    value ? value : (char *)v->authres);
+		free(value);
+	}
 	switch (v->action) {
 	case SESSION_ACCEPT:
 		return SMFIS_ACCEPT;
@@ -240,7 +272,7 @@ apply(SMFICTX *ctx, const struct session_verdict *v)
 static sfsistat
 cb_eom(SMFICTX *ctx)
 {
-	struct conn *c = conn_get(ctx);
+	struct conn *c = conn_session(ctx);
 	const struct session_verdict *v;
 	struct timespec end;
 	sfsistat rc;
@@ -250,7 +282,7 @@ cb_eom(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	macro(ctx, c, "i");
 	v = session_eom(c->s);
-	rc = apply(ctx, v);
+	rc = apply(ctx, c, v);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +
 	    (double)(end.tv_nsec - c->start.tv_nsec) / 1e6;
@@ -262,7 +294,7 @@ cb_eom(SMFICTX *ctx)
 static sfsistat
 cb_abort(SMFICTX *ctx)
 {
-	struct conn *c = conn_get(ctx);
+	struct conn *c = conn_session(ctx);
 
 	if (c != NULL)
 		message_end(c);
@@ -274,7 +306,7 @@ cb_close(SMFICTX *ctx)
 {
 	struct conn *c = conn_get(ctx);
 
-	if (c == NULL || c == (void *)1)
+	if (c == NULL)
 		return SMFIS_CONTINUE;
 	smfi_setpriv(ctx, NULL);
 	if (c->in_message)
@@ -282,6 +314,13 @@ cb_close(SMFICTX *ctx)
 	session_free(&c->s);
 	free(c);
 	__atomic_sub_fetch(&cb_connections, 1, __ATOMIC_SEQ_CST);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_data(SMFICTX *ctx)
+{
+	(void)ctx;
 	return SMFIS_CONTINUE;
 }
 
@@ -298,6 +337,7 @@ static struct smfiDesc filter = {
 	.xxfi_eom = cb_eom,
 	.xxfi_abort = cb_abort,
 	.xxfi_close = cb_close,
+	.xxfi_data = cb_data,
 	.xxfi_negotiate = cb_negotiate,
 };
 

@@ -339,24 +339,31 @@ daemon_run(const struct daemon_opts *o)
 			if (sig == SIGHUP) {
 				reload(o->config_path);
 			} else if (sig == SIGTERM || sig == SIGINT) {
-				if (!stopping)
-					log_msg(LOG_INFO, "event=stop signal=%d", sig);
+				log_msg(LOG_INFO, "event=stop signal=%d", sig);
 				stopping = 1;
-				smfi_stop();
 			} else if (sig == 0) {
-				stopping = 2;
+				stopping = 2; /* smfi_main returned by itself */
 			}
 		}
-		if (stopping == 2)
+		if (stopping)
 			break;
 	}
-	pthread_join(tid, NULL);
+	/* libmilter's listener notices smfi_stop() only at its next poll
+	 * (seconds); what matters is that no message in flight is cut off,
+	 * so wait for those, then leave without joining the listener */
+	smfi_stop();
 	drain(cfg->milter_timeout_s);
+	if (stopping == 2)
+		pthread_join(tid, NULL);
+	else
+		milter_rc = MI_SUCCESS;
 	if (pidfile != NULL)
 		unlink(pidfile);
 	if (path != NULL)
 		unlink(path);
 	log_msg(LOG_INFO, "event=exit status=%s", milter_rc == MI_SUCCESS ? "ok" : "error");
-	config_unref(&cfg);
-	return milter_rc == MI_SUCCESS ? 0 : 1;
+	/* worker threads may still hold sessions: leave without running
+	 * destructors under them */
+	fflush(NULL);
+	_exit(milter_rc == MI_SUCCESS ? 0 : 1);
 }

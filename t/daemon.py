@@ -97,7 +97,7 @@ def main():
                  "the milter socket")
         verdict, ins = header_of(spec)
         check(verdict == "a", "message accepted", verdict)
-        check(ins == ["mx.one.example; none"], "header written", repr(ins))
+        check(ins == [" mx.one.example; none"], "header written (leading space: LEADSPC was agreed)", repr(ins))
         with open(os.path.join(tmp, "pid")) as f:
             check(int(f.read()) == p.pid, "pid file written")
         # a connection opened before the reload keeps its snapshot
@@ -107,10 +107,10 @@ def main():
         p.send_signal(signal.SIGHUP)
         wait_for(lambda: "event=reload status=ok" in open(log.name).read(), "reload log")
         verdict, ins = header_of(spec)
-        check(ins == ["mx.two.example; none"], "SIGHUP reload takes effect", repr(ins))
+        check(ins == [" mx.two.example; none"], "SIGHUP reload takes effect", repr(ins))
         r = early.message(headers=[], body=b"x\r\n")
         early.close()
-        check([v for (_, _, v) in r["inserted"]] == ["mx.one.example; none"],
+        check([v for (_, _, v) in r["inserted"]] == [" mx.one.example; none"],
               "open connection keeps its config", repr(r["inserted"]))
         with open(cfg, "a") as f:
             f.write("trusted_networks = [ \"10.0.0.1/8\" ];\n")
@@ -118,7 +118,7 @@ def main():
         wait_for(lambda: "event=reload status=failed" in open(log.name).read(), "failed reload log")
         check(p.poll() is None, "bad config on SIGHUP does not stop the daemon")
         verdict, ins = header_of(spec)
-        check(ins == ["mx.two.example; none"], "old config kept after a bad reload", repr(ins))
+        check(ins == [" mx.two.example; none"], "old config kept after a bad reload", repr(ins))
         logtext = open(log.name).read()
         check(cfg + ":5:" in logtext, "failed reload names file and line", logtext[-300:])
         check("qid=4ABCDEF" in logtext and "action=accept" in logtext, "one key=value line per message")
@@ -148,7 +148,7 @@ def main():
         check(oct(os.stat(sock).st_mode & 0o777) == "0o600", "socket mode applied",
               oct(os.stat(sock).st_mode))
         verdict, ins = header_of("unix:" + sock)
-        check(ins == ["mx.unix.example; none"], "serves on a unix socket", repr(ins))
+        check(ins == [" mx.unix.example; none"], "serves on a unix socket", repr(ins))
         p.send_signal(signal.SIGINT)
         check(p.wait(timeout=30) == 0, "SIGINT exits 0")
     finally:

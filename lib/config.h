@@ -1,0 +1,75 @@
+/*
+ * config.h - the configuration as an immutable, refcounted snapshot.
+ *
+ * config_load() reads a libconfig file into a new snapshot, checking every
+ * key against a table of known settings: unknown keys, wrong types, bad
+ * CIDRs and bad socket specs are errors naming file and line
+ * ("FILE:LINE: what is wrong"). On SIGHUP the daemon loads a new snapshot
+ * and swaps it in with config_set_current(); each connection holds the
+ * one it started with through config_ref()/config_unref().
+ */
+#ifndef AM_CONFIG_H
+#define AM_CONFIG_H
+
+#include <stddef.h>
+
+#include "cidr.h"
+
+struct am_config {
+	/* daemon */
+	char *socket;              /* "inet:8891@localhost" */
+	unsigned socket_mode;      /* for unix: sockets, default 0660 */
+	char *user;                /* "user" or "user:group", NULL: stay */
+	char *pidfile;             /* NULL: none */
+	int log_facility;          /* LOG_MAIL */
+	int log_level;             /* LOG_INFO */
+	unsigned milter_timeout_s; /* libmilter's MTA I/O timeout, default 300 */
+
+	/* evaluation */
+	char *authserv_id;         /* default: the host's FQDN */
+	struct cidr_list trusted_networks; /* default 127.0.0.0/8, ::1/128 */
+	int skip_authenticated;    /* default 1 */
+
+	/* dns */
+	char **dns_nameservers;    /* NULL: /etc/resolv.conf */
+	size_t dns_nnameservers;
+	unsigned dns_timeout_ms;   /* default 5000 */
+	char **dns_transparent_zones; /* built-in unbound local zones to let through */
+	size_t dns_ntransparent;
+	char *dns_trust_anchor;    /* DNSSEC trust anchor file, NULL: no validation */
+
+	/* spf */
+	int spf_enable;            /* default 1 */
+	int spf_helo;              /* check HELO too when MAIL FROM is not null; default 1 */
+
+	/* the file this came from */
+	char *path;
+	int refcount;              /* managed by config_ref/unref */
+};
+
+/* config_defaults - a snapshot with every default (authserv_id from the
+ * host's FQDN). Never NULL. */
+struct am_config *config_defaults(void);
+/* config_load - read path into a new snapshot (refcount 1); NULL with
+ * err = "FILE:LINE: what is wrong" on any error */
+struct am_config *config_load(const char *path, char *err, size_t errlen);
+/* config_load_string - the same from text (tests, fuzzing); name is the
+ * file name used in errors */
+struct am_config *config_load_string(const char *text, const char *name,
+    char *err, size_t errlen);
+
+/* config_ref - take a reference; returns c */
+struct am_config *config_ref(struct am_config *c);
+/* config_unref - drop a reference, freeing on the last; sets *cp to NULL */
+void config_unref(struct am_config **cp);
+
+/* config_get_current - a reference to the current snapshot (caller unrefs) */
+struct am_config *config_get_current(void);
+/* config_set_current - make c current (takes over the caller's reference) */
+void config_set_current(struct am_config *c);
+
+/* config_socket_valid - whether spec is a libmilter socket spec we accept:
+ * inet:PORT@HOST, inet6:PORT@HOST, unix:/path, local:/path. 0 or -1 with err */
+int config_socket_valid(const char *spec, char *err, size_t errlen);
+
+#endif
