@@ -1,2 +1,1146 @@
-/* config.c: to be written */
-typedef int am_stub_config;
+/*
+ * config.c - the settings table, the libconfig loader and the refcounted
+ * current snapshot (see config.h).
+ *
+ * Every setting is one row of a table (name, kind, default as text, setter,
+ * where it lives in struct am_config), in the spirit of Postfix's
+ * mail_params: the loader walks the file, finds each key in the table,
+ * checks its type and hands the value to the row's setter; rows the file
+ * does not mention get their default through the same setter. Unknown keys,
+ * wrong types and bad values are errors "FILE:LINE: name: what is wrong";
+ * a failed load frees everything and returns NULL.
+ *
+ * libconfig 1.5 traps handled here (see shared LIBRARY-TRAPS.md):
+ * - a decimal literal beyond 32 bits without an L suffix is silently
+ *   truncated ("milter_timeout = 4294967596;" reads as 300), so the text is
+ *   scanned for such literals first and they are refused. Only the main
+ *   text is scanned, not files pulled in with @include.
+ * - settings read from a string have no source file: we use the name given.
+ * - with an include directory set, libconfig 1.5 prefixes it to absolute
+ *   @include paths too, so none is set: an @include path is absolute or
+ *   relative to the working directory, as libconfig does by default.
+ * - config_load_string() refuses @include: its input is all it may read
+ *   (fuzzing must not open /dev/zero).
+ *
+ * The one global: the current snapshot pointer, guarded by current_lock.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+
+#include "cidr.h"
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024) /* a config file or string */
+#define CONFIG_MAX_STRING 4096         /* one string value */
+#define CONFIG_MAX_LIST 1024           /* elements of one list */
+#define CONFIG_MAX_ROWS 32             /* rows of one table */
+#define SOCKET_MAX 512                 /* a socket spec */
+#define DOMAIN_MAX 253                 /* RFC 1035 2.3.4, as text */
+
+/* ---- the settings table ------------------------------------------------ */
+
+enum kind { K_STRING, K_INT, K_BOOL, K_LIST, K_GROUP };
+
+/* one value from the file or from a default: s for strings and list
+ * elements, i for integers and booleans */
+struct value {
+	const char *s;
+	long long i;
+};
+
+struct setting;
+/* a setter checks one value and stores it; -1 with err (no name prefix) */
+typedef int setter_fn(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen);
+
+struct setting {
+	const char *name;
+	enum kind kind;
+	const char *def;           /* default as text; lists: space separated */
+	char *(*def_fn)(void);     /* computed default (malloc'd), if no def */
+	setter_fn *set;            /* lists: called once per element */
+	/* lists: empty the field before the elements are added */
+	void (*clear)(struct am_config *c, const struct setting *st);
+	size_t off, off_n;         /* the field (and count, for string lists) */
+	long long min, max;        /* K_INT */
+	const struct setting *group; /* K_GROUP */
+};
+
+#define FIELD(c, off, type) ((type *)(void *)((char *)(c) + (off)))
+#define OFF(f) offsetof(struct am_config, f)
+
+static setter_fn set_string, set_path, set_socket, set_socket_mode, set_user,
+    set_facility, set_level, set_uint, set_bool, set_authserv_id,
+    add_network, add_nameserver, add_zone;
+static void clear_networks(struct am_config *, const struct setting *);
+static void clear_strvec(struct am_config *, const struct setting *);
+static char *host_fqdn(void);
+
+/* clang-format off */
+static const struct setting dns_table[] = {
+	{ .name = "nameservers", .kind = K_LIST, .def = NULL,
+	  .set = add_nameserver, .clear = clear_strvec,
+	  .off = OFF(dns_nameservers), .off_n = OFF(dns_nnameservers) },
+	{ .name = "timeout_ms", .kind = K_INT, .def = "5000", .set = set_uint,
+	  .off = OFF(dns_timeout_ms), .min = 1, .max = 60000 },
+	{ .name = "transparent_zones", .kind = K_LIST, .def = NULL,
+	  .set = add_zone, .clear = clear_strvec,
+	  .off = OFF(dns_transparent_zones), .off_n = OFF(dns_ntransparent) },
+	{ .name = "trust_anchor_file", .kind = K_STRING, .def = NULL,
+	  .set = set_path, .off = OFF(dns_trust_anchor) },
+	{ .name = NULL },
+};
+
+static const struct setting spf_table[] = {
+	{ .name = "enable", .kind = K_BOOL, .def = "1", .set = set_bool,
+	  .off = OFF(spf_enable) },
+	{ .name = "helo", .kind = K_BOOL, .def = "1", .set = set_bool,
+	  .off = OFF(spf_helo) },
+	{ .name = NULL },
+};
+
+static const struct setting top_table[] = {
+	{ .name = "socket", .kind = K_STRING, .def = "inet:8891@localhost",
+	  .set = set_socket, .off = OFF(socket) },
+	{ .name = "socket_mode", .kind = K_STRING, .def = "0660",
+	  .set = set_socket_mode, .off = OFF(socket_mode) },
+	{ .name = "user", .kind = K_STRING, .def = NULL, .set = set_user,
+	  .off = OFF(user) },
+	{ .name = "pidfile", .kind = K_STRING, .def = NULL, .set = set_path,
+	  .off = OFF(pidfile) },
+	{ .name = "syslog_facility", .kind = K_STRING, .def = "mail",
+	  .set = set_facility, .off = OFF(log_facility) },
+	{ .name = "log_level", .kind = K_STRING, .def = "info",
+	  .set = set_level, .off = OFF(log_level) },
+	{ .name = "milter_timeout", .kind = K_INT, .def = "300",
+	  .set = set_uint, .off = OFF(milter_timeout_s), .min = 1,
+	  .max = 3600 },
+	{ .name = "authserv_id", .kind = K_STRING, .def = NULL,
+	  .def_fn = host_fqdn, .set = set_authserv_id,
+	  .off = OFF(authserv_id) },
+	{ .name = "dns", .kind = K_GROUP, .group = dns_table },
+	{ .name = "trusted_networks", .kind = K_LIST,
+	  .def = "127.0.0.0/8 ::1/128", .set = add_network,
+	  .clear = clear_networks, .off = OFF(trusted_networks) },
+	{ .name = "skip_authenticated", .kind = K_BOOL, .def = "1",
+	  .set = set_bool, .off = OFF(skip_authenticated) },
+	{ .name = "spf", .kind = K_GROUP, .group = spf_table },
+	{ .name = NULL },
+};
+/* clang-format on */
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* show - a printable, bounded copy of untrusted text for messages */
+static const char *
+show(const char *s, char *buf, size_t buflen)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < buflen; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	if (s[i] != '\0' && buflen > 4)
+		memcpy(buf + buflen - 4, "...", 4);
+	return buf;
+}
+
+/* domainish - letters, digits, '-', '_' and '.', 1..DOMAIN_MAX long */
+static int
+domainish(const char *s)
+{
+	size_t len = strnlen(s, DOMAIN_MAX + 1);
+
+	return len > 0 && len <= DOMAIN_MAX &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"0123456789-_.") == len;
+}
+
+/* parse_port - "1".."65535", decimal digits only */
+static int
+parse_port(const char *s, size_t len)
+{
+	char buf[8];
+	unsigned long port;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (str_parse_uint(buf, 65535, &port) < 0 || port == 0)
+		return -1;
+	return (int)port;
+}
+
+static void
+strvec_push(char ***v, size_t *n, const char *s)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+}
+
+static void
+strvec_free(char ***v, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+/* host_fqdn - the host's canonical name (RFC 8601 2.5 suggests the
+ * authserv-id be a domain the site controls); "localhost" if all fails */
+static char *
+host_fqdn(void)
+{
+	struct addrinfo hints, *res = NULL;
+	char host[256];
+	char *name;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		return xstrdup("localhost");
+	host[sizeof(host) - 1] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_CANONNAME;
+	if (getaddrinfo(host, NULL, &hints, &res) == 0 && res != NULL &&
+	    res->ai_canonname != NULL && domainish(res->ai_canonname))
+		name = xstrdup(res->ai_canonname);
+	else
+		name = xstrdup(domainish(host) ? host : "localhost");
+	if (res != NULL)
+		freeaddrinfo(res);
+	return name;
+}
+
+/* ---- setters ----------------------------------------------------------- */
+
+static int
+set_string(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	char **field = FIELD(c, st->off, char *);
+
+	if (*v->s == '\0') {
+		snprintf(err, errlen, "must not be empty");
+		return -1;
+	}
+	free(*field);
+	*field = xstrdup(v->s);
+	return 0;
+}
+
+static int
+set_path(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	char shown[80];
+
+	if (v->s[0] != '/') {
+		snprintf(err, errlen, "\"%s\" is not an absolute path",
+		    show(v->s, shown, sizeof(shown)));
+		return -1;
+	}
+	return set_string(c, st, v, err, errlen);
+}
+
+static int
+set_socket(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	if (config_socket_valid(v->s, err, errlen) < 0)
+		return -1;
+	return set_string(c, st, v, err, errlen);
+}
+
+static int
+set_socket_mode(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	unsigned mode = 0;
+	size_t len = strlen(v->s);
+	char shown[32];
+
+	if (len == 0 || len > 4 || strspn(v->s, "01234567") != len)
+		goto bad;
+	for (size_t i = 0; i < len; i++)
+		mode = mode * 8 + (unsigned)(v->s[i] - '0');
+	if (mode > 0777)
+		goto bad;
+	*FIELD(c, st->off, unsigned) = mode;
+	return 0;
+bad:
+	snprintf(err, errlen,
+	    "\"%s\" is not an octal file mode like \"0660\" (at most 0777)",
+	    show(v->s, shown, sizeof(shown)));
+	return -1;
+}
+
+/* set_user - "user" or "user:group"; the names are looked up when the
+ * daemon drops privileges, here only their form is checked */
+static int
+set_user(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	const char *colon = strchr(v->s, ':');
+	size_t ulen = colon ? (size_t)(colon - v->s) : strlen(v->s);
+	const char *ok = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-";
+	char shown[80];
+
+	if (ulen == 0 || ulen > 32 || strspn(v->s, ok) != ulen ||
+	    v->s[0] == '-' ||
+	    (colon != NULL && (colon[1] == '\0' || colon[1] == '-' ||
+	    strlen(colon + 1) > 32 ||
+	    strspn(colon + 1, ok) != strlen(colon + 1)))) {
+		snprintf(err, errlen,
+		    "\"%s\" is not \"user\" or \"user:group\"",
+		    show(v->s, shown, sizeof(shown)));
+		return -1;
+	}
+	return set_string(c, st, v, err, errlen);
+}
+
+static int
+set_facility(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	int f = log_facility_parse(v->s);
+	char shown[40];
+
+	if (f < 0) {
+		snprintf(err, errlen, "unknown facility \"%s\" (mail, daemon, "
+		    "user, local0..local7)", show(v->s, shown, sizeof(shown)));
+		return -1;
+	}
+	*FIELD(c, st->off, int) = f;
+	return 0;
+}
+
+static int
+set_level(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	int l = log_level_parse(v->s);
+	char shown[40];
+
+	if (l < 0) {
+		snprintf(err, errlen, "unknown level \"%s\" (debug, info, "
+		    "notice, warning, err)", show(v->s, shown, sizeof(shown)));
+		return -1;
+	}
+	*FIELD(c, st->off, int) = l;
+	return 0;
+}
+
+static int
+set_uint(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	if (v->i < st->min || v->i > st->max) {
+		snprintf(err, errlen, "%lld is out of range (%lld..%lld)",
+		    v->i, st->min, st->max);
+		return -1;
+	}
+	*FIELD(c, st->off, unsigned) = (unsigned)v->i;
+	return 0;
+}
+
+static int
+set_bool(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	*FIELD(c, st->off, int) = v->i != 0;
+	return 0;
+}
+
+/* set_authserv_id - RFC 8601 2.5: a name for the ADMD, in practice a
+ * domain; it is written unquoted into the header, so no space, ';', '('
+ * or other RFC 2045 tspecials */
+static int
+set_authserv_id(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	char shown[80];
+
+	if (!domainish(v->s)) {
+		snprintf(err, errlen, "\"%s\" is not a domain name (letters, "
+		    "digits, '-', '_' and '.')",
+		    show(v->s, shown, sizeof(shown)));
+		return -1;
+	}
+	return set_string(c, st, v, err, errlen);
+}
+
+static int
+add_network(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	struct cidr net;
+
+	if (cidr_parse(v->s, &net, err, errlen) < 0)
+		return -1;
+	cidr_list_add(FIELD(c, st->off, struct cidr_list), &net);
+	return 0;
+}
+
+static void
+clear_networks(struct am_config *c, const struct setting *st)
+{
+	cidr_list_free(FIELD(c, st->off, struct cidr_list));
+}
+
+/* add_nameserver - "IP" or "IP@port", as unbound's ub_ctx_set_fwd() takes */
+static int
+add_nameserver(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	const char *at = strrchr(v->s, '@');
+	size_t alen = at ? (size_t)(at - v->s) : strlen(v->s);
+	unsigned char addr[16];
+	char ip[INET6_ADDRSTRLEN + 1], shown[80];
+
+	if (alen == 0 || alen >= sizeof(ip))
+		goto bad;
+	memcpy(ip, v->s, alen);
+	ip[alen] = '\0';
+	if (inet_pton(AF_INET, ip, addr) != 1 &&
+	    inet_pton(AF_INET6, ip, addr) != 1)
+		goto bad;
+	if (at != NULL && parse_port(at + 1, strlen(at + 1)) < 0)
+		goto bad;
+	strvec_push(FIELD(c, st->off, char **), FIELD(c, st->off_n, size_t),
+	    v->s);
+	return 0;
+bad:
+	snprintf(err, errlen, "\"%s\" is not an IP address or IP@port",
+	    show(v->s, shown, sizeof(shown)));
+	return -1;
+}
+
+static int
+add_zone(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	char shown[80];
+
+	if (!domainish(v->s)) {
+		snprintf(err, errlen, "\"%s\" is not a domain name",
+		    show(v->s, shown, sizeof(shown)));
+		return -1;
+	}
+	strvec_push(FIELD(c, st->off, char **), FIELD(c, st->off_n, size_t),
+	    v->s);
+	return 0;
+}
+
+static void
+clear_strvec(struct am_config *c, const struct setting *st)
+{
+	strvec_free(FIELD(c, st->off, char **), FIELD(c, st->off_n, size_t));
+}
+
+/* ---- socket specs ------------------------------------------------------ */
+
+int
+config_socket_valid(const char *spec, char *err, size_t errlen)
+{
+	static const char *const kinds =
+	    "inet:PORT@HOST, inet6:PORT@HOST, unix:/path or local:/path";
+	struct sockaddr_un sun;
+	unsigned char addr[16];
+	const char *rest, *at, *host;
+	char shown[80], ip[INET6_ADDRSTRLEN + 2];
+	size_t len = strnlen(spec, SOCKET_MAX + 1), hlen;
+	int v6;
+
+	if (len > SOCKET_MAX) {
+		snprintf(err, errlen, "socket spec too long");
+		return -1;
+	}
+	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
+		rest = strchr(spec, ':') + 1;
+		if (rest[0] != '/') {
+			snprintf(err, errlen, "\"%s\": the socket path must be "
+			    "absolute", show(spec, shown, sizeof(shown)));
+			return -1;
+		}
+		if (strlen(rest) >= sizeof(sun.sun_path)) {
+			snprintf(err, errlen, "\"%s\": the socket path is "
+			    "longer than %zu", show(spec, shown, sizeof(shown)),
+			    sizeof(sun.sun_path) - 1);
+			return -1;
+		}
+		return 0;
+	}
+	if (strncmp(spec, "inet:", 5) == 0)
+		v6 = 0;
+	else if (strncmp(spec, "inet6:", 6) == 0)
+		v6 = 1;
+	else {
+		snprintf(err, errlen, "\"%s\" is not a socket spec (%s)",
+		    show(spec, shown, sizeof(shown)), kinds);
+		return -1;
+	}
+	rest = strchr(spec, ':') + 1;
+	at = strchr(rest, '@');
+	if (at == NULL || at[1] == '\0') {
+		snprintf(err, errlen, "\"%s\": missing @HOST (%s)",
+		    show(spec, shown, sizeof(shown)), kinds);
+		return -1;
+	}
+	if (parse_port(rest, (size_t)(at - rest)) < 0) {
+		snprintf(err, errlen, "\"%s\": bad port (must be 1..65535)",
+		    show(spec, shown, sizeof(shown)));
+		return -1;
+	}
+	host = at + 1;
+	hlen = strlen(host);
+	if (v6 && host[0] == '[') {
+		/* "[::1]": an IPv6 literal in brackets */
+		if (hlen < 3 || host[hlen - 1] != ']' || hlen - 2 >= sizeof(ip))
+			goto badhost;
+		memcpy(ip, host + 1, hlen - 2);
+		ip[hlen - 2] = '\0';
+		if (inet_pton(AF_INET6, ip, addr) != 1)
+			goto badhost;
+		return 0;
+	}
+	if (v6 && strchr(host, ':') != NULL) {
+		if (inet_pton(AF_INET6, host, addr) != 1)
+			goto badhost;
+		return 0;
+	}
+	if (domainish(host))
+		return 0;
+badhost:
+	snprintf(err, errlen, "\"%s\": bad host (a name or an IP%s address)",
+	    show(spec, shown, sizeof(shown)), v6 ? "v6" : "v4");
+	return -1;
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+/* one load: names for messages and where the message goes */
+struct loadctx {
+	const char *fname;   /* the main file, or the name given */
+	const char *text;    /* its text */
+	char *err;
+	size_t errlen;
+};
+
+/* source_name - the file libconfig names, or the main one (NULL) */
+static const char *
+source_name(const struct loadctx *x, const char *file)
+{
+	return file != NULL ? file : x->fname;
+}
+
+/* read_bounded - a whole file of at most CONFIG_MAX_BYTES, NUL-terminated
+ * (caller frees); NULL with errno-style message in err */
+static char *
+read_bounded(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len;
+	FILE *fp;
+
+	fp = fopen(path, "re");
+	if (fp == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto out;
+	}
+	/* one byte past the bound, to notice a file that grew */
+	text = xmalloc(CONFIG_MAX_BYTES + 2);
+	len = fread(text, 1, CONFIG_MAX_BYTES + 1, fp);
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	} else if (len > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path,
+		    CONFIG_MAX_BYTES);
+	} else {
+		text[len] = '\0';
+		if (strlen(text) == len)
+			goto out;
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+	}
+	free(text);
+	text = NULL;
+out:
+	fclose(fp);
+	return text;
+}
+
+/* line_fix - libconfig 1.5 gives a setting the line where the parser
+ * stood after one token of lookahead, so a value not followed by ';' or
+ * ',' on its own line (the last element of a list spread over lines, or a
+ * key without ';') is placed on the line of the next token. Walk back from
+ * there to the nearest line holding needle. */
+static unsigned
+line_fix(const char *text, unsigned line, const char *needle)
+{
+	const char **starts, *p = text;
+	size_t nlen = strlen(needle);
+	unsigned n = 0, l, fixed = line;
+
+	if (line == 0 || nlen == 0)
+		return line;
+	starts = xcalloc(line + 1, sizeof(*starts));
+	for (n = 1; n <= line && p != NULL; n++) {
+		starts[n] = p;
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	for (l = n - 1; l >= 1; l--) {
+		const char *end = strchr(starts[l], '\n');
+		size_t len = end ? (size_t)(end - starts[l]) :
+		    strlen(starts[l]);
+
+		if (memmem(starts[l], len, needle, nlen) != NULL) {
+			fixed = l;
+			break;
+		}
+	}
+	free(starts);
+	return fixed;
+}
+
+/* report - "FILE:LINE: prefixname: msg" for the setting s; needle is text
+ * on the setting's line (see line_fix), NULL to take libconfig's line */
+static void
+report(const struct loadctx *x, const config_setting_t *s,
+    const char *prefix, const char *name, const char *needle,
+    const char *msg)
+{
+	const char *file = config_setting_source_file(s);
+	unsigned line = (unsigned)config_setting_source_line(s);
+	char *included = NULL, ignored[8];
+
+	if (needle != NULL && file == NULL)
+		line = line_fix(x->text, line, needle);
+	else if (needle != NULL &&
+	    (included = read_bounded(file, ignored, sizeof(ignored))) != NULL)
+		line = line_fix(included, line, needle);
+	free(included);
+	snprintf(x->err, x->errlen, "%s:%u: %s%s: %s", source_name(x, file),
+	    line, prefix, name, msg);
+}
+
+static const char *
+type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a number with a fraction";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "true or false";
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	default:
+		return "nothing";
+	}
+}
+
+/* scalar - the value of s for a K_STRING, K_INT or K_BOOL row; -1 with a
+ * message on a type mismatch */
+static int
+scalar(const config_setting_t *s, enum kind kind, struct value *v,
+    char *msg, size_t msglen)
+{
+	int type = config_setting_type(s);
+	const char *want;
+	double d;
+
+	memset(v, 0, sizeof(*v));
+	switch (kind) {
+	case K_STRING:
+		want = "a string";
+		if (type != CONFIG_TYPE_STRING)
+			break;
+		v->s = config_setting_get_string(s);
+		if (v->s == NULL)
+			break;
+		if (strnlen(v->s, CONFIG_MAX_STRING + 1) > CONFIG_MAX_STRING) {
+			snprintf(msg, msglen, "longer than %d characters",
+			    CONFIG_MAX_STRING);
+			return -1;
+		}
+		return 0;
+	case K_INT:
+		want = "an integer";
+		if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64) {
+			v->i = config_setting_get_int64(s);
+			return 0;
+		}
+		if (type != CONFIG_TYPE_FLOAT)
+			break;
+		/* auto-convert: 300.0 is 300, 2.5 is an error */
+		d = config_setting_get_float(s);
+		if (!(d >= -9e15 && d <= 9e15) || (double)(long long)d != d)
+			break;
+		v->i = (long long)d;
+		return 0;
+	case K_BOOL:
+		want = "true or false";
+		if (type != CONFIG_TYPE_BOOL)
+			break;
+		v->i = config_setting_get_bool(s);
+		return 0;
+	default:
+		want = "a value";
+		break;
+	}
+	snprintf(msg, msglen, "expected %s, got %s", want, type_name(type));
+	return -1;
+}
+
+static void apply_default(struct am_config *c, const struct setting *st);
+static int load_group(struct am_config *c, const config_setting_t *g,
+    const struct setting *table, const char *prefix,
+    const struct loadctx *x);
+
+/* load_setting - one key of the file, already matched to its row */
+static int
+load_setting(struct am_config *c, const config_setting_t *s,
+    const struct setting *st, const char *prefix, const struct loadctx *x)
+{
+	char msg[512], sub[64], quoted[CONFIG_MAX_STRING + 3];
+	struct value v;
+	int type = config_setting_type(s), n;
+
+	switch (st->kind) {
+	case K_GROUP:
+		if (type != CONFIG_TYPE_GROUP) {
+			snprintf(msg, sizeof(msg), "expected a group { ... }, "
+			    "got %s", type_name(type));
+			break;
+		}
+		snprintf(sub, sizeof(sub), "%s%s.", prefix, st->name);
+		return load_group(c, s, st->group, sub, x);
+	case K_LIST:
+		if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) {
+			snprintf(msg, sizeof(msg), "expected a list of strings "
+			    "[ \"...\", ... ], got %s", type_name(type));
+			break;
+		}
+		n = config_setting_length(s);
+		if (n > CONFIG_MAX_LIST) {
+			snprintf(msg, sizeof(msg), "more than %d elements",
+			    CONFIG_MAX_LIST);
+			break;
+		}
+		st->clear(c, st);
+		for (int i = 0; i < n; i++) {
+			const config_setting_t *e = config_setting_get_elem(s,
+			    (unsigned)i);
+
+			if (e == NULL)
+				continue;
+			if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+				snprintf(msg, sizeof(msg), "expected a list of "
+				    "strings, element %d is %s", i + 1,
+				    type_name(config_setting_type(e)));
+				report(x, e, prefix, st->name, NULL, msg);
+				return -1;
+			}
+			if (scalar(e, K_STRING, &v, msg, sizeof(msg)) < 0 ||
+			    st->set(c, st, &v, msg, sizeof(msg)) < 0) {
+				/* the element as written (without escapes) */
+				snprintf(quoted, sizeof(quoted), "\"%s\"",
+				    v.s ? v.s : "");
+				report(x, e, prefix, st->name, quoted, msg);
+				return -1;
+			}
+		}
+		return 0;
+	default:
+		if (scalar(s, st->kind, &v, msg, sizeof(msg)) < 0 ||
+		    st->set(c, st, &v, msg, sizeof(msg)) < 0)
+			break;
+		return 0;
+	}
+	report(x, s, prefix, st->name, st->name, msg);
+	return -1;
+}
+
+/* load_group - every key of g against table, then defaults for the rest */
+static int
+load_group(struct am_config *c, const config_setting_t *g,
+    const struct setting *table, const char *prefix,
+    const struct loadctx *x)
+{
+	unsigned char seen[CONFIG_MAX_ROWS] = { 0 };
+	int n = g ? config_setting_length(g) : 0;
+	char shown[80], msg[160];
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(g,
+		    (unsigned)i);
+		const char *name = s ? config_setting_name(s) : NULL;
+		size_t r;
+
+		if (name == NULL)
+			continue;
+		for (r = 0; table[r].name != NULL; r++)
+			if (strcmp(table[r].name, name) == 0)
+				break;
+		if (table[r].name == NULL) {
+			snprintf(msg, sizeof(msg), "unknown setting");
+			report(x, s, prefix, show(name, shown, sizeof(shown)),
+			    name, msg);
+			return -1;
+		}
+		seen[r] = 1;
+		if (load_setting(c, s, &table[r], prefix, x) < 0)
+			return -1;
+	}
+	for (size_t r = 0; table[r].name != NULL; r++)
+		if (!seen[r])
+			apply_default(c, &table[r]);
+	return 0;
+}
+
+/* apply_default - the row's default through its own setter; defaults are
+ * ours, so a failure is a bug */
+static void
+apply_default(struct am_config *c, const struct setting *st)
+{
+	char msg[256], *computed, *list, *tok, *save;
+	struct value v = { NULL, 0 };
+	unsigned long u;
+	int rc = 0;
+
+	switch (st->kind) {
+	case K_GROUP:
+		for (size_t r = 0; st->group[r].name != NULL; r++)
+			apply_default(c, &st->group[r]);
+		return;
+	case K_LIST:
+		st->clear(c, st);
+		if (st->def == NULL)
+			return;
+		list = xstrdup(st->def);
+		for (tok = strtok_r(list, " ", &save); tok != NULL && rc == 0;
+		    tok = strtok_r(NULL, " ", &save)) {
+			v.s = tok;
+			rc = st->set(c, st, &v, msg, sizeof(msg));
+		}
+		free(list);
+		break;
+	case K_STRING:
+		if (st->def != NULL) {
+			v.s = st->def;
+			rc = st->set(c, st, &v, msg, sizeof(msg));
+		} else if (st->def_fn != NULL) {
+			computed = st->def_fn();
+			v.s = computed;
+			rc = st->set(c, st, &v, msg, sizeof(msg));
+			free(computed);
+		}
+		break;
+	case K_INT:
+	case K_BOOL:
+		if (st->def == NULL)
+			return;
+		rc = str_parse_uint(st->def, 1UL << 31, &u);
+		if (rc == 0) {
+			v.i = (long long)u;
+			rc = st->set(c, st, &v, msg, sizeof(msg));
+		}
+		break;
+	}
+	if (rc < 0) {
+		log_msg(LOG_CRIT, "event=fatal reason=\"bad default\" "
+		    "setting=%s", st->name);
+		abort();
+	}
+}
+
+/* check_int_literals - libconfig 1.5 truncates a decimal or hex literal
+ * beyond 32 bits to int without a word; refuse such literals. Strings and
+ * comments (#, //, C style) are skipped. */
+static int
+check_int_literals(const char *text, const char *fname, char *err,
+    size_t errlen)
+{
+	const char *p = text, *start;
+	unsigned line = 1;
+
+	while (*p != '\0') {
+		if (*p == '\n') {
+			line++;
+			p++;
+		} else if (*p == '"') {
+			for (p++; *p != '\0' && *p != '"'; p++) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				if (*p == '\n')
+					line++;
+			}
+			if (*p == '"')
+				p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p != '\0' && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (p += 2; *p != '\0' && strncmp(p, "*/", 2) != 0;
+			    p++)
+				if (*p == '\n')
+					line++;
+			if (*p != '\0')
+				p += 2;
+		} else if (isalpha((unsigned char)*p) || *p == '*' ||
+		    *p == '_') {
+			/* a name: [A-Za-z*][-A-Za-z0-9_*]* */
+			while (isalnum((unsigned char)*p) || *p == '*' ||
+			    *p == '_' || *p == '-')
+				p++;
+		} else if ((*p >= '0' && *p <= '9') ||
+		    ((*p == '-' || *p == '+') && p[1] >= '0' && p[1] <= '9')) {
+			unsigned long long val = 0, lim;
+			int neg = *p == '-', hex = 0, big = 0;
+
+			start = p;
+			if (*p == '-' || *p == '+')
+				p++;
+			if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+				hex = 1;
+				p += 2;
+			}
+			for (;; p++) {
+				unsigned d;
+
+				if (*p >= '0' && *p <= '9')
+					d = (unsigned)(*p - '0');
+				else if (hex && *p >= 'a' && *p <= 'f')
+					d = (unsigned)(*p - 'a' + 10);
+				else if (hex && *p >= 'A' && *p <= 'F')
+					d = (unsigned)(*p - 'A' + 10);
+				else
+					break;
+				if (val > (~0ULL - d) / (hex ? 16 : 10))
+					big = 1;
+				else
+					val = val * (hex ? 16 : 10) + d;
+			}
+			if (*p == 'L' || (!hex && (*p == '.' || *p == 'e' ||
+			    *p == 'E'))) {
+				/* 64-bit or floating point: libconfig copes */
+				while ((*p >= '0' && *p <= '9') || *p == '.' ||
+				    *p == 'e' || *p == 'E' || *p == 'L' ||
+				    *p == '+' || *p == '-')
+					p++;
+				continue;
+			}
+			lim = hex ? 0xffffffffULL : neg ? 0x80000000ULL :
+			    0x7fffffffULL;
+			if (big || val > lim) {
+				snprintf(err, errlen, "%s:%u: integer %.*s%s "
+				    "is out of range (add L for a 64-bit "
+				    "integer)",
+				    fname, line, p - start > 24 ? 24 :
+				    (int)(p - start), start,
+				    p - start > 24 ? "..." : "");
+				return -1;
+			}
+		} else {
+			p++;
+		}
+	}
+	return 0;
+}
+
+/* find_include - the line of the first @include directive, or 0 */
+static unsigned
+find_include(const char *text)
+{
+	unsigned line = 1;
+
+	for (const char *p = text; *p != '\0'; line++) {
+		p += strspn(p, " \t");
+		if (strncmp(p, "@include", 8) == 0)
+			return line;
+		p = strchr(p, '\n');
+		if (p == NULL)
+			break;
+		p++;
+	}
+	return 0;
+}
+
+static void
+config_free(struct am_config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->socket);
+	free(c->user);
+	free(c->pidfile);
+	free(c->authserv_id);
+	cidr_list_free(&c->trusted_networks);
+	strvec_free(&c->dns_nameservers, &c->dns_nnameservers);
+	strvec_free(&c->dns_transparent_zones, &c->dns_ntransparent);
+	free(c->dns_trust_anchor);
+	free(c->path);
+	free(c);
+}
+
+/* load_text - parse text (NUL-terminated, bounded by the caller) named
+ * fname; @include refused unless includes is set */
+static struct am_config *
+load_text(const char *text, const char *fname, int includes, char *err,
+    size_t errlen)
+{
+	struct loadctx x = { fname, text, err, errlen };
+	struct am_config *c;
+	config_t cf;
+	unsigned line;
+
+	if (!includes && (line = find_include(text)) != 0) {
+		snprintf(err, errlen, "%s:%u: @include is not allowed here",
+		    fname, line);
+		return NULL;
+	}
+	config_init(&cf);
+	config_set_auto_convert(&cf, 1);
+	if (config_read_string(&cf, text) != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: %s",
+		    source_name(&x, config_error_file(&cf)),
+		    config_error_line(&cf), config_error_text(&cf));
+		config_destroy(&cf);
+		return NULL;
+	}
+	if (check_int_literals(text, fname, err, errlen) < 0) {
+		config_destroy(&cf);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->refcount = 1;
+	c->path = xstrdup(fname);
+	if (load_group(c, config_root_setting(&cf), top_table, "", &x) < 0) {
+		config_free(c);
+		c = NULL;
+	}
+	config_destroy(&cf);
+	return c;
+}
+
+struct am_config *
+config_defaults(void)
+{
+	struct am_config *c = xcalloc(1, sizeof(*c));
+
+	c->refcount = 1;
+	for (size_t r = 0; top_table[r].name != NULL; r++)
+		apply_default(c, &top_table[r]);
+	return c;
+}
+
+struct am_config *
+config_load_string(const char *text, const char *name, char *err,
+    size_t errlen)
+{
+	if (name == NULL)
+		name = "(string)";
+	if (strnlen(text, CONFIG_MAX_BYTES + 1) > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than %d bytes", name,
+		    CONFIG_MAX_BYTES);
+		return NULL;
+	}
+	return load_text(text, name, 0, err, errlen);
+}
+
+struct am_config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	struct am_config *c;
+	char *text = read_bounded(path, err, errlen);
+
+	if (text == NULL)
+		return NULL;
+	c = load_text(text, path, 1, err, errlen);
+	free(text);
+	return c;
+}
+
+/* ---- references and the current snapshot --------------------------------- */
+
+struct am_config *
+config_ref(struct am_config *c)
+{
+	if (c != NULL)
+		__atomic_add_fetch(&c->refcount, 1, __ATOMIC_RELAXED);
+	return c;
+}
+
+void
+config_unref(struct am_config **cp)
+{
+	struct am_config *c = *cp;
+
+	*cp = NULL;
+	if (c != NULL && __atomic_sub_fetch(&c->refcount, 1,
+	    __ATOMIC_ACQ_REL) == 0)
+		config_free(c);
+}
+
+/* The one piece of global mutable state in lib/: the snapshot new
+ * connections start with. Readers take a reference under the lock, so a
+ * concurrent config_set_current() cannot free it under them. */
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct am_config *current;
+
+struct am_config *
+config_get_current(void)
+{
+	struct am_config *c;
+
+	pthread_mutex_lock(&current_lock);
+	c = config_ref(current);
+	pthread_mutex_unlock(&current_lock);
+	return c;
+}
+
+void
+config_set_current(struct am_config *c)
+{
+	struct am_config *old;
+
+	pthread_mutex_lock(&current_lock);
+	old = current;
+	current = c;
+	pthread_mutex_unlock(&current_lock);
+	config_unref(&old);
+}

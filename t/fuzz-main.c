@@ -30,6 +30,8 @@ static const struct {
 #define MAX_INPUT (256 * 1024)
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+/* bytes that matter to our parsers */
+static const char alphabet[] = "();=\\\"@.:% \t\r\n{}[]x0/,";
 
 static uint64_t
 next(void)
@@ -57,7 +59,7 @@ mutate(uint8_t *buf, size_t len, size_t cap)
 		case 1:
 			if (len < cap) {
 				memmove(buf + pos + 1, buf + pos, len - pos);
-				buf[pos] = (uint8_t)"();=\\\"@.:% \t\r\n{}[]x0"[next() % 22];
+				buf[pos] = (uint8_t)alphabet[next() % (sizeof(alphabet) - 1)];
 				len++;
 			}
 			break;
