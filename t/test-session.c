@@ -191,12 +191,12 @@ main(void)
 	    "v=spf1 ip4:192.0.2.10 -all");
 	env.spf = spf_checker_new(env.dns, "mx.test.example", err, sizeof(err));
 	if (!ok(env.spf != NULL, "spf checker: %s", err))
-		return test_done("test-session");
+		return test_done("session");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
 	test_limits();
 	test_envelope();
 	spf_checker_free(&env.spf);
 	dns_resolver_free(&env.dns);
-	return test_done("test-session");
+	return test_done("session");
 }

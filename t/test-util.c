@@ -83,5 +83,5 @@ main(void)
 	test_arena();
 	test_strbuf();
 	test_strings();
-	return test_done("test-util");
+	return test_done("util");
 }

@@ -1,0 +1,98 @@
+/*
+ * fuzz-message.c - a whole message through the session: the first input
+ * line is the MAIL FROM argument, the second the HELO name, the rest the
+ * message (read by lib/message.c). Oracle: no crash, and the header we
+ * would write always parses as RFC 8601.
+ */
+#ifdef FUZZ_SMOKE
+#define LLVMFuzzerTestOneInput fuzz_message
+#endif
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authres.h"
+#include "config.h"
+#include "dns.h"
+#include "message.h"
+#include "session.h"
+#include "spf.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct session_env env;
+static struct am_config *cfg;
+
+static void
+setup(void)
+{
+	char err[256];
+
+	env.dns = dns_table_new();
+	dns_table_add_text(env.dns, "example.org", DNS_T_TXT,
+	    "v=spf1 ip4:192.0.2.0/24 include:%{l}.x.example.org -all");
+	dns_table_add_text(env.dns, "mail.example.org", DNS_T_TXT, "v=spf1 a -all");
+	dns_table_add_text(env.dns, "mail.example.org", DNS_T_A, "192.0.2.10");
+	env.spf = spf_checker_new(env.dns, "mx.test.example", err, sizeof(err));
+	cfg = config_load_string("authserv_id = \"mx.test.example\";", "fuzz.conf",
+	    err, sizeof(err));
+	if (env.spf == NULL || cfg == NULL)
+		abort();
+}
+
+/* take_line - the next line of the input, NUL-terminated (bounded) */
+static const uint8_t *
+take_line(const uint8_t *p, const uint8_t *end, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (p < end && *p != '\n') {
+		if (n + 1 < outlen && *p != '\0')
+			out[n++] = (char)*p;
+		p++;
+	}
+	out[n] = '\0';
+	return p < end ? p + 1 : p;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char from[512], helo[256];
+	const uint8_t *p = data, *end = data + size;
+	const struct session_verdict *v;
+	struct session *s;
+	FILE *f;
+
+	if (env.dns == NULL)
+		setup();
+	p = take_line(p, end, from, sizeof(from));
+	p = take_line(p, end, helo, sizeof(helo));
+	s = session_new(&env, cfg);
+	session_connect(s, NULL, "192.0.2.10");
+	session_helo(s, helo);
+	session_mail_from(s, from);
+	f = fmemopen((void *)p, (size_t)(end - p) ? (size_t)(end - p) : 1, "r");
+	if (f != NULL) {
+		if (end == p)
+			fgetc(f); /* an empty message: read the one byte away */
+		message_feed(s, f);
+		fclose(f);
+	}
+	v = session_eom(s);
+	if (v->authres != NULL) {
+		char err[128];
+		struct authres *ar = authres_parse(v->authres, err, sizeof(err));
+
+		if (ar == NULL) {
+			fprintf(stderr, "our header does not parse: %s\n%s\n", err,
+			    v->authres);
+			abort();
+		}
+		authres_free(&ar);
+	}
+	session_free(&s);
+	return 0;
+}
