@@ -27,6 +27,7 @@ static struct session_env *cb_env;
 static int cb_in_flight;     /* atomic */
 static int cb_connections;   /* atomic */
 static unsigned long cb_conn_seq; /* atomic */
+static int cb_stopping;      /* atomic: messages begun from now on are not waited for */
 
 struct conn {
 	struct session *s;       /* NULL until the connect step */
@@ -79,10 +80,16 @@ noreply(const struct conn *c)
 	return c->reply_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+void
+callbacks_stopping(void)
+{
+	__atomic_store_n(&cb_stopping, 1, __ATOMIC_SEQ_CST);
+}
+
 static void
 message_begin(struct conn *c)
 {
-	if (!c->in_message) {
+	if (!c->in_message && !__atomic_load_n(&cb_stopping, __ATOMIC_SEQ_CST)) {
 		c->in_message = 1;
 		__atomic_add_fetch(&cb_in_flight, 1, __ATOMIC_SEQ_CST);
 	}

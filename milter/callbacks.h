@@ -15,6 +15,9 @@ void callbacks_init(struct session_env *env);
 struct smfiDesc *callbacks_filter(void);
 /* callbacks_in_flight - messages between MAIL FROM and end of message */
 int callbacks_in_flight(void);
+/* callbacks_stopping - from now on, messages that begin are not counted
+ * in callbacks_in_flight(): a stop waits only for those already running */
+void callbacks_stopping(void);
 /* callbacks_connections - open connections */
 int callbacks_connections(void);
 

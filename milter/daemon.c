@@ -11,8 +11,8 @@
  * never sees them.
  *   SIGHUP: load the config again; a good one becomes the current snapshot
  *           for new connections, a bad one is logged and the old one kept.
- *   SIGTERM, SIGINT: stop accepting, let messages in flight finish (up to
- *           the milter timeout), exit 0.
+ *   SIGTERM, SIGINT: let the messages in flight finish (up to the milter
+ *           timeout), exit 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -339,7 +339,9 @@ daemon_run(const struct daemon_opts *o)
 			if (sig == SIGHUP) {
 				reload(o->config_path);
 			} else if (sig == SIGTERM || sig == SIGINT) {
-				log_msg(LOG_INFO, "event=stop signal=%d", sig);
+				log_msg(LOG_INFO, "event=stop signal=%d in_flight=%d "
+				    "connections=%d", sig, callbacks_in_flight(),
+				    callbacks_connections());
 				stopping = 1;
 			} else if (sig == 0) {
 				stopping = 2; /* smfi_main returned by itself */
@@ -348,10 +350,13 @@ daemon_run(const struct daemon_opts *o)
 		if (stopping)
 			break;
 	}
-	/* libmilter's listener notices smfi_stop() only at its next poll
-	 * (seconds); what matters is that no message in flight is cut off,
-	 * so wait for those, then leave without joining the listener */
-	smfi_stop();
+	/* let the messages in flight at the signal finish, then leave.
+	 * smfi_stop() is not used: it waits for a lock libmilter's listener
+	 * holds through its poll (up to 5 s), and once it has run libmilter
+	 * drops the sessions still open, message or not. Exiting closes the
+	 * listening socket; the MTA applies milter_default_action to
+	 * anything that arrives after. */
+	callbacks_stopping();
 	drain(cfg->milter_timeout_s);
 	if (stopping == 2)
 		pthread_join(tid, NULL);

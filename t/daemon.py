@@ -122,7 +122,13 @@ def main():
         logtext = open(log.name).read()
         check(cfg + ":5:" in logtext, "failed reload names file and line", logtext[-300:])
         check("qid=4ABCDEF" in logtext and "action=accept" in logtext, "one key=value line per message")
-        p.send_signal(signal.SIGTERM)
+        # SIGTERM in the middle of a message: the message finishes first
+        c = MilterClient(spec)
+        r = c.message(headers=[("From", " a@example.org")],
+                      before_eom=lambda: p.send_signal(signal.SIGTERM))
+        check(r["verdict"] == "a", "message in flight at SIGTERM still gets its verdict",
+              repr(r))
+        c.close()
         rc = p.wait(timeout=30)
         check(rc == 0, "SIGTERM exits 0", str(rc))
         check(not os.path.exists(os.path.join(tmp, "pid")), "pid file removed at exit")

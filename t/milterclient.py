@@ -16,9 +16,9 @@ import socket
 import struct
 
 NR = {"C": 0x1000, "H": 0x2000, "M": 0x4000, "R": 0x8000, "L": 0x80,
-      "N": 0x40000, "B": 0x80000}
+      "N": 0x40000, "B": 0x80000, "T": 0x10000}
 SKIP = {"C": 0x1, "H": 0x2, "M": 0x4, "R": 0x8, "B": 0x10, "L": 0x20,
-        "N": 0x40}
+        "N": 0x40, "T": 0x200}
 
 
 class MilterError(Exception):
@@ -111,7 +111,8 @@ class MilterClient:
 
     def message(self, ip="192.0.2.10", helo="mail.example.org", hostname=None,
                 mail_from="<user@example.org>", rcpts=("<rcpt@test.example>",),
-                headers=(), body=b"", macros=None, queue_id="4ABCDEF"):
+                headers=(), body=b"", macros=None, queue_id="4ABCDEF",
+                before_eom=None):
         macros = macros or {}
         r = self.opened if self.opened else self.open(ip, hostname)
         if r and r[0] not in "c":
@@ -128,6 +129,8 @@ class MilterClient:
         for rc in rcpts:
             self.macros("R", {})
             r = self.step("R", self.z(rc))
+        # DATA: a milter that keeps this reply has seen MAIL by now
+        self.step("T")
         for name, value in headers:
             if not (self.protocol & 0x100000) and value.startswith(" "):
                 value = value[1:]
@@ -136,6 +139,8 @@ class MilterClient:
         if body:
             for i in range(0, len(body), 65535):
                 self.step("B", body[i:i + 65535])
+        if before_eom:
+            before_eom()
         self.macros("E", {"i": queue_id})
         self.send("E")
         out = {"verdict": None, "inserted": [], "deleted": [], "changed": [],
