@@ -296,42 +296,42 @@ authres_free(struct authres **arp)
  * be quoted and become spaces. The authserv-id and reason are RFC 2045
  * values, where only a token may go bare (RFC 8601 2.2). */
 static void
-put_value(struct strbuf *b, const char *v, int pvalue)
+put_value(struct dynbuf *b, const char *v, int pvalue)
 {
 	const unsigned char *s;
 
 	if (pvalue ? !authres_needs_quote(v) : is_token_n(v, strlen(v))) {
-		strbuf_puts(b, v);
+		dynbuf_puts(b, v);
 		return;
 	}
-	strbuf_append(b, "\"", 1);
+	dynbuf_append(b, "\"", 1);
 	for (s = (const unsigned char *)v; *s != '\0'; s++) {
 		if (*s == '\\' || *s == '"')
-			strbuf_append(b, "\\", 1);
+			dynbuf_append(b, "\\", 1);
 		if ((*s < 0x20 && *s != '\t') || *s == 0x7f)
-			strbuf_append(b, " ", 1);
+			dynbuf_append(b, " ", 1);
 		else
-			strbuf_append(b, (const char *)s, 1);
+			dynbuf_append(b, (const char *)s, 1);
 	}
-	strbuf_append(b, "\"", 1);
+	dynbuf_append(b, "\"", 1);
 }
 
 /* a comment with ( ) \ escaped as quoted-pairs (RFC 5322 3.2.2) */
 static void
-put_comment(struct strbuf *b, const char *c)
+put_comment(struct dynbuf *b, const char *c)
 {
 	const unsigned char *s;
 
-	strbuf_append(b, "(", 1);
+	dynbuf_append(b, "(", 1);
 	for (s = (const unsigned char *)c; *s != '\0'; s++) {
 		if (*s == '\\' || *s == '(' || *s == ')')
-			strbuf_append(b, "\\", 1);
+			dynbuf_append(b, "\\", 1);
 		if ((*s < 0x20 && *s != '\t') || *s == 0x7f)
-			strbuf_append(b, " ", 1);
+			dynbuf_append(b, " ", 1);
 		else
-			strbuf_append(b, (const char *)s, 1);
+			dynbuf_append(b, (const char *)s, 1);
 	}
-	strbuf_append(b, ")", 1);
+	dynbuf_append(b, ")", 1);
 }
 
 #define MAX_ELEMS (3 + 2 * AUTHRES_MAX_PROPS)
@@ -341,32 +341,32 @@ put_comment(struct strbuf *b, const char *c)
 static size_t
 result_elems(const struct authres_result *r, char **el)
 {
-	struct strbuf b;
+	struct dynbuf b;
 	size_t n = 0, i;
 
-	strbuf_init(&b, RENDER_LIMIT);
-	strbuf_printf(&b, "%s=%s", r->method, r->result);
-	el[n++] = strbuf_take(&b);
+	dynbuf_init(&b, RENDER_LIMIT);
+	dynbuf_printf(&b, "%s=%s", r->method, r->result);
+	el[n++] = dynbuf_take(&b);
 	if (r->comment != NULL) {
 		put_comment(&b, r->comment);
-		el[n++] = strbuf_take(&b);
+		el[n++] = dynbuf_take(&b);
 	}
 	if (r->reason != NULL) {
-		strbuf_puts(&b, "reason=");
+		dynbuf_puts(&b, "reason=");
 		put_value(&b, r->reason, 0);
-		el[n++] = strbuf_take(&b);
+		el[n++] = dynbuf_take(&b);
 	}
 	for (i = 0; i < r->nprops && i < AUTHRES_MAX_PROPS; i++) {
-		strbuf_printf(&b, "%s.%s=", r->props[i].ptype,
+		dynbuf_printf(&b, "%s.%s=", r->props[i].ptype,
 		    r->props[i].property);
 		put_value(&b, r->props[i].value, 1);
-		el[n++] = strbuf_take(&b);
+		el[n++] = dynbuf_take(&b);
 		if (r->props[i].comment != NULL) {
 			put_comment(&b, r->props[i].comment);
-			el[n++] = strbuf_take(&b);
+			el[n++] = dynbuf_take(&b);
 		}
 	}
-	strbuf_free(&b);
+	dynbuf_free(&b);
 	return n;
 }
 
@@ -380,45 +380,45 @@ free_elems(char **el, size_t n)
 static char *
 render(const struct authres *ar, const char *fold)
 {
-	struct strbuf one, out;
+	struct dynbuf one, out;
 	char *el[MAX_ELEMS];
 	size_t i, j, n, col, w, nres = ar->nresults;
 
-	strbuf_init(&one, RENDER_LIMIT);
+	dynbuf_init(&one, RENDER_LIMIT);
 	put_value(&one, ar->authserv_id, 0);
 	if (ar->version != 1)
-		strbuf_printf(&one, " %d", ar->version);
-	strbuf_append(&one, ";", 1);
-	strbuf_init(&out, RENDER_LIMIT);
-	strbuf_append(&out, one.s, one.len);
+		dynbuf_printf(&one, " %d", ar->version);
+	dynbuf_append(&one, ";", 1);
+	dynbuf_init(&out, RENDER_LIMIT);
+	dynbuf_append(&out, one.s, one.len);
 	col = FIELD_NAME_COLS + out.len;
 
 	/* the one-line form first: "id; m=r p.q=v; m=r" */
 	for (i = 0; i < nres; i++) {
 		n = result_elems(&ar->results[i], el);
 		for (j = 0; j < n; j++) {
-			strbuf_append(&one, " ", 1);
-			strbuf_puts(&one, el[j]);
+			dynbuf_append(&one, " ", 1);
+			dynbuf_puts(&one, el[j]);
 		}
 		if (i + 1 < nres)
-			strbuf_append(&one, ";", 1);
+			dynbuf_append(&one, ";", 1);
 		free_elems(el, n);
 	}
 	if (nres == 0)
-		strbuf_puts(&one, " none");
+		dynbuf_puts(&one, " none");
 	if (FIELD_NAME_COLS + one.len <= LINE_MAX_COLS) {
-		strbuf_free(&out);
-		return strbuf_take(&one);
+		dynbuf_free(&out);
+		return dynbuf_take(&one);
 	}
-	strbuf_free(&one);
+	dynbuf_free(&one);
 
 	/* folded: each resinfo starts a line; a long one wraps between its
 	 * elements, never inside a quoted-string or a comment. A fold is CRLF
 	 * TAB in place of the space (RFC 5322 2.2.3); continuation lines of
 	 * one resinfo carry four more spaces so that they read as one. */
 	if (nres == 0) {
-		strbuf_puts(&out, fold);
-		strbuf_puts(&out, "none");
+		dynbuf_puts(&out, fold);
+		dynbuf_puts(&out, "none");
 	}
 	for (i = 0; i < nres; i++) {
 		n = result_elems(&ar->results[i], el);
@@ -427,34 +427,34 @@ render(const struct authres *ar, const char *fold)
 			if (j + 1 == n && i + 1 < nres)
 				w++;    /* the ';' that follows */
 			if (j == 0) {
-				strbuf_puts(&out, fold);
+				dynbuf_puts(&out, fold);
 				col = TAB_COLS;
 			} else if (col + 1 + w > LINE_MAX_COLS) {
 				/* a continuation: indented a little more,
 				 * unless that alone would push the element
 				 * past the limit (RFC 5322 counts octets) */
-				strbuf_puts(&out, fold);
+				dynbuf_puts(&out, fold);
 				col = TAB_COLS;
 				if (col + strlen(CONT_INDENT) + w <= LINE_MAX_COLS) {
-					strbuf_puts(&out, CONT_INDENT);
+					dynbuf_puts(&out, CONT_INDENT);
 					col += strlen(CONT_INDENT);
 				}
 			} else {
-				strbuf_append(&out, " ", 1);
+				dynbuf_append(&out, " ", 1);
 				col++;
 			}
-			strbuf_puts(&out, el[j]);
+			dynbuf_puts(&out, el[j]);
 			col += strlen(el[j]);
 		}
 		if (i + 1 < nres) {
-			strbuf_append(&out, ";", 1);
+			dynbuf_append(&out, ";", 1);
 			col++;
 		}
 		free_elems(el, n);
 	}
 	if (out.overflow)
 		abort();        /* cannot happen: inputs are bounded */
-	return strbuf_take(&out);
+	return dynbuf_take(&out);
 }
 
 char *
@@ -510,51 +510,51 @@ fold_len(const char *p)
 static int
 parse_comment(struct cur *c, char **text)
 {
-	struct strbuf b;
+	struct dynbuf b;
 	int depth = 0;
 	size_t n = 0;
 
-	strbuf_init(&b, AUTHRES_MAX_INPUT);
+	dynbuf_init(&b, AUTHRES_MAX_INPUT);
 	for (;;) {
 		unsigned char ch = (unsigned char)*c->p;
 
 		if (ch == '\0') {
-			strbuf_free(&b);
+			dynbuf_free(&b);
 			return fail(c, "unterminated comment");
 		}
 		if (ch == '(') {
 			if (depth++ > 0)
-				strbuf_append(&b, "(", 1);
+				dynbuf_append(&b, "(", 1);
 			c->p++;
 		} else if (ch == ')') {
 			c->p++;
 			if (--depth == 0)
 				break;
-			strbuf_append(&b, ")", 1);
+			dynbuf_append(&b, ")", 1);
 		} else if (ch == '\\') {
 			if (!is_qpair((unsigned char)c->p[1])) {
-				strbuf_free(&b);
+				dynbuf_free(&b);
 				return fail(c, "bad quoted-pair in comment");
 			}
-			strbuf_append(&b, c->p + 1, 1);
+			dynbuf_append(&b, c->p + 1, 1);
 			c->p += 2;
 		} else if (is_wsp(ch) || (n = fold_len(c->p)) > 0) {
 			if (b.len > 0 && b.s[b.len - 1] != ' ')
-				strbuf_append(&b, " ", 1);
+				dynbuf_append(&b, " ", 1);
 			c->p += is_wsp(ch) ? 1 : n;
 		} else if (is_ctext(ch)) {
-			strbuf_append(&b, c->p, 1);
+			dynbuf_append(&b, c->p, 1);
 			c->p++;
 		} else {
-			strbuf_free(&b);
+			dynbuf_free(&b);
 			return fail(c, "bad character in comment");
 		}
 	}
 	while (b.len > 0 && b.s[b.len - 1] == ' ')
 		b.s[--b.len] = '\0';
 	if (text != NULL && *text == NULL)
-		*text = strbuf_take(&b);
-	strbuf_free(&b);
+		*text = dynbuf_take(&b);
+	dynbuf_free(&b);
 	return 0;
 }
 
@@ -629,10 +629,10 @@ parse_digits(struct cur *c, int *out)
 static char *
 parse_quoted(struct cur *c)
 {
-	struct strbuf b;
+	struct dynbuf b;
 	size_t n;
 
-	strbuf_init(&b, AUTHRES_MAX_INPUT);
+	dynbuf_init(&b, AUTHRES_MAX_INPUT);
 	c->p++;
 	for (;;) {
 		unsigned char ch = (unsigned char)*c->p;
@@ -642,21 +642,21 @@ parse_quoted(struct cur *c)
 			break;
 		}
 		if (ch == '\\' && is_qpair((unsigned char)c->p[1])) {
-			strbuf_append(&b, c->p + 1, 1);
+			dynbuf_append(&b, c->p + 1, 1);
 			c->p += 2;
 		} else if (is_qtext(ch) || is_wsp(ch)) {
-			strbuf_append(&b, c->p, 1);
+			dynbuf_append(&b, c->p, 1);
 			c->p++;
 		} else if ((n = fold_len(c->p)) > 0 && c->p[n] != '\0') {
 			c->p += n;      /* unfolding drops the line break */
 		} else {
-			strbuf_free(&b);
+			dynbuf_free(&b);
 			fail(c, ch == '\0' ? "unterminated quoted-string" :
 			    "bad character in quoted-string");
 			return NULL;
 		}
 	}
-	return strbuf_take(&b);
+	return dynbuf_take(&b);
 }
 
 /* RFC 2045 value = token / quoted-string */

@@ -39,7 +39,7 @@ header_name_len(const char *line)
 }
 
 static void
-flush_header(struct session *s, struct strbuf *h, size_t namelen)
+flush_header(struct session *s, struct dynbuf *h, size_t namelen)
 {
 	if (h->len == 0)
 		return;
@@ -52,7 +52,7 @@ flush_header(struct session *s, struct strbuf *h, size_t namelen)
 int
 message_feed(struct session *s, FILE *in)
 {
-	struct strbuf h;
+	struct dynbuf h;
 	char *line = NULL;
 	size_t cap = 0, namelen = 0;
 	ssize_t n;
@@ -60,7 +60,7 @@ message_feed(struct session *s, FILE *in)
 	unsigned char buf[65536];
 	size_t got;
 
-	strbuf_init(&h, MESSAGE_MAX_HEADER);
+	dynbuf_init(&h, MESSAGE_MAX_HEADER);
 	while (!in_body && (n = getline(&line, &cap, in)) > 0) {
 		size_t len = chomp(line, (size_t)n);
 
@@ -76,8 +76,8 @@ message_feed(struct session *s, FILE *in)
 			break;
 		}
 		if ((line[0] == ' ' || line[0] == '\t') && h.len > 0) {
-			strbuf_append(&h, "\n", 1);
-			strbuf_append(&h, line, len);
+			dynbuf_append(&h, "\n", 1);
+			dynbuf_append(&h, line, len);
 			continue;
 		}
 		flush_header(s, &h, namelen);
@@ -92,7 +92,7 @@ message_feed(struct session *s, FILE *in)
 		}
 		h.len = 0;
 		h.overflow = 0;
-		strbuf_append(&h, line, len);
+		dynbuf_append(&h, line, len);
 		if (h.overflow)
 			h.len = 0;
 	}
@@ -100,7 +100,7 @@ message_feed(struct session *s, FILE *in)
 		flush_header(s, &h, namelen);
 		session_eoh(s);
 	}
-	strbuf_free(&h);
+	dynbuf_free(&h);
 	free(line);
 	/* the body, with line endings as they are: the session normalizes */
 	while ((got = fread(buf, 1, sizeof(buf), in)) > 0)

@@ -245,19 +245,19 @@ static void
 reverse_name(const struct ctx *x, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
-	struct strbuf b;
+	struct dynbuf b;
 
 	if (!x->v6) {
 		snprintf(out, outlen, "%u.%u.%u.%u.in-addr.arpa", x->ip[3],
 		    x->ip[2], x->ip[1], x->ip[0]);
 		return;
 	}
-	strbuf_init(&b, 128);
+	dynbuf_init(&b, 128);
 	for (int i = 15; i >= 0; i--)
-		strbuf_printf(&b, "%c.%c.", hex[x->ip[i] & 15], hex[x->ip[i] >> 4]);
-	strbuf_puts(&b, "ip6.arpa");
+		dynbuf_printf(&b, "%c.%c.", hex[x->ip[i] & 15], hex[x->ip[i] >> 4]);
+	dynbuf_puts(&b, "ip6.arpa");
 	str_copy(out, b.s ? b.s : "", outlen);
-	strbuf_free(&b);
+	dynbuf_free(&b);
 }
 
 /* name_under - whether name equals dom or is a subdomain (case-insensitive) */
@@ -471,13 +471,13 @@ url_safe(int ch)
 
 /* expand_one - apply transformers (7.3) to value and append to b */
 static void
-expand_one(struct strbuf *b, const char *value, unsigned digits, int rev,
+expand_one(struct dynbuf *b, const char *value, unsigned digits, int rev,
     const char *delims, size_t ndelims, int upper)
 {
 	size_t len = strlen(value), nparts = 1, first;
 	const char **part;
 	size_t *plen;
-	struct strbuf t;
+	struct dynbuf t;
 
 	for (size_t i = 0; i < len; i++)
 		if (ndelims ? memchr(delims, value[i], ndelims) != NULL :
@@ -508,21 +508,21 @@ expand_one(struct strbuf *b, const char *value, unsigned digits, int rev,
 		}
 	}
 	first = digits && digits < nparts ? nparts - digits : 0;
-	strbuf_init(&t, SPF_MAX_EXPAND);
+	dynbuf_init(&t, SPF_MAX_EXPAND);
 	for (size_t i = first; i < nparts; i++) {
 		if (i > first)
-			strbuf_append(&t, ".", 1);
-		strbuf_append(&t, part[i], plen[i]);
+			dynbuf_append(&t, ".", 1);
+		dynbuf_append(&t, part[i], plen[i]);
 	}
 	for (size_t i = 0; i < t.len; i++) {
 		unsigned char ch = (unsigned char)t.s[i];
 
 		if (upper && !url_safe(ch))
-			strbuf_printf(b, "%%%02X", ch);
+			dynbuf_printf(b, "%%%02X", ch);
 		else
-			strbuf_append(b, (const char *)&ch, 1);
+			dynbuf_append(b, (const char *)&ch, 1);
 	}
-	strbuf_free(&t);
+	dynbuf_free(&t);
 	free(part);
 	free(plen);
 }
@@ -533,10 +533,10 @@ expand_one(struct strbuf *b, const char *value, unsigned digits, int rev,
 static char *
 expand(struct ctx *x, const char *dom, const char *s, size_t n)
 {
-	struct strbuf b;
+	struct dynbuf b;
 
-	strbuf_init(&b, SPF_MAX_EXPAND);
-	strbuf_puts(&b, "");
+	dynbuf_init(&b, SPF_MAX_EXPAND);
+	dynbuf_puts(&b, "");
 	for (size_t i = 0; i < n && !b.overflow; i++) {
 		char value[SPF_MAX_EXPAND];
 		unsigned long digits = 0;
@@ -544,12 +544,12 @@ expand(struct ctx *x, const char *dom, const char *s, size_t n)
 		size_t d0;
 
 		if (s[i] != '%') {
-			strbuf_append(&b, s + i, 1);
+			dynbuf_append(&b, s + i, 1);
 			continue;
 		}
 		i++;
 		if (s[i] == '%' || s[i] == '_' || s[i] == '-') {
-			strbuf_puts(&b, s[i] == '%' ? "%" : s[i] == '_' ?
+			dynbuf_puts(&b, s[i] == '%' ? "%" : s[i] == '_' ?
 			    " " : "%20");
 			continue;
 		}
@@ -572,10 +572,10 @@ expand(struct ctx *x, const char *dom, const char *s, size_t n)
 		    isupper(letter));
 	}
 	if (b.overflow) {
-		strbuf_free(&b);
+		dynbuf_free(&b);
 		return NULL;
 	}
-	return strbuf_take(&b);
+	return dynbuf_take(&b);
 }
 
 /* expand_domain - expand a domain-spec and bound it as a name to look up:

@@ -223,7 +223,7 @@ str_parse_uint(const char *s, unsigned long max, unsigned long *out)
 }
 
 void
-strbuf_init(struct strbuf *b, size_t limit)
+dynbuf_init(struct dynbuf *b, size_t limit)
 {
 	b->s = NULL;
 	b->len = b->cap = 0;
@@ -232,7 +232,7 @@ strbuf_init(struct strbuf *b, size_t limit)
 }
 
 int
-strbuf_append(struct strbuf *b, const char *s, size_t n)
+dynbuf_append(struct dynbuf *b, const char *s, size_t n)
 {
 	if (b->overflow || n > b->limit - b->len) {
 		b->overflow = 1;
@@ -253,13 +253,13 @@ strbuf_append(struct strbuf *b, const char *s, size_t n)
 }
 
 int
-strbuf_puts(struct strbuf *b, const char *s)
+dynbuf_puts(struct dynbuf *b, const char *s)
 {
-	return strbuf_append(b, s, strlen(s));
+	return dynbuf_append(b, s, strlen(s));
 }
 
 int
-strbuf_printf(struct strbuf *b, const char *fmt, ...)
+dynbuf_printf(struct dynbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	char *p;
@@ -270,13 +270,13 @@ strbuf_printf(struct strbuf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		oom(strlen(fmt));
-	rc = strbuf_append(b, p, (size_t)n);
+	rc = dynbuf_append(b, p, (size_t)n);
 	free(p);
 	return rc;
 }
 
 char *
-strbuf_take(struct strbuf *b)
+dynbuf_take(struct dynbuf *b)
 {
 	char *s = b->s ? b->s : xstrdup("");
 
@@ -287,7 +287,7 @@ strbuf_take(struct strbuf *b)
 }
 
 void
-strbuf_free(struct strbuf *b)
+dynbuf_free(struct dynbuf *b)
 {
 	free(b->s);
 	b->s = NULL;

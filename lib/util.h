@@ -43,23 +43,22 @@ char *str_lower(char *s);
 int str_parse_uint(const char *s, unsigned long max, unsigned long *out);
 
 /* A growing string with a hard bound (curl's dynbuf idea): appending past
- * `limit` fails and marks the buffer as overflowed. */
-struct strbuf {
+ * `limit` fails and marks the buffer as overflowed. Not named "strbuf":
+ * libconfig 1.5 exports strbuf_append() and its scanner calls it through
+ * the PLT, so a program defining that name crashes on the first string in
+ * a config file. */
+struct dynbuf {
 	char *s;
 	size_t len, cap, limit;
 	int overflow;
 };
-void strbuf_init(struct strbuf *b, size_t limit);
-/* libconfig 1.5 exports a strbuf_append() of its own and its scanner calls
- * it through the PLT: a program defining that name crashes on the first
- * string in a config file. Ours goes by another symbol name. */
-#define strbuf_append am_strbuf_append
-int strbuf_append(struct strbuf *b, const char *s, size_t n);
-int strbuf_puts(struct strbuf *b, const char *s);
-int strbuf_printf(struct strbuf *b, const char *fmt, ...)
+void dynbuf_init(struct dynbuf *b, size_t limit);
+int dynbuf_append(struct dynbuf *b, const char *s, size_t n);
+int dynbuf_puts(struct dynbuf *b, const char *s);
+int dynbuf_printf(struct dynbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* strbuf_take - hand the string to the caller (who frees it); b is reset */
-char *strbuf_take(struct strbuf *b);
-void strbuf_free(struct strbuf *b);
+/* dynbuf_take - hand the string to the caller (who frees it); b is reset */
+char *dynbuf_take(struct dynbuf *b);
+void dynbuf_free(struct dynbuf *b);
 
 #endif

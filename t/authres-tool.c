@@ -62,7 +62,7 @@ hex4(const char *p, unsigned *out)
 }
 
 static void
-put_utf8(struct strbuf *b, unsigned cp)
+put_utf8(struct dynbuf *b, unsigned cp)
 {
 	char u[4];
 	size_t n;
@@ -86,7 +86,7 @@ put_utf8(struct strbuf *b, unsigned cp)
 		u[3] = (char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
-	strbuf_append(b, u, n);
+	dynbuf_append(b, u, n);
 }
 
 /* a JSON string at *pp (at '"'); NUL characters are refused */
@@ -94,29 +94,29 @@ static char *
 json_string(const char **pp)
 {
 	const char *p = *pp;
-	struct strbuf b;
+	struct dynbuf b;
 	unsigned cp, lo;
 
 	if (*p++ != '"')
 		return NULL;
-	strbuf_init(&b, MAX_LINE);
+	dynbuf_init(&b, MAX_LINE);
 	while (*p != '"') {
 		if (*p == '\0')
 			goto bad;
 		if (*p != '\\') {
-			strbuf_append(&b, p++, 1);
+			dynbuf_append(&b, p++, 1);
 			continue;
 		}
 		p++;
 		switch (*p) {
 		case '"': case '\\': case '/':
-			strbuf_append(&b, p, 1);
+			dynbuf_append(&b, p, 1);
 			break;
-		case 'b': strbuf_append(&b, "\b", 1); break;
-		case 'f': strbuf_append(&b, "\f", 1); break;
-		case 'n': strbuf_append(&b, "\n", 1); break;
-		case 'r': strbuf_append(&b, "\r", 1); break;
-		case 't': strbuf_append(&b, "\t", 1); break;
+		case 'b': dynbuf_append(&b, "\b", 1); break;
+		case 'f': dynbuf_append(&b, "\f", 1); break;
+		case 'n': dynbuf_append(&b, "\n", 1); break;
+		case 'r': dynbuf_append(&b, "\r", 1); break;
+		case 't': dynbuf_append(&b, "\t", 1); break;
 		case 'u':
 			if (hex4(p + 1, &cp) < 0 || cp == 0)
 				goto bad;
@@ -136,9 +136,9 @@ json_string(const char **pp)
 		p++;
 	}
 	*pp = p + 1;
-	return strbuf_take(&b);
+	return dynbuf_take(&b);
 bad:
-	strbuf_free(&b);
+	dynbuf_free(&b);
 	return NULL;
 }
 

@@ -407,14 +407,14 @@ l2_describe(const struct l2_outcome *o, char *buf, size_t len)
 static char *
 hostile_exp(void)
 {
-	struct strbuf b;
+	struct dynbuf b;
 
-	strbuf_init(&b, 8192);
+	dynbuf_init(&b, 8192);
 	for (int i = 0; i < 127; i++)
-		strbuf_puts(&b, "%{d}");
+		dynbuf_puts(&b, "%{d}");
 	for (int i = 0; i < 120; i++)
-		strbuf_puts(&b, "x");
-	return strbuf_take(&b);
+		dynbuf_puts(&b, "x");
+	return dynbuf_take(&b);
 }
 
 static struct dns_resolver *
@@ -624,19 +624,19 @@ static void
 add_txt(struct dns_resolver *dns, const char *name, int type, char **s,
     const size_t *len, size_t n)
 {
-	struct strbuf b;
+	struct dynbuf b;
 
-	strbuf_init(&b, 65535);
-	strbuf_puts(&b, "");
+	dynbuf_init(&b, 65535);
+	dynbuf_puts(&b, "");
 	for (size_t i = 0; i < n; i++) {
 		size_t l = len[i] > 255 ? 255 : len[i];
 		char lb = (char)l;
 
-		strbuf_append(&b, &lb, 1);
-		strbuf_append(&b, s[i], l);
+		dynbuf_append(&b, &lb, 1);
+		dynbuf_append(&b, s[i], l);
 	}
 	dns_table_add(dns, name, type, b.s, b.len);
-	strbuf_free(&b);
+	dynbuf_free(&b);
 }
 
 /* exp_ok - a wanted explanation: "DEFAULT" is each implementation's own

@@ -91,19 +91,19 @@ static void
 add_txt(struct dns_resolver *dns, const char *name, char **s,
     const size_t *len, size_t n)
 {
-	struct strbuf b;
+	struct dynbuf b;
 
-	strbuf_init(&b, 65535);
-	strbuf_puts(&b, "");
+	dynbuf_init(&b, 65535);
+	dynbuf_puts(&b, "");
 	for (size_t i = 0; i < n; i++) {
 		size_t l = len[i] > 255 ? 255 : len[i];
 		char lb = (char)l;
 
-		strbuf_append(&b, &lb, 1);
-		strbuf_append(&b, s[i], l);
+		dynbuf_append(&b, &lb, 1);
+		dynbuf_append(&b, s[i], l);
 	}
 	dns_table_add(dns, name, DNS_T_TXT, b.s, b.len);
-	strbuf_free(&b);
+	dynbuf_free(&b);
 }
 
 static int

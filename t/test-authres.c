@@ -388,13 +388,13 @@ test_parse_accepts(void)
 static char *
 repeat(const char *head, const char *unit, int n)
 {
-	struct strbuf b;
+	struct dynbuf b;
 
-	strbuf_init(&b, 1 << 20);
-	strbuf_puts(&b, head);
+	dynbuf_init(&b, 1 << 20);
+	dynbuf_puts(&b, head);
 	while (n-- > 0)
-		strbuf_puts(&b, unit);
-	return strbuf_take(&b);
+		dynbuf_puts(&b, unit);
+	return dynbuf_take(&b);
 }
 
 static const char *const reject_cases[] = {

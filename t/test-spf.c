@@ -40,16 +40,16 @@ static const struct rec zone[] = {
 static char *
 hostile_macros(const char *prefix, const char *suffix)
 {
-	struct strbuf b;
+	struct dynbuf b;
 
-	strbuf_init(&b, 8192);
-	strbuf_puts(&b, prefix);
+	dynbuf_init(&b, 8192);
+	dynbuf_puts(&b, prefix);
 	for (int i = 0; i < 127; i++)
-		strbuf_puts(&b, "%{d}");
+		dynbuf_puts(&b, "%{d}");
 	for (int i = 0; i < 300; i++)
-		strbuf_puts(&b, "a");
-	strbuf_puts(&b, suffix);
-	return strbuf_take(&b);
+		dynbuf_puts(&b, "a");
+	dynbuf_puts(&b, suffix);
+	return dynbuf_take(&b);
 }
 
 static struct dns_resolver *

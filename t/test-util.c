@@ -27,19 +27,19 @@ test_arena(void)
 static void
 test_strbuf(void)
 {
-	struct strbuf b;
+	struct dynbuf b;
 	char *s;
 
-	strbuf_init(&b, 10);
-	is_int(strbuf_puts(&b, "12345"), 0, "append within limit");
-	is_int(strbuf_printf(&b, "%d", 6789), 0, "printf within limit");
-	is_int(strbuf_puts(&b, "xy"), -1, "append past limit fails");
+	dynbuf_init(&b, 10);
+	is_int(dynbuf_puts(&b, "12345"), 0, "append within limit");
+	is_int(dynbuf_printf(&b, "%d", 6789), 0, "printf within limit");
+	is_int(dynbuf_puts(&b, "xy"), -1, "append past limit fails");
 	ok(b.overflow, "overflow is sticky");
-	is_int(strbuf_puts(&b, ""), -1, "even empty appends fail after overflow");
-	s = strbuf_take(&b);
+	is_int(dynbuf_puts(&b, ""), -1, "even empty appends fail after overflow");
+	s = dynbuf_take(&b);
 	is_str(s, "123456789", "contents kept up to the limit");
 	free(s);
-	strbuf_free(&b);
+	dynbuf_free(&b);
 }
 
 static void
