@@ -73,13 +73,12 @@ session_env_open(const struct am_config *cfg, char *err, size_t errlen)
 		free(env);
 		return NULL;
 	}
-	if (cfg->spf_enable) {
-		env->spf = spf_checker_new(env->dns, cfg->authserv_id, err, errlen);
-		if (env->spf == NULL) {
-			dns_resolver_free(&env->dns);
-			free(env);
-			return NULL;
-		}
+	/* made even when SPF is off: a reload may switch it on */
+	env->spf = spf_checker_new(env->dns, cfg->authserv_id, err, errlen);
+	if (env->spf == NULL) {
+		dns_resolver_free(&env->dns);
+		free(env);
+		return NULL;
 	}
 	return env;
 }

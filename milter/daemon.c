@@ -196,6 +196,32 @@ milter_thread(void *arg)
 	return NULL;
 }
 
+static int
+same_list(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* same_dns - whether two snapshots ask for the same resolver (it is built
+ * once, at start) */
+static int
+same_dns(const struct am_config *a, const struct am_config *b)
+{
+	return a->dns_timeout_ms == b->dns_timeout_ms &&
+	    same_list(a->dns_nameservers, a->dns_nnameservers, b->dns_nameservers,
+	    b->dns_nnameservers) &&
+	    same_list(a->dns_transparent_zones, a->dns_ntransparent,
+	    b->dns_transparent_zones, b->dns_ntransparent) &&
+	    (a->dns_trust_anchor == NULL) == (b->dns_trust_anchor == NULL) &&
+	    (a->dns_trust_anchor == NULL ||
+	    strcmp(a->dns_trust_anchor, b->dns_trust_anchor) == 0);
+}
+
 static void
 reload(const char *path)
 {
@@ -209,8 +235,10 @@ reload(const char *path)
 		return;
 	}
 	old = config_get_current();
-	if (strcmp(old->socket, cfg->socket) != 0)
+	if (strcmp(old->socket, cfg->socket) != 0 || old->socket_mode != cfg->socket_mode)
 		log_msg(LOG_WARNING, "event=reload note=\"socket changes need a restart\"");
+	if (!same_dns(old, cfg))
+		log_msg(LOG_WARNING, "event=reload note=\"dns changes need a restart\"");
 	config_unref(&old);
 	config_set_current(cfg);
 	log_msg(LOG_INFO, "event=reload status=ok file=%s", path);
