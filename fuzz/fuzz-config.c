@@ -30,7 +30,7 @@ const char *__lsan_default_suppressions(void);
 const char *
 __lsan_default_suppressions(void)
 {
-	return "leak:libconfig_yylex\nleak:dynbuf_append\n";
+	return "leak:libconfig_yylex\nleak:strbuf_append\n";
 }
 
 static void

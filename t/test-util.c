@@ -1,5 +1,5 @@
 /*
- * test-util.c - arena, strbuf and string helpers.
+ * test-util.c - arena, dynbuf and string helpers.
  */
 #include <string.h>
 
@@ -25,7 +25,7 @@ test_arena(void)
 }
 
 static void
-test_strbuf(void)
+test_dynbuf(void)
 {
 	struct dynbuf b;
 	char *s;
@@ -81,7 +81,7 @@ int
 main(void)
 {
 	test_arena();
-	test_strbuf();
+	test_dynbuf();
 	test_strings();
 	return test_done("util");
 }
