@@ -33,20 +33,6 @@ static const unsigned char v4mapped_prefix[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
 
-/* show - a printable, bounded copy of untrusted text for messages */
-static const char *
-show(const char *s, char *buf, size_t buflen)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < buflen; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = '\0';
-	if (s[i] != '\0' && buflen > 4)
-		memcpy(buf + buflen - 4, "...", 4);
-	return buf;
-}
-
 /* parse_addr - text to family and 16 bytes (IPv4 in the first 4) */
 static int
 parse_addr(const char *s, int *family, unsigned char addr[16])
@@ -124,7 +110,7 @@ cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen)
 	}
 	if (len > CIDR_MAXLEN) {
 		snprintf(err, errlen, "not an IP network: \"%s\" (too long)",
-		    show(text, shown, 24));
+		    str_show(text, shown, 24));
 		return -1;
 	}
 	slash = strchr(text, '/');
@@ -134,7 +120,7 @@ cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen)
 	memset(&c, 0, sizeof(c));
 	if (parse_addr(buf, &c.family, c.addr) < 0) {
 		snprintf(err, errlen, "not an IP address: \"%s\"",
-		    show(text, shown, sizeof(shown)));
+		    str_show(text, shown, sizeof(shown)));
 		return -1;
 	}
 	max = c.family == AF_INET ? 32 : 128;
@@ -144,7 +130,7 @@ cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen)
 		p = slash + 1;
 		if (*p == '\0') {
 			snprintf(err, errlen, "missing prefix length in \"%s\"",
-			    show(text, shown, sizeof(shown)));
+			    str_show(text, shown, sizeof(shown)));
 			return -1;
 		}
 		/* digits only, at most 3 of them, no leading zero */
@@ -153,7 +139,7 @@ cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen)
 		    str_parse_uint(p, max, &prefix) < 0) {
 			snprintf(err, errlen,
 			    "bad prefix length in \"%s\" (must be 0..%lu)",
-			    show(text, shown, sizeof(shown)), max);
+			    str_show(text, shown, sizeof(shown)), max);
 			return -1;
 		}
 	}
@@ -164,7 +150,7 @@ cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen)
 			str_copy(net, "?", sizeof(net));
 		snprintf(err, errlen,
 		    "host bits set in %s (did you mean %s/%u?)",
-		    show(text, shown, sizeof(shown)), net, c.prefix);
+		    str_show(text, shown, sizeof(shown)), net, c.prefix);
 		return -1;
 	}
 

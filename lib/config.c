@@ -145,20 +145,6 @@ static const struct setting top_table[] = {
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* show - a printable, bounded copy of untrusted text for messages */
-static const char *
-show(const char *s, char *buf, size_t buflen)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < buflen; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = '\0';
-	if (s[i] != '\0' && buflen > 4)
-		memcpy(buf + buflen - 4, "...", 4);
-	return buf;
-}
-
 /* domainish - letters, digits, '-', '_' and '.', 1..DOMAIN_MAX long */
 static int
 domainish(const char *s)
@@ -254,7 +240,7 @@ set_path(struct am_config *c, const struct setting *st,
 
 	if (v->s[0] != '/') {
 		snprintf(err, errlen, "\"%s\" is not an absolute path",
-		    show(v->s, shown, sizeof(shown)));
+		    str_show(v->s, shown, sizeof(shown)));
 		return -1;
 	}
 	return set_string(c, st, v, err, errlen);
@@ -288,7 +274,7 @@ set_socket_mode(struct am_config *c, const struct setting *st,
 bad:
 	snprintf(err, errlen,
 	    "\"%s\" is not an octal file mode like \"0660\" (at most 0777)",
-	    show(v->s, shown, sizeof(shown)));
+	    str_show(v->s, shown, sizeof(shown)));
 	return -1;
 }
 
@@ -311,7 +297,7 @@ set_user(struct am_config *c, const struct setting *st,
 	    strspn(colon + 1, ok) != strlen(colon + 1)))) {
 		snprintf(err, errlen,
 		    "\"%s\" is not \"user\" or \"user:group\"",
-		    show(v->s, shown, sizeof(shown)));
+		    str_show(v->s, shown, sizeof(shown)));
 		return -1;
 	}
 	return set_string(c, st, v, err, errlen);
@@ -326,7 +312,7 @@ set_facility(struct am_config *c, const struct setting *st,
 
 	if (f < 0) {
 		snprintf(err, errlen, "unknown facility \"%s\" (mail, daemon, "
-		    "user, local0..local7)", show(v->s, shown, sizeof(shown)));
+		    "user, local0..local7)", str_show(v->s, shown, sizeof(shown)));
 		return -1;
 	}
 	*FIELD(c, st->off, int) = f;
@@ -342,7 +328,7 @@ set_level(struct am_config *c, const struct setting *st,
 
 	if (l < 0) {
 		snprintf(err, errlen, "unknown level \"%s\" (debug, info, "
-		    "notice, warning, err)", show(v->s, shown, sizeof(shown)));
+		    "notice, warning, err)", str_show(v->s, shown, sizeof(shown)));
 		return -1;
 	}
 	*FIELD(c, st->off, int) = l;
@@ -384,7 +370,7 @@ set_authserv_id(struct am_config *c, const struct setting *st,
 	if (!domainish(v->s)) {
 		snprintf(err, errlen, "\"%s\" is not a domain name (letters, "
 		    "digits, '-', '_' and '.')",
-		    show(v->s, shown, sizeof(shown)));
+		    str_show(v->s, shown, sizeof(shown)));
 		return -1;
 	}
 	return set_string(c, st, v, err, errlen);
@@ -432,7 +418,7 @@ add_nameserver(struct am_config *c, const struct setting *st,
 	return 0;
 bad:
 	snprintf(err, errlen, "\"%s\" is not an IP address or IP@port",
-	    show(v->s, shown, sizeof(shown)));
+	    str_show(v->s, shown, sizeof(shown)));
 	return -1;
 }
 
@@ -444,7 +430,7 @@ add_zone(struct am_config *c, const struct setting *st,
 
 	if (!domainish(v->s)) {
 		snprintf(err, errlen, "\"%s\" is not a domain name",
-		    show(v->s, shown, sizeof(shown)));
+		    str_show(v->s, shown, sizeof(shown)));
 		return -1;
 	}
 	strvec_push(FIELD(c, st->off, char **), FIELD(c, st->off_n, size_t),
@@ -480,12 +466,12 @@ config_socket_valid(const char *spec, char *err, size_t errlen)
 		rest = strchr(spec, ':') + 1;
 		if (rest[0] != '/') {
 			snprintf(err, errlen, "\"%s\": the socket path must be "
-			    "absolute", show(spec, shown, sizeof(shown)));
+			    "absolute", str_show(spec, shown, sizeof(shown)));
 			return -1;
 		}
 		if (strlen(rest) >= sizeof(sun.sun_path)) {
 			snprintf(err, errlen, "\"%s\": the socket path is "
-			    "longer than %zu", show(spec, shown, sizeof(shown)),
+			    "longer than %zu", str_show(spec, shown, sizeof(shown)),
 			    sizeof(sun.sun_path) - 1);
 			return -1;
 		}
@@ -497,19 +483,19 @@ config_socket_valid(const char *spec, char *err, size_t errlen)
 		v6 = 1;
 	else {
 		snprintf(err, errlen, "\"%s\" is not a socket spec (%s)",
-		    show(spec, shown, sizeof(shown)), kinds);
+		    str_show(spec, shown, sizeof(shown)), kinds);
 		return -1;
 	}
 	rest = strchr(spec, ':') + 1;
 	at = strchr(rest, '@');
 	if (at == NULL || at[1] == '\0') {
 		snprintf(err, errlen, "\"%s\": missing @HOST (%s)",
-		    show(spec, shown, sizeof(shown)), kinds);
+		    str_show(spec, shown, sizeof(shown)), kinds);
 		return -1;
 	}
 	if (parse_port(rest, (size_t)(at - rest)) < 0) {
 		snprintf(err, errlen, "\"%s\": bad port (must be 1..65535)",
-		    show(spec, shown, sizeof(shown)));
+		    str_show(spec, shown, sizeof(shown)));
 		return -1;
 	}
 	host = at + 1;
@@ -533,7 +519,7 @@ config_socket_valid(const char *spec, char *err, size_t errlen)
 		return 0;
 badhost:
 	snprintf(err, errlen, "\"%s\": bad host (a name or an IP%s address)",
-	    show(spec, shown, sizeof(shown)), v6 ? "v6" : "v4");
+	    str_show(spec, shown, sizeof(shown)), v6 ? "v6" : "v4");
 	return -1;
 }
 
@@ -818,7 +804,7 @@ load_group(struct am_config *c, const config_setting_t *g,
 				break;
 		if (table[r].name == NULL) {
 			snprintf(msg, sizeof(msg), "unknown setting");
-			report(x, s, prefix, show(name, shown, sizeof(shown)),
+			report(x, s, prefix, str_show(name, shown, sizeof(shown)),
 			    name, msg);
 			return -1;
 		}

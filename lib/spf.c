@@ -699,6 +699,20 @@ name_is(const char *s, size_t n, const char *want)
 }
 
 /* parse_term - one term into *t, or a modifier into r; 0 or -1 */
+/* opt_domain_spec - the optional ":domain-spec" of a, mx and ptr
+ * (RFC 7208 5.3, 5.4, 5.5); 0, or -1 when present and malformed */
+static int
+opt_domain_spec(struct term *t, char *rest, size_t restlen, int *macros)
+{
+	if (restlen == 0)
+		return 0;
+	if (rest[0] != ':' || !domain_spec_ok(rest + 1, restlen - 1, macros))
+		return -1;
+	t->spec = rest + 1;
+	t->speclen = restlen - 1;
+	return 0;
+}
+
 static int
 parse_term(char *s, struct record *r, struct term *t, int *is_mod,
     int *macros)
@@ -770,14 +784,7 @@ parse_term(char *s, struct record *r, struct term *t, int *is_mod,
 	}
 	if (name_is(s, nl, "ptr")) {
 		t->kind = M_PTR;
-		if (restlen == 0)
-			return 0;
-		if (rest[0] != ':' || !domain_spec_ok(rest + 1, restlen - 1,
-		    macros))
-			return -1;
-		t->spec = rest + 1;
-		t->speclen = restlen - 1;
-		return 0;
+		return opt_domain_spec(t, rest, restlen, macros);
 	}
 	if (name_is(s, nl, "a") || name_is(s, nl, "mx")) {
 		char *sl;
@@ -800,14 +807,7 @@ parse_term(char *s, struct record *r, struct term *t, int *is_mod,
 			*sl = '\0';
 			restlen = (size_t)(sl - rest);
 		}
-		if (restlen == 0)
-			return 0;
-		if (rest[0] != ':' || !domain_spec_ok(rest + 1, restlen - 1,
-		    macros))
-			return -1;
-		t->spec = rest + 1;
-		t->speclen = restlen - 1;
-		return 0;
+		return opt_domain_spec(t, rest, restlen, macros);
 	}
 	if (name_is(s, nl, "ip4") || name_is(s, nl, "ip6")) {
 		int v6 = name_is(s, nl, "ip6");

@@ -196,6 +196,19 @@ str_copy(char *dst, const char *src, size_t dstlen)
 	return len;
 }
 
+const char *
+str_show(const char *s, char *buf, size_t buflen)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < buflen; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	if (s[i] != '\0' && buflen > 4)
+		memcpy(buf + buflen - 4, "...", 4);
+	return buf;
+}
+
 char *
 str_lower(char *s)
 {

@@ -37,6 +37,10 @@ void arena_free(struct arena **ap);
 /* str_copy - copy src into dst of size dstlen, always terminated; returns
  * strlen(src) (>= dstlen means it was truncated) */
 size_t str_copy(char *dst, const char *src, size_t dstlen);
+/* str_show - a printable, bounded copy of untrusted text for messages:
+ * control and non-ASCII bytes become '?', a cut ends in "..."; returns buf
+ * (buflen must be at least 1) */
+const char *str_show(const char *s, char *buf, size_t buflen);
 /* str_lower - lowercase ASCII in place; returns s */
 char *str_lower(char *s);
 /* str_parse_uint - parse a whole decimal string into *out (<= max); 0 or -1 */
