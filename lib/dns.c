@@ -37,6 +37,60 @@ dns_query_wait(struct dns_query **qp, unsigned timeout_ms)
 	return q->r->ops->wait(q, timeout_ms);
 }
 
+struct timespec *
+dns_deadline(struct timespec *t, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* remaining_ms - what is left before the deadline, 0 when it passed */
+static unsigned
+remaining_ms(const struct timespec *deadline)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms <= 0 ? 0 : ms > 3600000 ? 3600000 : (unsigned)ms;
+}
+
+struct dns_answer *
+dns_query_wait_by(struct dns_query **qp, const struct timespec *deadline)
+{
+	unsigned left, dflt;
+
+	if (deadline == NULL || *qp == NULL)
+		return dns_query_wait(qp, 0);
+	left = remaining_ms(deadline);
+	if (left == 0) {
+		dns_query_cancel(qp);
+		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "DNS time budget spent");
+	}
+	dflt = (*qp)->r->default_timeout_ms ? (*qp)->r->default_timeout_ms : 5000;
+	return dns_query_wait(qp, left < dflt ? left : dflt);
+}
+
+struct dns_answer *
+dns_query_by(struct dns_resolver *r, const char *name, int type,
+    const struct timespec *deadline)
+{
+	struct dns_query *q;
+
+	if (deadline != NULL && remaining_ms(deadline) == 0)
+		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "DNS time budget spent");
+	q = dns_query_start(r, name, type);
+	return dns_query_wait_by(&q, deadline);
+}
+
 void
 dns_query_cancel(struct dns_query **qp)
 {

@@ -16,6 +16,7 @@
 #define AM_DNS_H
 
 #include <stddef.h>
+#include <time.h>
 
 /* RR types we ask for */
 enum {
@@ -70,6 +71,17 @@ struct dns_query *dns_query_start(struct dns_resolver *r, const char *name,
 struct dns_answer *dns_query_wait(struct dns_query **qp, unsigned timeout_ms);
 /* dns_query_cancel - abandon a started lookup; *qp is set to NULL */
 void dns_query_cancel(struct dns_query **qp);
+
+/* dns_query_by, dns_query_wait_by - the same, bounded by a deadline on
+ * CLOCK_MONOTONIC (a message's DNS budget) as well as by the resolver's
+ * default timeout; NULL: the default alone. Past the deadline they answer
+ * TEMPFAIL "DNS time budget spent" without waiting. */
+struct dns_answer *dns_query_by(struct dns_resolver *r, const char *name,
+    int type, const struct timespec *deadline);
+struct dns_answer *dns_query_wait_by(struct dns_query **qp,
+    const struct timespec *deadline);
+/* dns_deadline - now + ms on CLOCK_MONOTONIC into *t; returns t */
+struct timespec *dns_deadline(struct timespec *t, unsigned ms);
 
 void dns_answer_free(struct dns_answer **ap);
 void dns_resolver_free(struct dns_resolver **rp);

@@ -1,0 +1,77 @@
+/*
+ * dkim.h - DKIM verification (RFC 6376, Ed25519 per RFC 8463) through
+ * libopendkim, with key lookups through our resolver.
+ *
+ * One struct dkim_verifier per process (it wraps the one DKIM_LIB; made
+ * before any message runs); one struct dkim_msg per message, fed as the
+ * message arrives: header fields, end of headers, body chunks (nothing is
+ * buffered whole), then dkim_msg_eom() verifies every signature up to the
+ * cap and returns one result per signature. Every input gives a defined
+ * result: a message libopendkim cannot take still ends with results
+ * (permerror, or none when there is no signature).
+ */
+#ifndef AM_DKIM_H
+#define AM_DKIM_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct dns_resolver;
+
+enum dkim_res {
+	DKIM_RES_NONE = 0,  /* no signature */
+	DKIM_RES_PASS,
+	DKIM_RES_FAIL,      /* signature or body hash does not verify */
+	DKIM_RES_NEUTRAL,   /* not checked (over the cap) */
+	DKIM_RES_POLICY,    /* verified but not accepted: rsa-sha1, small key (RFC 8301) */
+	DKIM_RES_TEMPERROR, /* key lookup failed temporarily */
+	DKIM_RES_PERMERROR, /* malformed signature, key missing or revoked, ... */
+};
+
+struct dkim_result {
+	enum dkim_res result;
+	char domain[256];     /* d= (lowercase) */
+	char selector[128];   /* s= */
+	char identity[256];   /* i= as written, or "@" + d= when absent */
+	char algorithm[32];   /* "rsa-sha256", "ed25519-sha256", "rsa-sha1" */
+	unsigned key_bits;    /* RSA modulus bits, 256 for ed25519, 0 unknown */
+	char b[16];           /* the first 8 characters of b= (RFC 6008) */
+	char reason[128];     /* plain words: "body hash mismatch", "key not found", ... */
+};
+
+struct dkim_opts {
+	unsigned max_signatures; /* verify at most this many; default 8 */
+	unsigned min_rsa_bits;   /* smaller RSA keys give policy; default 1024 */
+	unsigned timeout_ms;     /* one key lookup; 0: the resolver's default */
+};
+
+struct dkim_verifier;
+struct dkim_msg;
+
+/* dkim_verifier_new - set up libopendkim (options, our DNS hooks, the
+ * signature cap); call before any thread uses it. NULL with err filled. */
+struct dkim_verifier *dkim_verifier_new(struct dns_resolver *dns,
+    const struct dkim_opts *opts, char *err, size_t errlen);
+void dkim_verifier_free(struct dkim_verifier **vp);
+
+/* dkim_msg_new - start one message. deadline: CLOCK_MONOTONIC time after
+ * which pending key lookups count as temperror (NULL: none). */
+struct dkim_msg *dkim_msg_new(struct dkim_verifier *v,
+    const struct timespec *deadline);
+/* dkim_msg_header - one header field as the MTA gave it: name, and value
+ * after the colon (leading space kept, folds as "\n" or "\r\n") */
+void dkim_msg_header(struct dkim_msg *m, const char *name, const char *value);
+void dkim_msg_eoh(struct dkim_msg *m);
+/* dkim_msg_body - a body chunk, line ends CRLF or bare LF */
+void dkim_msg_body(struct dkim_msg *m, const unsigned char *p, size_t len);
+/* dkim_msg_eom - verify; *res is borrowed until dkim_msg_free (n == 0
+ * when the message has no signature) */
+void dkim_msg_eom(struct dkim_msg *m, const struct dkim_result **res,
+    size_t *n);
+void dkim_msg_free(struct dkim_msg **mp);
+
+/* dkim_res_name - "none", "pass", "fail", "neutral", "policy",
+ * "temperror", "permerror" (RFC 8601 2.7.1) */
+const char *dkim_res_name(enum dkim_res r);
+
+#endif
