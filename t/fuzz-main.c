@@ -17,6 +17,10 @@ int fuzz_config(const uint8_t *data, size_t size);
 int fuzz_spf_record(const uint8_t *data, size_t size);
 int fuzz_cidr(const uint8_t *data, size_t size);
 int fuzz_message(const uint8_t *data, size_t size);
+int fuzz_mailaddr(const uint8_t *data, size_t size);
+int fuzz_dmarc_record(const uint8_t *data, size_t size);
+int fuzz_psl(const uint8_t *data, size_t size);
+int fuzz_dkim(const uint8_t *data, size_t size);
 
 static const struct {
 	const char *name;
@@ -27,6 +31,10 @@ static const struct {
 	{"spf-record", fuzz_spf_record},
 	{"cidr", fuzz_cidr},
 	{"message", fuzz_message},
+	{"mailaddr", fuzz_mailaddr},
+	{"dmarc-record", fuzz_dmarc_record},
+	{"psl", fuzz_psl},
+	{"dkim", fuzz_dkim},
 };
 
 #define FUZZ_MAX_INPUT (256 * 1024)

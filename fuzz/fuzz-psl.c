@@ -1,0 +1,13 @@
+#ifdef FUZZ_SMOKE
+#define LLVMFuzzerTestOneInput fuzz_psl
+#endif
+#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	(void)data;
+	(void)size;
+	return 0;
+}

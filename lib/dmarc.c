@@ -1,0 +1,2 @@
+/* dmarc.c: being written */
+typedef int am_stub_dmarc;

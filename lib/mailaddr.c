@@ -1,0 +1,2 @@
+/* mailaddr.c: being written */
+typedef int am_stub_mailaddr;

@@ -1,0 +1,2 @@
+/* psl.c: being written */
+typedef int am_stub_psl;

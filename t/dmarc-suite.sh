@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "${top_builddir:-.}/t/dmarc-suite"
