@@ -54,12 +54,13 @@
 
 #include "dns.h"
 #include "spf.h"
+#include "spf-suitefile.h"
 #include "tap.h"
 #include "util.h"
 
 #define RECEIVER "receiver.example.net" /* %{r}, as in t/spf-suite.c */
 #define CHILD_ALARM_S 60   /* a child that hangs is ended by SIGALRM */
-#define MAX_FIELDS 64
+#define MAX_SUITE (8u << 20) /* bytes of a flat suite file we read */
 
 /* ---- libspf2's DNS layer over struct dns_resolver ----------------------- */
 
@@ -511,9 +512,16 @@ trap_mode(void)
 
 		l2_run(dns, t->ip, t->sender, "h.example", &lo);
 		spf_check(c, t->ip, t->sender, "h.example", &o);
-		printf("trap %s: libspf2=%s ours=%s (rfc: %s)\n", t->name,
-		    l2_describe(&lo, desc, sizeof(desc)),
-		    spf_result_name(o.result), spf_result_name(t->rfc));
+		if (t->rfc_exp == NULL)
+			printf("trap %s: libspf2=%s ours=%s (rfc: %s)\n",
+			    t->name, l2_describe(&lo, desc, sizeof(desc)),
+			    spf_result_name(o.result), spf_result_name(t->rfc));
+		else /* the explanation is the point: show it in the row */
+			printf("trap %s: libspf2=%s \"%s\" ours=%s \"%s\" "
+			    "(rfc: %s \"%s\")\n", t->name,
+			    l2_describe(&lo, desc, sizeof(desc)), lo.exp,
+			    spf_result_name(o.result), o.explanation,
+			    spf_result_name(t->rfc), t->rfc_exp);
 		printf("    %s; ours: %s\n", t->cite, o.reason);
 		if (lo.ran && lo.exp[0] != '\0')
 			printf("    libspf2 explanation: \"%s\"\n", lo.exp);
@@ -539,105 +547,6 @@ trap_mode(void)
 }
 
 /* ---- suite mode -------------------------------------------------------- */
-
-/* unescape - undo spf-suite.py's field escaping in place; returns the
- * length (a field may hold NUL bytes) */
-static size_t
-unescape(char *s)
-{
-	char *o = s, *start = s;
-
-	for (; *s; s++) {
-		if (*s == '\\' && s[1] != '\0') {
-			s++;
-			*o++ = *s == 't' ? '\t' : *s == 'n' ? '\n' :
-			    *s == 'r' ? '\r' : *s == '0' ? '\0' : *s;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-	return (size_t)(o - start);
-}
-
-static size_t
-split(char *line, char **f, size_t *flen)
-{
-	size_t n = 0;
-	char *p = line;
-
-	line[strcspn(line, "\n")] = '\0';
-	while (n < MAX_FIELDS) {
-		char *tab = strchr(p, '\t');
-
-		f[n++] = p;
-		if (tab == NULL)
-			break;
-		*tab = '\0';
-		p = tab + 1;
-	}
-	for (size_t i = 0; i < n; i++)
-		flen[i] = unescape(f[i]);
-	return n;
-}
-
-static int
-type_of(const char *s)
-{
-	static const struct {
-		const char *name;
-		int type;
-	} types[] = {
-		{ "A", DNS_T_A }, { "AAAA", DNS_T_AAAA }, { "PTR", DNS_T_PTR },
-		{ "CNAME", DNS_T_CNAME }, { "MX", DNS_T_MX },
-		{ "TXT", DNS_T_TXT }, { "SPF", DNS_T_SPF },
-	};
-
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(types[i].name, s) == 0)
-			return types[i].type;
-	return 0;
-}
-
-/* in_list - name is one of the comma-separated list */
-static int
-in_list(const char *list, const char *name)
-{
-	const char *p = list;
-	size_t nl = strlen(name);
-
-	while (*p) {
-		size_t l = strcspn(p, ",");
-
-		if (l == nl && strncmp(p, name, l) == 0)
-			return 1;
-		p += l;
-		if (*p == ',')
-			p++;
-	}
-	return 0;
-}
-
-/* add_txt - one TXT (or type SPF) RR from n strings that may hold NULs.
- * Type SPF is served too: libspf2 asks for it before TXT. */
-static void
-add_txt(struct dns_resolver *dns, const char *name, int type, char **s,
-    const size_t *len, size_t n)
-{
-	struct dynbuf b;
-
-	dynbuf_init(&b, 65535);
-	dynbuf_puts(&b, "");
-	for (size_t i = 0; i < n; i++) {
-		size_t l = len[i] > 255 ? 255 : len[i];
-		char lb = (char)l;
-
-		dynbuf_append(&b, &lb, 1);
-		dynbuf_append(&b, s[i], l);
-	}
-	dns_table_add(dns, name, type, b.s, b.len);
-	dynbuf_free(&b);
-}
 
 /* exp_ok - a wanted explanation: "DEFAULT" is each implementation's own
  * default text (ours names the client and domain; any for libspf2) */
@@ -687,7 +596,7 @@ suite_test(struct dns_resolver *dns, struct spf_checker *c, char **f,
 	t->total++;
 
 	spf_check(c, f[2], mailfrom, f[3], &o);
-	p = in_list(want, spf_result_name(o.result));
+	p = suite_in_list(want, spf_result_name(o.result));
 	if (p && o.result == SPF_RESULT_FAIL)
 		p = exp_ok(o.explanation, want_exp, 1);
 	t->our_pass += p;
@@ -701,8 +610,8 @@ suite_test(struct dns_resolver *dns, struct spf_checker *c, char **f,
 		t->l2_crash++;
 		p = pm = 0;
 	} else {
-		p = in_list(want, l2_result_name(lo.result));
-		pm = in_list(want, l2_result_name(l2_mapped(&lo)));
+		p = suite_in_list(want, l2_result_name(lo.result));
+		pm = suite_in_list(want, l2_result_name(l2_mapped(&lo)));
 		if (lo.result == L2_RESULT_FAIL) {
 			p = p && exp_ok(lo.exp, want_exp, 0);
 			pm = pm && exp_ok(lo.exp, want_exp, 0);
@@ -716,10 +625,38 @@ suite_test(struct dns_resolver *dns, struct spf_checker *c, char **f,
 		    want_exp);
 }
 
+/* slurp - the whole file in memory (at most MAX_SUITE bytes), so that no
+ * stream open for reading is shared with the forked children: a child's
+ * libc cleanup (valgrind runs it even on _exit) would seek the shared
+ * descriptor back. NULL on error. */
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	buf = xmalloc(MAX_SUITE + 1);
+	n = fread(buf, 1, MAX_SUITE + 1, f);
+	if (ferror(f) || n > MAX_SUITE) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*lenp = n;
+	return buf;
+}
+
 static int
 suite_mode(const char *path)
 {
-	FILE *f = fopen(path, "r");
+	size_t len = 0;
+	char *text = slurp(path, &len);
+	FILE *f = text != NULL && len > 0 ? fmemopen(text, len, "r") : NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	struct dns_resolver *dns = NULL;
@@ -729,13 +666,15 @@ suite_mode(const char *path)
 	int maj, min, pat;
 
 	if (f == NULL) {
-		fprintf(stderr, "spf-libspf2: cannot open %s\n", path);
+		fprintf(stderr, "spf-libspf2: cannot read %s (empty, or over "
+		    "%u bytes?)\n", path, MAX_SUITE);
+		free(text);
 		return 2;
 	}
 	while (getline(&line, &cap, f) > 0) {
-		char *fl[MAX_FIELDS];
-		size_t fll[MAX_FIELDS];
-		size_t n = split(line, fl, fll);
+		char *fl[SUITE_MAX_FIELDS];
+		size_t fll[SUITE_MAX_FIELDS];
+		size_t n = suite_split(line, fl, fll);
 
 		if (strcmp(fl[0], "SCENARIO") == 0) {
 			spf_checker_free(&c);
@@ -747,19 +686,19 @@ suite_mode(const char *path)
 		} else if (dns == NULL || c == NULL) {
 			continue;
 		} else if (strcmp(fl[0], "ZONE") == 0 && n >= 4) {
-			if (dns_table_add_text(dns, fl[1], type_of(fl[2]),
+			if (dns_table_add_text(dns, fl[1], suite_type_of(fl[2]),
 			    fl[3]) != 0)
 				fprintf(stderr, "skipped bad RR %s %s %s\n",
 				    fl[1], fl[2], fl[3]);
 		} else if (strcmp(fl[0], "TXT") == 0 && n >= 4) {
 			unsigned long ns = 0;
-			int type = type_of(fl[2]);
+			int type = suite_type_of(fl[2]);
 
-			str_parse_uint(fl[3], MAX_FIELDS, &ns);
+			str_parse_uint(fl[3], SUITE_MAX_FIELDS, &ns);
 			if (ns > n - 4)
 				ns = n - 4;
 			if (type == DNS_T_TXT || type == DNS_T_SPF)
-				add_txt(dns, fl[1], type, fl + 4, fll + 4, ns);
+				suite_add_txt(dns, fl[1], type, fl + 4, fll + 4, ns);
 		} else if (strcmp(fl[0], "TIMEOUT") == 0 && n >= 3) {
 			static const char *const ty[] = { "A", "AAAA", "MX",
 				"PTR", "TXT", "SPF", "CNAME" };
@@ -767,9 +706,9 @@ suite_mode(const char *path)
 			/* types answered before the TIMEOUT entry still
 			 * answer */
 			for (size_t i = 0; i < sizeof(ty) / sizeof(ty[0]); i++)
-				if (!in_list(fl[2], ty[i]))
+				if (!suite_in_list(fl[2], ty[i]))
 					dns_table_set_status(dns, fl[1],
-					    type_of(ty[i]),
+					    suite_type_of(ty[i]),
 					    DNS_STATUS_TEMPFAIL);
 		} else if (strcmp(fl[0], "TEST") == 0 && n >= 7) {
 			suite_test(dns, c, fl, &t);
@@ -782,6 +721,7 @@ suite_mode(const char *path)
 	dns_resolver_free(&dns);
 	free(line);
 	fclose(f);
+	free(text);
 	SPF_get_lib_version(&maj, &min, &pat);
 	printf("libspf2 %d.%d.%d via our resolver: %d/%d passed (%d crashed)\n",
 	    maj, min, pat, t.l2_pass, t.total, t.l2_crash);

@@ -15,10 +15,10 @@
 
 #include "dns.h"
 #include "spf.h"
+#include "spf-suitefile.h"
 #include "tap.h"
 #include "util.h"
 
-#define MAX_FIELDS 64
 #define MAX_KNOWN 256
 
 struct known {
@@ -26,85 +26,6 @@ struct known {
 	int seen[MAX_KNOWN];
 	size_t n;
 };
-
-/* unescape - undo spf-suite.py's field escaping in place; returns the
- * length (a field may hold NUL bytes) */
-static size_t
-unescape(char *s)
-{
-	char *o = s, *start = s;
-
-	for (; *s; s++) {
-		if (*s == '\\' && s[1] != '\0') {
-			s++;
-			*o++ = *s == 't' ? '\t' : *s == 'n' ? '\n' :
-			    *s == 'r' ? '\r' : *s == '0' ? '\0' : *s;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-	return (size_t)(o - start);
-}
-
-static size_t
-split(char *line, char **f, size_t *flen)
-{
-	size_t n = 0;
-	char *p = line;
-
-	line[strcspn(line, "\n")] = '\0';
-	while (n < MAX_FIELDS) {
-		char *tab = strchr(p, '\t');
-
-		f[n++] = p;
-		if (tab == NULL)
-			break;
-		*tab = '\0';
-		p = tab + 1;
-	}
-	for (size_t i = 0; i < n; i++)
-		flen[i] = unescape(f[i]);
-	return n;
-}
-
-static int
-type_of(const char *s)
-{
-	static const struct {
-		const char *name;
-		int type;
-	} types[] = {
-		{ "A", DNS_T_A }, { "AAAA", DNS_T_AAAA }, { "PTR", DNS_T_PTR },
-		{ "CNAME", DNS_T_CNAME }, { "MX", DNS_T_MX },
-		{ "TXT", DNS_T_TXT }, { "SPF", DNS_T_SPF },
-	};
-
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(types[i].name, s) == 0)
-			return types[i].type;
-	return 0;
-}
-
-/* add_txt - one TXT RR from n strings that may hold NUL bytes */
-static void
-add_txt(struct dns_resolver *dns, const char *name, char **s,
-    const size_t *len, size_t n)
-{
-	struct dynbuf b;
-
-	dynbuf_init(&b, 65535);
-	dynbuf_puts(&b, "");
-	for (size_t i = 0; i < n; i++) {
-		size_t l = len[i] > 255 ? 255 : len[i];
-		char lb = (char)l;
-
-		dynbuf_append(&b, &lb, 1);
-		dynbuf_append(&b, s[i], l);
-	}
-	dns_table_add(dns, name, DNS_T_TXT, b.s, b.len);
-	dynbuf_free(&b);
-}
 
 static int
 known_find(struct known *k, const char *name)
@@ -133,31 +54,12 @@ known_load(struct known *k, const char *path)
 	fclose(f);
 }
 
-/* in_list - name is one of the comma-separated list */
-static int
-in_list(const char *list, const char *name)
-{
-	const char *p = list;
-	size_t nl = strlen(name);
-
-	while (*p) {
-		size_t l = strcspn(p, ",");
-
-		if (l == nl && strncmp(p, name, l) == 0)
-			return 1;
-		p += l;
-		if (*p == ',')
-			p++;
-	}
-	return 0;
-}
-
 /* run_test - one TEST line; 1 when it passes */
 /* result_ok - got is among the comma-separated wanted results */
 static int
 result_ok(enum spf_result got, const char *want)
 {
-	return in_list(want, spf_result_name(got));
+	return suite_in_list(want, spf_result_name(got));
 }
 
 static int
@@ -209,9 +111,9 @@ run_suite(const char *path, const char *suite, struct known *k,
 		return 1;
 	}
 	while (getline(&line, &cap, f) > 0) {
-		char *fl[MAX_FIELDS];
-		size_t fll[MAX_FIELDS];
-		size_t n = split(line, fl, fll);
+		char *fl[SUITE_MAX_FIELDS];
+		size_t fll[SUITE_MAX_FIELDS];
+		size_t n = suite_split(line, fl, fll);
 
 		if (strcmp(fl[0], "SCENARIO") == 0) {
 			dns = dns_table_new();
@@ -220,28 +122,29 @@ run_suite(const char *path, const char *suite, struct known *k,
 		} else if (dns == NULL) {
 			continue;
 		} else if (strcmp(fl[0], "ZONE") == 0 && n >= 4) {
-			if (dns_table_add_text(dns, fl[1], type_of(fl[2]),
+			if (dns_table_add_text(dns, fl[1], suite_type_of(fl[2]),
 			    fl[3]) != 0)
 				fprintf(stderr, "%s: skipped bad RR %s %s %s\n",
 				    suite, fl[1], fl[2], fl[3]);
 		} else if (strcmp(fl[0], "TXT") == 0 && n >= 4) {
 			unsigned long ns = 0;
 
-			str_parse_uint(fl[3], MAX_FIELDS, &ns);
+			str_parse_uint(fl[3], SUITE_MAX_FIELDS, &ns);
 			if (ns > n - 4)
 				ns = n - 4;
 			/* type 99 is never asked for (RFC 7208 3.1) */
-			if (type_of(fl[2]) == DNS_T_TXT)
-				add_txt(dns, fl[1], fl + 4, fll + 4, ns);
+			if (suite_type_of(fl[2]) == DNS_T_TXT)
+				suite_add_txt(dns, fl[1], DNS_T_TXT, fl + 4,
+				    fll + 4, ns);
 		} else if (strcmp(fl[0], "TIMEOUT") == 0 && n >= 3) {
 			static const char *const ty[] = { "A", "AAAA", "MX",
 				"PTR", "TXT", "CNAME" };
 
 			/* types answered before the TIMEOUT entry still answer */
 			for (size_t i = 0; i < sizeof(ty) / sizeof(ty[0]); i++)
-				if (!in_list(fl[2], ty[i]))
+				if (!suite_in_list(fl[2], ty[i]))
 					dns_table_set_status(dns, fl[1],
-					    type_of(ty[i]), DNS_STATUS_TEMPFAIL);
+					    suite_type_of(ty[i]), DNS_STATUS_TEMPFAIL);
 		} else if (strcmp(fl[0], "TEST") == 0 && n >= 7) {
 			char full[256];
 			int p = run_test(c, fl, suite), idx;
