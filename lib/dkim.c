@@ -1,2 +1,793 @@
-/* dkim.c: being written */
-typedef int am_stub_dkim;
+/*
+ * dkim.c - DKIM verification (RFC 6376, RFC 8463) through libopendkim
+ * 2.11, with key lookups through struct dns_resolver (see dkim.h).
+ *
+ * libopendkim does the parsing, canonicalization and crypto. This file
+ * adds what it lacks or gets wrong on Debian 12:
+ *  - key lookups go through our resolver via the query-service hooks, so
+ *    NXDOMAIN/NODATA stay permanent ("key not found") and SERVFAIL or a
+ *    timeout stay temporary; an answer we cannot trust is never parsed;
+ *  - a per-message DNS deadline;
+ *  - a signature cap (prescreen callback): signatures past it are not
+ *    checked and reported as neutral;
+ *  - RFC 8301 policy: rsa-sha1 and RSA keys under min_rsa_bits are
+ *    verified by libopendkim (its own minimum is turned off) and then
+ *    reported as policy with a plain reason, not silently dropped;
+ *  - bounds on the header block (count and bytes).
+ *
+ * Errors: every input ends in a defined result list. A message
+ * libopendkim cannot take gives permerror; no DKIM-Signature gives none.
+ *
+ * Thread-local state: libopendkim passes the DNS hooks only our service
+ * pointer and the query handle, never the DKIM handle, so the message
+ * whose deadline applies is published in the thread-local `cur_msg` for
+ * the duration of each libopendkim call that can query DNS. It is the one
+ * piece of mutable state outside the per-message struct.
+ */
+#include "config.h"
+
+#include <arpa/nameser.h>
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <opendkim/dkim.h>
+
+#include "dkim.h"
+#include "dns.h"
+#include "util.h"
+
+#define DKIM_DEF_MAX_SIGS 8
+#define DKIM_HARD_MAX_SIGS 64       /* cap on the cap */
+#define DKIM_DEF_MIN_RSA 1024       /* RFC 8301 3.2 */
+#define DKIM_MAX_HEADERS 1000       /* header fields given to libopendkim */
+#define DKIM_MAX_HEADER_BYTES (512 * 1024)
+#define DKIM_HBUF_SMALL 1024        /* header fields up to this size: no malloc */
+#define DKIM_MAX_DNS_WHY 8          /* temporary-failure reasons kept */
+
+/* one temporary key-lookup failure: the name and why, for the reason */
+struct dns_why {
+	char qname[256];
+	char why[96];
+};
+
+struct dkim_verifier {
+	DKIM_LIB *lib;
+	struct dns_resolver *dns;
+	unsigned max_sigs;
+	unsigned min_rsa_bits;
+	unsigned timeout_ms;
+};
+
+struct dkim_msg {
+	struct dkim_verifier *v;
+	DKIM *dkim;                 /* NULL until first needed */
+	struct timespec deadline;
+	int has_deadline;
+	int started_eoh;            /* dkim_eoh was called */
+	int nosig;                  /* no DKIM-Signature (eoh said so) */
+	int over_limit;             /* the header block broke our bounds */
+	int saw_sig_name;           /* a DKIM-Signature field was seen at all */
+	int done;                   /* eom ran */
+	int body_open;              /* body seen and its last byte was not LF */
+	size_t nhdr, hdr_bytes;
+	unsigned char *hbuf;        /* normalized header field */
+	size_t hcap;
+	struct dns_why whys[DKIM_MAX_DNS_WHY];
+	size_t nwhy;
+	struct dkim_result *res;
+	size_t nres;
+	unsigned char hsmall[DKIM_HBUF_SMALL];
+};
+
+/* one key lookup in flight, owned by libopendkim between start and cancel */
+struct dkim_q {
+	struct dns_query *q;
+	struct dkim_msg *m;
+	unsigned char *buf;
+	size_t buflen;
+	struct timespec deadline;
+	int has_deadline;
+	char qname[256];
+};
+
+/* the message whose libopendkim call runs on this thread (see header) */
+static __thread struct dkim_msg *cur_msg;
+
+/* ---- DNS hooks ---------------------------------------------------------- */
+
+static int
+ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* put_name - a dotted name in wire format; 0, or -1 when it is no name */
+static int
+put_name(const char *name, unsigned char *out, size_t outlen, size_t *lenp)
+{
+	size_t o = 0;
+	const char *p = name;
+
+	while (*p != '\0') {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+
+		if (l == 0 || l > 63 || o + 1 + l + 1 > outlen || o + l + 2 > 255)
+			return -1;
+		out[o++] = (unsigned char)l;
+		memcpy(out + o, p, l);
+		o += l;
+		p += l;
+		if (*p == '.')
+			p++;
+	}
+	if (o + 1 > outlen)
+		return -1;
+	out[o++] = 0;
+	*lenp = o;
+	return 0;
+}
+
+static void
+put16(unsigned char *p, unsigned v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+/* txt_ok - a TXT rdata whose character-strings fill it exactly */
+static int
+txt_ok(const struct dns_rr *rr)
+{
+	size_t i = 0;
+
+	if (rr->len == 0 || rr->len > 65535)
+		return 0;
+	while (i < rr->len)
+		i += 1 + rr->data[i];
+	return i == rr->len;
+}
+
+/*
+ * build_packet - the answer as a DNS message in libopendkim's buffer:
+ * header, the question (libopendkim checks its type and class), then the
+ * TXT RRs. Built from the parsed RRs rather than copied from the wire, so
+ * the table back end (no packet) and libunbound (CNAME chains, RRSIGs)
+ * look the same and libopendkim never reads rdata we have not checked.
+ * Returns the length, or 0 when it does not fit.
+ */
+static size_t
+build_packet(const struct dkim_q *h, const struct dns_answer *a, int rcode)
+{
+	unsigned char *b = h->buf;
+	size_t n, qn, ancount = 0;
+
+	if (h->buflen < 12 + 1 + 4)
+		return 0;
+	memset(b, 0, 12);
+	b[2] = 0x81; /* QR, RD */
+	b[3] = (unsigned char)(0x80 | (rcode & 0x0f)); /* RA, rcode */
+	put16(b + 4, 1);
+	n = 12;
+	if (put_name(h->qname, b + n, h->buflen - n - 4, &qn) != 0) {
+		b[n] = 0; /* not a name we can write: the root stands in */
+		qn = 1;
+	}
+	n += qn;
+	put16(b + n, T_TXT);
+	put16(b + n + 2, C_IN);
+	n += 4;
+	for (size_t i = 0; a != NULL && i < a->count; i++) {
+		const struct dns_rr *rr = &a->rr[i];
+
+		if (!txt_ok(rr))
+			continue;
+		if (n + 12 + rr->len > h->buflen)
+			return 0;
+		put16(b + n, 0xc00c); /* the question's name */
+		put16(b + n + 2, T_TXT);
+		put16(b + n + 4, C_IN);
+		memset(b + n + 6, 0, 3);
+		b[n + 9] = 60; /* TTL */
+		put16(b + n + 10, (unsigned)rr->len);
+		memcpy(b + n + 12, rr->data, rr->len);
+		n += 12 + rr->len;
+		ancount++;
+	}
+	if (ancount > 0xffff)
+		return 0;
+	put16(b + 6, (unsigned)ancount);
+	return n;
+}
+
+static int
+hook_start(void *srv, int type, unsigned char *query, unsigned char *buf,
+    size_t buflen, void **qh)
+{
+	struct dkim_verifier *v = srv;
+	struct dkim_q *h = xcalloc(1, sizeof(*h));
+	struct dkim_msg *m = cur_msg;
+
+	h->m = m;
+	h->buf = buf;
+	h->buflen = buflen;
+	str_copy(h->qname, (const char *)query, sizeof(h->qname));
+	if (m != NULL && m->has_deadline) {
+		h->deadline = m->deadline;
+		h->has_deadline = 1;
+	}
+	if (v->timeout_ms > 0) {
+		struct timespec t;
+
+		dns_deadline(&t, v->timeout_ms);
+		if (!h->has_deadline || ts_before(&t, &h->deadline))
+			h->deadline = t;
+		h->has_deadline = 1;
+	}
+	h->q = dns_query_start(v->dns, h->qname, type);
+	*qh = h;
+	return 0; /* a NULL query is answered as TEMPFAIL in waitreply */
+}
+
+/* note_why - keep why a lookup failed temporarily, for the reason text */
+static void
+note_why(struct dkim_msg *m, const char *qname, const char *why)
+{
+	struct dns_why *w;
+
+	if (m == NULL || m->nwhy >= DKIM_MAX_DNS_WHY)
+		return;
+	w = &m->whys[m->nwhy++];
+	str_copy(w->qname, qname, sizeof(w->qname));
+	str_copy(w->why, why != NULL && why[0] != '\0' ? why : "DNS error",
+	    sizeof(w->why));
+}
+
+static int
+hook_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes,
+    int *error, int *dnssec)
+{
+	struct dkim_q *h = qh;
+	struct dns_answer *a;
+	size_t n = 0;
+	int ret;
+
+	(void)srv;
+	(void)to; /* our deadline and the resolver's timeout bound the wait */
+	if (error != NULL)
+		*error = 0;
+	if (dnssec != NULL)
+		*dnssec = DKIM_DNSSEC_UNKNOWN;
+	if (h->q == NULL) {
+		note_why(h->m, h->qname, "resolver shutting down");
+		return DKIM_DNS_ERROR;
+	}
+	a = dns_query_wait_by(&h->q, h->has_deadline ? &h->deadline : NULL);
+	switch (a->status) {
+	case DNS_STATUS_OK:
+		n = build_packet(h, a, 0);
+		ret = n > 0 ? DKIM_DNS_SUCCESS : DKIM_DNS_ERROR;
+		if (n == 0)
+			note_why(h->m, h->qname, "answer too large");
+		break;
+	case DNS_STATUS_NXDOMAIN:
+		/* RFC 6376 6.1.2: no key record is a permanent failure */
+		n = build_packet(h, NULL, 3);
+		ret = n > 0 ? DKIM_DNS_SUCCESS : DKIM_DNS_ERROR;
+		break;
+	case DNS_STATUS_NODATA:
+		n = build_packet(h, NULL, 0);
+		ret = n > 0 ? DKIM_DNS_SUCCESS : DKIM_DNS_ERROR;
+		break;
+	default:
+		note_why(h->m, h->qname, a->why);
+		ret = strstr(a->why, "timeout") != NULL ||
+		    strstr(a->why, "budget") != NULL ?
+		    DKIM_DNS_EXPIRED : DKIM_DNS_ERROR;
+		break;
+	}
+	if (ret == DKIM_DNS_SUCCESS && dnssec != NULL)
+		*dnssec = a->secure ? DKIM_DNSSEC_SECURE : DKIM_DNSSEC_INSECURE;
+	dns_answer_free(&a);
+	if (bytes != NULL)
+		*bytes = n;
+	return ret;
+}
+
+/* hook_cancel - libopendkim calls it after every query: it frees too */
+static int
+hook_cancel(void *srv, void *qh)
+{
+	struct dkim_q *h = qh;
+
+	(void)srv;
+	if (h == NULL)
+		return 0;
+	if (h->q != NULL)
+		dns_query_cancel(&h->q);
+	free(h);
+	return 0;
+}
+
+/* ---- signature cap ------------------------------------------------------ */
+
+static DKIM_CBSTAT
+prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
+{
+	struct dkim_msg *m = dkim_get_user_context(dkim);
+	unsigned cap = m != NULL ? m->v->max_sigs : DKIM_DEF_MAX_SIGS;
+
+	for (int i = (int)cap; i < nsigs; i++)
+		dkim_sig_ignore(sigs[i]);
+	return DKIM_CBSTAT_CONTINUE;
+}
+
+/* ---- verifier ----------------------------------------------------------- */
+
+struct dkim_verifier *
+dkim_verifier_new(struct dns_resolver *dns, const struct dkim_opts *opts,
+    char *err, size_t errlen)
+{
+	struct dkim_verifier *v;
+	uint32_t flags = DKIM_LIBFLAGS_FIXCRLF | DKIM_LIBFLAGS_BADSIGHANDLES;
+	unsigned minbits = 1, tmo;
+
+	if (dns == NULL) {
+		snprintf(err, errlen, "dkim: no resolver");
+		return NULL;
+	}
+	v = xcalloc(1, sizeof(*v));
+	v->dns = dns;
+	v->max_sigs = opts != NULL && opts->max_signatures > 0 ?
+	    opts->max_signatures : DKIM_DEF_MAX_SIGS;
+	if (v->max_sigs > DKIM_HARD_MAX_SIGS)
+		v->max_sigs = DKIM_HARD_MAX_SIGS;
+	v->min_rsa_bits = opts != NULL && opts->min_rsa_bits > 0 ?
+	    opts->min_rsa_bits : DKIM_DEF_MIN_RSA;
+	v->timeout_ms = opts != NULL ? opts->timeout_ms : 0;
+	v->lib = dkim_init(NULL, NULL);
+	if (v->lib == NULL) {
+		snprintf(err, errlen, "dkim: dkim_init failed");
+		free(v);
+		return NULL;
+	}
+	tmo = v->timeout_ms > 0 ? (v->timeout_ms + 999) / 1000 : 10;
+	/* our own size check after verification gives policy (RFC 8301) */
+	if (dkim_options(v->lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags,
+	    sizeof(flags)) != DKIM_STAT_OK ||
+	    dkim_options(v->lib, DKIM_OP_SETOPT, DKIM_OPTS_TIMEOUT, &tmo,
+	    sizeof(tmo)) != DKIM_STAT_OK ||
+	    dkim_options(v->lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minbits,
+	    sizeof(minbits)) != DKIM_STAT_OK) {
+		snprintf(err, errlen, "dkim: dkim_options failed");
+		dkim_close(v->lib);
+		free(v);
+		return NULL;
+	}
+	dkim_set_prescreen(v->lib, prescreen);
+	(void)dkim_dns_set_query_service(v->lib, v);
+	dkim_dns_set_query_start(v->lib, hook_start);
+	dkim_dns_set_query_waitreply(v->lib, hook_waitreply);
+	dkim_dns_set_query_cancel(v->lib, hook_cancel);
+	dkim_dns_set_init(v->lib, NULL);
+	dkim_dns_set_close(v->lib, NULL);
+	return v;
+}
+
+void
+dkim_verifier_free(struct dkim_verifier **vp)
+{
+	if (vp == NULL || *vp == NULL)
+		return;
+	dkim_close((*vp)->lib);
+	free(*vp);
+	*vp = NULL;
+}
+
+/* ---- message ------------------------------------------------------------ */
+
+struct dkim_msg *
+dkim_msg_new(struct dkim_verifier *v, const struct timespec *deadline)
+{
+	struct dkim_msg *m = xcalloc(1, sizeof(*m));
+
+	m->v = v;
+	if (deadline != NULL) {
+		m->deadline = *deadline;
+		m->has_deadline = 1;
+	}
+	m->hbuf = m->hsmall;
+	m->hcap = sizeof(m->hsmall);
+	return m;
+}
+
+/* handle - the libopendkim handle, made at first use; NULL if it failed */
+static DKIM *
+handle(struct dkim_msg *m)
+{
+	DKIM_STAT st;
+
+	if (m->dkim == NULL && !m->over_limit) {
+		m->dkim = dkim_verify(m->v->lib, (const unsigned char *)"msg",
+		    NULL, &st);
+		if (m->dkim == NULL) {
+			m->over_limit = 1; /* reported as permerror */
+			return NULL;
+		}
+		dkim_set_user_context(m->dkim, m);
+	}
+	return m->dkim;
+}
+
+void
+dkim_msg_header(struct dkim_msg *m, const char *name, const char *value)
+{
+	size_t nl, vl, need, o = 0;
+	DKIM *d;
+
+	if (m == NULL || name == NULL || m->started_eoh)
+		return;
+	if (value == NULL)
+		value = "";
+	if (strcasecmp(name, "DKIM-Signature") == 0)
+		m->saw_sig_name = 1;
+	if (m->over_limit)
+		return;
+	nl = strlen(name);
+	vl = strlen(value);
+	m->nhdr++;
+	m->hdr_bytes += nl + vl + 3;
+	if (m->nhdr > DKIM_MAX_HEADERS || m->hdr_bytes > DKIM_MAX_HEADER_BYTES) {
+		m->over_limit = 1;
+		return;
+	}
+	/* worst case every bare LF becomes CRLF */
+	need = nl + 1 + 2 * vl + 1;
+	if (need > m->hcap) {
+		if (m->hbuf != m->hsmall)
+			free(m->hbuf);
+		m->hcap = need;
+		m->hbuf = xmalloc(need);
+	}
+	memcpy(m->hbuf, name, nl);
+	o = nl;
+	m->hbuf[o++] = ':';
+	for (size_t i = 0; i < vl; i++) {
+		if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
+			m->hbuf[o++] = '\r';
+		m->hbuf[o++] = (unsigned char)value[i];
+	}
+	/* a trailing line end is not part of the field */
+	while (o > nl + 1 && (m->hbuf[o - 1] == '\n' || m->hbuf[o - 1] == '\r'))
+		o--;
+	m->hbuf[o] = '\0';
+	d = handle(m);
+	if (d != NULL)
+		(void)dkim_header(d, m->hbuf, o);
+}
+
+void
+dkim_msg_eoh(struct dkim_msg *m)
+{
+	DKIM *d;
+	DKIM_STAT st;
+
+	if (m == NULL || m->started_eoh)
+		return;
+	m->started_eoh = 1;
+	if (m->over_limit)
+		return;
+	d = handle(m);
+	if (d == NULL)
+		return;
+	cur_msg = m;
+	st = dkim_eoh(d);
+	cur_msg = NULL;
+	if (st == DKIM_STAT_NOSIG)
+		m->nosig = 1;
+}
+
+void
+dkim_msg_body(struct dkim_msg *m, const unsigned char *p, size_t len)
+{
+	if (m == NULL || !m->started_eoh || m->nosig || m->over_limit ||
+	    m->dkim == NULL || m->done || len == 0)
+		return;
+	/* dkim_body does not write to the buffer; its prototype lacks const */
+	cur_msg = m;
+	(void)dkim_body(m->dkim, (unsigned char *)(uintptr_t)p, len);
+	cur_msg = NULL;
+	m->body_open = p[len - 1] != '\n';
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+static const struct {
+	int err;
+	enum dkim_res res;
+	const char *reason;
+} sigerrs[] = {
+	{ DKIM_SIGERROR_VERSION, DKIM_RES_PERMERROR, "unsupported version" },
+	{ DKIM_SIGERROR_MISSING_V, DKIM_RES_PERMERROR, "v= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_V, DKIM_RES_PERMERROR, "v= tag empty" },
+	{ DKIM_SIGERROR_DOMAIN, DKIM_RES_PERMERROR, "invalid d= or i=" },
+	{ DKIM_SIGERROR_EXPIRED, DKIM_RES_PERMERROR, "signature expired" },
+	{ DKIM_SIGERROR_FUTURE, DKIM_RES_PERMERROR, "signature in the future" },
+	{ DKIM_SIGERROR_TIMESTAMPS, DKIM_RES_PERMERROR, "x= before t=" },
+	{ DKIM_SIGERROR_INVALID_HC, DKIM_RES_PERMERROR,
+	    "header canonicalization not supported" },
+	{ DKIM_SIGERROR_INVALID_BC, DKIM_RES_PERMERROR,
+	    "body canonicalization not supported" },
+	{ DKIM_SIGERROR_MISSING_A, DKIM_RES_PERMERROR, "a= tag missing" },
+	{ DKIM_SIGERROR_INVALID_A, DKIM_RES_PERMERROR, "algorithm not accepted" },
+	{ DKIM_SIGERROR_MISSING_H, DKIM_RES_PERMERROR, "h= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_H, DKIM_RES_PERMERROR, "h= tag empty" },
+	{ DKIM_SIGERROR_INVALID_H, DKIM_RES_PERMERROR, "From field not signed" },
+	{ DKIM_SIGERROR_INVALID_L, DKIM_RES_PERMERROR, "l= tag invalid" },
+	{ DKIM_SIGERROR_TOOLARGE_L, DKIM_RES_PERMERROR, "l= exceeds the body" },
+	{ DKIM_SIGERROR_INVALID_Q, DKIM_RES_PERMERROR,
+	    "query method not supported" },
+	{ DKIM_SIGERROR_INVALID_QO, DKIM_RES_PERMERROR,
+	    "query option not supported" },
+	{ DKIM_SIGERROR_MISSING_D, DKIM_RES_PERMERROR, "d= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_D, DKIM_RES_PERMERROR, "d= tag empty" },
+	{ DKIM_SIGERROR_MISSING_S, DKIM_RES_PERMERROR, "s= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_S, DKIM_RES_PERMERROR, "s= tag empty" },
+	{ DKIM_SIGERROR_MISSING_B, DKIM_RES_PERMERROR, "b= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_B, DKIM_RES_PERMERROR, "b= tag empty" },
+	{ DKIM_SIGERROR_CORRUPT_B, DKIM_RES_PERMERROR, "b= tag corrupt" },
+	{ DKIM_SIGERROR_MISSING_BH, DKIM_RES_PERMERROR, "bh= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_BH, DKIM_RES_PERMERROR, "bh= tag empty" },
+	{ DKIM_SIGERROR_CORRUPT_BH, DKIM_RES_PERMERROR, "bh= tag corrupt" },
+	{ DKIM_SIGERROR_NOKEY, DKIM_RES_PERMERROR, "key not found" },
+	{ DKIM_SIGERROR_DNSSYNTAX, DKIM_RES_PERMERROR, "key record syntax error" },
+	{ DKIM_SIGERROR_BADSIG, DKIM_RES_FAIL, "signature mismatch" },
+	{ DKIM_SIGERROR_SUBDOMAIN, DKIM_RES_PERMERROR,
+	    "key does not allow subdomains (t=s)" },
+	{ DKIM_SIGERROR_MULTIREPLY, DKIM_RES_PERMERROR, "multiple key records" },
+	{ DKIM_SIGERROR_KEYVERSION, DKIM_RES_PERMERROR, "key version not supported" },
+	{ DKIM_SIGERROR_KEYUNKNOWNHASH, DKIM_RES_PERMERROR, "key h= tag unknown" },
+	{ DKIM_SIGERROR_KEYHASHMISMATCH, DKIM_RES_PERMERROR,
+	    "key h= tag excludes the hash" },
+	{ DKIM_SIGERROR_NOTEMAILKEY, DKIM_RES_PERMERROR, "key not for email (s=)" },
+	{ DKIM_SIGERROR_KEYTYPEMISSING, DKIM_RES_PERMERROR, "key type missing" },
+	{ DKIM_SIGERROR_KEYTYPEUNKNOWN, DKIM_RES_PERMERROR, "key type not supported" },
+	{ DKIM_SIGERROR_KEYREVOKED, DKIM_RES_PERMERROR, "key revoked" },
+	{ DKIM_SIGERROR_KEYDECODE, DKIM_RES_PERMERROR, "key cannot be decoded" },
+};
+
+/* copy_tag - a tag value, bounded, whitespace removed when nows */
+static void
+copy_tag(DKIM_SIGINFO *sig, const char *tag, char *out, size_t outlen,
+    int nows)
+{
+	const unsigned char *s = dkim_sig_gettagvalue(sig, 0,
+	    (u_char *)(uintptr_t)tag);
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (s == NULL)
+		return;
+	for (; *s != '\0' && o + 1 < outlen; s++) {
+		if (nows && isspace(*s))
+			continue;
+		out[o++] = (char)*s;
+	}
+	out[o] = '\0';
+}
+
+static const char *
+why_for(const struct dkim_msg *m, const char *sel, const char *dom)
+{
+	char q[512];
+
+	snprintf(q, sizeof(q), "%s._domainkey.%s", sel, dom);
+	for (size_t i = 0; i < m->nwhy; i++)
+		if (strcasecmp(m->whys[i].qname, q) == 0)
+			return m->whys[i].why;
+	return m->nwhy > 0 ? m->whys[m->nwhy - 1].why : "DNS error";
+}
+
+static void
+describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
+    struct dkim_result *r)
+{
+	const unsigned char *s;
+	unsigned flags = dkim_sig_getflags(sig);
+	int err = dkim_sig_geterror(sig);
+	unsigned bits = 0;
+	dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+	char b[64];
+
+	memset(r, 0, sizeof(*r));
+	s = dkim_sig_getdomain(sig);
+	if (s != NULL) {
+		str_copy(r->domain, (const char *)s, sizeof(r->domain));
+		str_lower(r->domain);
+	} else {
+		copy_tag(sig, "d", r->domain, sizeof(r->domain), 1);
+		str_lower(r->domain);
+	}
+	s = dkim_sig_getselector(sig);
+	if (s != NULL)
+		str_copy(r->selector, (const char *)s, sizeof(r->selector));
+	else
+		copy_tag(sig, "s", r->selector, sizeof(r->selector), 1);
+	copy_tag(sig, "i", r->identity, sizeof(r->identity), 1);
+	if (r->identity[0] == '\0' && r->domain[0] != '\0') {
+		r->identity[0] = '@';
+		str_copy(r->identity + 1, r->domain, sizeof(r->identity) - 1);
+	}
+	/* the a= tag as written: libopendkim leaves its algorithm at 0
+	 * (rsa-sha1) for a signature it stopped parsing early */
+	copy_tag(sig, "a", r->algorithm, sizeof(r->algorithm), 1);
+	str_lower(r->algorithm);
+	(void)dkim_sig_getsignalg(sig, &alg);
+	copy_tag(sig, "b", b, sizeof(b), 1);
+	str_copy(r->b, b, 9);
+	if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK)
+		r->key_bits = bits;
+	if (alg == DKIM_SIGN_ED25519SHA256 && r->key_bits == 0 &&
+	    (flags & DKIM_SIGFLAG_PROCESSED))
+		r->key_bits = 256; /* libopendkim says 0 for Ed25519 */
+
+	if (idx >= m->v->max_sigs || (flags & DKIM_SIGFLAG_IGNORE)) {
+		r->result = DKIM_RES_NEUTRAL;
+		snprintf(r->reason, sizeof(r->reason),
+		    "not checked: over the limit of %u signatures",
+		    m->v->max_sigs);
+		return;
+	}
+	if (DKIM_SIG_CHECK(sig)) {
+		/* RFC 8301 3.1: rsa-sha1 MUST NOT be accepted */
+		if (alg == DKIM_SIGN_RSASHA1) {
+			r->result = DKIM_RES_POLICY;
+			str_copy(r->reason, "rsa-sha1 is not accepted (RFC 8301)",
+			    sizeof(r->reason));
+		} else if (alg != DKIM_SIGN_ED25519SHA256 &&
+		    r->key_bits < m->v->min_rsa_bits) {
+			/* RFC 8301 3.2: keys under 1024 bits MUST NOT be valid */
+			r->result = DKIM_RES_POLICY;
+			snprintf(r->reason, sizeof(r->reason),
+			    "%u-bit key is too small (RFC 8301)", r->key_bits);
+		} else {
+			r->result = DKIM_RES_PASS;
+		}
+		return;
+	}
+	if (err == DKIM_SIGERROR_KEYFAIL) {
+		r->result = DKIM_RES_TEMPERROR;
+		snprintf(r->reason, sizeof(r->reason), "key lookup failed: %s",
+		    why_for(m, r->selector, r->domain));
+		return;
+	}
+	if (err == DKIM_SIGERROR_KEYTOOSMALL) {
+		r->result = DKIM_RES_POLICY;
+		snprintf(r->reason, sizeof(r->reason),
+		    "%u-bit key is too small (RFC 8301)", r->key_bits);
+		return;
+	}
+	if ((err == DKIM_SIGERROR_OK || err == DKIM_SIGERROR_BADSIG) &&
+	    (flags & DKIM_SIGFLAG_PROCESSED)) {
+		r->result = DKIM_RES_FAIL;
+		str_copy(r->reason,
+		    dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH ?
+		    "body hash mismatch" : "signature mismatch",
+		    sizeof(r->reason));
+		return;
+	}
+	for (size_t i = 0; i < sizeof(sigerrs) / sizeof(sigerrs[0]); i++) {
+		if (sigerrs[i].err == err) {
+			r->result = sigerrs[i].res;
+			str_copy(r->reason, sigerrs[i].reason, sizeof(r->reason));
+			return;
+		}
+	}
+	r->result = DKIM_RES_PERMERROR;
+	s = (const unsigned char *)dkim_sig_geterrorstr(err);
+	snprintf(r->reason, sizeof(r->reason), "%s",
+	    s != NULL ? (const char *)s : "signature not verified");
+}
+
+/* one_result - a single message-wide result */
+static void
+one_result(struct dkim_msg *m, enum dkim_res res, const char *reason)
+{
+	m->res = xcalloc(1, sizeof(*m->res));
+	m->nres = 1;
+	m->res->result = res;
+	str_copy(m->res->reason, reason, sizeof(m->res->reason));
+}
+
+void
+dkim_msg_eom(struct dkim_msg *m, const struct dkim_result **res, size_t *n)
+{
+	DKIM_SIGINFO **sigs = NULL;
+	int nsigs = 0;
+	_Bool testkey = 0;
+
+	*res = NULL;
+	*n = 0;
+	if (m == NULL)
+		return;
+	if (m->done) {
+		*res = m->res;
+		*n = m->nres;
+		return;
+	}
+	m->done = 1;
+	if (!m->started_eoh)
+		dkim_msg_eoh(m);
+	if (m->over_limit) {
+		if (m->saw_sig_name)
+			one_result(m, DKIM_RES_PERMERROR, "headers over the limit");
+	} else if (m->dkim != NULL && !m->nosig) {
+		/*
+		 * RFC 6376 3.4.3/3.4.4: the canonical body ends in CRLF. SMTP
+		 * always ends the data so; a body handed to us without it gets
+		 * one here (libopendkim would hash the last line without it).
+		 */
+		if (m->body_open)
+			(void)dkim_body(m->dkim, (unsigned char *)"\r\n", 2);
+		cur_msg = m;
+		(void)dkim_eom(m->dkim, &testkey);
+		cur_msg = NULL;
+		if (dkim_getsiglist(m->dkim, &sigs, &nsigs) == DKIM_STAT_OK &&
+		    sigs != NULL && nsigs > 0) {
+			m->res = xcalloc((size_t)nsigs, sizeof(*m->res));
+			for (int i = 0; i < nsigs; i++)
+				describe(m, sigs[i], (size_t)i, &m->res[i]);
+			m->nres = (size_t)nsigs;
+		} else if (m->saw_sig_name) {
+			one_result(m, DKIM_RES_PERMERROR, "signature not usable");
+		}
+	}
+	*res = m->res;
+	*n = m->nres;
+}
+
+void
+dkim_msg_free(struct dkim_msg **mp)
+{
+	struct dkim_msg *m;
+
+	if (mp == NULL || *mp == NULL)
+		return;
+	m = *mp;
+	if (m->dkim != NULL)
+		dkim_free(m->dkim);
+	if (m->hbuf != m->hsmall)
+		free(m->hbuf);
+	free(m->res);
+	free(m);
+	*mp = NULL;
+}
+
+const char *
+dkim_res_name(enum dkim_res r)
+{
+	switch (r) {
+	case DKIM_RES_NONE:
+		return "none";
+	case DKIM_RES_PASS:
+		return "pass";
+	case DKIM_RES_FAIL:
+		return "fail";
+	case DKIM_RES_NEUTRAL:
+		return "neutral";
+	case DKIM_RES_POLICY:
+		return "policy";
+	case DKIM_RES_TEMPERROR:
+		return "temperror";
+	case DKIM_RES_PERMERROR:
+		return "permerror";
+	}
+	return "permerror";
+}
