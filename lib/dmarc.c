@@ -1,2 +1,780 @@
-/* dmarc.c: being written */
-typedef int am_stub_dmarc;
+/*
+ * dmarc.c - DMARC (RFC 7489, with np= from RFC 9091): record parsing,
+ * policy discovery through our resolver, identifier alignment, p/sp/np
+ * and pct (see dmarc.h). libopendmarc is not used here.
+ *
+ * Record rules (RFC 7489 6.3, 6.4, 6.6.3):
+ * - the record starts with "v=DMARC1" (the value exactly; white space
+ *   around "=" and ";" is allowed); anything else is not a DMARC record;
+ * - tag names and keyword values are case-insensitive (ABNF strings);
+ * - an invalid or missing p=, or an invalid sp=: when rua= holds at least
+ *   one usable reporting URI (mailto:) the record reads as "v=DMARC1;
+ *   p=none" (6.6.3), otherwise it is not valid and no policy applies;
+ * - any other syntax error (a bad pct=, adkim=, a tag without "=") is
+ *   ignored and the default kept (6.3: "Syntax errors in the remainder of
+ *   the record SHOULD be discarded in favor of default values");
+ * - unknown tags are ignored (6.3); the first of a repeated tag counts.
+ *
+ * Discovery (6.6.3): TXT at _dmarc.<author domain>; TXT records that do
+ * not start with v=DMARC1 are dropped; none left (or NXDOMAIN/NODATA):
+ * the same at _dmarc.<organizational domain> when that differs; several
+ * left: no policy (result none); a DNS failure at either step: temperror.
+ *
+ * np= (RFC 9091 4.1) applies when the record came from the organizational
+ * domain and the author domain does not exist, which RFC 9091 2.7 defines
+ * as an NXDOMAIN or NODATA answer for each of A, AAAA and MX. Those three
+ * queries are made only when the record has np=; a DNS failure among them
+ * leaves existence unknown and sp (or p) applies.
+ *
+ * Errors: dmarc_record_parse returns -1 with a message; dmarc_evaluate
+ * always fills an outcome (temperror for DNS failures, permerror for a
+ * missing or unusable author domain).
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dmarc.h"
+#include "dns.h"
+#include "psl.h"
+#include "util.h"
+
+#define DMARC_MAX_RECORD 8192  /* longest record text we parse */
+#define DMARC_MAX_NAME 253     /* longest domain name in text */
+
+struct dmarc_checker {
+	struct dns_resolver *dns;
+	pthread_mutex_t lock;   /* guards psl */
+	struct psl *psl;
+};
+
+/* ---- record --------------------------------------------------------- */
+
+static int
+is_wsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* trim - s..e without surrounding white space: start in *s, length back */
+static size_t
+trim(const char **s, const char *e)
+{
+	while (*s < e && is_wsp(**s))
+		(*s)++;
+	while (e > *s && is_wsp(e[-1]))
+		e--;
+	return (size_t)(e - *s);
+}
+
+/* starts_version - whether txt begins with the tag "v=DMARC1" (6.4
+ * dmarc-version then dmarc-sep or the end); *rest is what follows */
+static int
+starts_version(const char *txt, const char **rest)
+{
+	const char *s = txt;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s != 'v' && *s != 'V')
+		return 0;
+	s++;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s++ != '=')
+		return 0;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	/* 6.3: the value "MUST match precisely" */
+	if (strncmp(s, "DMARC1", 6) != 0)
+		return 0;
+	s += 6;
+	while (is_wsp(*s))
+		s++;
+	if (*s != '\0' && *s != ';')
+		return 0;
+	if (rest != NULL)
+		*rest = s;
+	return 1;
+}
+
+static int
+word_is(const char *v, size_t n, const char *word)
+{
+	return n == strlen(word) && strncasecmp(v, word, n) == 0;
+}
+
+static enum dmarc_policy
+parse_policy(const char *v, size_t n)
+{
+	if (word_is(v, n, "none"))
+		return DMARC_POLICY_NONE;
+	if (word_is(v, n, "quarantine"))
+		return DMARC_POLICY_QUARANTINE;
+	if (word_is(v, n, "reject"))
+		return DMARC_POLICY_REJECT;
+	return DMARC_POLICY_UNSET;
+}
+
+/* parse_uint - decimal digits only, at most max; -1 otherwise */
+static int
+parse_uint(const char *v, size_t n, unsigned long max, unsigned long *out)
+{
+	char buf[16];
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	return str_parse_uint(buf, max, out);
+}
+
+/* uri_ok - one dmarc-uri (6.4): URI [ "!" 1*DIGIT [ "k"/"m"/"g"/"t" ] ];
+ * the URI needs a scheme (RFC 3986 3.1) and something after it. *mailto
+ * is set for a mailto: URI with an address. */
+static int
+uri_ok(const char *u, size_t n, int *mailto)
+{
+	size_t i, end = n;
+	const char *bang = memchr(u, '!', n);
+
+	*mailto = 0;
+	if (bang != NULL) {
+		size_t j = (size_t)(bang - u) + 1, digits = 0;
+
+		end = (size_t)(bang - u);
+		while (j < n && u[j] >= '0' && u[j] <= '9') {
+			j++;
+			digits++;
+		}
+		if (digits == 0)
+			return 0;
+		if (j < n && strchr("kmgtKMGT", u[j]) != NULL)
+			j++;
+		if (j != n)
+			return 0;
+	}
+	if (end == 0 || !((u[0] >= 'a' && u[0] <= 'z') ||
+	    (u[0] >= 'A' && u[0] <= 'Z')))
+		return 0;
+	for (i = 1; i < end && u[i] != ':'; i++) {
+		char c = u[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+		    c == '.'))
+			return 0;
+	}
+	if (i >= end || i + 1 == end)
+		return 0;
+	for (size_t j = i + 1; j < end; j++)
+		if ((unsigned char)u[j] <= ' ' || u[j] == 0x7f)
+			return 0;
+	if (i == 6 && strncasecmp(u, "mailto", 6) == 0 &&
+	    memchr(u + 7, '@', end - 7) != NULL)
+		*mailto = 1;
+	return 1;
+}
+
+/* parse_uris - a comma-separated dmarc-uri list into out (the valid URIs,
+ * joined by ","); returns how many were valid, *mailto counts mailto: */
+static int
+parse_uris(const char *v, size_t n, char *out, size_t outlen, int *mailto)
+{
+	const char *e = v + n;
+	int valid = 0;
+	size_t o = 0;
+
+	*mailto = 0;
+	out[0] = '\0';
+	while (v <= e) {
+		const char *comma = memchr(v, ',', (size_t)(e - v));
+		const char *s = v, *ce = comma ? comma : e;
+		size_t len = trim(&s, ce);
+		int m;
+
+		if (len > 0 && uri_ok(s, len, &m)) {
+			valid++;
+			*mailto += m;
+			if (o + len + 2 <= outlen) {
+				if (o > 0)
+					out[o++] = ',';
+				memcpy(out + o, s, len);
+				o += len;
+				out[o] = '\0';
+			}
+		}
+		if (comma == NULL)
+			break;
+		v = comma + 1;
+	}
+	return valid;
+}
+
+/* colon_list_ok - a ":"-separated list whose every item is in words */
+static int
+colon_list_ok(const char *v, size_t n, const char *const *words)
+{
+	const char *e = v + n;
+
+	if (n == 0)
+		return 0;
+	for (;;) {
+		const char *c = memchr(v, ':', (size_t)(e - v));
+		const char *s = v, *ie = c ? c : e;
+		size_t len = trim(&s, ie);
+		int found = 0;
+
+		for (size_t i = 0; words[i] != NULL; i++)
+			if (word_is(s, len, words[i]))
+				found = 1;
+		if (!found)
+			return 0;
+		if (c == NULL)
+			return 1;
+		v = c + 1;
+	}
+}
+
+static void
+record_defaults(struct dmarc_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->pct = 100;
+	r->ri = 86400;
+	str_copy(r->fo, "0", sizeof(r->fo));
+}
+
+int
+dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
+    size_t errlen)
+{
+	static const char *const fo_words[] = {"0", "1", "d", "s", NULL};
+	static const char *const rf_words[] = {"afrf", "iodef", NULL};
+	const char *s, *e;
+	int p_bad = 0, sp_bad = 0, rua_mailto = 0, m;
+	unsigned seen = 0;
+
+	record_defaults(r);
+	if (txt == NULL || *txt == '\0') {
+		snprintf(err, errlen, "empty record");
+		return -1;
+	}
+	if (strnlen(txt, DMARC_MAX_RECORD + 1) > DMARC_MAX_RECORD) {
+		snprintf(err, errlen, "record over %d bytes", DMARC_MAX_RECORD);
+		return -1;
+	}
+	if (!starts_version(txt, &s)) {
+		snprintf(err, errlen, "does not start with v=DMARC1");
+		return -1;
+	}
+	e = s + strlen(s);
+	while (s < e) {
+		const char *semi, *eq, *tag, *val;
+		size_t tn, vn;
+		unsigned long u;
+		enum { T_P = 1, T_SP = 2, T_NP = 4, T_PCT = 8, T_ADKIM = 16,
+		    T_ASPF = 32, T_RUA = 64, T_RUF = 128, T_FO = 256,
+		    T_RI = 512, T_RF = 1024 } bit;
+
+		if (*s == ';')
+			s++;
+		semi = memchr(s, ';', (size_t)(e - s));
+		if (semi == NULL)
+			semi = e;
+		eq = memchr(s, '=', (size_t)(semi - s));
+		tag = s;
+		s = semi;
+		if (eq == NULL)
+			continue; /* empty, or a syntax error: ignored (6.3) */
+		tn = trim(&tag, eq);
+		val = eq + 1;
+		vn = trim(&val, semi);
+		if (word_is(tag, tn, "p"))
+			bit = T_P;
+		else if (word_is(tag, tn, "sp"))
+			bit = T_SP;
+		else if (word_is(tag, tn, "np"))
+			bit = T_NP;
+		else if (word_is(tag, tn, "pct"))
+			bit = T_PCT;
+		else if (word_is(tag, tn, "adkim"))
+			bit = T_ADKIM;
+		else if (word_is(tag, tn, "aspf"))
+			bit = T_ASPF;
+		else if (word_is(tag, tn, "rua"))
+			bit = T_RUA;
+		else if (word_is(tag, tn, "ruf"))
+			bit = T_RUF;
+		else if (word_is(tag, tn, "fo"))
+			bit = T_FO;
+		else if (word_is(tag, tn, "ri"))
+			bit = T_RI;
+		else if (word_is(tag, tn, "rf"))
+			bit = T_RF;
+		else
+			continue; /* unknown tags MUST be ignored (6.3) */
+		if (seen & bit)
+			continue;
+		seen |= bit;
+		switch (bit) {
+		case T_P:
+			r->p = parse_policy(val, vn);
+			p_bad = r->p == DMARC_POLICY_UNSET;
+			break;
+		case T_SP:
+			r->sp = parse_policy(val, vn);
+			sp_bad = r->sp == DMARC_POLICY_UNSET;
+			break;
+		case T_NP:
+			r->np = parse_policy(val, vn);
+			break;
+		case T_PCT:
+			if (parse_uint(val, vn, 100, &u) == 0)
+				r->pct = (unsigned)u;
+			break;
+		case T_ADKIM:
+		case T_ASPF:
+			if (word_is(val, vn, "s") || word_is(val, vn, "r")) {
+				int strict = word_is(val, vn, "s");
+
+				if (bit == T_ADKIM)
+					r->adkim_strict = strict;
+				else
+					r->aspf_strict = strict;
+			}
+			break;
+		case T_RUA:
+			parse_uris(val, vn, r->rua, sizeof(r->rua), &m);
+			rua_mailto = m;
+			break;
+		case T_RUF:
+			parse_uris(val, vn, r->ruf, sizeof(r->ruf), &m);
+			break;
+		case T_FO:
+			if (colon_list_ok(val, vn, fo_words) &&
+			    vn < sizeof(r->fo)) {
+				memcpy(r->fo, val, vn);
+				r->fo[vn] = '\0';
+			}
+			break;
+		case T_RI:
+			if (parse_uint(val, vn, 4294967295UL, &u) == 0)
+				r->ri = (unsigned)u;
+			break;
+		case T_RF:
+			(void)colon_list_ok(val, vn, rf_words);
+			break;
+		}
+	}
+	if (r->p == DMARC_POLICY_UNSET || sp_bad) {
+		/* 6.6.3: no valid p= or an invalid sp= */
+		if (rua_mailto > 0) {
+			r->p = DMARC_POLICY_NONE;
+			r->sp = DMARC_POLICY_UNSET;
+			r->np = DMARC_POLICY_UNSET;
+			return 0;
+		}
+		snprintf(err, errlen, "%s and no rua= to fall back on",
+		    sp_bad ? "invalid sp=" : p_bad ? "invalid p=" :
+		    "no p=");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- alignment -------------------------------------------------------- */
+
+/* norm_domain - lowercase copy without one trailing dot; -1 when it is not
+ * a domain name (empty, an empty label, too long) */
+static int
+norm_domain(const char *d, char *out, size_t outlen)
+{
+	size_t n;
+
+	if (d == NULL)
+		return -1;
+	n = strnlen(d, DMARC_MAX_NAME + 2);
+	if (n > 0 && d[n - 1] == '.')
+		n--;
+	if (n == 0 || n > DMARC_MAX_NAME || n >= outlen)
+		return -1;
+	memcpy(out, d, n);
+	out[n] = '\0';
+	if (out[0] == '.' || strstr(out, "..") != NULL || out[n - 1] == '.')
+		return -1;
+	str_lower(out);
+	return 0;
+}
+
+int
+dmarc_aligned(const struct psl *psl, const char *a, const char *b,
+    int strict)
+{
+	char na[DMARC_MAX_NAME + 1], nb[DMARC_MAX_NAME + 1];
+	char oa[DMARC_MAX_NAME + 1], ob[DMARC_MAX_NAME + 1];
+
+	if (norm_domain(a, na, sizeof(na)) < 0 ||
+	    norm_domain(b, nb, sizeof(nb)) < 0)
+		return 0;
+	/* 3.1.1, 3.1.2: strict mode needs an exact (case-insensitive) match */
+	if (strcmp(na, nb) == 0)
+		return 1;
+	if (strict)
+		return 0;
+	/* relaxed: the same organizational domain (3.2) */
+	if (psl_org_domain(psl, na, oa, sizeof(oa)) < 0 ||
+	    psl_org_domain(psl, nb, ob, sizeof(ob)) < 0)
+		return 0;
+	return strcmp(oa, ob) == 0;
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+const char *
+dmarc_res_name(enum dmarc_res r)
+{
+	switch (r) {
+	case DMARC_RES_NONE:
+		return "none";
+	case DMARC_RES_PASS:
+		return "pass";
+	case DMARC_RES_FAIL:
+		return "fail";
+	case DMARC_RES_TEMPERROR:
+		return "temperror";
+	case DMARC_RES_PERMERROR:
+		return "permerror";
+	}
+	return "permerror";
+}
+
+const char *
+dmarc_policy_name(enum dmarc_policy p)
+{
+	switch (p) {
+	case DMARC_POLICY_UNSET:
+		return "unset";
+	case DMARC_POLICY_NONE:
+		return "none";
+	case DMARC_POLICY_QUARANTINE:
+		return "quarantine";
+	case DMARC_POLICY_REJECT:
+		return "reject";
+	}
+	return "unset";
+}
+
+/* ---- checker ---------------------------------------------------------- */
+
+struct dmarc_checker *
+dmarc_checker_new(struct dns_resolver *dns, struct psl *psl, char *err,
+    size_t errlen)
+{
+	struct dmarc_checker *c;
+
+	if (dns == NULL) {
+		snprintf(err, errlen, "DMARC needs a resolver");
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->dns = dns;
+	if (pthread_mutex_init(&c->lock, NULL) != 0) {
+		snprintf(err, errlen, "pthread_mutex_init failed");
+		free(c);
+		return NULL;
+	}
+	c->psl = psl_ref(psl);
+	return c;
+}
+
+void
+dmarc_checker_set_psl(struct dmarc_checker *c, struct psl *psl)
+{
+	struct psl *old;
+
+	psl_ref(psl);
+	pthread_mutex_lock(&c->lock);
+	old = c->psl;
+	c->psl = psl;
+	pthread_mutex_unlock(&c->lock);
+	psl_unref(&old);
+}
+
+void
+dmarc_checker_free(struct dmarc_checker **cp)
+{
+	struct dmarc_checker *c = *cp;
+
+	*cp = NULL;
+	if (c == NULL)
+		return;
+	psl_unref(&c->psl);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* ---- evaluation ------------------------------------------------------- */
+
+enum lookup { LK_NONE, LK_ONE, LK_SEVERAL, LK_TEMPFAIL };
+
+/* lookup_record - the DMARC TXT records at _dmarc.<domain> (6.6.3 steps
+ * 1-5); on LK_ONE the record text is in *txt (caller frees) */
+static enum lookup
+lookup_record(struct dns_resolver *dns, const char *domain,
+    const struct timespec *deadline, char **txt, char *why, size_t whylen)
+{
+	char name[DMARC_MAX_NAME + 16];
+	struct dns_answer *a;
+	enum lookup res = LK_NONE;
+	char *buf;
+	int n = 0;
+
+	*txt = NULL;
+	snprintf(name, sizeof(name), "_dmarc.%s", domain);
+	if (strlen(name) > DMARC_MAX_NAME)
+		return LK_NONE; /* no such name can exist */
+	a = dns_query_by(dns, name, DNS_T_TXT, deadline);
+	if (a->status == DNS_STATUS_TEMPFAIL) {
+		str_copy(why, a->why[0] ? a->why : "DNS failure", whylen);
+		dns_answer_free(&a);
+		return LK_TEMPFAIL;
+	}
+	buf = xmalloc(DMARC_MAX_RECORD + 1);
+	for (size_t i = 0; a->status == DNS_STATUS_OK && i < a->count; i++) {
+		const struct dns_rr *rr = &a->rr[i];
+
+		if (dns_rr_txt(rr, buf, DMARC_MAX_RECORD + 1) < 0) {
+			/* too long or malformed: its first string decides
+			 * whether it is a DMARC record (it then counts, and
+			 * reads as invalid) */
+			size_t l = rr->len > 0 ? rr->data[0] : 0;
+
+			if (rr->len == 0 || l > rr->len - 1)
+				continue;
+			memcpy(buf, rr->data + 1, l);
+			buf[l] = '\0';
+			if (strlen(buf) != l || !starts_version(buf, NULL))
+				continue;
+			buf[0] = '\0';
+		} else if (!starts_version(buf, NULL))
+			continue; /* 6.6.3 step 3: not a DMARC record */
+		if (++n == 1)
+			*txt = xstrdup(buf);
+	}
+	free(buf);
+	dns_answer_free(&a);
+	if (n == 1)
+		res = LK_ONE;
+	else if (n > 1) {
+		res = LK_SEVERAL;
+		free(*txt);
+		*txt = NULL;
+	}
+	return res;
+}
+
+enum existence { EX_YES, EX_NO, EX_UNKNOWN };
+
+/* domain_exists - RFC 9091 2.7: a non-existent domain answers NXDOMAIN or
+ * NODATA for A, AAAA and MX */
+static enum existence
+domain_exists(struct dns_resolver *dns, const char *domain,
+    const struct timespec *deadline)
+{
+	static const int types[] = {DNS_T_A, DNS_T_AAAA, DNS_T_MX};
+	enum existence ex = EX_NO;
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		struct dns_answer *a = dns_query_by(dns, domain, types[i],
+		    deadline);
+		enum dns_status st = a->status;
+
+		dns_answer_free(&a);
+		if (st == DNS_STATUS_OK)
+			return EX_YES;
+		if (st == DNS_STATUS_TEMPFAIL)
+			ex = EX_UNKNOWN;
+		else if (st == DNS_STATUS_NXDOMAIN)
+			return ex == EX_UNKNOWN ? EX_UNKNOWN : EX_NO;
+	}
+	return ex;
+}
+
+static enum dmarc_policy
+lower_policy(enum dmarc_policy p)
+{
+	/* 6.6.4: "the next policy lower in order" */
+	switch (p) {
+	case DMARC_POLICY_REJECT:
+		return DMARC_POLICY_QUARANTINE;
+	default:
+		return DMARC_POLICY_NONE;
+	}
+}
+
+static enum dmarc_res __attribute__((format(printf, 3, 4)))
+finish(struct dmarc_outcome *out, enum dmarc_res res, const char *fmt, ...)
+{
+	va_list ap;
+
+	out->result = res;
+	va_start(ap, fmt);
+	vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+	va_end(ap);
+	return res;
+}
+
+/* align - the alignment checks of 6.6.2 and the result, into out */
+static void
+align(const struct psl *psl, const struct dmarc_input *in, const char *fd,
+    struct dmarc_outcome *out)
+{
+	const struct dmarc_record *r = &out->record;
+	const char *spf_unaligned = NULL, *dkim_unaligned = NULL;
+
+	/* SPF: the MAIL FROM identity only, and only a pass (3.1.2); the
+	 * null sender (no domain) never aligns */
+	if (in->spf_pass && in->spf_domain != NULL && *in->spf_domain) {
+		if (dmarc_aligned(psl, fd, in->spf_domain, r->aspf_strict))
+			out->spf_aligned = 1;
+		else
+			spf_unaligned = in->spf_domain;
+	}
+	/* DKIM: any passing signature whose d= aligns (3.1.1) */
+	for (size_t i = 0; in->dkim != NULL && i < in->ndkim; i++) {
+		const struct dmarc_dkim *d = &in->dkim[i];
+
+		if (!d->pass || d->domain == NULL || *d->domain == '\0')
+			continue;
+		if (dmarc_aligned(psl, fd, d->domain, r->adkim_strict)) {
+			if (!out->dkim_aligned) {
+				out->dkim_aligned = 1;
+				str_copy(out->dkim_domain, d->domain,
+				    sizeof(out->dkim_domain));
+				str_lower(out->dkim_domain);
+			}
+		} else if (dkim_unaligned == NULL)
+			dkim_unaligned = d->domain;
+	}
+	if (out->dkim_aligned) {
+		finish(out, DMARC_RES_PASS, "aligned DKIM pass for %s",
+		    out->dkim_domain);
+	} else if (out->spf_aligned) {
+		finish(out, DMARC_RES_PASS, "aligned SPF pass for %s",
+		    in->spf_domain);
+	} else if (spf_unaligned != NULL) {
+		finish(out, DMARC_RES_FAIL, "SPF pass for %s is not aligned %s",
+		    spf_unaligned, r->aspf_strict ? "(strict)" : "(relaxed)");
+	} else if (dkim_unaligned != NULL) {
+		finish(out, DMARC_RES_FAIL,
+		    "DKIM pass for %s is not aligned %s", dkim_unaligned,
+		    r->adkim_strict ? "(strict)" : "(relaxed)");
+	} else {
+		finish(out, DMARC_RES_FAIL,
+		    "no aligned SPF or DKIM pass for %s", fd);
+	}
+}
+
+enum dmarc_res
+dmarc_evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
+    unsigned random_0_99, const struct timespec *deadline,
+    struct dmarc_outcome *out)
+{
+	char fd[DMARC_MAX_NAME + 1], org[DMARC_MAX_NAME + 1];
+	char why[128], err[128], *txt = NULL;
+	struct psl *psl;
+	enum lookup lk;
+	enum dmarc_res res;
+
+	memset(out, 0, sizeof(*out));
+	record_defaults(&out->record);
+	if (in == NULL || in->from_domain == NULL || *in->from_domain == '\0')
+		return finish(out, DMARC_RES_PERMERROR, "no author domain");
+	if (norm_domain(in->from_domain, fd, sizeof(fd)) < 0)
+		return finish(out, DMARC_RES_PERMERROR,
+		    "author domain is not a domain name");
+
+	pthread_mutex_lock(&c->lock);
+	psl = psl_ref(c->psl);
+	pthread_mutex_unlock(&c->lock);
+
+	/* 3.2: a public suffix is its own organizational domain here */
+	if (psl_org_domain(psl, fd, org, sizeof(org)) < 0)
+		str_copy(org, fd, sizeof(org));
+
+	/* 6.6.3: the author domain, then the organizational domain */
+	str_copy(out->policy_domain, fd, sizeof(out->policy_domain));
+	lk = lookup_record(c->dns, fd, deadline, &txt, why, sizeof(why));
+	if (lk == LK_NONE && strcmp(org, fd) != 0) {
+		out->record_from_org = 1;
+		str_copy(out->policy_domain, org, sizeof(out->policy_domain));
+		lk = lookup_record(c->dns, org, deadline, &txt, why,
+		    sizeof(why));
+	}
+	switch (lk) {
+	case LK_TEMPFAIL:
+		res = finish(out, DMARC_RES_TEMPERROR,
+		    "DNS error looking up _dmarc.%s: %s", out->policy_domain,
+		    why);
+		goto done;
+	case LK_NONE:
+		out->record_from_org = 0;
+		str_copy(out->policy_domain, "", sizeof(out->policy_domain));
+		res = finish(out, DMARC_RES_NONE, "no DMARC record for %s",
+		    fd);
+		goto done;
+	case LK_SEVERAL:
+		res = finish(out, DMARC_RES_NONE,
+		    "several DMARC records at _dmarc.%s",
+		    out->policy_domain);
+		goto done;
+	case LK_ONE:
+		break;
+	}
+	if (dmarc_record_parse(txt, &out->record, err, sizeof(err)) < 0) {
+		char shown[100];
+
+		str_show(err, shown, sizeof(shown));
+		res = finish(out, DMARC_RES_NONE,
+		    "invalid DMARC record at _dmarc.%s: %s",
+		    out->policy_domain, shown);
+		goto done;
+	}
+
+	align(psl, in, fd, out);
+	res = out->result;
+
+	/* which policy applies: p for the author domain's own record; for a
+	 * subdomain using the organizational domain's record, np when the
+	 * author domain does not exist (RFC 9091 4.1), else sp, else p */
+	out->policy = out->record.p;
+	if (out->record_from_org) {
+		enum existence ex = EX_YES;
+
+		if (out->record.np != DMARC_POLICY_UNSET)
+			ex = domain_exists(c->dns, fd, deadline);
+		if (ex == EX_NO)
+			out->policy = out->record.np;
+		else if (out->record.sp != DMARC_POLICY_UNSET)
+			out->policy = out->record.sp;
+	}
+
+	/* 6.6.4: pct sampling, for failing mail only */
+	out->disposition = DMARC_POLICY_NONE;
+	if (res == DMARC_RES_FAIL) {
+		if (random_0_99 < out->record.pct)
+			out->disposition = out->policy;
+		else {
+			out->disposition = lower_policy(out->policy);
+			out->sampled_out = out->policy != DMARC_POLICY_NONE;
+		}
+	}
+done:
+	free(txt);
+	psl_unref(&psl);
+	return res;
+}

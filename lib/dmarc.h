@@ -43,7 +43,7 @@ enum dmarc_res {
 	DMARC_RES_PASS,
 	DMARC_RES_FAIL,
 	DMARC_RES_TEMPERROR,
-	DMARC_RES_PERMERROR,  /* no usable author domain, or several records */
+	DMARC_RES_PERMERROR,  /* no usable author domain */
 };
 
 /* one authenticated identifier handed in by the other methods */

@@ -23,7 +23,8 @@ void psl_unref(struct psl **pp);
 /* psl_org_domain - the organizational domain of domain (lowercase, no
  * trailing dot) into out: the public suffix plus one label, using the
  * rule "*" when nothing matches (so x.y.test gives y.test). -1 when the
- * domain is itself a public suffix or is not a domain name. */
+ * domain is itself a public suffix or is not a domain name. p NULL: the
+ * rule "*" alone. */
 int psl_org_domain(const struct psl *p, const char *domain, char *out,
     size_t outlen);
 

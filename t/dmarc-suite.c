@@ -1,2 +1,445 @@
+/*
+ * dmarc-suite.c - other people's DMARC expectations, run through
+ * lib/mailaddr, lib/psl and lib/dmarc.
+ *
+ * usage: dmarc-suite FLAT.txt KNOWN.txt
+ * FLAT.txt is t/dmarc-suite.py's flattening of $SHARED/testdata/dmarc
+ * (opendmarc tables, Mail::DMARC cases with its mock zone, authheaders
+ * cases, the PSL test list); KNOWN.txt lists our deliberate differences,
+ * one "table<TAB>id<TAB>reason" a line. A case that differs and is not
+ * listed fails; a listed case that now agrees fails too, and so does a
+ * listed case that no table holds. Informative (DMARCbis) rows are counted
+ * apart and never fail.
+ *
+ * Prints "dmarc <table>: N/M" per table (N agreeing of M normative cases).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dmarc.h"
+#include "dns.h"
+#include "mailaddr.h"
+#include "psl.h"
 #include "tap.h"
-int main(void){ ok(1, "stub"); return test_done("dmarc-suite"); }
+#include "util.h"
+
+#define MAX_FIELDS 16
+#define MAX_TABLES 16
+#define MAX_KNOWN 128
+#define MAX_PSLS 4
+
+struct table {
+	char name[64];
+	int total, agree, known, skipped, info_total, info_agree;
+};
+
+struct known {
+	char table[64], id[128];
+	int seen;
+};
+
+static struct table tables[MAX_TABLES];
+static size_t ntables;
+static struct known known[MAX_KNOWN];
+static size_t nknown;
+
+static struct {
+	char path[1024];
+	struct psl *psl;
+} psls[MAX_PSLS];
+static size_t npsls;
+static struct psl *cur_psl;
+static struct dns_resolver *zone;
+
+/* unescape - undo dmarc-suite.py's \\, \t, \r, \n in place */
+static void
+unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s == '\\' && s[1] != '\0') {
+			s++;
+			*o++ = *s == 't' ? '\t' : *s == 'r' ? '\r' :
+			    *s == 'n' ? '\n' : *s;
+		} else
+			*o++ = *s;
+	}
+	*o = '\0';
+}
+
+static size_t
+split(char *line, char **f)
+{
+	size_t n = 0;
+	char *s = line;
+
+	while (n < MAX_FIELDS && (f[n] = strsep(&s, "\t")) != NULL)
+		unescape(f[n++]);
+	return n;
+}
+
+static struct table *
+table(const char *name)
+{
+	for (size_t i = 0; i < ntables; i++)
+		if (strcmp(tables[i].name, name) == 0)
+			return &tables[i];
+	if (ntables == MAX_TABLES) {
+		fprintf(stderr, "dmarc-suite: too many tables\n");
+		exit(1);
+	}
+	str_copy(tables[ntables].name, name, sizeof(tables[0].name));
+	return &tables[ntables++];
+}
+
+static struct known *
+find_known(const char *t, const char *id)
+{
+	for (size_t i = 0; i < nknown; i++)
+		if (strcmp(known[i].table, t) == 0 &&
+		    strcmp(known[i].id, id) == 0)
+			return &known[i];
+	return NULL;
+}
+
+static void
+load_known(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+
+	if (f == NULL) {
+		fprintf(stderr, "dmarc-suite: %s: cannot open\n", path);
+		exit(1);
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *fl[MAX_FIELDS];
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (split(line, fl) < 3 || nknown == MAX_KNOWN) {
+			fprintf(stderr, "dmarc-suite: %s: bad line\n", path);
+			exit(1);
+		}
+		str_copy(known[nknown].table, fl[0], sizeof(known[0].table));
+		str_copy(known[nknown].id, fl[1], sizeof(known[0].id));
+		nknown++;
+	}
+	fclose(f);
+}
+
+/* verdict - count one case: agree, a listed difference, or a failure */
+static void
+verdict(const char *t, const char *id, int info, int agree, const char *got,
+    const char *want)
+{
+	struct table *tb = table(t);
+	struct known *k = find_known(t, id);
+
+	if (k != NULL)
+		k->seen = 1;
+	if (info) {
+		tb->info_total++;
+		tb->info_agree += agree;
+		return;
+	}
+	tb->total++;
+	if (agree) {
+		tb->agree++;
+		ok(k == NULL, "%s %s: listed as a difference but agrees (%s)",
+		    t, id, got);
+	} else if (k != NULL) {
+		tb->known++;
+		ok(1, "known difference");
+	} else
+		ok(0, "%s %s: got %s, want %s", t, id, got, want);
+}
+
+static void
+use_psl(const char *path)
+{
+	char err[256];
+
+	if (strcmp(path, "-") == 0) {
+		cur_psl = NULL;
+		return;
+	}
+	for (size_t i = 0; i < npsls; i++) {
+		if (strcmp(psls[i].path, path) == 0) {
+			cur_psl = psls[i].psl;
+			return;
+		}
+	}
+	if (npsls == MAX_PSLS) {
+		fprintf(stderr, "dmarc-suite: too many lists\n");
+		exit(1);
+	}
+	psls[npsls].psl = psl_load(path, err, sizeof(err));
+	if (psls[npsls].psl == NULL) {
+		fprintf(stderr, "dmarc-suite: %s\n", err);
+		exit(1);
+	}
+	str_copy(psls[npsls].path, path, sizeof(psls[0].path));
+	cur_psl = psls[npsls++].psl;
+}
+
+static void
+add_zone(const char *name, const char *type, const char *value)
+{
+	int t = strcmp(type, "TXT") == 0 ? DNS_T_TXT :
+	    strcmp(type, "A") == 0 ? DNS_T_A :
+	    strcmp(type, "AAAA") == 0 ? DNS_T_AAAA :
+	    strcmp(type, "MX") == 0 ? DNS_T_MX : 0;
+
+	if (t == 0 || dns_table_add_text(zone, name, t, value) < 0) {
+		fprintf(stderr, "dmarc-suite: bad zone entry %s %s\n", name,
+		    type);
+		exit(1);
+	}
+}
+
+/* parse_dkim - "d1:pass,d2:fail" into up to 8 results (strings in buf) */
+static size_t
+parse_dkim(const char *spec, struct dmarc_dkim *d, char *buf, size_t buflen)
+{
+	size_t n = 0;
+	char *s = buf, *item;
+
+	str_copy(buf, spec, buflen);
+	while (n < 8 && (item = strsep(&s, ",")) != NULL) {
+		char *colon = strchr(item, ':');
+
+		if (colon == NULL)
+			continue;
+		*colon = '\0';
+		d[n].domain = item;
+		d[n].pass = strcmp(colon + 1, "pass") == 0;
+		n++;
+	}
+	return n;
+}
+
+/* info_flag - the <info> field: 1 for informative (DMARCbis) rows */
+static int
+info_flag(char **f)
+{
+	return f[3][0] == '1';
+}
+
+static void
+run_parse(char **f)
+{
+	struct dmarc_record r;
+	char err[128], got[200], want[200];
+	int rc = dmarc_record_parse(f[4], &r, err, sizeof(err));
+	int agree = (rc == 0) == (strcmp(f[5], "valid") == 0);
+
+	if (rc == 0 && agree && strcmp(f[6], "-") != 0)
+		agree = strcmp(dmarc_policy_name(r.p), f[6]) == 0;
+	if (rc == 0 && agree && strcmp(f[7], "-") != 0)
+		agree = (unsigned)strtoul(f[7], NULL, 10) == r.pct;
+	if (rc == 0)
+		snprintf(got, sizeof(got), "valid p=%s pct=%u",
+		    dmarc_policy_name(r.p), r.pct);
+	else
+		snprintf(got, sizeof(got), "invalid (%s)", err);
+	snprintf(want, sizeof(want), "%s p=%s pct=%s", f[5], f[6], f[7]);
+	verdict(f[1], f[2], info_flag(f), agree, got, want);
+}
+
+static void
+run_align(char **f, int dkim)
+{
+	int strict = strcmp(f[6], "strict") == 0;
+	int want = strcmp(f[7], "aligned") == 0, got = 0;
+
+	if (dkim) {
+		struct dmarc_dkim d[8];
+		char buf[512];
+		size_t n = parse_dkim(f[5], d, buf, sizeof(buf));
+
+		for (size_t i = 0; i < n; i++)
+			if (d[i].pass && dmarc_aligned(cur_psl, f[4],
+			    d[i].domain, strict))
+				got = 1;
+	} else
+		got = dmarc_aligned(cur_psl, f[4], f[5], strict);
+	verdict(f[1], f[2], info_flag(f), got == want,
+	    got ? "aligned" : "not-aligned", f[7]);
+}
+
+static void
+run_from(char **f)
+{
+	char out[256], got[300];
+	enum mailaddr_status st = mailaddr_from_domain(f[4], out, sizeof(out));
+	int agree;
+
+	if (strcmp(f[5], "!error") == 0)
+		agree = st != MAILADDR_OK;
+	else
+		agree = st == MAILADDR_OK && strcmp(out, f[5]) == 0;
+	if (st == MAILADDR_OK)
+		str_copy(got, out, sizeof(got));
+	else
+		snprintf(got, sizeof(got), "(%s)", mailaddr_status_text(st));
+	verdict(f[1], f[2], info_flag(f), agree, got, f[5]);
+}
+
+static void
+run_org(char **f)
+{
+	char out[256];
+	const char *in = strcmp(f[4], "(null)") == 0 ? NULL : f[4];
+	int rc = psl_org_domain(cur_psl, in, out, sizeof(out));
+	const char *got = rc == 0 ? out : "(null)";
+
+	verdict(f[1], f[2], info_flag(f), strcmp(got, f[5]) == 0, got, f[5]);
+}
+
+static void
+run_eval(char **f)
+{
+	char from[256], buf[512], got[700], want[400], err[128];
+	struct dmarc_dkim d[8];
+	struct dmarc_input in;
+	struct dmarc_outcome out;
+	struct dmarc_checker *c;
+	const char *hfrom = "none", *pol;
+	int agree = 1;
+
+	memset(&in, 0, sizeof(in));
+	memset(&out, 0, sizeof(out));
+	if (strcmp(f[4], "header") == 0) {
+		enum mailaddr_status st = mailaddr_from_domain(f[5], from,
+		    sizeof(from));
+
+		if (st != MAILADDR_OK) {
+			/* the session's mapping: no usable author domain */
+			out.result = DMARC_RES_PERMERROR;
+			snprintf(out.reason, sizeof(out.reason), "From: %s",
+			    mailaddr_status_text(st));
+			goto compare;
+		}
+	} else
+		str_copy(from, f[5], sizeof(from));
+	hfrom = from;
+	in.from_domain = from;
+	in.spf_domain = strcmp(f[6], "-") == 0 ? NULL : f[6];
+	in.spf_pass = f[7][0] == '1';
+	in.ndkim = parse_dkim(f[8], d, buf, sizeof(buf));
+	in.dkim = d;
+	c = dmarc_checker_new(zone, cur_psl, err, sizeof(err));
+	if (c == NULL) {
+		fprintf(stderr, "dmarc-suite: %s\n", err);
+		exit(1);
+	}
+	dmarc_evaluate(c, &in, 0, NULL, &out);
+	dmarc_checker_free(&c);
+compare:
+	pol = out.policy == DMARC_POLICY_UNSET ? "none" :
+	    dmarc_policy_name(out.policy);
+	if (strcmp(f[9], "-") != 0 &&
+	    strcmp(dmarc_res_name(out.result), f[9]) != 0)
+		agree = 0;
+	if (strcmp(f[10], "-") != 0 && strcmp(pol, f[10]) != 0)
+		agree = 0;
+	if (strcmp(f[11], "-") != 0 &&
+	    strcmp(dmarc_policy_name(out.disposition), f[11]) != 0)
+		agree = 0;
+	if (strcmp(f[12], "-") != 0 && strcmp(hfrom, f[12]) != 0)
+		agree = 0;
+	snprintf(got, sizeof(got), "dmarc=%s policy=%s disposition=%s "
+	    "header.from=%s (%s)", dmarc_res_name(out.result), pol,
+	    dmarc_policy_name(out.disposition), hfrom, out.reason);
+	snprintf(want, sizeof(want), "dmarc=%s policy=%s disposition=%s "
+	    "header.from=%s", f[9], f[10], f[11], f[12]);
+	verdict(f[1], f[2], info_flag(f), agree, got, want);
+}
+
+static int
+need(size_t n, size_t want, const char *what)
+{
+	if (n < want) {
+		fprintf(stderr, "dmarc-suite: short %s line\n", what);
+		exit(1);
+	}
+	return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	FILE *in;
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: dmarc-suite FLAT.txt KNOWN.txt\n");
+		return 2;
+	}
+	load_known(argv[2]);
+	if ((in = fopen(argv[1], "r")) == NULL) {
+		fprintf(stderr, "dmarc-suite: %s: cannot open\n", argv[1]);
+		return 1;
+	}
+	zone = dns_table_new();
+	while (getline(&line, &cap, in) > 0) {
+		char *f[MAX_FIELDS];
+		size_t n;
+
+		line[strcspn(line, "\n")] = '\0';
+		n = split(line, f);
+		if (strcmp(f[0], "PSL") == 0 && need(n, 2, f[0]))
+			use_psl(f[1]);
+		else if (strcmp(f[0], "ZONE_RESET") == 0) {
+			dns_resolver_free(&zone);
+			zone = dns_table_new();
+		} else if (strcmp(f[0], "ZONE") == 0 && need(n, 4, f[0]))
+			add_zone(f[1], f[2], f[3]);
+		else if (strcmp(f[0], "PARSE") == 0 && need(n, 8, f[0]))
+			run_parse(f);
+		else if (strcmp(f[0], "ALIGN") == 0 && need(n, 8, f[0]))
+			run_align(f, 0);
+		else if (strcmp(f[0], "DALIGN") == 0 && need(n, 8, f[0]))
+			run_align(f, 1);
+		else if (strcmp(f[0], "FROM") == 0 && need(n, 6, f[0]))
+			run_from(f);
+		else if (strcmp(f[0], "ORG") == 0 && need(n, 6, f[0]))
+			run_org(f);
+		else if (strcmp(f[0], "EVAL") == 0 && need(n, 13, f[0]))
+			run_eval(f);
+		else if (strcmp(f[0], "SKIP") == 0 && need(n, 4, f[0]))
+			table(f[1])->skipped++;
+		else {
+			fprintf(stderr, "dmarc-suite: unknown line %s\n", f[0]);
+			return 1;
+		}
+	}
+	free(line);
+	fclose(in);
+
+	for (size_t i = 0; i < nknown; i++)
+		ok(known[i].seen, "%s %s: listed as a difference, no such case",
+		    known[i].table, known[i].id);
+	for (size_t i = 0; i < ntables; i++) {
+		const struct table *t = &tables[i];
+
+		printf("dmarc %s: %d/%d", t->name, t->agree, t->total);
+		if (t->known)
+			printf(" (%d known differences)", t->known);
+		if (t->skipped)
+			printf(" (%d not run)", t->skipped);
+		if (t->info_total)
+			printf(" (DMARCbis, informative: %d/%d agree)",
+			    t->info_agree, t->info_total);
+		printf("\n");
+	}
+	dns_resolver_free(&zone);
+	for (size_t i = 0; i < npsls; i++)
+		psl_unref(&psls[i].psl);
+	return test_done("dmarc-suite");
+}
