@@ -1,8 +1,9 @@
 /*
  * fuzz-message.c - a whole message through the session: the first input
  * line is the MAIL FROM argument, the second the HELO name, the rest the
- * message (read by lib/message.c). Oracle: no crash, and the header we
- * would write always parses as RFC 8601.
+ * message (read by lib/message.c), through SPF, DKIM and DMARC over a
+ * table resolver. Oracle: no crash, and the header we would write always
+ * parses as RFC 8601.
  */
 #ifdef FUZZ_SMOKE
 #define LLVMFuzzerTestOneInput fuzz_message
@@ -17,6 +18,7 @@
 #include "config.h"
 #include "dns.h"
 #include "message.h"
+#include "psl.h"
 #include "session.h"
 #include "spf.h"
 
@@ -35,10 +37,21 @@ setup(void)
 	    "v=spf1 ip4:192.0.2.0/24 include:%{l}.x.example.org -all");
 	dns_table_add_text(env.dns, "mail.example.org", DNS_T_TXT, "v=spf1 a -all");
 	dns_table_add_text(env.dns, "mail.example.org", DNS_T_A, "192.0.2.10");
+	dns_table_add_text(env.dns, "_dmarc.example.org", DNS_T_TXT,
+	    "v=DMARC1; p=reject; sp=quarantine; pct=50");
 	env.spf = spf_checker_new(env.dns, "mx.test.example", err, sizeof(err));
-	cfg = config_load_string("authserv_id = \"mx.test.example\";", "fuzz.conf",
-	    err, sizeof(err));
-	if (env.spf == NULL || cfg == NULL)
+	{
+		struct dkim_opts dk = {.max_signatures = 4, .min_rsa_bits = 1024};
+		struct psl *psl = psl_load_string("org\ncom\n*.ck\n!www.ck\n", err,
+		    sizeof(err));
+
+		env.dkim = dkim_verifier_new(env.dns, &dk, err, sizeof(err));
+		env.dmarc = psl ? dmarc_checker_new(env.dns, psl, err, sizeof(err)) : NULL;
+		psl_unref(&psl);
+	}
+	cfg = config_load_string("authserv_id = \"mx.test.example\";"
+	    "policy = { dns_budget_ms = 1000; };", "fuzz.conf", err, sizeof(err));
+	if (env.spf == NULL || env.dkim == NULL || env.dmarc == NULL || cfg == NULL)
 		abort();
 }
 

@@ -78,6 +78,7 @@ struct setting {
 	size_t off, off_n;         /* the field (and count, for string lists) */
 	long long min, max;        /* K_INT */
 	const struct setting *group; /* K_GROUP */
+	const char *const *choices; /* set_choice: the words, stored as their index */
 };
 
 #define FIELD(c, off, type) ((type *)(void *)((char *)(c) + (off)))
@@ -85,7 +86,7 @@ struct setting {
 
 static setter_fn set_string, set_path, set_socket, set_socket_mode, set_user,
     set_facility, set_level, set_uint, set_bool, set_authserv_id,
-    add_network, add_nameserver, add_zone;
+    add_network, add_nameserver, add_zone, add_domain, set_choice;
 static void clear_networks(struct am_config *, const struct setting *);
 static void clear_strvec(struct am_config *, const struct setting *);
 static char *host_fqdn(void);
@@ -110,6 +111,50 @@ static const struct setting spf_table[] = {
 	  .off = OFF(spf_enable) },
 	{ .name = "helo", .kind = K_BOOL, .def = "1", .set = set_bool,
 	  .off = OFF(spf_helo) },
+	{ .name = NULL },
+};
+
+static const struct setting dkim_table[] = {
+	{ .name = "enable", .kind = K_BOOL, .def = "1", .set = set_bool,
+	  .off = OFF(dkim_enable) },
+	{ .name = "max_signatures", .kind = K_INT, .def = "8", .set = set_uint,
+	  .off = OFF(dkim_max_signatures), .min = 1, .max = 64 },
+	{ .name = "min_key_bits", .kind = K_INT, .def = "1024", .set = set_uint,
+	  .off = OFF(dkim_min_key_bits), .min = 512, .max = 16384 },
+	{ .name = NULL },
+};
+
+static const struct setting dmarc_table[] = {
+	{ .name = "enable", .kind = K_BOOL, .def = "1", .set = set_bool,
+	  .off = OFF(dmarc_enable) },
+	{ .name = "psl_file", .kind = K_STRING, .def = PSL_PATH,
+	  .set = set_path, .off = OFF(dmarc_psl_file) },
+	{ .name = NULL },
+};
+
+static const char *const mode_words[] = { "enforce", "report-only", NULL };
+static const char *const quarantine_words[] = { "hold", "header", NULL };
+static const char *const temperror_words[] = { "accept", "tempfail", NULL };
+static const char *const from_error_words[] = { "reject", "accept", NULL };
+
+static const struct setting policy_table[] = {
+	{ .name = "mode", .kind = K_STRING, .def = "enforce",
+	  .set = set_choice, .choices = mode_words, .off = OFF(policy_mode) },
+	{ .name = "quarantine", .kind = K_STRING, .def = "hold",
+	  .set = set_choice, .choices = quarantine_words,
+	  .off = OFF(policy_quarantine) },
+	{ .name = "never_reject", .kind = K_LIST, .def = NULL,
+	  .set = add_domain, .clear = clear_strvec,
+	  .off = OFF(policy_never_reject), .off_n = OFF(policy_nnever_reject) },
+	{ .name = "on_temperror", .kind = K_STRING, .def = "accept",
+	  .set = set_choice, .choices = temperror_words,
+	  .off = OFF(policy_on_temperror) },
+	{ .name = "on_from_error", .kind = K_STRING, .def = "reject",
+	  .set = set_choice, .choices = from_error_words,
+	  .off = OFF(policy_on_from_error) },
+	{ .name = "dns_budget_ms", .kind = K_INT, .def = "10000",
+	  .set = set_uint, .off = OFF(policy_dns_budget_ms), .min = 100,
+	  .max = 120000 },
 	{ .name = NULL },
 };
 
@@ -139,6 +184,9 @@ static const struct setting top_table[] = {
 	{ .name = "skip_authenticated", .kind = K_BOOL, .def = "1",
 	  .set = set_bool, .off = OFF(skip_authenticated) },
 	{ .name = "spf", .kind = K_GROUP, .group = spf_table },
+	{ .name = "dkim", .kind = K_GROUP, .group = dkim_table },
+	{ .name = "dmarc", .kind = K_GROUP, .group = dmarc_table },
+	{ .name = "policy", .kind = K_GROUP, .group = policy_table },
 	{ .name = NULL },
 };
 /* clang-format on */
@@ -436,6 +484,44 @@ add_zone(struct am_config *c, const struct setting *st,
 	strvec_push(FIELD(c, st->off, char **), FIELD(c, st->off_n, size_t),
 	    v->s);
 	return 0;
+}
+
+/* add_domain - a domain name for a list, stored lowercase */
+static int
+add_domain(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	char **field;
+	size_t n;
+
+	if (add_zone(c, st, v, err, errlen) != 0)
+		return -1;
+	field = *FIELD(c, st->off, char **);
+	n = *FIELD(c, st->off_n, size_t);
+	str_lower(field[n - 1]);
+	return 0;
+}
+
+/* set_choice - one of st->choices, stored as its index (an enum) */
+static int
+set_choice(struct am_config *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	char shown[80];
+	size_t o = 0;
+
+	for (int i = 0; st->choices[i] != NULL; i++)
+		if (strcmp(v->s, st->choices[i]) == 0) {
+			*FIELD(c, st->off, int) = i;
+			return 0;
+		}
+	o += (size_t)snprintf(err, errlen, "\"%s\" is not one of",
+	    str_show(v->s, shown, sizeof(shown)));
+	for (int i = 0; st->choices[i] != NULL && o < errlen; i++)
+		o += (size_t)snprintf(err + o, errlen - o, "%s \"%s\"",
+		    i == 0 ? "" : st->choices[i + 1] ? "," : " or",
+		    st->choices[i]);
+	return -1;
 }
 
 static void
@@ -999,6 +1085,8 @@ config_free(struct am_config *c)
 	strvec_free(&c->dns_nameservers, &c->dns_nnameservers);
 	strvec_free(&c->dns_transparent_zones, &c->dns_ntransparent);
 	free(c->dns_trust_anchor);
+	free(c->dmarc_psl_file);
+	strvec_free(&c->policy_never_reject, &c->policy_nnever_reject);
 	free(c->path);
 	free(c);
 }

@@ -42,6 +42,24 @@ struct am_config {
 	int spf_enable;            /* default 1 */
 	int spf_helo;              /* check HELO too when MAIL FROM is not null; default 1 */
 
+	/* dkim */
+	int dkim_enable;           /* default 1 */
+	unsigned dkim_max_signatures; /* default 8 */
+	unsigned dkim_min_key_bits;   /* RSA; default 1024 (RFC 8301) */
+
+	/* dmarc */
+	int dmarc_enable;          /* default 1 */
+	char *dmarc_psl_file;      /* default PSL_PATH */
+
+	/* policy */
+	enum policy_mode { POLICY_ENFORCE = 0, POLICY_REPORT_ONLY } policy_mode;
+	enum policy_quarantine { QUARANTINE_HOLD = 0, QUARANTINE_HEADER } policy_quarantine;
+	char **policy_never_reject;   /* author domains never rejected (lowercase) */
+	size_t policy_nnever_reject;
+	enum policy_temperror { TEMPERROR_ACCEPT = 0, TEMPERROR_TEMPFAIL } policy_on_temperror;
+	enum policy_from_error { FROM_ERROR_REJECT = 0, FROM_ERROR_ACCEPT } policy_on_from_error;
+	unsigned policy_dns_budget_ms; /* per message; default 10000 */
+
 	/* the file this came from */
 	char *path;
 	int refcount;              /* managed by config_ref/unref */

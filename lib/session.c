@@ -16,6 +16,7 @@
 #include "cidr.h"
 #include "config.h"
 #include "dns.h"
+#include "psl.h"
 #include "session.h"
 #include "util.h"
 
@@ -49,6 +50,11 @@ struct session {
 	int hdr_overflow;
 	size_t body_bytes;
 	unsigned nar;           /* Authentication-Results headers seen */
+	unsigned nfrom;         /* From header fields seen */
+	const char *from_value; /* the first one's value */
+	struct dkim_msg *dkim;  /* NULL until the first header, or when off */
+	int skip;               /* trusted or authenticated: no evaluation */
+	struct timespec deadline; /* the DNS budget, set at end of message */
 	unsigned ar_delete[SESSION_MAX_AR];
 	size_t nar_delete;
 	struct session_verdict verdict;
@@ -60,6 +66,7 @@ session_env_open(const struct am_config *cfg, char *err, size_t errlen)
 {
 	struct session_env *env = xcalloc(1, sizeof(*env));
 	struct dns_unbound_opts o;
+	struct psl *psl;
 
 	memset(&o, 0, sizeof(o));
 	o.forwarders = (const char *const *)cfg->dns_nameservers;
@@ -69,18 +76,47 @@ session_env_open(const struct am_config *cfg, char *err, size_t errlen)
 	o.ntransparent = cfg->dns_ntransparent;
 	o.trust_anchor_file = cfg->dns_trust_anchor;
 	env->dns = dns_unbound_new(&o, err, errlen);
-	if (env->dns == NULL) {
-		free(env);
-		return NULL;
-	}
-	/* made even when SPF is off: a reload may switch it on */
+	if (env->dns == NULL)
+		goto fail;
+	/* made even when a method is off: a reload may switch it on */
 	env->spf = spf_checker_new(env->dns, cfg->authserv_id, err, errlen);
-	if (env->spf == NULL) {
-		dns_resolver_free(&env->dns);
-		free(env);
-		return NULL;
+	if (env->spf == NULL)
+		goto fail;
+	if (cfg->dkim_enable) {
+		struct dkim_opts d = {
+			.max_signatures = cfg->dkim_max_signatures,
+			.min_rsa_bits = cfg->dkim_min_key_bits,
+			.timeout_ms = cfg->dns_timeout_ms,
+		};
+
+		env->dkim = dkim_verifier_new(env->dns, &d, err, errlen);
+		if (env->dkim == NULL)
+			goto fail;
 	}
+	psl = psl_load(cfg->dmarc_psl_file, err, errlen);
+	if (psl == NULL)
+		goto fail;
+	env->dmarc = dmarc_checker_new(env->dns, psl, err, errlen);
+	psl_unref(&psl);
+	if (env->dmarc == NULL)
+		goto fail;
 	return env;
+fail:
+	session_env_close(&env);
+	return NULL;
+}
+
+int
+session_env_reload(struct session_env *env, const struct am_config *cfg,
+    char *err, size_t errlen)
+{
+	struct psl *psl = psl_load(cfg->dmarc_psl_file, err, errlen);
+
+	if (psl == NULL)
+		return -1;
+	dmarc_checker_set_psl(env->dmarc, psl);
+	psl_unref(&psl);
+	return 0;
 }
 
 void
@@ -90,6 +126,8 @@ session_env_close(struct session_env **ep)
 
 	if (ep == NULL || (env = *ep) == NULL)
 		return;
+	dmarc_checker_free(&env->dmarc);
+	dkim_verifier_free(&env->dkim);
 	spf_checker_free(&env->spf);
 	dns_resolver_free(&env->dns);
 	free(env);
@@ -114,6 +152,7 @@ session_free(struct session **sp)
 
 	if (sp == NULL || (s = *sp) == NULL)
 		return;
+	dkim_msg_free(&s->dkim);
 	arena_free(&s->arena);
 	config_unref(&s->cfg);
 	free(s);
@@ -206,6 +245,17 @@ session_rcpt(struct session *s, const char *arg)
 	s->nrcpt++;
 }
 
+/* message_start - decide at the first header whether this message is
+ * evaluated, and start the streaming methods */
+static void
+message_start(struct session *s)
+{
+	s->skip = s->trusted ||
+	    (s->auth_user[0] != '\0' && s->cfg->skip_authenticated);
+	if (!s->skip && s->cfg->dkim_enable && s->env->dkim != NULL)
+		s->dkim = dkim_msg_new(s->env->dkim, &s->deadline);
+}
+
 int
 session_header(struct session *s, const char *name, const char *value)
 {
@@ -230,6 +280,12 @@ session_header(struct session *s, const char *name, const char *value)
 	s->nhdrs++;
 	s->hdr_bytes += n;
 
+	if (s->nhdrs == 1) /* the message's first header: the client is known */
+		message_start(s);
+	if (s->dkim != NULL)
+		dkim_msg_header(s->dkim, name, value);
+	if (strcasecmp(name, "From") == 0 && s->nfrom++ == 0)
+		s->from_value = s->hdrs[s->nhdrs - 1].value;
 	if (strcasecmp(name, AR_NAME) == 0) {
 		char id[256];
 
@@ -247,14 +303,18 @@ session_header(struct session *s, const char *name, const char *value)
 void
 session_eoh(struct session *s)
 {
-	(void)s;
+	if (s->nhdrs == 0)
+		message_start(s);
+	if (s->dkim != NULL)
+		dkim_msg_eoh(s->dkim);
 }
 
 void
 session_body(struct session *s, const unsigned char *p, size_t len)
 {
-	(void)p;
 	s->body_bytes += len;
+	if (s->dkim != NULL)
+		dkim_msg_body(s->dkim, p, len);
 }
 
 /* helo_checkable - whether the HELO name is a domain SPF can evaluate:
@@ -275,15 +335,183 @@ run_spf(struct session *s, struct session_verdict *v)
 	if (!cfg->spf_enable || s->env->spf == NULL || s->client_ip[0] == '\0')
 		return;
 	if (!null_sender) {
-		spf_check(s->env->spf, s->client_ip, s->mail_from, s->helo,
-		    &v->spf_mailfrom);
+		spf_check_by(s->env->spf, s->client_ip, s->mail_from, s->helo,
+		    &s->deadline, &v->spf_mailfrom);
 		v->spf_mailfrom_done = 1;
 	}
 	/* RFC 7208 2.3: the HELO identity is checked always when MAIL FROM is
 	 * null (the identity is then postmaster@HELO), optionally otherwise */
 	if ((null_sender || cfg->spf_helo) && helo_checkable(s->helo)) {
-		spf_check(s->env->spf, s->client_ip, NULL, s->helo, &v->spf_helo);
+		spf_check_by(s->env->spf, s->client_ip, NULL, s->helo,
+		    &s->deadline, &v->spf_helo);
 		v->spf_helo_done = 1;
+	}
+}
+
+static void
+run_dkim(struct session *s, struct session_verdict *v)
+{
+	if (s->dkim == NULL)
+		return;
+	dkim_msg_eom(s->dkim, &v->dkim, &v->ndkim);
+	v->dkim_done = 1;
+}
+
+static void
+run_dmarc(struct session *s, struct session_verdict *v)
+{
+	struct dmarc_dkim ids[16];
+	struct dmarc_input in;
+	char domain[256];
+	const char *at;
+
+	v->nfrom = s->nfrom;
+	if (s->nfrom == 0)
+		v->from_status = MAILADDR_NONE;
+	else if (s->nfrom > 1)
+		v->from_status = MAILADDR_MULTIPLE;
+	else
+		v->from_status = mailaddr_from_domain(s->from_value, domain,
+		    sizeof(domain));
+	if (v->from_status == MAILADDR_OK)
+		v->from_domain = arena_strdup(s->arena, domain);
+	if (!s->cfg->dmarc_enable || v->from_status != MAILADDR_OK)
+		return;
+
+	memset(&in, 0, sizeof(in));
+	in.from_domain = v->from_domain;
+	at = s->mail_from ? strrchr(s->mail_from, '@') : NULL;
+	in.spf_domain = at != NULL && at[1] != '\0' ? at + 1 : NULL;
+	in.spf_pass = v->spf_mailfrom_done &&
+	    v->spf_mailfrom.result == SPF_RESULT_PASS;
+	for (size_t i = 0; i < v->ndkim && in.ndkim < 16; i++) {
+		ids[in.ndkim].domain = v->dkim[i].domain;
+		ids[in.ndkim].pass = v->dkim[i].result == DKIM_RES_PASS;
+		in.ndkim++;
+	}
+	in.dkim = ids;
+	/* RFC 7489 6.6.4: pct is a sample of messages: our own coin */
+	dmarc_evaluate(s->env->dmarc, &in, arc4random_uniform(100), &s->deadline,
+	    &v->dmarc);
+	v->dmarc_done = 1;
+}
+
+/* never_reject - whether the author domain (or a parent of it) is on the
+ * list of domains never rejected */
+static int
+never_reject(const struct am_config *cfg, const char *domain)
+{
+	size_t dl = domain ? strlen(domain) : 0;
+
+	for (size_t i = 0; i < cfg->policy_nnever_reject; i++) {
+		const char *d = cfg->policy_never_reject[i];
+		size_t n = strlen(d);
+
+		if (dl == n && strcasecmp(domain, d) == 0)
+			return 1;
+		if (dl > n && domain[dl - n - 1] == '.' &&
+		    strcasecmp(domain + dl - n, d) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* temp_relevant - a temporary DNS error that could have changed a DMARC
+ * failure: the record lookup itself, or an aligned identifier's check */
+static int
+temp_relevant(const struct session_verdict *v)
+{
+	if (v->dmarc.result == DMARC_RES_TEMPERROR)
+		return 1;
+	if (v->dmarc.result != DMARC_RES_FAIL)
+		return 0;
+	if (v->spf_mailfrom_done && v->spf_mailfrom.result == SPF_RESULT_TEMPERROR)
+		return 1;
+	for (size_t i = 0; i < v->ndkim; i++)
+		if (v->dkim[i].result == DKIM_RES_TEMPERROR)
+			return 1;
+	return 0;
+}
+
+static void
+set_reply(struct session *s, struct session_verdict *v, enum session_action a,
+    const char *rcode, const char *xcode, const char *text)
+{
+	char *t = arena_strdup(s->arena, text);
+
+	/* libmilter takes the text as a format: no '%', no line breaks */
+	for (char *p = t; *p; p++)
+		if (*p == '%' || *p == '\r' || *p == '\n')
+			*p = ' ';
+	v->action = a;
+	v->smtp_rcode = rcode;
+	v->smtp_xcode = xcode;
+	v->smtp_text = t;
+}
+
+/* decide - the action from the results, the config and the client */
+static void
+decide(struct session *s, struct session_verdict *v)
+{
+	const struct am_config *cfg = s->cfg;
+	int enforce = cfg->policy_mode == POLICY_ENFORCE;
+	const struct dmarc_outcome *d = &v->dmarc;
+
+	v->action = SESSION_ACCEPT;
+	if (cfg->dmarc_enable && v->from_status != MAILADDR_OK) {
+		const char *why;
+
+		switch (v->from_status) {
+		case MAILADDR_NONE:
+			why = v->nfrom == 0 ? "the message has no From header" :
+			    "the From header has no address";
+			break;
+		case MAILADDR_MULTIPLE:
+			why = v->nfrom > 1 ? "the message has several From headers" :
+			    "the From header has several addresses";
+			break;
+		case MAILADDR_NO_DOMAIN:
+			why = "the From address has no domain";
+			break;
+		default:
+			why = "the From header cannot be parsed";
+			break;
+		}
+		v->reason = why;
+		if (enforce && cfg->policy_on_from_error == FROM_ERROR_REJECT)
+			set_reply(s, v, SESSION_REJECT, "550", "5.7.1",
+			    arena_printf(s->arena, "Rejected: %s (RFC 5322 3.6 "
+			    "requires exactly one author for DMARC)", why));
+		return;
+	}
+	if (!v->dmarc_done)
+		return;
+	if (temp_relevant(v)) {
+		v->reason = "temporary DNS error";
+		if (enforce && cfg->policy_on_temperror == TEMPERROR_TEMPFAIL)
+			set_reply(s, v, SESSION_TEMPFAIL, "451", "4.7.5",
+			    arena_printf(s->arena, "Cannot check DMARC for %s now: "
+			    "temporary DNS error, try again later", v->from_domain));
+		return;
+	}
+	if (d->result != DMARC_RES_FAIL)
+		return;
+	if (d->disposition == DMARC_POLICY_REJECT) {
+		v->reason = "DMARC policy reject";
+		if (!enforce || never_reject(cfg, v->from_domain))
+			return;
+		set_reply(s, v, SESSION_REJECT, "550", "5.7.1",
+		    arena_printf(s->arena, "Rejected by the DMARC policy of %s: %s",
+		    d->policy_domain[0] ? d->policy_domain : v->from_domain,
+		    d->reason[0] ? d->reason : "no aligned SPF or DKIM pass"));
+	} else if (d->disposition == DMARC_POLICY_QUARANTINE) {
+		v->reason = "DMARC policy quarantine";
+		if (!enforce || cfg->policy_quarantine != QUARANTINE_HOLD)
+			return;
+		v->action = SESSION_QUARANTINE;
+		v->quarantine_reason = arena_printf(s->arena,
+		    "DMARC policy of %s: %s", d->policy_domain[0] ?
+		    d->policy_domain : v->from_domain, d->reason);
 	}
 }
 
@@ -300,6 +528,52 @@ add_spf_result(struct authres *ar, const struct spf_outcome *o,
 }
 
 static void
+add_dkim_result(struct session *s, struct authres *ar, const struct dkim_result *d)
+{
+	struct authres_result *r;
+	const char *comment = d->reason[0] ? d->reason : NULL;
+
+	if (d->result == DKIM_RES_PASS && d->key_bits > 0)
+		comment = strcmp(d->algorithm, "ed25519-sha256") == 0 ?
+		    "ed25519 key" : arena_printf(s->arena, "%u-bit key", d->key_bits);
+	r = authres_add(ar, "dkim", dkim_res_name(d->result), comment);
+	if (r == NULL)
+		return;
+	if (d->domain[0])
+		authres_add_prop(r, "header", "d", d->domain);
+	if (d->identity[0])
+		authres_add_prop(r, "header", "i", d->identity);
+	if (d->selector[0])
+		authres_add_prop(r, "header", "s", d->selector);
+	if (d->algorithm[0])
+		authres_add_prop(r, "header", "a", d->algorithm);
+	if (d->b[0])
+		authres_add_prop(r, "header", "b", d->b);
+}
+
+static void
+add_dmarc_result(struct session *s, struct authres *ar,
+    const struct session_verdict *v)
+{
+	const struct dmarc_outcome *d = &v->dmarc;
+	struct authres_result *r;
+	const char *comment;
+
+	if (v->from_status != MAILADDR_OK) {
+		authres_add(ar, "dmarc", "permerror", v->reason);
+		return;
+	}
+	if (d->result == DMARC_RES_PASS || d->result == DMARC_RES_FAIL)
+		comment = arena_printf(s->arena, "p=%s dis=%s",
+		    dmarc_policy_name(d->policy), dmarc_policy_name(d->disposition));
+	else
+		comment = d->reason[0] ? d->reason : NULL;
+	r = authres_add(ar, "dmarc", dmarc_res_name(d->result), comment);
+	if (r != NULL)
+		authres_add_prop(r, "header", "from", v->from_domain);
+}
+
+static void
 build_authres(struct session *s, struct session_verdict *v)
 {
 	struct authres *ar = authres_new(s->cfg->authserv_id);
@@ -309,6 +583,12 @@ build_authres(struct session *s, struct session_verdict *v)
 		add_spf_result(ar, &v->spf_mailfrom, "mailfrom", s->mail_from);
 	if (v->spf_helo_done)
 		add_spf_result(ar, &v->spf_helo, "helo", s->helo);
+	if (v->dkim_done && v->ndkim == 0)
+		authres_add(ar, "dkim", "none", NULL);
+	for (size_t i = 0; i < v->ndkim; i++)
+		add_dkim_result(s, ar, &v->dkim[i]);
+	if (s->cfg->dmarc_enable && (v->dmarc_done || v->from_status != MAILADDR_OK))
+		add_dmarc_result(s, ar, v);
 	text = authres_render_lf(ar);
 	v->authres = arena_strdup(s->arena, text);
 	free(text);
@@ -322,6 +602,8 @@ session_eom(struct session *s)
 
 	memset(v, 0, sizeof(*v));
 	v->action = SESSION_ACCEPT;
+	if (s->nhdrs == 0 && s->dkim == NULL)
+		message_start(s);
 	if (s->trusted) {
 		/* trusted hosts (a content filter re-injecting, local
 		 * submission) keep their headers: they may carry ours */
@@ -330,11 +612,17 @@ session_eom(struct session *s)
 	}
 	v->ar_delete = s->ar_delete;
 	v->nar_delete = s->nar_delete;
-	if (s->auth_user[0] != '\0' && s->cfg->skip_authenticated) {
+	if (s->skip) {
 		v->skipped = "authenticated";
 		return v;
 	}
+	/* the message's DNS budget starts now: every lookup below ends by it,
+	 * well inside the MTA's milter timeout */
+	dns_deadline(&s->deadline, s->cfg->policy_dns_budget_ms);
 	run_spf(s, v);
+	run_dkim(s, v);
+	run_dmarc(s, v);
+	decide(s, v);
 	build_authres(s, v);
 	return v;
 }
@@ -371,21 +659,43 @@ session_log_line(struct session *s, double ms)
 {
 	const struct session_verdict *v = &s->verdict;
 	struct arena *a = s->arena;
-	char spf[128] = "";
+	struct dynbuf b;
+	char *line;
 
-	if (v->spf_mailfrom_done || v->spf_helo_done)
-		snprintf(spf, sizeof(spf), " spf=%s spf_helo=%s",
-		    v->spf_mailfrom_done ? spf_result_name(v->spf_mailfrom.result) : "-",
-		    v->spf_helo_done ? spf_result_name(v->spf_helo.result) : "-");
-	snprintf(s->log_line, sizeof(s->log_line),
-	    "qid=%s client=%s helo=%s from=%s%s%s%s ar_removed=%zu "
-	    "action=%s ms=%.1f",
+	dynbuf_init(&b, sizeof(s->log_line) - 1);
+	dynbuf_printf(&b, "qid=%s client=%s helo=%s from=%s",
 	    s->queue_id[0] ? s->queue_id : "-",
 	    s->client_ip[0] ? s->client_ip : "-", log_value(a, s->helo),
-	    log_value(a, s->mail_from ? s->mail_from : ""), spf,
-	    v->skipped ? " skipped=" : "",
-	    v->skipped ? log_value(a, v->skipped) : "", v->nar_delete,
+	    log_value(a, s->mail_from ? s->mail_from : ""));
+	if (v->skipped)
+		dynbuf_printf(&b, " skipped=%s", log_value(a, v->skipped));
+	if (v->spf_mailfrom_done || v->spf_helo_done)
+		dynbuf_printf(&b, " spf=%s spf_helo=%s",
+		    v->spf_mailfrom_done ? spf_result_name(v->spf_mailfrom.result) : "-",
+		    v->spf_helo_done ? spf_result_name(v->spf_helo.result) : "-");
+	if (v->dkim_done) {
+		dynbuf_puts(&b, " dkim=");
+		if (v->ndkim == 0)
+			dynbuf_puts(&b, "none");
+		for (size_t i = 0; i < v->ndkim; i++)
+			dynbuf_printf(&b, "%s%s:%s", i ? "," : "",
+			    dkim_res_name(v->dkim[i].result),
+			    log_value(a, v->dkim[i].domain));
+	}
+	if (v->from_domain)
+		dynbuf_printf(&b, " header_from=%s", log_value(a, v->from_domain));
+	if (v->dmarc_done)
+		dynbuf_printf(&b, " dmarc=%s policy=%s dis=%s",
+		    dmarc_res_name(v->dmarc.result),
+		    dmarc_policy_name(v->dmarc.policy),
+		    dmarc_policy_name(v->dmarc.disposition));
+	if (v->reason)
+		dynbuf_printf(&b, " reason=%s", log_value(a, v->reason));
+	dynbuf_printf(&b, " ar_removed=%zu action=%s ms=%.1f", v->nar_delete,
 	    session_action_name(v->action), ms);
+	line = dynbuf_take(&b);
+	str_copy(s->log_line, line, sizeof(s->log_line));
+	free(line);
 	return s->log_line;
 }
 
@@ -403,6 +713,10 @@ session_reset(struct session *s)
 	s->body_bytes = 0;
 	s->nar = 0;
 	s->nar_delete = 0;
+	s->nfrom = 0;
+	s->from_value = NULL;
+	s->skip = 0;
+	dkim_msg_free(&s->dkim);
 	memset(&s->verdict, 0, sizeof(s->verdict));
 }
 

@@ -13,16 +13,22 @@
 
 #include <stddef.h>
 
+#include "dkim.h"
+#include "dmarc.h"
+#include "mailaddr.h"
 #include "spf.h"
 
 struct am_config;
 struct dns_resolver;
 struct spf_checker;
 
-/* what the whole process shares; read-only while messages run */
+/* what the whole process shares; read-only while messages run (the PSL
+ * inside dmarc is swapped atomically on reload) */
 struct session_env {
 	struct dns_resolver *dns;
 	struct spf_checker *spf;
+	struct dkim_verifier *dkim;   /* NULL when DKIM was off at start */
+	struct dmarc_checker *dmarc;
 };
 
 /* session_env_open - the resolver and method contexts a config asks for
@@ -31,6 +37,10 @@ struct session_env *session_env_open(const struct am_config *cfg, char *err,
     size_t errlen);
 /* session_env_close - stop the resolver, free everything, set *ep to NULL */
 void session_env_close(struct session_env **ep);
+/* session_env_reload - what a SIGHUP can change in place: the public
+ * suffix list is read again. 0, or -1 with err (the old list stays) */
+int session_env_reload(struct session_env *env, const struct am_config *cfg,
+    char *err, size_t errlen);
 
 enum session_action {
 	SESSION_ACCEPT = 0,
@@ -58,9 +68,18 @@ struct session_verdict {
 	size_t nar_delete;
 	/* results, for the log line and tests */
 	const char *skipped;      /* why evaluation was skipped, or NULL */
+	const char *reason;       /* why the action, in plain words, or NULL */
 	struct spf_outcome spf_mailfrom;
 	struct spf_outcome spf_helo;
 	int spf_mailfrom_done, spf_helo_done;
+	const struct dkim_result *dkim;  /* one per signature */
+	size_t ndkim;
+	int dkim_done;
+	enum mailaddr_status from_status; /* of the author (From) */
+	const char *from_domain;  /* the author domain, or NULL */
+	unsigned nfrom;           /* From header fields seen */
+	struct dmarc_outcome dmarc;
+	int dmarc_done;
 };
 
 struct session;

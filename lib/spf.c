@@ -76,6 +76,7 @@ struct ctx {
 	char ipstr[64];          /* %{c} */
 	char local[128], sdomain[256], helo[256];
 	unsigned lookups, voids;
+	const struct timespec *deadline; /* the message's DNS budget, or NULL */
 	char reason[256];
 	char explanation[512];
 };
@@ -286,7 +287,7 @@ ptr_validated(struct ctx *x, enum dns_status *status,
 	int ret = 0;
 
 	reverse_name(x, rev, sizeof(rev));
-	a = dns_query(x->c->dns, rev, DNS_T_PTR, 0);
+	a = dns_query_by(x->c->dns, rev, DNS_T_PTR, x->deadline);
 	*status = a->status;
 	for (size_t i = 0; a->status == DNS_STATUS_OK && i < a->count &&
 	    i < SPF_MAX_PTR_NAMES && ret == 0; i++) {
@@ -296,7 +297,7 @@ ptr_validated(struct ctx *x, enum dns_status *status,
 		if (dns_rr_name(&a->rr[i], 0, name, sizeof(name)) != 0 ||
 		    name[0] == '\0')
 			continue;
-		aa = dns_query(x->c->dns, name, x->v6 ? DNS_T_AAAA : DNS_T_A, 0);
+		aa = dns_query_by(x->c->dns, name, x->v6 ? DNS_T_AAAA : DNS_T_A, x->deadline);
 		/* 5.5: a DNS error on the address lookup skips the name */
 		if (aa->status == DNS_STATUS_OK && answer_has_ip(x, aa,
 		    x->v6 ? 128 : 32))
@@ -904,7 +905,7 @@ txt_len(const struct dns_rr *rr)
 static enum spf_result
 fetch_record(struct ctx *x, const char *dom, char **textp)
 {
-	struct dns_answer *a = dns_query(x->c->dns, dom, DNS_T_TXT, 0);
+	struct dns_answer *a = dns_query_by(x->c->dns, dom, DNS_T_TXT, x->deadline);
 	enum spf_result res = SPF_RESULT_NONE;
 	size_t found = 0;
 
@@ -1041,7 +1042,7 @@ eval_term(struct ctx *x, const char *dom, const struct term *t, int depth)
 	case M_EXISTS:
 		/* 5.7: exists always asks for A, whatever the client */
 		type = t->kind == M_A && x->v6 ? DNS_T_AAAA : DNS_T_A;
-		a = dns_query(x->c->dns, target, type, 0);
+		a = dns_query_by(x->c->dns, target, type, x->deadline);
 		if (a->status == DNS_STATUS_TEMPFAIL)
 			ret = -temperror(x, a, target, type);
 		else if (count_void(x, a) != 0)
@@ -1052,7 +1053,7 @@ eval_term(struct ctx *x, const char *dom, const struct term *t, int depth)
 		dns_answer_free(&a);
 		return ret;
 	case M_MX:
-		a = dns_query(x->c->dns, target, DNS_T_MX, 0);
+		a = dns_query_by(x->c->dns, target, DNS_T_MX, x->deadline);
 		if (a->status == DNS_STATUS_TEMPFAIL)
 			ret = -temperror(x, a, target, DNS_T_MX);
 		else if (count_void(x, a) != 0)
@@ -1070,7 +1071,7 @@ eval_term(struct ctx *x, const char *dom, const struct term *t, int depth)
 			if (dns_rr_mx(&a->rr[i], &pref, mx, sizeof(mx)) != 0 ||
 			    mx[0] == '\0')
 				continue;
-			aa = dns_query(x->c->dns, mx, type, 0);
+			aa = dns_query_by(x->c->dns, mx, type, x->deadline);
 			if (aa->status == DNS_STATUS_TEMPFAIL)
 				ret = -temperror(x, aa, mx, type);
 			else if (aa->status == DNS_STATUS_OK)
@@ -1118,7 +1119,7 @@ explain(struct ctx *x, const char *dom, const struct record *r)
 
 	if (r->exp != NULL && expand_domain(x, dom, r->exp, r->explen, target,
 	    sizeof(target)) == 0) {
-		a = dns_query(x->c->dns, target, DNS_T_TXT, 0);
+		a = dns_query_by(x->c->dns, target, DNS_T_TXT, x->deadline);
 		/* 6.2: anything but exactly one TXT record: no exp text */
 		if (a->status == DNS_STATUS_OK && a->count == 1) {
 			text = xmalloc(a->rr[0].len + 1);
@@ -1265,6 +1266,13 @@ enum spf_result
 spf_check(struct spf_checker *c, const char *ip, const char *sender,
     const char *helo, struct spf_outcome *out)
 {
+	return spf_check_by(c, ip, sender, helo, NULL, out);
+}
+
+enum spf_result
+spf_check_by(struct spf_checker *c, const char *ip, const char *sender,
+    const char *helo, const struct timespec *deadline, struct spf_outcome *out)
+{
 	struct ctx *x;
 	const char *at;
 	enum spf_result res;
@@ -1272,6 +1280,7 @@ spf_check(struct spf_checker *c, const char *ip, const char *sender,
 	memset(out, 0, sizeof(*out));
 	x = xcalloc(1, sizeof(*x));
 	x->c = c;
+	x->deadline = deadline;
 	str_copy(x->helo, helo ? helo : "", sizeof(x->helo));
 	/* 4.3: MAIL FROM with no local-part uses postmaster; an empty
 	 * MAIL FROM checks the HELO identity as postmaster@helo */

@@ -15,6 +15,7 @@
 #define AM_SPF_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct dns_resolver;
 
@@ -52,6 +53,12 @@ void spf_checker_free(struct spf_checker **cp);
  * Always fills *out; returns out->result. */
 enum spf_result spf_check(struct spf_checker *c, const char *ip,
     const char *sender, const char *helo, struct spf_outcome *out);
+
+/* spf_check_by - the same, with lookups bounded by a deadline on
+ * CLOCK_MONOTONIC (the message's DNS budget); past it they are temperror */
+enum spf_result spf_check_by(struct spf_checker *c, const char *ip,
+    const char *sender, const char *helo, const struct timespec *deadline,
+    struct spf_outcome *out);
 
 /* spf_result_name - "pass", "fail", ... (RFC 7208 section 2.6 names) */
 const char *spf_result_name(enum spf_result r);

@@ -139,8 +139,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	 * macros and the first header back to back, and its Nagle meets our
 	 * delayed ACK (~40 ms per message) */
 	unsigned long want_nr = SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR |
-	    SMFIP_NR_EOH;
-	unsigned long skip = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN;
+	    SMFIP_NR_EOH | SMFIP_NR_BODY;
+	unsigned long skip = SMFIP_NORCPT | SMFIP_NOUNKNOWN;
 	struct conn *c = conn_get(ctx) ? conn_get(ctx) : conn_new(ctx);
 
 	(void)f2;
@@ -235,9 +235,10 @@ cb_body(SMFICTX *ctx, unsigned char *p, size_t len)
 {
 	struct conn *c = conn_session(ctx);
 
-	if (c != NULL)
-		session_body(c->s, p, len);
-	return SMFIS_CONTINUE;
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	session_body(c->s, p, len);
+	return noreply(c);
 }
 
 /* apply - hand the verdict's edits and reply to the MTA */

@@ -223,7 +223,7 @@ same_dns(const struct am_config *a, const struct am_config *b)
 }
 
 static void
-reload(const char *path)
+reload(const char *path, struct session_env *env)
 {
 	char err[512];
 	struct am_config *cfg = config_load(path, err, sizeof(err));
@@ -239,7 +239,13 @@ reload(const char *path)
 		log_msg(LOG_WARNING, "event=reload note=\"socket changes need a restart\"");
 	if (!same_dns(old, cfg))
 		log_msg(LOG_WARNING, "event=reload note=\"dns changes need a restart\"");
+	if (old->dkim_enable != cfg->dkim_enable ||
+	    old->dkim_max_signatures != cfg->dkim_max_signatures ||
+	    old->dkim_min_key_bits != cfg->dkim_min_key_bits)
+		log_msg(LOG_WARNING, "event=reload note=\"dkim changes need a restart\"");
 	config_unref(&old);
+	if (session_env_reload(env, cfg, err, sizeof(err)) != 0)
+		log_msg(LOG_ERR, "event=reload note=\"public suffix list kept: %s\"", err);
 	config_set_current(cfg);
 	log_msg(LOG_INFO, "event=reload status=ok file=%s", path);
 }
@@ -365,7 +371,7 @@ daemon_run(const struct daemon_opts *o)
 			break;
 		while ((n = read(sig_pipe[0], &sig, 1)) == 1) {
 			if (sig == SIGHUP) {
-				reload(o->config_path);
+				reload(o->config_path, env);
 			} else if (sig == SIGTERM || sig == SIGINT) {
 				log_msg(LOG_INFO, "event=stop signal=%d in_flight=%d "
 				    "connections=%d", sig, callbacks_in_flight(),

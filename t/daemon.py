@@ -2,7 +2,7 @@
 """daemon.py - the authmilter daemon as a process: config check exit codes,
 serving the milter protocol on inet and unix sockets, SIGHUP reload (good
 and bad files), SIGTERM shutdown. Uses t/milterclient.py; no DNS needed
-(SPF is switched off here; the SPF path is covered by test-spf and e2e)."""
+(the methods are switched off here; they are covered by their own tests and e2e)."""
 import os
 import signal
 import socket
@@ -52,7 +52,8 @@ def conf(path, socket_spec, authserv_id, extra=""):
     with open(path, "w") as f:
         f.write('socket = "%s";\nauthserv_id = "%s";\n'
                 'dns = { nameservers = [ "127.0.0.1@1" ]; timeout_ms = 200; };\n'
-                'spf = { enable = false; };\n%s' % (socket_spec, authserv_id, extra))
+                'spf = { enable = false; };\ndkim = { enable = false; };\n'
+                'dmarc = { enable = false; };\n%s' % (socket_spec, authserv_id, extra))
 
 
 def header_of(spec):
@@ -120,7 +121,7 @@ def main():
         verdict, ins = header_of(spec)
         check(ins == [" mx.two.example; none"], "old config kept after a bad reload", repr(ins))
         logtext = open(log.name).read()
-        check(cfg + ":5:" in logtext, "failed reload names file and line", logtext[-300:])
+        check(cfg + ":7:" in logtext, "failed reload names file and line", logtext[-300:])
         check("qid=4ABCDEF" in logtext and "action=accept" in logtext, "one key=value line per message")
         # SIGTERM in the middle of a message: the message finishes first
         c = MilterClient(spec)

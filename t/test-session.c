@@ -1,12 +1,14 @@
 /*
  * test-session.c - the message session end to end, offline: a table
- * resolver, the SPF checker and a config from text.
+ * resolver, the SPF checker, the DKIM verifier, DMARC with the system PSL
+ * and configs from text. Each case is a message and what must come of it.
  */
 #include <string.h>
 
 #include "authres.h"
 #include "config.h"
 #include "dns.h"
+#include "psl.h"
 #include "session.h"
 #include "spf.h"
 #include "tap.h"
@@ -28,9 +30,12 @@ struct msg {
 	const char *name;
 	const char *conf;
 	const char *ip, *helo, *from, *auth;
-	const char *headers[6][2];
+	const char *headers[6][2];  /* no From given: "From: user@example.org" is added */
 	/* expectations */
-	const char *ar;            /* exact header value (folds as "\n\t"), or NULL: none */
+	enum session_action action;
+	const char *ar;            /* exact header value (folds "\n\t"), "*" any, NULL none */
+	const char *ar_has[3];     /* substrings of the unfolded header */
+	const char *smtp;          /* "550 5.7.1" prefix of code + xcode, or NULL */
 	const char *skipped;
 	size_t ndelete;
 	unsigned del[3];
@@ -43,43 +48,119 @@ static const char *base =
 static const struct msg cases[] = {
 	{"spf pass, helo checked too", NULL, "192.0.2.10", "mail.example.org",
 	    "<user@example.org>", NULL, {{"From", " user@example.org"}},
+	    SESSION_ACCEPT,
 	    "mx.test.example;\n\tspf=pass (192.0.2.10 is permitted by example.org)"
 	    "\n\t    smtp.mailfrom=user@example.org;\n\tspf=pass (192.0.2.10 is permitted"
-	    " by mail.example.org)\n\t    smtp.helo=mail.example.org", NULL, 0, {0}},
+	    " by mail.example.org)\n\t    smtp.helo=mail.example.org;\n\tdkim=none;"
+	    "\n\tdmarc=none (no DMARC record for example.org) header.from=example.org",
+	    {NULL}, NULL, NULL, 0, {0}},
 	{"null sender checks helo only", NULL, "192.0.2.10", "mail.example.org",
-	    "<>", NULL, {{NULL, NULL}},
-	    "mx.test.example;\n\tspf=pass (192.0.2.10 is permitted by"
-	    " mail.example.org)\n\t    smtp.helo=mail.example.org", NULL, 0, {0}},
+	    "<>", NULL, {{NULL, NULL}}, SESSION_ACCEPT, "*",
+	    {"spf=pass (192.0.2.10 is permitted by mail.example.org) smtp.helo=mail.example.org;",
+	     NULL}, NULL, NULL, 0, {0}},
 	{"forged ours removed, others kept", "spf = { helo = false; };",
 	    "192.0.2.99", "x", "<user@example.org>", NULL,
 	    {{"Authentication-Results", " other.example; spf=pass"},
 	     {"Authentication-Results", " MX.TEST.EXAMPLE; spf=pass"},
 	     {"Authentication-Results", " (c) mx.test.example; dkim=pass"}},
-	    NULL, NULL, 2, {2, 3}},
+	    SESSION_ACCEPT, "*", {NULL}, NULL, NULL, 2, {2, 3}},
 	{"trusted client skipped, headers untouched", NULL, "10.1.2.3", "x",
 	    "<user@example.org>", NULL,
 	    {{"Authentication-Results", " mx.test.example; spf=pass"}},
-	    NULL, "trusted network", 0, {0}},
+	    SESSION_ACCEPT, NULL, {NULL}, NULL, "trusted network", 0, {0}},
 	{"ipv4-mapped trusted client", NULL, "::ffff:10.1.2.3", "x",
 	    "<user@example.org>", NULL, {{NULL, NULL}},
-	    NULL, "trusted network", 0, {0}},
+	    SESSION_ACCEPT, NULL, {NULL}, NULL, "trusted network", 0, {0}},
 	{"authenticated client skipped, forgery still removed", NULL,
-	    "192.0.2.10", "x", "<user@example.org>", "alice",
-	    {{"Authentication-Results", " mx.test.example; spf=pass"}},
-	    NULL, "authenticated", 1, {1}},
+	    "192.0.2.10", "x", "<user@example.com>", "alice",
+	    {{"Authentication-Results", " mx.test.example; spf=pass"},
+	     {"From", " ceo@example.com"}},
+	    SESSION_ACCEPT, NULL, {NULL}, NULL, "authenticated", 1, {1}},
 	{"authenticated client evaluated when asked", "skip_authenticated = false;"
 	    "spf = { helo = false; };",
 	    "192.0.2.10", "x", "<user@example.org>", "alice", {{NULL, NULL}},
-	    "mx.test.example;\n\tspf=pass (192.0.2.10 is permitted by example.org)"
-	    "\n\t    smtp.mailfrom=user@example.org", NULL, 0, {0}},
-	{"spf disabled says none", "spf = { enable = false; };", "192.0.2.10",
+	    SESSION_ACCEPT, "*", {"spf=pass (192.0.2.10 is permitted by example.org)"
+	    " smtp.mailfrom=user@example.org;", NULL}, NULL, NULL, 0, {0}},
+	{"methods off say none", "spf = { enable = false; }; dkim = { enable = false; };"
+	    "dmarc = { enable = false; };", "192.0.2.10",
 	    "mail.example.org", "<user@example.org>", NULL, {{NULL, NULL}},
-	    "mx.test.example; none", NULL, 0, {0}},
+	    SESSION_ACCEPT, "mx.test.example; none", {NULL}, NULL, NULL, 0, {0}},
 	{"fail with comment", "spf = { helo = false; };", "192.0.2.9", "x",
-	    "<user@example.org>", NULL, {{NULL, NULL}},
-	    "mx.test.example;\n\tspf=fail (192.0.2.9 is not permitted by example.org)"
-	    "\n\t    smtp.mailfrom=user@example.org", NULL, 0, {0}},
+	    "<user@example.org>", NULL, {{NULL, NULL}}, SESSION_ACCEPT, "*",
+	    {"spf=fail (192.0.2.9 is not permitted by example.org) smtp.mailfrom=user@example.org;",
+	     NULL}, NULL, NULL, 0, {0}},
+	/* DMARC: example.com publishes p=reject, SPF passes only 192.0.2.20 */
+	{"dmarc pass through aligned spf", "spf = { helo = false; };",
+	    "192.0.2.20", "x", "<bounce@mail.example.com>", NULL,
+	    {{"From", " Boss <ceo@example.com>"}}, SESSION_ACCEPT, "*",
+	    {"dmarc=pass (p=reject dis=none) header.from=example.com", NULL},
+	    NULL, NULL, 0, {0}},
+	{"dmarc reject: 550 naming the domain", "spf = { helo = false; };",
+	    "192.0.2.99", "x", "<bounce@example.com>", NULL,
+	    {{"From", " ceo@example.com"}}, SESSION_REJECT, "*",
+	    {"dmarc=fail (p=reject dis=reject) header.from=example.com", NULL},
+	    "550 5.7.1 Rejected by the DMARC policy of example.com", NULL, 0, {0}},
+	{"dmarc reject in report-only mode is delivered",
+	    "policy = { mode = \"report-only\"; };", "192.0.2.99", "x",
+	    "<bounce@example.com>", NULL, {{"From", " ceo@example.com"}},
+	    SESSION_ACCEPT, "*", {"dmarc=fail (p=reject dis=reject)", NULL}, NULL,
+	    NULL, 0, {0}},
+	{"never_reject domain is delivered",
+	    "policy = { never_reject = [ \"Example.COM\" ]; };", "192.0.2.99",
+	    "x", "<bounce@example.com>", NULL, {{"From", " ceo@sub.example.com"}},
+	    SESSION_ACCEPT, "*", {"dmarc=fail", NULL}, NULL, NULL, 0, {0}},
+	{"dmarc quarantine is held", NULL, "192.0.2.99", "x",
+	    "<bounce@example.net>", NULL, {{"From", " a@example.net"}},
+	    SESSION_QUARANTINE, "*",
+	    {"dmarc=fail (p=quarantine dis=quarantine) header.from=example.net", NULL},
+	    NULL, NULL, 0, {0}},
+	{"dmarc quarantine as header only", "policy = { quarantine = \"header\"; };",
+	    "192.0.2.99", "x", "<bounce@example.net>", NULL,
+	    {{"From", " a@example.net"}}, SESSION_ACCEPT, "*",
+	    {"dis=quarantine", NULL}, NULL, NULL, 0, {0}},
+	{"pct=0: reject becomes quarantine", NULL, "192.0.2.99", "x",
+	    "<bounce@pct0.example.org>", NULL, {{"From", " a@pct0.example.org"}},
+	    SESSION_QUARANTINE, "*", {"dmarc=fail (p=reject dis=quarantine)", NULL},
+	    NULL, NULL, 0, {0}},
+	{"several From headers are rejected", NULL, "192.0.2.20", "x",
+	    "<bounce@example.com>", NULL,
+	    {{"From", " a@example.com"}, {"From", " b@example.org"}},
+	    SESSION_REJECT, "*", {"dmarc=permerror", NULL},
+	    "550 5.7.1 Rejected: the message has several From headers", NULL, 0, {0}},
+	{"several From addresses accepted when asked",
+	    "policy = { on_from_error = \"accept\"; };", "192.0.2.20", "x",
+	    "<bounce@example.com>", NULL, {{"From", " a@example.com, b@example.org"}},
+	    SESSION_ACCEPT, "*", {"dmarc=permerror (the From header has several addresses)",
+	    NULL}, NULL, NULL, 0, {0}},
+	{"DMARC record temperror: tempfail when asked",
+	    "policy = { on_temperror = \"tempfail\"; };", "192.0.2.99", "x",
+	    "<bounce@tempfail.example.org>", NULL,
+	    {{"From", " a@tempfail.example.org"}}, SESSION_TEMPFAIL, "*",
+	    {"dmarc=temperror", NULL}, "451 4.7.5", NULL, 0, {0}},
+	{"DMARC record temperror: accepted by default", NULL, "192.0.2.99", "x",
+	    "<bounce@tempfail.example.org>", NULL,
+	    {{"From", " a@tempfail.example.org"}}, SESSION_ACCEPT, "*",
+	    {"dmarc=temperror", NULL}, NULL, NULL, 0, {0}},
 };
+
+/* unfold - the header on one line, folds become one space */
+static char *
+unfold(const char *v)
+{
+	char *o = strdup(v), *w = o;
+
+	for (const char *p = v; *p; p++) {
+		if (*p == '\n') {
+			while (p[1] == '\t' || p[1] == ' ')
+				p++;
+			*w++ = ' ';
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+	return o;
+}
 
 static void
 run_case(const struct msg *m)
@@ -88,6 +169,7 @@ run_case(const struct msg *m)
 	struct am_config *cfg;
 	struct session *s;
 	const struct session_verdict *v;
+	int have_from = 0;
 
 	snprintf(text, sizeof(text), "%s%s", base, m->conf ? m->conf : "");
 	cfg = conf(text);
@@ -101,16 +183,37 @@ run_case(const struct msg *m)
 	if (m->auth)
 		session_macro(s, "{auth_authen}", m->auth);
 	session_rcpt(s, "<rcpt@test.example>");
-	for (int i = 0; i < 6 && m->headers[i][0] != NULL; i++)
+	for (int i = 0; i < 6 && m->headers[i][0] != NULL; i++) {
 		session_header(s, m->headers[i][0], m->headers[i][1]);
+		have_from |= strcmp(m->headers[i][0], "From") == 0;
+	}
+	if (!have_from)
+		session_header(s, "From", " user@example.org");
 	session_eoh(s);
 	session_body(s, (const unsigned char *)"hello\r\n", 7);
 	v = session_eom(s);
-	is_int(v->action, SESSION_ACCEPT, "%s: action", m->name);
-	if (m->ar != NULL)
-		is_str(v->authres, m->ar, "%s: header", m->name);
-	else if (m->skipped != NULL)
+	is_str(session_action_name(v->action), session_action_name(m->action),
+	    "%s: action", m->name);
+	if (m->ar == NULL)
 		ok(v->authres == NULL, "%s: no header", m->name);
+	else if (strcmp(m->ar, "*") != 0)
+		is_str(v->authres, m->ar, "%s: header", m->name);
+	for (int i = 0; i < 3 && m->ar_has[i] != NULL; i++) {
+		char *u = v->authres ? unfold(v->authres) : NULL;
+
+		ok(u != NULL && strstr(u, m->ar_has[i]) != NULL,
+		    "%s: header has \"%s\" (got \"%s\")", m->name, m->ar_has[i],
+		    u ? u : "(none)");
+		free(u);
+	}
+	if (m->smtp != NULL) {
+		char got[512];
+
+		snprintf(got, sizeof(got), "%s %s %s", v->smtp_rcode ? v->smtp_rcode : "",
+		    v->smtp_xcode ? v->smtp_xcode : "", v->smtp_text ? v->smtp_text : "");
+		ok(strncmp(got, m->smtp, strlen(m->smtp)) == 0,
+		    "%s: reply \"%s\" starts with \"%s\"", m->name, got, m->smtp);
+	}
 	is_str(v->skipped, m->skipped, "%s: skipped", m->name);
 	is_int(v->nar_delete, m->ndelete, "%s: deletions", m->name);
 	for (size_t i = 0; i < m->ndelete && i < v->nar_delete; i++)
@@ -122,7 +225,7 @@ run_case(const struct msg *m)
 		ok(ar != NULL, "%s: our header parses (%s)", m->name, ar ? "" : err);
 		authres_free(&ar);
 	}
-	ok(strstr(session_log_line(s, 1.5), "action=accept") != NULL, "%s: log line",
+	ok(strstr(session_log_line(s, 1.5), "action=") != NULL, "%s: log line",
 	    m->name);
 	/* a second message on the same connection starts clean */
 	session_reset(s);
@@ -143,6 +246,7 @@ test_limits(void)
 	config_unref(&cfg);
 	session_connect(s, NULL, "192.0.2.10");
 	session_mail_from(s, "<user@example.org>");
+	session_header(s, "From", " user@example.org");
 	for (int i = 0; i < SESSION_MAX_HEADERS + 5; i++)
 		rc |= session_header(s, "X-Many", " v");
 	is_int(rc, -1, "header count limit reported");
@@ -171,6 +275,7 @@ test_envelope(void)
 		session_connect(s, NULL, "192.0.2.10");
 		session_helo(s, "x");
 		session_mail_from(s, cases[i].arg);
+		session_header(s, "From", " user@example.org");
 		v = session_eom(s);
 		ok(v->authres != NULL && v->spf_mailfrom_done, "envelope %s evaluated",
 		    cases[i].arg);
@@ -183,19 +288,41 @@ int
 main(void)
 {
 	char err[256];
+	struct dkim_opts dk = {.max_signatures = 8, .min_rsa_bits = 1024};
+	struct psl *psl;
 
 	env.dns = dns_table_new();
 	dns_table_add_text(env.dns, "example.org", DNS_T_TXT,
 	    "v=spf1 ip4:192.0.2.10 -all");
 	dns_table_add_text(env.dns, "mail.example.org", DNS_T_TXT,
 	    "v=spf1 ip4:192.0.2.10 -all");
+	dns_table_add_text(env.dns, "example.com", DNS_T_TXT, "v=spf1 ip4:192.0.2.20 -all");
+	dns_table_add_text(env.dns, "mail.example.com", DNS_T_TXT, "v=spf1 ip4:192.0.2.20 -all");
+	dns_table_add_text(env.dns, "_dmarc.example.com", DNS_T_TXT, "v=DMARC1; p=reject");
+	dns_table_add_text(env.dns, "_dmarc.example.net", DNS_T_TXT, "v=DMARC1; p=quarantine");
+	dns_table_add_text(env.dns, "_dmarc.pct0.example.org", DNS_T_TXT,
+	    "v=DMARC1; p=reject; pct=0");
+	dns_table_set_status(env.dns, "_dmarc.tempfail.example.org", DNS_T_TXT,
+	    DNS_STATUS_TEMPFAIL);
 	env.spf = spf_checker_new(env.dns, "mx.test.example", err, sizeof(err));
 	if (!ok(env.spf != NULL, "spf checker: %s", err))
+		return test_done("session");
+	env.dkim = dkim_verifier_new(env.dns, &dk, err, sizeof(err));
+	if (!ok(env.dkim != NULL, "dkim verifier: %s", err))
+		return test_done("session");
+	psl = psl_load(PSL_PATH, err, sizeof(err));
+	if (!ok(psl != NULL, "psl: %s", err))
+		return test_done("session");
+	env.dmarc = dmarc_checker_new(env.dns, psl, err, sizeof(err));
+	psl_unref(&psl);
+	if (!ok(env.dmarc != NULL, "dmarc checker: %s", err))
 		return test_done("session");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
 	test_limits();
 	test_envelope();
+	dmarc_checker_free(&env.dmarc);
+	dkim_verifier_free(&env.dkim);
 	spf_checker_free(&env.spf);
 	dns_resolver_free(&env.dns);
 	return test_done("session");
