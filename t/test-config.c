@@ -44,6 +44,25 @@ static const struct load_case load_cases[] = {
 	{ "most negative int passes the literal scan", "x = -2147483648;\n",
 	    "t.conf:1: x: unknown setting" },
 
+	/* dkim, dmarc, policy */
+	{ "policy words", "policy = { mode = \"report-only\"; quarantine = "
+	    "\"header\";\n on_temperror = \"tempfail\"; on_from_error = "
+	    "\"accept\"; never_reject = [ \"Partner.Example\" ]; };", NULL },
+	{ "policy.mode unknown word", "policy = {\n\tmode = \"enforcing\";\n};",
+	    "t.conf:2: policy.mode: \"enforcing\" is not one of \"enforce\" or "
+	    "\"report-only\"" },
+	{ "policy.never_reject not a domain",
+	    "policy = { never_reject = [ \"ex ample.com\" ]; };",
+	    "t.conf:1: policy.never_reject: \"ex ample.com\" is not a domain name" },
+	{ "policy.dns_budget_ms out of range", "policy = { dns_budget_ms = 5; };",
+	    "t.conf:1: policy.dns_budget_ms: 5 is out of range (100..120000)" },
+	{ "dkim.max_signatures out of range", "dkim = { max_signatures = 0; };",
+	    "t.conf:1: dkim.max_signatures: 0 is out of range (1..64)" },
+	{ "dmarc.psl_file relative", "dmarc = { psl_file = \"psl.dat\"; };",
+	    "t.conf:1: dmarc.psl_file: \"psl.dat\" is not an absolute path" },
+	{ "unknown key in policy", "policy = { reject = true; };",
+	    "t.conf:1: policy.reject: unknown setting" },
+
 	/* unknown keys */
 	{ "unknown top-level key",
 	    "socket = \"inet:8891@localhost\";\n\nbogus = 1;\n",
@@ -242,6 +261,49 @@ static const char full_text[] =
     "\"198.51.100.7\" ];\n"
     "skip_authenticated = false;\n"
     "spf = { enable = false; helo = false; };\n";
+
+/* test_policy - the new groups' values land where the session reads them */
+static void
+test_policy(void)
+{
+	char err[256];
+	struct am_config *c = config_load_string(
+	    "dkim = { enable = false; max_signatures = 3; min_key_bits = 2048; };\n"
+	    "dmarc = { psl_file = \"/tmp/psl.dat\"; };\n"
+	    "policy = { mode = \"report-only\"; quarantine = \"header\";\n"
+	    "  never_reject = [ \"Partner.Example\", \"b.example\" ];\n"
+	    "  on_temperror = \"tempfail\"; on_from_error = \"accept\";\n"
+	    "  dns_budget_ms = 2500; };\n", "p.conf", err, sizeof(err));
+	struct am_config *d = config_load_string("", "d.conf", err, sizeof(err));
+
+	if (!ok(c != NULL && d != NULL, "policy config loads: %s", err))
+		return;
+	is_int(c->dkim_enable, 0, "dkim.enable");
+	is_int(c->dkim_max_signatures, 3, "dkim.max_signatures");
+	is_int(c->dkim_min_key_bits, 2048, "dkim.min_key_bits");
+	is_str(c->dmarc_psl_file, "/tmp/psl.dat", "dmarc.psl_file");
+	is_int(c->policy_mode, POLICY_REPORT_ONLY, "policy.mode");
+	is_int(c->policy_quarantine, QUARANTINE_HEADER, "policy.quarantine");
+	is_int(c->policy_nnever_reject, 2, "policy.never_reject count");
+	is_str(c->policy_never_reject[0], "partner.example", "never_reject lowercased");
+	is_int(c->policy_on_temperror, TEMPERROR_TEMPFAIL, "policy.on_temperror");
+	is_int(c->policy_on_from_error, FROM_ERROR_ACCEPT, "policy.on_from_error");
+	is_int(c->policy_dns_budget_ms, 2500, "policy.dns_budget_ms");
+	/* defaults */
+	is_int(d->dkim_enable, 1, "default dkim.enable");
+	is_int(d->dkim_max_signatures, 8, "default dkim.max_signatures");
+	is_int(d->dkim_min_key_bits, 1024, "default dkim.min_key_bits");
+	is_int(d->dmarc_enable, 1, "default dmarc.enable");
+	is_str(d->dmarc_psl_file, PSL_PATH, "default dmarc.psl_file");
+	is_int(d->policy_mode, POLICY_ENFORCE, "default policy.mode");
+	is_int(d->policy_quarantine, QUARANTINE_HOLD, "default policy.quarantine");
+	is_int(d->policy_nnever_reject, 0, "default policy.never_reject");
+	is_int(d->policy_on_temperror, TEMPERROR_ACCEPT, "default policy.on_temperror");
+	is_int(d->policy_on_from_error, FROM_ERROR_REJECT, "default policy.on_from_error");
+	is_int(d->policy_dns_budget_ms, 10000, "default policy.dns_budget_ms");
+	config_unref(&c);
+	config_unref(&d);
+}
 
 static void
 test_full(void)
@@ -693,6 +755,7 @@ main(void)
 {
 	test_load_cases();
 	test_full();
+	test_policy();
 	test_defaults();
 	test_files();
 	test_shipped();
