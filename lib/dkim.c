@@ -67,8 +67,9 @@ struct dkim_verifier {
 struct dkim_msg {
 	struct dkim_verifier *v;
 	DKIM *dkim;                 /* NULL until first needed */
-	struct timespec deadline;
-	int has_deadline;
+	/* the caller's deadline, read when a lookup starts (the session sets
+	 * it at end of message, after the headers arrived), or NULL */
+	const struct timespec *deadline;
 	int started_eoh;            /* dkim_eoh was called */
 	int nosig;                  /* no DKIM-Signature (eoh said so) */
 	int over_limit;             /* the header block broke our bounds */
@@ -219,8 +220,8 @@ hook_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 	h->buf = buf;
 	h->buflen = buflen;
 	str_copy(h->qname, (const char *)query, sizeof(h->qname));
-	if (m != NULL && m->has_deadline) {
-		h->deadline = m->deadline;
+	if (m != NULL && m->deadline != NULL) {
+		h->deadline = *m->deadline;
 		h->has_deadline = 1;
 	}
 	if (v->timeout_ms > 0) {
@@ -399,10 +400,7 @@ dkim_msg_new(struct dkim_verifier *v, const struct timespec *deadline)
 	struct dkim_msg *m = xcalloc(1, sizeof(*m));
 
 	m->v = v;
-	if (deadline != NULL) {
-		m->deadline = *deadline;
-		m->has_deadline = 1;
-	}
+	m->deadline = deadline;
 	m->hbuf = m->hsmall;
 	m->hcap = sizeof(m->hsmall);
 	return m;

@@ -55,7 +55,9 @@ struct dkim_verifier *dkim_verifier_new(struct dns_resolver *dns,
 void dkim_verifier_free(struct dkim_verifier **vp);
 
 /* dkim_msg_new - start one message. deadline: CLOCK_MONOTONIC time after
- * which pending key lookups count as temperror (NULL: none). */
+ * which pending key lookups count as temperror (NULL: none). It is read
+ * through the pointer when a lookup starts, so the caller may set it
+ * later (at end of message); it must outlive the message. */
 struct dkim_msg *dkim_msg_new(struct dkim_verifier *v,
     const struct timespec *deadline);
 /* dkim_msg_header - one header field as the MTA gave it: name, and value

@@ -643,13 +643,22 @@ align(const struct psl *psl, const struct dmarc_input *in, const char *fd,
 			out->spf_aligned = 1;
 		else
 			spf_unaligned = in->spf_domain;
+	} else if (in->spf_temperror && in->spf_domain != NULL &&
+	    dmarc_aligned(psl, fd, in->spf_domain, r->aspf_strict)) {
+		out->temp_aligned = 1;
 	}
 	/* DKIM: any passing signature whose d= aligns (3.1.1) */
 	for (size_t i = 0; in->dkim != NULL && i < in->ndkim; i++) {
 		const struct dmarc_dkim *d = &in->dkim[i];
 
-		if (!d->pass || d->domain == NULL || *d->domain == '\0')
+		if (d->domain == NULL || *d->domain == '\0')
 			continue;
+		if (!d->pass) {
+			if (d->temperror &&
+			    dmarc_aligned(psl, fd, d->domain, r->adkim_strict))
+				out->temp_aligned = 1;
+			continue;
+		}
 		if (dmarc_aligned(psl, fd, d->domain, r->adkim_strict)) {
 			if (!out->dkim_aligned) {
 				out->dkim_aligned = 1;

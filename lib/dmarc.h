@@ -50,12 +50,14 @@ enum dmarc_res {
 struct dmarc_dkim {
 	const char *domain;   /* d= */
 	int pass;             /* the signature verified (dkim=pass) */
+	int temperror;        /* its key lookup failed temporarily */
 };
 
 struct dmarc_input {
 	const char *from_domain;      /* RFC5322.From domain */
 	const char *spf_domain;       /* MAIL FROM domain; NULL for the null sender */
 	int spf_pass;                 /* SPF result for MAIL FROM was pass */
+	int spf_temperror;            /* SPF for MAIL FROM was temperror */
 	const struct dmarc_dkim *dkim;
 	size_t ndkim;
 };
@@ -67,6 +69,9 @@ struct dmarc_outcome {
 	int sampled_out;                /* pct said not to apply the policy */
 	int record_from_org;            /* the record came from the org domain */
 	int spf_aligned, dkim_aligned;  /* an aligned identifier that passed */
+	int temp_aligned;               /* on fail: an aligned identifier had a
+					 * temporary error, so the failure may
+					 * not be final */
 	char policy_domain[256];        /* where the record was found */
 	char dkim_domain[256];          /* the aligned passing d=, or "" */
 	char reason[160];               /* plain words for logs and comments */

@@ -252,6 +252,9 @@ message_start(struct session *s)
 {
 	s->skip = s->trusted ||
 	    (s->auth_user[0] != '\0' && s->cfg->skip_authenticated);
+	/* libopendkim fetches keys as soon as the headers are complete: those
+	 * lookups get a budget from here; the end of message starts another */
+	dns_deadline(&s->deadline, s->cfg->policy_dns_budget_ms);
 	if (!s->skip && s->cfg->dkim_enable && s->env->dkim != NULL)
 		s->dkim = dkim_msg_new(s->env->dkim, &s->deadline);
 }
@@ -384,9 +387,12 @@ run_dmarc(struct session *s, struct session_verdict *v)
 	in.spf_domain = at != NULL && at[1] != '\0' ? at + 1 : NULL;
 	in.spf_pass = v->spf_mailfrom_done &&
 	    v->spf_mailfrom.result == SPF_RESULT_PASS;
+	in.spf_temperror = v->spf_mailfrom_done &&
+	    v->spf_mailfrom.result == SPF_RESULT_TEMPERROR;
 	for (size_t i = 0; i < v->ndkim && in.ndkim < 16; i++) {
 		ids[in.ndkim].domain = v->dkim[i].domain;
 		ids[in.ndkim].pass = v->dkim[i].result == DKIM_RES_PASS;
+		ids[in.ndkim].temperror = v->dkim[i].result == DKIM_RES_TEMPERROR;
 		in.ndkim++;
 	}
 	in.dkim = ids;
@@ -416,21 +422,14 @@ never_reject(const struct am_config *cfg, const char *domain)
 	return 0;
 }
 
-/* temp_relevant - a temporary DNS error that could have changed a DMARC
- * failure: the record lookup itself, or an aligned identifier's check */
+/* temp_relevant - a temporary DNS error that could change the outcome:
+ * the DMARC record lookup itself, or, on a failure, the check of an
+ * identifier that would have aligned (an unaligned one cannot matter) */
 static int
 temp_relevant(const struct session_verdict *v)
 {
-	if (v->dmarc.result == DMARC_RES_TEMPERROR)
-		return 1;
-	if (v->dmarc.result != DMARC_RES_FAIL)
-		return 0;
-	if (v->spf_mailfrom_done && v->spf_mailfrom.result == SPF_RESULT_TEMPERROR)
-		return 1;
-	for (size_t i = 0; i < v->ndkim; i++)
-		if (v->dkim[i].result == DKIM_RES_TEMPERROR)
-			return 1;
-	return 0;
+	return v->dmarc.result == DMARC_RES_TEMPERROR ||
+	    (v->dmarc.result == DMARC_RES_FAIL && v->dmarc.temp_aligned);
 }
 
 static void

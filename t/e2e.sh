@@ -17,7 +17,7 @@ if [ "${AM_E2E_INSIDE:-}" != 1 ]; then
 		echo "e2e: skipped: needs root (namespaces, a private Postfix)"
 		exit 77
 	fi
-	for tool in unshare ip postfix postconf nsd python3; do
+	for tool in unshare ip postfix postconf nsd python3 openssl; do
 		if ! command -v "$tool" >/dev/null 2>&1; then
 			echo "e2e: skipped: $tool not found"
 			exit 77
@@ -35,4 +35,8 @@ fi
 
 # inside the namespaces: pid 1 is this shell
 ip link set lo up || { echo "e2e: cannot bring lo up"; exit 1; }
-python3 "$top_srcdir/t/e2e/run.py" "$@"
+PY=python3
+# Debian's python has the Debian modules (dkim, dns); a python3 earlier
+# on PATH (pyenv) may not
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+"$PY" "$top_srcdir/t/e2e/run.py" "$@"

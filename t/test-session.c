@@ -8,6 +8,7 @@
 #include "authres.h"
 #include "config.h"
 #include "dns.h"
+#include "message.h"
 #include "psl.h"
 #include "session.h"
 #include "spf.h"
@@ -137,6 +138,18 @@ static const struct msg cases[] = {
 	    "<bounce@tempfail.example.org>", NULL,
 	    {{"From", " a@tempfail.example.org"}}, SESSION_TEMPFAIL, "*",
 	    {"dmarc=temperror", NULL}, "451 4.7.5", NULL, 0, {0}},
+	{"aligned SPF temperror under p=reject: tempfail when asked",
+	    "spf = { helo = false; }; policy = { on_temperror = \"tempfail\"; };",
+	    "192.0.2.99", "x", "<bounce@spftemp.example.com>", NULL,
+	    {{"From", " ceo@example.com"}}, SESSION_TEMPFAIL, "*",
+	    {"spf=temperror", "dmarc=fail (p=reject dis=reject)", NULL}, "451 4.7.5",
+	    NULL, 0, {0}},
+	{"unaligned SPF temperror cannot save a failure: rejected",
+	    "spf = { helo = false; }; policy = { on_temperror = \"tempfail\"; };",
+	    "192.0.2.99", "x", "<bounce@spftemp.example.org>", NULL,
+	    {{"From", " ceo@example.com"}}, SESSION_REJECT, "*",
+	    {"spf=temperror", "dmarc=fail (p=reject dis=reject)", NULL},
+	    "550 5.7.1", NULL, 0, {0}},
 	{"DMARC record temperror: accepted by default", NULL, "192.0.2.99", "x",
 	    "<bounce@tempfail.example.org>", NULL,
 	    {{"From", " a@tempfail.example.org"}}, SESSION_ACCEPT, "*",
@@ -284,6 +297,67 @@ test_envelope(void)
 	config_unref(&cfg);
 }
 
+/* test_signed - a signed message read from a file through the whole
+ * session: the DKIM key lookups happen while the headers end, so this
+ * catches a DNS budget that is not yet set when they do (the RFC 8463
+ * A.3 example, keys from the same data set) */
+static void
+test_signed(void)
+{
+	const char *shared = getenv("SHARED");
+	char path[1024], line[2048];
+	struct am_config *cfg;
+	struct session *s;
+	const struct session_verdict *v;
+	FILE *f, *keys;
+	char *u;
+
+	if (shared == NULL) {
+		printf("# test_signed skipped: SHARED not set\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/testdata/dkim/go-msgauth/dns-records.tsv", shared);
+	if ((keys = fopen(path, "r")) == NULL) {
+		printf("# test_signed skipped: no %s\n", path);
+		return;
+	}
+	while (fgets(line, sizeof(line), keys) != NULL) {
+		char *tab = strchr(line, '\t'), *end;
+
+		if (line[0] == '#' || tab == NULL || strncmp(line, "name\t", 5) == 0)
+			continue;
+		*tab++ = '\0';
+		end = strchr(tab, '\t');
+		if (end != NULL)
+			*end = '\0';
+		tab[strcspn(tab, "\r\n")] = '\0';
+		dns_table_add_text(env.dns, line, DNS_T_TXT, tab);
+	}
+	fclose(keys);
+	snprintf(path, sizeof(path),
+	    "%s/testdata/dkim/go-msgauth/rfc8463-appendix-a3-signed.eml", shared);
+	if (!ok((f = fopen(path, "r")) != NULL, "open %s", path))
+		return;
+	cfg = conf("authserv_id = \"mx.test.example\"; spf = { helo = false; };"
+	    "policy = { dns_budget_ms = 5000; };");
+	s = session_new(&env, cfg);
+	config_unref(&cfg);
+	session_connect(s, NULL, "192.0.2.99");
+	session_helo(s, "x");
+	session_mail_from(s, "<joe@football.example.com>");
+	is_int(message_feed(s, f), 0, "signed message read");
+	fclose(f);
+	v = session_eom(s);
+	is_int(v->ndkim, 2, "two signatures");
+	u = v->authres ? strdup(v->authres) : NULL;
+	ok(u != NULL && strstr(u, "dkim=pass (ed25519 key) header.d=football.example.com") != NULL,
+	    "ed25519 signature passes: %s", u ? u : "(none)");
+	ok(u != NULL && strstr(u, "header.a=rsa-sha256") != NULL &&
+	    v->dkim[1].result == DKIM_RES_PASS, "rsa signature passes");
+	free(u);
+	session_free(&s);
+}
+
 int
 main(void)
 {
@@ -304,6 +378,10 @@ main(void)
 	    "v=DMARC1; p=reject; pct=0");
 	dns_table_set_status(env.dns, "_dmarc.tempfail.example.org", DNS_T_TXT,
 	    DNS_STATUS_TEMPFAIL);
+	dns_table_set_status(env.dns, "spftemp.example.com", DNS_T_TXT,
+	    DNS_STATUS_TEMPFAIL);
+	dns_table_set_status(env.dns, "spftemp.example.org", DNS_T_TXT,
+	    DNS_STATUS_TEMPFAIL);
 	env.spf = spf_checker_new(env.dns, "mx.test.example", err, sizeof(err));
 	if (!ok(env.spf != NULL, "spf checker: %s", err))
 		return test_done("session");
@@ -321,6 +399,7 @@ main(void)
 		run_case(&cases[i]);
 	test_limits();
 	test_envelope();
+	test_signed();
 	dmarc_checker_free(&env.dmarc);
 	dkim_verifier_free(&env.dkim);
 	spf_checker_free(&env.spf);

@@ -4,12 +4,16 @@
 Started by t/e2e.sh inside private network/mount/pid namespaces (only lo).
 It builds a closed mail system in a temporary directory:
 
-  sender (smtplib, XCLIENT) -> Postfix smtpd -> authmilter (inet milter)
-                                   |                 |
-                                   v                 v
-                         smtp client -> sink     NSD (zones from the cases)
+  sender (smtplib, XCLIENT, AUTH, DKIM signing with dkimpy)
+     -> Postfix smtpd[group] -> authmilter[group] (inet milter)
+             |                        |
+             v                        v
+     smtp client -> sink       NSD (zones from the cases, DKIM keys)
+     (or the hold queue)
 
-then plays every case and checks the SMTP reply and the delivered message.
+then plays every case and checks the SMTP reply and the delivered (or
+held) message. Cases that need another daemon configuration form a group:
+one authmilter and one Postfix smtpd service per distinct configuration.
 Prints one line per case ("ok NAME" or "FAIL NAME: why") and ends with
 "e2e: N passed, N failed". Exit status 0 when all pass, 1 otherwise, 99 when
 the rig itself could not be set up. On any failure it prints the tail of
@@ -26,11 +30,21 @@ Environment: top_srcdir, top_builddir (authmilter is $top_builddir/authmilter);
 
 CASE FILE FORMAT (t/e2e/cases/NAME.case)
   A case file is a list of sections. A section starts with a line that is
-  exactly one of [description], [dns], [envelope], [message], [expect] and
-  runs to the next such line. Lines starting with "#" before the first
-  section are comments.
+  exactly one of [description], [config], [dns], [sign], [envelope],
+  [message], [expect] and runs to the next such line. Lines starting with
+  "#" before the first section are comments.
 
   [description]  free text, one line or more.
+
+  [config]       libconfig settings for this case's authmilter. Each
+                 top-level setting (ended by ";" at depth 0) replaces the
+                 base setting of the same name (BASE_CONFIG: dns, spf,
+                 dkim/dmarc off, ...) or is added; "socket" is the runner's.
+                 {dns} is NSD's port, {blackhole} the port of a UDP (and
+                 TCP) socket the runner holds open and never reads. Cases
+                 whose resulting configuration is the same (white space
+                 aside) share one authmilter and one smtpd service; at most
+                 MAX_GROUPS configurations. No [config]: the base group.
 
   [dns]          zone-file records with absolute owner names, one per line:
                      spf-pass.example.org. TXT "v=spf1 ip4:192.0.2.10 -all"
@@ -44,6 +58,37 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                  not served: NSD answers REFUSED, which the milter's
                  resolver (libunbound, forwarding to NSD) turns into
                  SERVFAIL, a temporary DNS error.
+                 Organizational-domain DMARC records (_dmarc.example.com,
+                 _dmarc.example.net) are shared by every case whose From
+                 domain lies under that zone and has no record of its own:
+                 DMARC cases that need no such fallback use example.org,
+                 which has none.
+
+  [sign]         DKIM signatures made (dkimpy) on the message as sent, after
+                 the runner's X-E2E-Id header is added, one per line, each
+                 line space-separated key=value:
+                   d=DOMAIN s=SELECTOR (required)
+                   a=rsa-sha256 (default) | rsa-sha1 | ed25519-sha256
+                   key=NAME  rsa2048 (default), rsa1024, rsa4096, ed25519,
+                        optionally with a suffix for another key of the
+                        same kind (rsa2048-b); keys are made at rig start
+                        with openssl genpkey, one per name
+                   c=relaxed/relaxed (default) | simple/simple | ...
+                   h=from:to:subject:date (default from:to:subject:date:
+                        message-id)
+                   i=@DOMAIN (identity; default none, i.e. @d)
+                   l=yes   add the body length tag
+                   publish=no  do not publish the key (default: the
+                        runner adds "S._domainkey.D. TXT" with "v=DKIM1;
+                        k=rsa|ed25519; p=..." split in 255-octet strings;
+                        Ed25519 keys are the raw 32 octets, RFC 8463)
+                 Lines signed in order: the last line's signature is the
+                 top DKIM-Signature header. Then, in order:
+                   after: body += TEXT        append the line TEXT
+                   after: header NAME = TEXT  the first NAME header's
+                        value becomes TEXT (a header "NAME: TEXT" is added
+                        at the top when there is none)
+                 A case using the same (s, d) with another key is an error.
 
   [envelope]     "key = value" lines:
                    client = 192.0.2.10 | 2001:db8::10 | none
@@ -58,6 +103,10 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                         rcpt@sink.example.net)
                    repeat = N  send the message N times on one connection
                         (RSET before each repeat); every copy is checked
+                   auth = USER:PASSWORD  AUTH PLAIN after the EHLO that
+                        follows XCLIENT (the rig's one SASL account is
+                        SASL_USER:SASL_PASSWORD, in a sasldb; every smtpd
+                        offers AUTH PLAIN LOGIN without TLS)
 
   [message]      the message as sent: headers, blank line, body. The runner
                  adds "X-E2E-Id: <token>" as the last header to find the
@@ -67,7 +116,21 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                    smtp = 250 | 550 5.7.1 | 4
                         prefix of the first failing SMTP reply ("CODE TEXT"),
                         or of the reply to the end of DATA when all passed.
-                        2xx means the message must be delivered to the sink.
+                        2xx means the message must be delivered to the sink
+                        (or held, see quarantine).
+                   smtp_text = REGEX  (repeatable) that reply matches
+                        (re.search)
+                   within = SECONDS  the SMTP session (all copies) ended
+                        within this bound (a bound for hangs, not a timing
+                        measurement; keep it below Postfix's milter
+                        timeouts, or a hung milter shows up as Postfix's
+                        own 451 from milter_default_action)
+                   quarantine = hold | no  hold: the accepted message sits in
+                        Postfix's hold queue (postqueue -j, found by the
+                        queue id in the 250 reply) and was not delivered;
+                        the header checks then apply to the held copy
+                        (postcat). Default no. Held messages are deleted
+                        (postsuper -d ALL hold) after judging.
                    ar = REGEX   (repeatable, ordered)
                         the delivered message's Authentication-Results
                         headers, top to bottom, must be exactly as many as
@@ -75,8 +138,11 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                         with re.fullmatch. Values are unfolded and runs of
                         white space become one space (so "id;\\r\\n\\tspf=pass"
                         is "id; spf=pass"). No ar line: no A-R header at all.
-                        Two shorthands: {id} is our authserv-id as a regex,
-                        {c} an optional comment: " (anything but parens)".
+                        Shorthands: {id} is our authserv-id as a regex,
+                        {c} an optional comment: " (anything but parens)",
+                        {b1}, {b2}, ... the header.b value of the signature
+                        of the 1st, 2nd, ... [sign] line: its first 8
+                        characters, then any more, optionally quoted.
                    header = REGEX     some header, rendered "Name: value"
                         (unfolded, normalized), matches (re.search)
                    no_header = REGEX  no header matches (re.search)
@@ -90,6 +156,14 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                    max_line = N  no physical line of any A-R header is
                         longer than N octets
                    body = REGEX  the delivered body matches (re.search)
+
+  --no-milter    checks the rig alone: every reply must be 250 and every
+                 message delivered, except messages with a header
+                 "X-E2E-Hold: yes", which Postfix's header_checks put on
+                 hold in both modes (the self-test of the quarantine
+                 check). Signatures of delivered messages are verified with
+                 dkimpy through NSD, and must agree with the dkim= results
+                 of the case's first ar line (as a multiset).
 
 WHAT POSTFIX 3.7 DOES HERE (found with this rig)
   - A header the milter inserts at index 0 lands ABOVE Postfix's own
@@ -108,8 +182,32 @@ WHAT POSTFIX 3.7 DOES HERE (found with this rig)
   - "postfix start" runs the post-install integrity check (~2 s); no
     separate set-permissions/check is needed (set-permissions would touch
     the system's Postfix files).
+  - cleanup adds a missing From: (and Date:, Message-ID:) for clients in
+    local_header_rewrite_clients, and with the default
+    permit_inet_interfaces it did so for XCLIENT clients too, before the
+    milter saw the headers: "no From" became "From: <envelope sender>".
+    The rig sets local_header_rewrite_clients empty.
+  - Debian's Postfix looks for the Cyrus SASL smtpd.conf in
+    $config_directory/sasl/ (then /usr/lib/sasl/) whatever
+    cyrus_sasl_config_path says (seen with strace); without it, sasldb
+    falls back to /etc/sasldb2 and AUTH fails with 454 "generic failure".
+    The sasldb account is made with realm = myhostname and
+    smtpd_sasl_local_domain says the same.
+  - smfi_quarantine(): cleanup logs "milter-hold" and the queue file is in
+    the hold queue before smtpd sends 250, so postqueue -j right after the
+    reply finds it. postcat -h -b -q ID prints the held header and body
+    with nothing else.
+
+THE GROUPS
+  The base group (BASE_CONFIG) has DKIM and DMARC off, so the SPF cases
+  keep their exact headers; DKIM/DMARC cases carry a [config] that turns
+  them on (spf.helo off, so the header is spf; dkim; dmarc). Each group
+  other than the base gets "127.0.0.1:PORT inet ... smtpd -o
+  smtpd_milters=inet:127.0.0.1:MPORT" in master.cf and its own daemon
+  (stderr in authmilter-gN.stderr, config in authmilter-gN.conf).
 """
 
+import base64
 import email
 import email.policy
 import os
@@ -132,13 +230,35 @@ TIMEOUT = 30.0                  # every wait is bounded by this
 AUTHSERV_ID = "mx.test.example"
 SERVED_ZONES = ["example.org", "example.com", "example.net"]
 NOT_SERVED = "nozone.example"
-SECTIONS = ["description", "dns", "envelope", "message", "expect"]
+SECTIONS = ["description", "config", "dns", "sign", "envelope", "message",
+            "expect"]
 ENVELOPE_KEYS = {"client", "client_name", "helo", "mail_from", "rcpt_to",
-                 "repeat"}
-EXPECT_KEYS = {"smtp", "ar", "header", "no_header", "first_header",
-               "folded", "max_line", "body"}
-REPEATABLE = {"rcpt_to", "ar", "header", "no_header"}
+                 "repeat", "auth"}
+EXPECT_KEYS = {"smtp", "smtp_text", "within", "quarantine", "ar", "header",
+               "no_header", "first_header", "folded", "max_line", "body"}
+REPEATABLE = {"rcpt_to", "ar", "header", "no_header", "smtp_text"}
 SHORTHANDS = {"{id}": re.escape(AUTHSERV_ID), "{c}": r"(?: \([^()]*\))?"}
+SIG_SHORTHAND = re.compile(r"\{b([1-9])\}")
+SIGN_KEYS = {"d", "s", "a", "key", "c", "h", "i", "l", "publish"}
+SIGN_ALGS = {"rsa-sha256": "rsa", "rsa-sha1": "rsa",
+             "ed25519-sha256": "ed25519"}
+KEY_NAME = re.compile(r"(rsa(?:1024|2048|4096)|ed25519)(?:-[a-z0-9]+)?")
+CANONS = {"simple", "relaxed"}
+DEFAULT_SIGNED = "from:to:subject:date:message-id"
+SASL_USER = "submitter"
+SASL_PASSWORD = "e2e-secret"
+MAX_GROUPS = 6                  # distinct authmilter configurations
+HOLD_HEADER = "X-E2E-Hold: yes"
+# the base configuration; a case's [config] replaces settings by name
+BASE_CONFIG = """\
+authserv_id = "%s";
+dns = { nameservers = [ "127.0.0.1@{dns}" ]; timeout_ms = 2000; };
+trusted_networks = [ "127.0.0.0/8", "::1/128" ];
+skip_authenticated = true;
+spf = { helo = true; };
+dkim = { enable = false; };
+dmarc = { enable = false; };
+""" % AUTHSERV_ID
 
 
 class CaseError(Exception):
@@ -156,6 +276,12 @@ class Case:
         self.name = name
         self.description = ""
         self.dns = []           # (owner, rest of the record)
+        self.config = []        # [config]: [(name, setting text)]
+        self.group = None       # Group this case runs in
+        self.sign = []          # [sign] lines: dicts of SIGN_KEYS
+        self.after = []         # after-signing edits: ("body", text) or
+                                # ("header", name, text)
+        self.sigs = {}          # token -> [b= of each [sign] line]
         self.env = {}
         self.message = ""
         self.expect = {}
@@ -220,6 +346,13 @@ def parse_case(path):
             raise CaseError("%s: no [%s] section" % (name, s))
     c.description = " ".join(x.strip() for x in sections["description"]
                              if x.strip())
+    if "config" in sections:
+        c.config = split_settings("\n".join(sections["config"]),
+                                  name + ": config")
+        if any(n == "socket" for n, _ in c.config):
+            raise CaseError("%s: config: socket is the runner's" % name)
+    for ln in sections.get("sign", []):
+        parse_sign_line(c, ln.strip())
     for ln in sections.get("dns", []):
         if not ln.strip() or ln.lstrip().startswith(";"):
             continue
@@ -236,6 +369,9 @@ def parse_case(path):
         if k not in c.env:
             raise CaseError("%s: envelope: %s missing" % (name, k))
     c.env.setdefault("rcpt_to", ["rcpt@sink.example.net"])
+    auth = c.env.get("auth")
+    if auth is not None and not re.fullmatch(r"[^:\s]+:\S+", auth):
+        raise CaseError("%s: envelope: auth must be USER:PASSWORD" % name)
     rep = c.env.get("repeat", "1")
     if not rep.isdigit() or not 1 <= int(rep) <= 10:
         raise CaseError("%s: envelope: repeat must be 1..10" % name)
@@ -243,13 +379,27 @@ def parse_case(path):
     c.expect = parse_kv(sections["expect"], EXPECT_KEYS, name + ": expect")
     if "smtp" not in c.expect:
         raise CaseError("%s: expect: smtp missing" % name)
-    for k in ("ar", "header", "no_header"):
+    if c.expect.get("quarantine", "no") not in ("hold", "no"):
+        raise CaseError("%s: expect: quarantine must be hold or no" % name)
+    if c.expect.get("quarantine") == "hold" and \
+            not c.expect["smtp"].startswith("2"):
+        raise CaseError("%s: expect: quarantine = hold needs smtp = 2xx"
+                        % name)
+    w = c.expect.get("within")
+    if w is not None and not (w.isdigit() and 1 <= int(w) <= TIMEOUT):
+        raise CaseError("%s: expect: within must be 1..%d seconds"
+                        % (name, TIMEOUT))
+    for k in ("ar", "header", "no_header", "smtp_text"):
         for i, rx in enumerate(c.expect.get(k, [])):
             for short, full in SHORTHANDS.items():
                 rx = rx.replace(short, full)
             c.expect[k][i] = rx
+            for m in SIG_SHORTHAND.finditer(rx):
+                if int(m.group(1)) > len(c.sign):
+                    raise CaseError("%s: expect: %s but %d [sign] lines"
+                                    % (name, m.group(0), len(c.sign)))
             try:
-                re.compile(rx)
+                re.compile(expand_sigs(rx, ["AAAAAAAA"] * len(c.sign)))
             except re.error as e:
                 raise CaseError("%s: expect: bad regex %r: %s"
                                 % (name, rx, e))
@@ -260,9 +410,141 @@ def parse_case(path):
     return c
 
 
+def parse_sign_line(c, ln):
+    """one [sign] line into c.sign or c.after"""
+    where = "%s: sign" % c.name
+    if not ln or ln.startswith("#"):
+        return
+    if ln.startswith("after:"):
+        rest = ln[len("after:"):].strip()
+        m = re.fullmatch(r"body \+= (.*)", rest)
+        if m:
+            c.after.append(("body", m.group(1)))
+            return
+        m = re.fullmatch(r"header ([!-9;-~]+) = (.*)", rest)
+        if m:
+            c.after.append(("header", m.group(1), m.group(2)))
+            return
+        raise CaseError("%s: after: want 'body += TEXT' or "
+                        "'header NAME = TEXT': %r" % (where, ln))
+    spec = {}
+    for tok in ln.split():
+        k, eq, v = tok.partition("=")
+        if not eq or not v:
+            raise CaseError("%s: not key=value: %r" % (where, tok))
+        if k not in SIGN_KEYS:
+            raise CaseError("%s: unknown key %r" % (where, k))
+        if k in spec:
+            raise CaseError("%s: %s given twice" % (where, k))
+        spec[k] = v
+    for k in ("d", "s"):
+        if k not in spec:
+            raise CaseError("%s: %s= missing: %r" % (where, k, ln))
+    spec["d"] = spec["d"].lower().rstrip(".")
+    spec["s"] = spec["s"].lower()
+    spec.setdefault("a", "rsa-sha256")
+    spec.setdefault("key", "rsa2048")
+    spec.setdefault("c", "relaxed/relaxed")
+    spec.setdefault("h", DEFAULT_SIGNED)
+    spec.setdefault("l", "no")
+    spec.setdefault("publish", "yes")
+    if spec["a"] not in SIGN_ALGS:
+        raise CaseError("%s: a= must be one of %s"
+                        % (where, ", ".join(sorted(SIGN_ALGS))))
+    km = KEY_NAME.fullmatch(spec["key"])
+    if not km:
+        raise CaseError("%s: bad key name %r" % (where, spec["key"]))
+    kind = "ed25519" if km.group(1) == "ed25519" else "rsa"
+    if kind != SIGN_ALGS[spec["a"]]:
+        raise CaseError("%s: key %s cannot make %s signatures"
+                        % (where, spec["key"], spec["a"]))
+    canon = spec["c"].split("/")
+    if len(canon) == 1:
+        canon.append("simple")          # RFC 6376 3.5, c=
+    if len(canon) != 2 or not set(canon) <= CANONS:
+        raise CaseError("%s: bad c=%s" % (where, spec["c"]))
+    spec["canon"] = (canon[0].encode(), canon[1].encode())
+    spec["headers"] = [x.encode() for x in spec["h"].lower().split(":") if x]
+    if "from" not in [x.decode() for x in spec["headers"]]:
+        raise CaseError("%s: h= must name from (RFC 6376 5.4)" % where)
+    for k in ("l", "publish"):
+        if spec[k] not in ("yes", "no"):
+            raise CaseError("%s: %s= must be yes or no" % (where, k))
+    if spec["publish"] == "yes" and zone_of(key_owner(spec)) is None:
+        raise CaseError("%s: %s is in no served zone"
+                        % (where, key_owner(spec)))
+    c.sign.append(spec)
+
+
+def key_owner(spec):
+    return "%s._domainkey.%s." % (spec["s"], spec["d"])
+
+
+def split_settings(text, where):
+    """libconfig text into [(name, setting text)], each setting ended by a
+    ";" at depth 0 (strings and comments skipped); a bounded, simple reader:
+    the daemon's own parser checks the result."""
+    out = []
+    i, n, depth, start = 0, len(text), 0, 0
+    if n > 64 * 1024:
+        raise CaseError("%s: more than 64 KiB" % where)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+            if i >= n:
+                raise CaseError("%s: unterminated string" % where)
+        elif ch == "#" or text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j < 0:
+                raise CaseError("%s: unterminated comment" % where)
+            i = j + 1
+        elif ch in "{[(":
+            depth += 1
+        elif ch in "}])":
+            depth -= 1
+            if depth < 0:
+                raise CaseError("%s: unbalanced %r" % (where, ch))
+        elif ch == ";" and depth == 0:
+            piece = text[start:i + 1]
+            m = re.match(r"(?:\s|#[^\n]*|//[^\n]*|/\*.*?\*/)*"
+                         r"([A-Za-z*][-A-Za-z0-9_*]*)\s*[=:]", piece, re.S)
+            if not m:
+                raise CaseError("%s: no setting name in %r"
+                                % (where, piece.strip()))
+            out.append((m.group(1), piece[m.start(1):].strip()))
+            start = i + 1
+        i += 1
+    rest = re.sub(r"#[^\n]*|//[^\n]*|/\*.*?\*/", "", text[start:], flags=re.S)
+    if depth != 0 or rest.strip():
+        raise CaseError("%s: setting not ended by ';': %r"
+                        % (where, text[start:].strip()))
+    return out
+
+
 def load_cases(casedir, only):
     paths = sorted(p for p in os.listdir(casedir) if p.endswith(".case"))
     cases = [parse_case(os.path.join(casedir, p)) for p in paths]
+    published = {}
+    for c in cases:
+        owners = {o for o, _ in c.dns}
+        for spec in c.sign:
+            if spec["publish"] != "yes":
+                continue
+            owner = key_owner(spec)
+            if owner in owners:
+                raise CaseError("%s: %s is published by [sign] and [dns]"
+                                % (c.name, owner))
+            prev = published.setdefault(owner, (spec["key"], c.name))
+            if prev[0] != spec["key"]:
+                raise CaseError("%s: %s has key %s, but %s publishes %s"
+                                % (c.name, owner, spec["key"], prev[1],
+                                   prev[0]))
     if only:
         names = {c.name for c in cases}
         for n in only:
@@ -359,6 +641,165 @@ def write(path, text, mode=0o644):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     os.chmod(path, mode)
+
+
+# ---- DKIM: keys, key records, signing ------------------------------------
+
+try:
+    import dkim as dkimpy       # Debian python3-dkim (dkimpy)
+except ImportError:             # cases with [sign] fail, the rest run
+    dkimpy = None
+
+
+class Keys:
+    """one key pair per key name used by the cases, made with openssl
+    genpkey in DIR: name -> (kind, private key for dkimpy, p= value)"""
+
+    def __init__(self, directory, names):
+        self.keys = {}
+        if not names:
+            return
+        os.makedirs(directory)
+        for name in sorted(names):
+            self.keys[name] = self.make(directory, name)
+
+    @staticmethod
+    def openssl(args):
+        r = subprocess.run(["openssl"] + args, capture_output=True,
+                           timeout=TIMEOUT)
+        if r.returncode != 0:
+            raise RigError("openssl %s: %s" % (" ".join(args),
+                                               r.stderr.decode("utf-8",
+                                                               "replace")))
+        return r.stdout
+
+    def make(self, directory, name):
+        kind = KEY_NAME.fullmatch(name).group(1)
+        pem = os.path.join(directory, name + ".pem")
+        if kind == "ed25519":
+            self.openssl(["genpkey", "-algorithm", "ED25519", "-out", pem])
+        else:
+            self.openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt",
+                          "rsa_keygen_bits:%s" % kind[3:], "-out", pem])
+        spki = self.openssl(["pkey", "-in", pem, "-pubout", "-outform",
+                             "DER"])
+        if kind == "ed25519":
+            # RFC 8463 4.2: p= is the raw 32-octet public key; dkimpy takes
+            # the raw 32-octet private seed (both end their DER forms)
+            der = self.openssl(["pkey", "-in", pem, "-outform", "DER"])
+            return ("ed25519", base64.b64encode(der[-32:]),
+                    base64.b64encode(spki[-32:]).decode())
+        with open(pem, "rb") as f:
+            return ("rsa", f.read(), base64.b64encode(spki).decode())
+
+    def record(self, name):
+        """the TXT record data: "v=DKIM1; k=...; p=..." in 255-octet
+        strings (RFC 6376 3.6.2.2)"""
+        kind, _, p = self.keys[name]
+        text = "v=DKIM1; k=%s; p=%s" % (kind, p)
+        return "TXT " + " ".join('"%s"' % text[i:i + 255]
+                                 for i in range(0, len(text), 255))
+
+
+def key_records(cases, keys):
+    out = []
+    seen = set()
+    for c in cases:
+        for spec in c.sign:
+            owner = key_owner(spec)
+            if spec["publish"] == "yes" and owner not in seen:
+                seen.add(owner)
+                out.append((owner, keys.record(spec["key"])))
+    return out
+
+
+def unfold(b):
+    return re.sub(rb"\r?\n[ \t]", b" ", b)
+
+
+def sign_message(c, data, keys):
+    """sign data (CRLF lines) as c's [sign] lines say, then make c's
+    after-signing edits; returns (data, [b= value of each line])"""
+    if dkimpy is None:
+        raise CaseError("dkimpy (python3-dkim) not importable by %s"
+                        % sys.executable)
+    bvals = []
+    for spec in c.sign:
+        _, priv, _ = keys.keys[spec["key"]]
+        sig = dkimpy.sign(data, spec["s"].encode(), spec["d"].encode(),
+                          priv,
+                          identity=spec["i"].encode() if "i" in spec
+                          else None,
+                          canonicalize=spec["canon"],
+                          signature_algorithm=spec["a"].encode(),
+                          include_headers=spec["headers"],
+                          length=spec["l"] == "yes", linesep=b"\r\n")
+        m = re.search(rb"(?:^|;)\s*b=([A-Za-z0-9+/=\s]+)",
+                      unfold(sig.split(b":", 1)[1]))
+        bvals.append(re.sub(rb"\s", b"", m.group(1)).decode())
+        data = sig + data
+    for edit in c.after:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if edit[0] == "body":
+            body += edit[1].encode() + b"\r\n"
+        else:
+            name, text = edit[1], edit[2]
+            lines = head.split(b"\r\n")
+            new = ("%s: %s" % (name, text)).encode()
+            for i, ln in enumerate(lines):
+                if ln.split(b":", 1)[0].strip().lower() == \
+                        name.lower().encode():
+                    j = i + 1
+                    while j < len(lines) and lines[j][:1] in (b" ", b"\t"):
+                        j += 1
+                    lines[i:j] = [new]
+                    break
+            else:
+                lines.insert(0, new)
+            head = b"\r\n".join(lines)
+        data = head + b"\r\n\r\n" + body
+    return data, bvals
+
+
+def expand_sigs(rx, bvals):
+    """{bN}: the N-th [sign] line's b= as header.b shows it: its first 8
+    characters, then possibly more, possibly quoted (RFC 6008 2)"""
+    def one(m):
+        i = int(m.group(1)) - 1
+        if i >= len(bvals):
+            return "(?!)"
+        return '"?' + re.escape(bvals[i][:8]) + '[A-Za-z0-9+/=]*"?'
+    return SIG_SHORTHAND.sub(one, rx)
+
+
+def dkimpy_results(raw, dnsport):
+    """dkimpy's verdict ("pass"/"fail") on each DKIM-Signature of raw, top
+    to bottom, fetching keys from NSD (the rig's own check of signing and
+    key publication)"""
+    import dns.resolver
+    res = dns.resolver.Resolver(configure=False)
+    res.nameservers = ["127.0.0.1"]
+    res.port = dnsport
+    res.lifetime = 5
+
+    def txt(name, timeout=5):
+        try:
+            ans = res.resolve(name.decode() if isinstance(name, bytes)
+                              else name, "TXT")
+        except Exception:
+            return None
+        for rr in ans:
+            return b"".join(rr.strings)
+        return None
+    n = len(re.findall(rb"(?mi)^DKIM-Signature:", raw.split(b"\r\n\r\n")[0]))
+    out = []
+    for i in range(n):
+        try:
+            ok = dkimpy.DKIM(raw).verify(idx=i, dnsfunc=txt)
+        except Exception:
+            ok = False
+        out.append("pass" if ok else "fail")
+    return out
 
 
 # ---- the sink: a tiny SMTP server that keeps each message ----------------
@@ -481,18 +922,18 @@ class Sink:
 
 # ---- NSD -----------------------------------------------------------------
 
-def write_zones(tmp, cases):
+def write_zones(tmp, cases, extra):
+    """extra: more (owner, rest) records (the DKIM keys)"""
     zdir = os.path.join(tmp, "zones")
     os.makedirs(zdir)
     records = {z: [] for z in SERVED_ZONES}
     seen = set()
-    for c in cases:
-        for owner, rest in c.dns:
-            key = (owner, " ".join(rest.split()))
-            if key in seen:
-                continue
-            seen.add(key)
-            records[zone_of(owner)].append("%s %s" % (owner, rest))
+    for owner, rest in [r for c in cases for r in c.dns] + extra:
+        key = (owner, " ".join(rest.split()))
+        if key in seen:
+            continue
+        seen.add(key)
+        records[zone_of(owner)].append("%s %s" % (owner, rest))
     for z in SERVED_ZONES:
         head = ["$ORIGIN %s." % z, "$TTL 300",
                 "@ SOA ns.example.org. hostmaster.%s. 1 3600 600 86400 300" % z,
@@ -504,8 +945,8 @@ def write_zones(tmp, cases):
     return zdir
 
 
-def start_nsd(tmp, port, cases, procs):
-    zdir = write_zones(tmp, cases)
+def start_nsd(tmp, port, cases, extra, procs):
+    zdir = write_zones(tmp, cases, extra)
     ndir = os.path.join(tmp, "nsd")
     os.makedirs(ndir)
     conf = os.path.join(ndir, "nsd.conf")
@@ -552,32 +993,92 @@ def start_nsd(tmp, port, cases, procs):
     wait_for("nsd", lambda: dns_answers(port, "example.org"), p)
 
 
-# ---- authmilter ----------------------------------------------------------
+# ---- authmilter: one per configuration group ----------------------------
 
-def start_milter(tmp, port, dnsport, procs):
+class Group:
+    """cases sharing one authmilter configuration: their daemon, its
+    milter port and the Postfix smtpd service that uses it"""
+
+    def __init__(self, index, settings):
+        self.index = index
+        self.settings = settings        # [(name, text)] without socket
+        self.name = "authmilter" if index == 0 else "authmilter-g%d" % index
+        self.milter_port = None
+        self.smtp_port = None
+        self.cases = []
+
+    def config_text(self, ports):
+        text = "\n".join(t for _, t in self.settings) + "\n"
+        text = text.replace("{dns}", str(ports["dns"]))
+        text = text.replace("{blackhole}", str(ports["blackhole"]))
+        return 'socket = "inet:%d@127.0.0.1";\n' % self.milter_port + text
+
+
+def make_groups(cases, use_milter):
+    """group the cases by their configuration (base first); without the
+    milter every case goes to the base group"""
+    base = split_settings(BASE_CONFIG, "BASE_CONFIG")
+    groups = [Group(0, base)]
+    by_key = {}
+
+    def key_of(settings):
+        return tuple(" ".join(t.split()) for _, t in settings)
+    by_key[key_of(base)] = groups[0]
+    for c in cases:
+        settings = list(base)
+        if use_milter:
+            for name, text in c.config:
+                for i, (n, _) in enumerate(settings):
+                    if n == name:
+                        settings[i] = (name, text)
+                        break
+                else:
+                    settings.append((name, text))
+        k = key_of(settings)
+        if k not in by_key:
+            if len(groups) == MAX_GROUPS:
+                raise CaseError("%s: more than %d distinct configurations"
+                                % (c.name, MAX_GROUPS))
+            by_key[k] = Group(len(groups), settings)
+            groups.append(by_key[k])
+        c.group = by_key[k]
+        c.group.cases.append(c)
+    return groups
+
+
+def start_milter(tmp, group, ports, procs):
     exe = os.path.join(os.environ.get("top_builddir", "."), "authmilter")
     if not os.access(exe, os.X_OK):
         raise RigError("%s: not built" % exe)
-    conf = os.path.join(tmp, "authmilter.conf")
-    write(conf, """\
-socket = "inet:%d@127.0.0.1";
-authserv_id = "%s";
-dns = { nameservers = [ "127.0.0.1@%d" ]; timeout_ms = 2000; };
-trusted_networks = [ "127.0.0.0/8", "::1/128" ];
-skip_authenticated = true;
-spf = { helo = true; };
-""" % (port, AUTHSERV_ID, dnsport))
+    conf = os.path.join(tmp, group.name + ".conf")
+    write(conf, group.config_text(ports))
     chk = subprocess.run([exe, "-n", "-c", conf], capture_output=True,
                          text=True, timeout=TIMEOUT)
     if chk.returncode != 0:
-        raise RigError("authmilter -n -c: exit %d: %s%s"
-                       % (chk.returncode, chk.stdout, chk.stderr))
-    err = open(os.path.join(tmp, "authmilter.stderr"), "wb")
+        raise RigError("%s -n -c %s: exit %d: %s%s"
+                       % (exe, conf, chk.returncode, chk.stdout, chk.stderr))
+    err = open(os.path.join(tmp, group.name + ".stderr"), "wb")
     prefix = os.environ.get("E2E_MILTER_PREFIX", "").split()
     p = subprocess.Popen(prefix + [exe, "-f", "-c", conf], stdout=err,
                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    procs.append(("authmilter", p))
-    wait_for("authmilter", lambda: tcp_accepts(port), p)
+    procs.append((group.name, p))
+    wait_for(group.name, lambda: tcp_accepts(group.milter_port), p)
+
+
+class Blackhole:
+    """a UDP socket and a TCP listener on one 127.0.0.1 port, held open
+    and never read: queries sent there get no answer, no ICMP and no RST"""
+
+    def __init__(self, port):
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", port))
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.bind(("127.0.0.1", port))
+        self.tcp.listen(1)
+
+    def close(self):
+        self.udp.close()
+        self.tcp.close()
 
 
 # ---- Postfix -------------------------------------------------------------
@@ -635,6 +1136,10 @@ smtp_tls_security_level = none
 smtpd_tls_security_level = none
 smtputf8_enable = no
 notify_classes =
+# no client gets missing From/Date/Message-ID headers added (cleanup added
+# "From: <sender>" for XCLIENT clients with the default
+# permit_inet_interfaces, which hid the no-From case)
+local_header_rewrite_clients =
 %(milter)s
 milter_default_action = tempfail
 milter_protocol = 6
@@ -645,13 +1150,58 @@ milter_rcpt_macros = i {rcpt_addr} {rcpt_host} {rcpt_mailer}
 milter_data_macros = i
 milter_end_of_header_macros = i
 milter_end_of_data_macros = i {auth_type} {auth_authen}
+# below the sender's TIMEOUT (30 s), above any case's "within" bound
 milter_connect_timeout = 10s
-milter_command_timeout = 30s
-milter_content_timeout = 60s
+milter_command_timeout = 25s
+milter_content_timeout = 25s
+# the --no-milter self-test of the quarantine check
+header_checks = regexp:%(confdir)s/header_checks
+# AUTH on every smtpd: Cyrus SASL, sasldb in the temporary directory
+smtpd_sasl_auth_enable = %(sasl)s
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = %(confdir)s/sasl
+smtpd_sasl_local_domain = %(authserv)s
+smtpd_sasl_security_options = noanonymous
+smtpd_tls_auth_only = no
+"""
+
+SASL_CONF = """\
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: %s
+mech_list: PLAIN LOGIN
 """
 
 
-def start_postfix(tmp, ports, use_milter):
+def setup_sasl(tmp, confdir):
+    """the rig's one SASL account in a sasldb Postfix's smtpd (user
+    postfix) reads; returns "yes", or "no" when saslpasswd2 is missing"""
+    if not shutil.which("saslpasswd2"):
+        log("e2e: saslpasswd2 not found: no AUTH (auth cases fail)")
+        return "no"
+    sdir = os.path.join(tmp, "sasl")
+    os.makedirs(sdir)
+    db = os.path.join(sdir, "sasldb2")
+    r = subprocess.run(["saslpasswd2", "-f", db, "-c", "-p", "-u",
+                        AUTHSERV_ID, SASL_USER], input=SASL_PASSWORD.encode(),
+                       capture_output=True, timeout=TIMEOUT)
+    if r.returncode != 0 or not os.path.exists(db):
+        raise RigError("saslpasswd2: exit %d: %s"
+                       % (r.returncode, r.stderr.decode("utf-8", "replace")))
+    pf = pwd.getpwnam("postfix")
+    os.chown(db, pf.pw_uid, pf.pw_gid)
+    os.chmod(db, 0o600)
+    # Debian's Postfix reads $config_directory/sasl/smtpd.conf whatever
+    # cyrus_sasl_config_path says (seen with strace), so both agree
+    os.makedirs(os.path.join(confdir, "sasl"))
+    write(os.path.join(confdir, "sasl", "smtpd.conf"), SASL_CONF % db)
+    return "yes"
+
+
+def start_postfix(tmp, ports, use_milter, groups):
+    """groups[0] uses main.cf's smtpd_milters; every other group gets its
+    own smtpd service with -o smtpd_milters"""
     confdir = os.path.join(tmp, "postfix")
     queuedir = os.path.join(tmp, "spool")
     datadir = os.path.join(tmp, "data")
@@ -662,11 +1212,21 @@ def start_postfix(tmp, ports, use_milter):
     os.chmod(datadir, 0o700)
     v = dict(confdir=confdir, queuedir=queuedir, datadir=datadir, tmp=tmp,
              authserv=AUTHSERV_ID, sinkport=ports["sink"],
-             smtpport=ports["smtp"],
-             milter=("smtpd_milters = inet:127.0.0.1:%d" % ports["milter"])
+             smtpport=groups[0].smtp_port,
+             milter=("smtpd_milters = inet:127.0.0.1:%d"
+                     % groups[0].milter_port)
              if use_milter else "smtpd_milters =")
+    v["sasl"] = setup_sasl(tmp, confdir)
     write(os.path.join(confdir, "main.cf"), MAIN_CF % v)
-    write(os.path.join(confdir, "master.cf"), MASTER_CF % v)
+    master = MASTER_CF % v
+    for g in groups[1:]:
+        master += ("127.0.0.1:%d inet n - n - - smtpd\n"
+                   "  -o smtpd_milters=inet:127.0.0.1:%d\n"
+                   "  -o syslog_name=postfix/g%d\n"
+                   % (g.smtp_port, g.milter_port, g.index))
+    write(os.path.join(confdir, "master.cf"), master)
+    write(os.path.join(confdir, "header_checks"),
+          "/^%s$/ HOLD e2e self-test\n" % re.escape(HOLD_HEADER))
     # an empty log file the postlogd (running as root) will append to
     open(os.path.join(tmp, "maillog"), "a").close()
     for args in (["start"],):
@@ -678,8 +1238,42 @@ def start_postfix(tmp, ports, use_milter):
                            % (args[0], r.returncode, r.stdout, r.stderr))
         if os.environ.get("E2E_VERBOSE"):
             log("postfix %s: %.2f s %s%s" % (args[0], time.monotonic() - t1, r.stdout, r.stderr))
-    wait_for("postfix smtpd", lambda: smtp_greets(ports["smtp"]))
+    for g in groups:
+        wait_for("postfix smtpd %d" % g.smtp_port,
+                 lambda: smtp_greets(g.smtp_port))
     return confdir
+
+
+def postqueue(confdir):
+    """queue id -> queue name of every queued message (postqueue -j)"""
+    import json
+    r = subprocess.run(["postqueue", "-c", confdir, "-j"],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    if r.returncode != 0:
+        raise RigError("postqueue -j: exit %d: %s"
+                       % (r.returncode, r.stderr))
+    out = {}
+    for ln in r.stdout.splitlines():
+        if ln.strip():
+            rec = json.loads(ln)
+            out[rec["queue_id"]] = rec["queue_name"]
+    return out
+
+
+def postcat(confdir, qid):
+    """a queued message's header and body as raw bytes (CRLF lines)"""
+    r = subprocess.run(["postcat", "-c", confdir, "-h", "-b", "-q", qid],
+                       capture_output=True, timeout=TIMEOUT)
+    if r.returncode != 0:
+        raise RigError("postcat -q %s: exit %d: %s"
+                       % (qid, r.returncode, r.stderr.decode("utf-8",
+                                                             "replace")))
+    return re.sub(rb"\r?\n", b"\r\n", r.stdout)
+
+
+def delete_held(confdir):
+    subprocess.run(["postsuper", "-c", confdir, "-d", "ALL", "hold"],
+                   capture_output=True, timeout=TIMEOUT)
 
 
 def stop_postfix(confdir):
@@ -712,13 +1306,14 @@ def fmt(code, text):
     return "%d %s" % (code, " ".join(text.split()))
 
 
-def play(c, port):
-    """run the case's SMTP session; appends to c.outcomes"""
+def play(c, keys):
+    """run the case's SMTP session on its group's smtpd; appends to
+    c.outcomes"""
     env = c.env
 
     def done(stage, reply):
         c.outcomes.append((stage, reply))
-    s = smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT)
+    s = smtplib.SMTP("127.0.0.1", c.group.smtp_port, timeout=TIMEOUT)
     try:
         code, text = s.ehlo("sender.test")
         if code != 250:
@@ -735,10 +1330,16 @@ def play(c, port):
         code, text = s.ehlo(env["helo"])
         if code != 250:
             return done("EHLO", fmt(code, text))
+        if "auth" in env:
+            user, pw = env["auth"].split(":", 1)
+            resp = base64.b64encode(("\0%s\0%s" % (user, pw)).encode())
+            code, text = s.docmd("AUTH", "PLAIN " + resp.decode())
+            if code != 235:
+                return done("AUTH", fmt(code, text))
         for i, token in enumerate(c.tokens):
             if i > 0:
                 s.rset()
-            transaction(s, c, token, done)
+            transaction(s, c, token, done, keys)
         try:
             s.quit()
         except (smtplib.SMTPException, OSError):
@@ -747,7 +1348,7 @@ def play(c, port):
         s.close()
 
 
-def transaction(s, c, token, done):
+def transaction(s, c, token, done, keys):
     """one MAIL..DATA transaction on an open session"""
     env = c.env
     sender = env["mail_from"]
@@ -770,6 +1371,8 @@ def transaction(s, c, token, done):
     if code != 354:
         return done("DATA", fmt(code, text))
     data = re.sub(rb"\r?\n", b"\r\n", message_bytes(c, token))
+    if c.sign or c.after:
+        data, c.sigs[token] = sign_message(c, data, keys)
     data = re.sub(rb"(?m)^\.", b"..", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
@@ -800,8 +1403,11 @@ def split_headers(raw):
     return out, body
 
 
-def check_delivered(c, raw, use_milter):
+def check_delivered(c, raw, use_milter, token, dnsport):
     problems = []
+    bvals = c.sigs.get(token, [])
+    rx_of = {k: [expand_sigs(rx, bvals) for rx in c.expect.get(k, [])]
+             for k in ("ar", "header", "no_header")}
     fields, body = split_headers(raw)
     # the email module must read it too (compat32 keeps raw order)
     parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -812,9 +1418,11 @@ def check_delivered(c, raw, use_milter):
                                             body.replace("\r\n", "\n")):
         problems.append("body does not match %r" % c.expect["body"])
     if not use_milter:
+        if c.sign:
+            problems += check_dkimpy(c, raw, dnsport)
         return problems
     ars = [f for f in fields if f[0].lower() == "authentication-results"]
-    want = c.expect.get("ar", [])
+    want = rx_of["ar"]
     got = [f[1] for f in ars]
     if len(got) != len(want):
         problems.append("%d Authentication-Results headers, want %d: %s"
@@ -833,10 +1441,10 @@ def check_delivered(c, raw, use_milter):
         problems.append("first header is %r, want %s"
                         % (fields[0][0] if fields else None, first))
     rendered = ["%s: %s" % (f[0], f[1]) for f in fields]
-    for rx in c.expect.get("header", []):
+    for rx in rx_of["header"]:
         if not any(re.search(rx, h) for h in rendered):
             problems.append("no header matches %r" % rx)
-    for rx in c.expect.get("no_header", []):
+    for rx in rx_of["no_header"]:
         bad = [h for h in rendered if re.search(rx, h)]
         if bad:
             problems.append("header %r matches no_header %r" % (bad[0], rx))
@@ -855,14 +1463,41 @@ def check_delivered(c, raw, use_milter):
     return problems
 
 
-def judge(c, sink, use_milter):
-    """list of problems (empty: pass)"""
+def check_dkimpy(c, raw, dnsport):
+    """--no-milter: dkimpy's verdicts on the delivered signatures agree
+    with the dkim= results of the case's first ar line"""
+    if dkimpy is None:
+        return ["dkimpy (python3-dkim) not importable"]
+    got = dkimpy_results(raw, dnsport)
+    ars = c.expect.get("ar", [])
+    want = re.findall(r"dkim=(\w+)", ars[0]) if ars else []
+    want = ["pass" if w == "pass" else "fail" for w in want]
+    if want and sorted(want) != sorted(got):
+        return ["dkimpy says %s, the case expects %s" % (got, want)]
+    if os.environ.get("E2E_VERBOSE"):
+        log("     %s: dkimpy: %s" % (c.name, got))
+    return []
+
+
+def wants_hold(c, use_milter):
+    if use_milter:
+        return c.expect.get("quarantine") == "hold"
+    return HOLD_HEADER in c.message.split("\n\n", 1)[0].split("\n")
+
+
+def judge(c, sink, use_milter, queue, confdir, dnsport):
+    """list of problems (empty: pass); queue: postqueue() after playing"""
     if c.error:
         return ["sender: " + c.error]
     want = c.expect["smtp"]
     if not use_milter:
         want = "250"
     problems = []
+    within = c.expect.get("within")
+    if within and use_milter and c.ms > int(within) * 1000:
+        problems.append("the SMTP session took %.1f s, bound %s s"
+                        % (c.ms / 1000, within))
+    hold = wants_hold(c, use_milter)
     for i, token in enumerate(c.tokens):
         tag = "" if len(c.tokens) == 1 else "copy %d: " % (i + 1)
         if i >= len(c.outcomes):
@@ -873,20 +1508,63 @@ def judge(c, sink, use_milter):
             problems.append(tag + "SMTP %s: got %r, want %r"
                             % (stage, outcome, want))
             continue
+        for rx in c.expect.get("smtp_text", []) if use_milter else []:
+            if not re.search(rx, outcome):
+                problems.append(tag + "SMTP %s: %r does not match %r"
+                                % (stage, outcome, rx))
         got = sink.messages.get(token)
         if not outcome.startswith("2"):
             if got:
                 problems.append(tag + "rejected but delivered anyway")
             continue
-        if not got:
+        m = re.search(r"queued as ([0-9A-Za-z]+)", outcome)
+        qid = m.group(1) if m else None
+        where = queue.get(qid)
+        if hold:
+            if got:
+                problems.append(tag + "delivered, want held (queue id %s)"
+                                % qid)
+            elif where != "hold":
+                problems.append(tag + "not in the hold queue (queue id "
+                                "%s: %s)" % (qid, where or "not queued"))
+            else:
+                problems += [tag + p for p in
+                             check_delivered(c, postcat(confdir, qid),
+                                             use_milter, token, dnsport)]
+            continue
+        if where == "hold":
+            problems.append(tag + "held in Postfix's hold queue (queue id "
+                            "%s), want delivered" % qid)
+        elif not got:
             problems.append(tag + "accepted (%s) but not delivered to the "
                             "sink" % outcome)
         elif len(got) != 1:
             problems.append(tag + "delivered %d times" % len(got))
         else:
             problems += [tag + p for p in
-                         check_delivered(c, got[0][1], use_milter)]
+                         check_delivered(c, got[0][1], use_milter, token,
+                                         dnsport)]
     return problems
+
+
+def wait_delivery(cases, sink, use_milter, confdir):
+    """wait until every accepted message not meant to be held is at the
+    sink or (wrongly) in the hold queue; returns postqueue() then"""
+    tokens = [t for c in cases if not wants_hold(c, use_milter)
+              for t, (_, o) in zip(c.tokens, c.outcomes) if o.startswith("2")]
+    qid_of = {}
+    for c in cases:
+        for t, (_, o) in zip(c.tokens, c.outcomes):
+            m = re.search(r"queued as ([0-9A-Za-z]+)", o)
+            if m:
+                qid_of[t] = m.group(1)
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        missing = sink.wait(tokens, timeout=1.0)
+        queue = postqueue(confdir)
+        missing = [t for t in missing if queue.get(qid_of.get(t)) != "hold"]
+        if not missing or time.monotonic() > deadline:
+            return queue
 
 
 # ---- main ----------------------------------------------------------------
@@ -899,6 +1577,7 @@ def main(argv):
                             os.path.join(os.path.dirname(__file__), "..", ".."))
     try:
         cases = load_cases(os.path.join(srcdir, "t", "e2e", "cases"), only)
+        groups = make_groups(cases, use_milter)
     except (CaseError, OSError) as e:
         log("e2e: bad case: %s" % e)
         return 99
@@ -908,38 +1587,53 @@ def main(argv):
     procs = []
     confdir = None
     sink = None
+    blackhole = None
     failed = 0
     daemon_bad = 0
     rig_broken = False
     try:
-        p = free_ports(4)
-        ports = dict(dns=p[0], milter=p[1], smtp=p[2], sink=p[3])
+        p = free_ports(3 + 2 * len(groups))
+        ports = dict(dns=p[0], sink=p[1], blackhole=p[2])
+        for i, g in enumerate(groups):
+            g.milter_port, g.smtp_port = p[3 + 2 * i], p[4 + 2 * i]
+        blackhole = Blackhole(ports["blackhole"])
         os.makedirs(os.path.join(tmp, "sink"))
         sink = Sink(ports["sink"], os.path.join(tmp, "sink"))
         times = []
         t1 = time.monotonic()
-        start_nsd(tmp, ports["dns"], cases, procs)
+        keys = Keys(os.path.join(tmp, "keys"),
+                    {spec["key"] for c in cases for spec in c.sign})
+        if keys.keys:
+            times.append("%d keys %.1f s" % (len(keys.keys),
+                                             time.monotonic() - t1))
+        t1 = time.monotonic()
+        start_nsd(tmp, ports["dns"], cases, key_records(cases, keys), procs)
         times.append("nsd %.1f s" % (time.monotonic() - t1))
         if use_milter:
             t1 = time.monotonic()
-            start_milter(tmp, ports["milter"], ports["dns"], procs)
-            times.append("authmilter %.1f s" % (time.monotonic() - t1))
+            for g in groups:
+                if g.cases or g.index == 0:
+                    start_milter(tmp, g, ports, procs)
+            times.append("%d authmilter %.1f s"
+                         % (len(groups), time.monotonic() - t1))
         t1 = time.monotonic()
-        confdir = start_postfix(tmp, ports, use_milter)
+        confdir = start_postfix(tmp, ports, use_milter, groups)
         times.append("postfix %.1f s" % (time.monotonic() - t1))
         setup_s = time.monotonic() - t0
         for c in cases:
             t1 = time.monotonic()
             try:
-                play(c, ports["smtp"])
+                play(c, keys)
             except Exception as e:    # one case's trouble is its own
                 c.error = "%s: %s" % (type(e).__name__, e)
             c.ms = (time.monotonic() - t1) * 1e3
-        tokens = [t for c in cases for t, (_, o) in zip(c.tokens, c.outcomes)
-                  if o.startswith("2")]
-        sink.wait(tokens)
+        queue = wait_delivery(cases, sink, use_milter, confdir)
         for c in cases:
-            problems = judge(c, sink, use_milter)
+            try:
+                problems = judge(c, sink, use_milter, queue, confdir,
+                                 ports["dns"])
+            except RigError as e:
+                problems = ["rig: %s" % e]
             if problems:
                 failed += 1
                 log("FAIL %s" % c.name)
@@ -950,6 +1644,10 @@ def main(argv):
                 log("ok   %s" % c.name + (" (%.0f ms)" % c.ms
                                           if os.environ.get("E2E_VERBOSE")
                                           else ""))
+        delete_held(confdir)
+        left = postqueue(confdir)
+        if left:
+            log("e2e: messages left in Postfix's queues: %s" % left)
         log("e2e: setup %.1f s (%s), total %.1f s%s"
             % (setup_s, ", ".join(times), time.monotonic() - t0,
                "" if use_milter else " (rig only, no milter)"))
@@ -976,15 +1674,18 @@ def main(argv):
             if os.environ.get("E2E_VERBOSE"):
                 log("e2e: %s stopped in %.1f s, status %s"
                     % (name, time.monotonic() - t1, pr.returncode))
-            if name == "authmilter" and pr.returncode not in (0, -15):
+            if name.startswith("authmilter") and \
+                    pr.returncode not in (0, -15):
                 # a crash during the run or a bad shutdown: one more failure
-                log("FAIL authmilter-exit: the daemon ended with status %s"
-                    % pr.returncode)
-                if not rig_broken and not failed:
+                log("FAIL %s-exit: the daemon ended with status %s"
+                    % (name, pr.returncode))
+                if not rig_broken and not failed and not daemon_bad:
                     show_logs(tmp)
-                daemon_bad = 1
+                daemon_bad += 1
         if sink:
             sink.close()
+        if blackhole:
+            blackhole.close()
         if keep or failed or rig_broken or daemon_bad:
             log("e2e: files kept in %s" % tmp)
         else:
@@ -998,10 +1699,11 @@ def main(argv):
 
 
 def show_logs(tmp):
-    for title, name in (("Postfix maillog", "maillog"),
-                        ("authmilter stderr", "authmilter.stderr"),
-                        ("NSD log", "nsd/nsd.log"),
-                        ("NSD stderr", "nsd/nsd.stderr")):
+    daemons = sorted(n for n in os.listdir(tmp)
+                     if n.startswith("authmilter") and n.endswith(".stderr"))
+    for title, name in [("Postfix maillog", "maillog")] + \
+            [("%s stderr" % n[:-7], n) for n in daemons] + \
+            [("NSD log", "nsd/nsd.log"), ("NSD stderr", "nsd/nsd.stderr")]:
         path = os.path.join(tmp, name)
         if os.path.exists(path):
             log("--- %s (tail of %s)" % (title, path))
