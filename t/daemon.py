@@ -123,6 +123,19 @@ def main():
         logtext = open(log.name).read()
         check(cfg + ":7:" in logtext, "failed reload names file and line", logtext[-300:])
         check("qid=4ABCDEF" in logtext and "action=accept" in logtext, "one key=value line per message")
+        # the public suffix list is read again on SIGHUP; an unreadable one
+        # is reported and the old list kept
+        conf(cfg, spec, "mx.three.example",
+             'dmarc = { enable = false; psl_file = "%s/missing.dat"; };\n' % tmp)
+        with open(cfg) as f:  # one dmarc group only
+            text = f.read().replace('dmarc = { enable = false; };\n', '', 1)
+        with open(cfg, "w") as f:
+            f.write(text)
+        p.send_signal(signal.SIGHUP)
+        wait_for(lambda: "public suffix list kept" in open(log.name).read(), "PSL reload log")
+        verdict, ins = header_of(spec)
+        check(p.poll() is None and ins == [" mx.three.example; none"],
+              "an unreadable PSL on SIGHUP keeps the old list, the rest reloads", repr(ins))
         # SIGTERM in the middle of a message: the message finishes first
         c = MilterClient(spec)
         r = c.message(headers=[("From", " a@example.org")],
