@@ -14,10 +14,12 @@ It builds a closed mail system in a temporary directory:
 then plays every case and checks the SMTP reply and the delivered (or
 held) message. Cases that need another daemon configuration form a group:
 one authmilter and one Postfix smtpd service per distinct configuration.
-Prints one line per case ("ok NAME" or "FAIL NAME: why") and ends with
-"e2e: N passed, N failed". Exit status 0 when all pass, 1 otherwise, 99 when
-the rig itself could not be set up. On any failure it prints the tail of
-Postfix's maillog, authmilter's stderr and NSD's log.
+Prints one line per case ("ok NAME" or "FAIL NAME: why"), one more per case
+the milter evaluated ("ok NAME (-t agrees)", see AUTHMILTER -t below) and
+ends with "e2e: N passed, N failed" counting both kinds of check. Exit
+status 0 when all pass, 1 otherwise, 99 when the rig itself could not be
+set up. On any failure it prints the tail of Postfix's maillog,
+authmilter's stderr and NSD's log.
 
 Usage: run.py [--no-milter] [--keep] [CASE...]
   --no-milter  Postfix without smtpd_milters: checks the rig alone (only
@@ -165,10 +167,43 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                  dkimpy through NSD, and must agree with the dkim= results
                  of the case's first ar line (as a multiset).
 
+AUTHMILTER -t (the issue: "`authmilter -t` shows the same results")
+  Every copy that reached the end of DATA is also written to
+  TMP/t-input/NAME.N.eml, exactly as sent after signing (CRLF, before
+  dot-stuffing), and given to
+      authmilter -t FILE -c CONF --client-ip IP --helo HELO
+                 --mail-from ADDR [--auth-user USER]
+  with CONF the case's daemon configuration file and IP the address the
+  milter saw (127.0.0.1 without XCLIENT; ::ffff:a.b.c.d unmapped, as
+  Postfix does). Runs start as soon as their case is played, T_WORKERS at
+  once. Compared with what the daemon did (its log line in the group's
+  stderr is found by client and HELO name, in order):
+    - the -t Authentication-Results header, unfolded (line breaks removed,
+      RFC 5322 2.2.3), equals the daemon's delivered or held one octet for
+      octet: results, properties (smtp.mailfrom, smtp.helo, header.d/i/s/
+      a/b, header.from) and comments; a difference is shown result by
+      result. The daemon's header is the delivered A-R with our
+      authserv-id; the other A-R headers delivered must be those sent less
+      the ones -t says it removes ("# removed: ... #N").
+    - -t's action is what Postfix did: accept (delivered, or held by the
+      rig's own header_checks), quarantine (held), reject / tempfail (the
+      5xx / 4xx reply, whose text equals -t's smtp="CODE X.Y.Z TEXT" white
+      space aside). Rejected and temp-failed copies have no header: the
+      spf, spf_helo, dkim (result:domain), dmarc and header_from of the
+      daemon's log line must agree with -t's header instead.
+    - "# skipped" and the number of "# removed" lines agree with the log
+      line's skipped= and ar_removed=. Copies both sides skipped (trusted
+      client, AUTH) make no check of their own; a disagreement is a FAIL.
+  One check per case, whatever its number of copies.
+
 WHAT POSTFIX 3.7 DOES HERE (found with this rig)
   - A header the milter inserts at index 0 lands ABOVE Postfix's own
-    Received header (the milter sees that Received header as the first
-    one), so our Authentication-Results is the first header delivered.
+    Received header, so our Authentication-Results is the first header
+    delivered. The milter is NOT sent that Received header (seen with
+    strace on the daemon): its first header is the client's first, each
+    value with its leading space (SMFIP_HDR_LEADSPC), folded lines joined
+    by a bare LF and a tab; the body comes in CRLF lines, exactly as sent.
+    So the -t input needs nothing added.
   - With SMFIP_HDR_LEADSPC negotiated, Postfix writes "Name:" + value as
     given: the milter must supply the space after the colon.
   - XCLIENT ADDR=IPV6:::ffff:a.b.c.d is unmapped by Postfix itself; the
@@ -208,6 +243,7 @@ THE GROUPS
 """
 
 import base64
+import concurrent.futures
 import email
 import email.policy
 import os
@@ -289,6 +325,10 @@ class Case:
         self.outcomes = []      # (command, "CODE TEXT" of the deciding reply)
         self.error = None       # sender-side exception text
         self.ms = 0.0           # time of the SMTP transaction
+        self.sent = {}          # token -> message bytes as sent (after
+                                # signing, before dot-stuffing)
+        self.tcheck = {}        # token -> future of its -t run (TCheck)
+        self.on_sent = None     # called (c, token) when a copy is sent
 
 
 def parse_kv(lines, allowed, where):
@@ -1373,10 +1413,13 @@ def transaction(s, c, token, done, keys):
     data = re.sub(rb"\r?\n", b"\r\n", message_bytes(c, token))
     if c.sign or c.after:
         data, c.sigs[token] = sign_message(c, data, keys)
-    data = re.sub(rb"(?m)^\.", b"..", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
+    c.sent[token] = data
+    data = re.sub(rb"(?m)^\.", b"..", data)
     s.send(data + b".\r\n")
+    if c.on_sent:
+        c.on_sent(c, token)
     code, text = s.getreply()
     return done("end of DATA", fmt(code, text))
 
@@ -1477,6 +1520,384 @@ def check_dkimpy(c, raw, dnsport):
     if os.environ.get("E2E_VERBOSE"):
         log("     %s: dkimpy: %s" % (c.name, got))
     return []
+
+
+# ---- authmilter -t: the same verdict offline -----------------------------
+#
+# For every copy that reached the milter's end of message, the runner also
+# runs `authmilter -t FILE -c CONF --client-ip IP --helo HELO --mail-from
+# ADDR [--auth-user USER]` on the exact bytes it sent (after signing, before
+# dot-stuffing), with the configuration file of that case's daemon, and
+# compares: the unfolded Authentication-Results header line must equal the
+# one the daemon wrote (delivered or held copy) octet for octet, comments
+# included; the action must be what Postfix did (accept: delivered,
+# quarantine: held, reject/tempfail: the SMTP reply, whose text must equal
+# -t's smtp="..."); "# removed" must name the A-R headers claiming our
+# authserv-id that the delivered copy lost (and agree with the daemon's
+# ar_removed=); "# skipped" must agree with the daemon's skipped=. For
+# rejected and temp-failed copies, which have no header to compare, the
+# spf=, dkim= and dmarc= results of -t's header must agree with the
+# daemon's log line. Copies that both sides skipped (trusted, AUTH) are no
+# check of their own. Each case with a compared copy counts as one check.
+#
+# The file is what the milter sees: Postfix does not pass its own Received
+# header to the milter (strace on the daemon; see WHAT POSTFIX 3.7 DOES
+# HERE). Not given to -t: the client's reverse name (the session keeps it,
+# no result uses it).
+
+T_WORKERS = 6                   # -t runs at once (one blackholed copy
+                                # waits for its DNS timeout)
+LOG_FIELD = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+class TCheck:
+    """one `authmilter -t` run on one sent copy"""
+
+    def __init__(self, argv):
+        self.argv = argv
+        self.rc = None
+        self.out = ""
+        self.err = ""
+        self.ms = 0.0
+        self.error = None       # the run itself failed (timeout, exec)
+
+    def run(self):
+        t1 = time.monotonic()
+        try:
+            r = subprocess.run(self.argv, capture_output=True,
+                               stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+            self.rc = r.returncode
+            self.out = r.stdout.decode("utf-8", "replace")
+            self.err = r.stderr.decode("utf-8", "replace")
+        except (OSError, subprocess.SubprocessError) as e:
+            self.error = "%s: %s" % (type(e).__name__, e)
+        self.ms = (time.monotonic() - t1) * 1e3
+        return self
+
+
+def milter_client(c):
+    """the client address the milter sees: 127.0.0.1 without XCLIENT;
+    Postfix unmaps ::ffff:a.b.c.d itself"""
+    client = c.env["client"]
+    if client == "none":
+        return "127.0.0.1"
+    m = re.fullmatch(r"(?i)::ffff:(\d{1,3}(?:\.\d{1,3}){3})", client)
+    return m.group(1) if m else client
+
+
+def start_tcheck(c, token, tmp, pool):
+    """write the copy token of c as sent and start its -t run in pool (a
+    ThreadPoolExecutor): c.tcheck[token] is its future. Called as soon as
+    the copy is sent, before Postfix's reply, so a slow run (DNS timeouts)
+    overlaps the daemon's own wait and the cases after it; judge_t()
+    ignores copies that did not reach the end of DATA."""
+    exe = os.path.join(os.environ.get("top_builddir", "."), "authmilter")
+    tdir = os.path.join(tmp, "t-input")
+    os.makedirs(tdir, exist_ok=True)
+    env = c.env
+    path = os.path.join(tdir, "%s.%d.eml" % (c.name,
+                                            c.tokens.index(token) + 1))
+    with open(path, "wb") as f:
+        f.write(c.sent[token])
+    sender = env["mail_from"]
+    argv = [exe, "-t", path,
+            "-c", os.path.join(tmp, c.group.name + ".conf"),
+            "--client-ip", milter_client(c),
+            "--helo", env["helo"],
+            "--mail-from", "" if sender == "<>" else sender]
+    if "auth" in env:
+        argv += ["--auth-user", env["auth"].split(":", 1)[0]]
+    c.tcheck[token] = pool.submit(TCheck(argv).run)
+
+
+def parse_t_output(out):
+    """-t's stdout: {removed: [index], skipped, ar (unfolded header line),
+    action, smtp}, and a list of lines it did not expect"""
+    res = dict(removed=[], skipped=None, ar=None, action=None, smtp=None)
+    odd = []
+    lines = out.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        i += 1
+        m = re.fullmatch(r"# removed: Authentication-Results #(\d+) .*", ln)
+        if m:
+            res["removed"].append(int(m.group(1)))
+            continue
+        if ln.startswith("# skipped: "):
+            res["skipped"] = ln[len("# skipped: "):]
+            continue
+        if ln.startswith("Authentication-Results:") and res["ar"] is None:
+            # RFC 5322 2.2.3: unfolding removes the line breaks only
+            while i < len(lines) and lines[i][:1] in (" ", "\t"):
+                ln += lines[i]
+                i += 1
+            res["ar"] = ln
+            continue
+        m = re.fullmatch(r'action=(\w+)(?: smtp="(.*)")?', ln)
+        if m and res["action"] is None:
+            res["action"] = m.group(1)
+            res["smtp"] = m.group(2)
+            continue
+        odd.append(ln)
+    return res, odd
+
+
+def ar_id(value):
+    """an A-R value's authserv-id, lower case (comments before it
+    skipped)"""
+    v = re.sub(r"^\s*(?:\([^()]*\)\s*)*", "", value)
+    m = re.match(r"([^\s;()]+)", v)
+    return m.group(1).lower() if m else ""
+
+
+def ar_results(value):
+    """an A-R value's results: [(method, result, comment, {ptype.prop:
+    value})] (a small reader for the comparison: quoted values and
+    comments without nested parentheses)"""
+    out = []
+    for part in re.findall(r'(?:"[^"]*"|\([^()]*\)|[^;"(])+', value)[1:]:
+        toks = re.findall(r'"[^"]*"|\([^()]*\)|[^\s=()"]+=(?:"[^"]*"|[^\s()]*)'
+                          r'|\S+', part)
+        if not toks:
+            continue
+        m = re.fullmatch(r"([\w-]+)=(\S+)", toks[0])
+        if not m:
+            out.append((toks[0], "", "", {}))
+            continue
+        comment, props = "", {}
+        for t in toks[1:]:
+            if t.startswith("("):
+                comment += t
+            elif "=" in t:
+                k, v = t.split("=", 1)
+                props[k.lower()] = v
+        out.append((m.group(1).lower(), m.group(2).lower(), comment, props))
+    return out
+
+
+def ar_diff(want, got):
+    """what differs between two A-R values, result by result"""
+    a, b = ar_results(want), ar_results(got)
+    if ar_id(want) != ar_id(got):
+        return ["authserv-id: daemon %r, -t %r" % (ar_id(want), ar_id(got))]
+    if len(a) != len(b):
+        return ["results: daemon %s, -t %s"
+                % (["%s=%s" % r[:2] for r in a], ["%s=%s" % r[:2] for r in b])]
+    out = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        what = "result %d (%s)" % (i + 1, x[0])
+        if x[:2] != y[:2]:
+            out.append("%s: daemon %s=%s, -t %s=%s"
+                       % ((what,) + x[:2] + y[:2]))
+        for k in sorted(set(x[3]) | set(y[3])):
+            if x[3].get(k) != y[3].get(k):
+                out.append("%s: %s: daemon %r, -t %r"
+                           % (what, k, x[3].get(k), y[3].get(k)))
+        if x[2] != y[2]:
+            out.append("%s: comment: daemon %r, -t %r" % (what, x[2], y[2]))
+    return out or ["white space or quoting differs"]
+
+
+def read_log_lines(tmp, groups):
+    """group name -> the daemon's per-message log lines, parsed, in order"""
+    out = {}
+    for g in groups:
+        lines = []
+        path = os.path.join(tmp, g.name + ".stderr")
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for ln in f:
+                    if not re.match(r"authmilter: conn=\d+ ", ln):
+                        continue
+                    rec = {}
+                    for k, v in LOG_FIELD.findall(ln):
+                        if v.startswith('"'):
+                            v = re.sub(r"\\(.)", r"\1", v[1:-1])
+                        rec.setdefault(k, v)
+                    rec["used"] = False
+                    lines.append(rec)
+        except OSError:
+            pass
+        out[g.name] = lines
+    return out
+
+
+def take_log_line(c, logs):
+    """the daemon's next unused log line for one of c's copies (its client
+    and HELO name), or None"""
+    for rec in logs.get(c.group.name, []):
+        if not rec["used"] and rec.get("client") == milter_client(c) and \
+                rec.get("helo") == c.env["helo"]:
+            rec["used"] = True
+            return rec
+    return None
+
+
+def log_results(rec):
+    """the results a daemon log line shows: {"spf": mail from result,
+    "spf_helo": HELO result, "dkim": sorted [(result, d)], "dmarc": result,
+    "header_from": domain}, each only when the line has it"""
+    out = {}
+    for k in ("spf", "spf_helo"):
+        if rec.get(k, "-") != "-":
+            out[k] = rec[k]
+    if "dkim" in rec:
+        out["dkim"] = sorted(("none", "") if d == "none" else
+                             tuple(d.split(":", 1))
+                             for d in rec["dkim"].split(","))
+    for k in ("dmarc", "header_from"):
+        if k in rec:
+            out[k] = rec[k]
+    return out
+
+
+def ar_as_log(value):
+    """an A-R value's results in log_results() form"""
+    out = {}
+    for method, result, _, props in ar_results(value):
+        if method == "spf" and "smtp.mailfrom" in props:
+            out["spf"] = result
+        elif method == "spf" and "smtp.helo" in props:
+            out["spf_helo"] = result
+        elif method == "dkim":
+            out.setdefault("dkim", []).append(
+                (result, props.get("header.d", "").strip('"')))
+        elif method == "dmarc":
+            out["dmarc"] = result
+            if "header.from" in props:
+                out["header_from"] = props["header.from"]
+    if "dkim" in out:
+        out["dkim"].sort()
+    return out
+
+
+def compare_copy(c, token, t, daemon, rec, sent):
+    """problems of one copy: t the parsed -t output, daemon (how Postfix
+    ended: kind, reply, raw message or None), rec the daemon's log line"""
+    problems = []
+    kind, reply, raw = daemon
+    if rec is None:
+        problems.append("no log line of the daemon for client %s helo %s"
+                        % (milter_client(c), c.env["helo"]))
+    elif rec.get("skipped") != t["skipped"]:
+        problems.append("skipped: daemon %r, -t %r"
+                        % (rec.get("skipped"), t["skipped"]))
+    if rec is not None and rec.get("ar_removed") != str(len(t["removed"])):
+        problems.append("removed A-R headers: daemon %s, -t %s"
+                        % (rec.get("ar_removed"), t["removed"]))
+    want_action = {"delivered": "accept", "held": "quarantine"}.get(kind)
+    if kind == "held" and wants_hold(c, False):
+        want_action = "accept"          # Postfix's header_checks held it
+    if kind == "reply":
+        want_action = {"5": "reject", "4": "tempfail"}.get(reply[:1], "?")
+    if t["action"] != want_action:
+        problems.append("action: Postfix %s (%s), -t action=%s"
+                        % (kind, reply, t["action"]))
+    elif kind == "reply":
+        tsmtp = " ".join((t["smtp"] or "").split())
+        if tsmtp != reply:
+            problems.append("SMTP reply %r, -t smtp=%r" % (reply, t["smtp"]))
+    if kind == "reply":
+        if t["skipped"] is None and rec is not None:
+            # no header to compare: what the log line shows must agree
+            want = log_results(rec)
+            got = ar_as_log(t["ar"] or "")
+            for k in sorted(set(want) | set(got)):
+                if k in want and want[k] != got.get(k):
+                    problems.append("%s: daemon log %s, -t %s"
+                                    % (k, want[k], got.get(k)))
+        return problems
+    if raw is None:
+        problems.append("no %s copy to compare with" % kind)
+        return problems
+    fields, _ = split_headers(raw)
+    ours, others = [], []
+    for name, _, phys in fields:
+        if name.lower() == "authentication-results":
+            line = "".join(phys)        # unfolded: the line breaks removed
+            value = line.split(":", 1)[1]
+            (ours if ar_id(value) == AUTHSERV_ID else others).append(line)
+    if len(ours) > 1:
+        problems.append("%d A-R headers with our authserv-id: %s"
+                        % (len(ours), ours))
+    got = t["ar"]
+    if not ours and got is not None:
+        problems.append("the daemon wrote no A-R, -t: %r" % got)
+    elif ours and got is None:
+        problems.append("-t printed no A-R, the daemon wrote %r" % ours[0])
+    elif ours and ours[0] != got:
+        problems.append("A-R differs:\n       daemon %r\n       -t     %r"
+                        % (ours[0], got))
+        problems += ["  " + d for d in ar_diff(ours[0].split(":", 1)[1],
+                                                got.split(":", 1)[1])]
+    # the A-R headers as sent, less those -t says it removes, are the
+    # delivered ones other than the daemon's own
+    sfields, _ = split_headers(sent)
+    sent_ars = ["".join(phys) for name, _, phys in sfields
+                if name.lower() == "authentication-results"]
+    kept = [a for i, a in enumerate(sent_ars, 1) if i not in t["removed"]]
+    if kept != others:
+        problems.append("other A-R headers: sent less -t's removals %s, "
+                        "delivered %s" % (kept, others))
+    return problems
+
+
+def daemon_outcome(c, i, token, sink, queue, confdir):
+    """how Postfix ended copy i: ("delivered"|"held", reply, raw) or
+    ("reply", reply, None) for a 4xx/5xx"""
+    _, outcome = c.outcomes[i]
+    if not outcome.startswith("2"):
+        return ("reply", outcome, None)
+    m = re.search(r"queued as ([0-9A-Za-z]+)", outcome)
+    qid = m.group(1) if m else None
+    if qid and queue.get(qid) == "hold":
+        return ("held", outcome, postcat(confdir, qid))
+    got = sink.messages.get(token)
+    return ("delivered", outcome, got[0][1] if got and len(got) == 1
+            else None)
+
+
+def judge_t(c, sink, queue, confdir, logs):
+    """(checked, problems) of c's -t runs: checked is false when no copy
+    was evaluated by either side (trusted, authenticated, never reached
+    the end of DATA) and nothing disagrees"""
+    problems = []
+    checked = False
+    for i, token in enumerate(c.tokens):
+        fut = c.tcheck.get(token)
+        if fut is None or i >= len(c.outcomes) or \
+                c.outcomes[i][0] != "end of DATA":
+            continue            # the milter never saw the whole message
+        tag = "" if len(c.tokens) == 1 else "copy %d: " % (i + 1)
+        rec = take_log_line(c, logs)
+        run = fut.result()
+        if run.error or run.rc != 0:
+            checked = True
+            problems.append(tag + "-t: %s exit %s: %s%s"
+                            % (run.error or "", run.rc, run.out, run.err))
+            continue
+        t, odd = parse_t_output(run.out)
+        if odd or run.err.strip():
+            problems.append(tag + "-t printed unexpected output: %r %r"
+                            % (odd, run.err))
+        if t["action"] is None:
+            problems.append(tag + "-t printed no action line: %r" % run.out)
+            checked = True
+            continue
+        both_skipped = t["skipped"] is not None and rec is not None and \
+            rec.get("skipped") is not None
+        if not both_skipped:
+            checked = True
+        daemon = daemon_outcome(c, i, token, sink, queue, confdir)
+        problems += [tag + p for p in
+                     compare_copy(c, token, t, daemon, rec, c.sent[token])]
+        if os.environ.get("E2E_VERBOSE"):
+            log("     %s: %s-t %.0f ms: %s" % (c.name, tag, run.ms,
+                                              " ".join(run.argv[1:])))
+    return checked or bool(problems), problems
 
 
 def wants_hold(c, use_milter):
@@ -1589,7 +2010,9 @@ def main(argv):
     sink = None
     blackhole = None
     failed = 0
+    checks = len(cases)         # cases, then the -t comparisons
     daemon_bad = 0
+    pool = None
     rig_broken = False
     try:
         p = free_ports(3 + 2 * len(groups))
@@ -1620,6 +2043,11 @@ def main(argv):
         confdir = start_postfix(tmp, ports, use_milter, groups)
         times.append("postfix %.1f s" % (time.monotonic() - t1))
         setup_s = time.monotonic() - t0
+        if use_milter:
+            pool = concurrent.futures.ThreadPoolExecutor(T_WORKERS)
+            for c in cases:
+                c.on_sent = lambda c, token: start_tcheck(c, token, tmp,
+                                                          pool)
         for c in cases:
             t1 = time.monotonic()
             try:
@@ -1628,6 +2056,7 @@ def main(argv):
                 c.error = "%s: %s" % (type(e).__name__, e)
             c.ms = (time.monotonic() - t1) * 1e3
         queue = wait_delivery(cases, sink, use_milter, confdir)
+        logs = read_log_lines(tmp, groups) if use_milter else {}
         for c in cases:
             try:
                 problems = judge(c, sink, use_milter, queue, confdir,
@@ -1644,6 +2073,22 @@ def main(argv):
                 log("ok   %s" % c.name + (" (%.0f ms)" % c.ms
                                           if os.environ.get("E2E_VERBOSE")
                                           else ""))
+            if not c.tcheck:
+                continue
+            try:
+                checked, problems = judge_t(c, sink, queue, confdir, logs)
+            except RigError as e:
+                checked, problems = True, ["rig: %s" % e]
+            if not checked:
+                continue
+            checks += 1
+            if problems:
+                failed += 1
+                log("FAIL %s (-t disagrees)" % c.name)
+                for pr in problems:
+                    log("     " + pr)
+            else:
+                log("ok   %s (-t agrees)" % c.name)
         delete_held(confdir)
         left = postqueue(confdir)
         if left:
@@ -1657,6 +2102,8 @@ def main(argv):
             traceback.print_exc(file=sys.stdout)
         rig_broken = True
     finally:
+        if pool:                # -t runs left by a broken rig end first
+            pool.shutdown(wait=True, cancel_futures=True)
         if failed or rig_broken:
             show_logs(tmp)
         if confdir:
@@ -1693,7 +2140,7 @@ def main(argv):
     if rig_broken:
         log("e2e: 0 passed, %d failed" % len(cases))
         return 99
-    log("e2e: %d passed, %d failed" % (len(cases) - failed,
+    log("e2e: %d passed, %d failed" % (checks - failed,
                                        failed + daemon_bad))
     return 1 if failed or daemon_bad else 0
 
