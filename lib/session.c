@@ -384,11 +384,17 @@ run_dmarc(struct session *s, struct session_verdict *v)
 	memset(&in, 0, sizeof(in));
 	in.from_domain = v->from_domain;
 	at = s->mail_from ? strrchr(s->mail_from, '@') : NULL;
-	in.spf_domain = at != NULL && at[1] != '\0' ? at + 1 : NULL;
-	in.spf_pass = v->spf_mailfrom_done &&
-	    v->spf_mailfrom.result == SPF_RESULT_PASS;
-	in.spf_temperror = v->spf_mailfrom_done &&
-	    v->spf_mailfrom.result == SPF_RESULT_TEMPERROR;
+	if (v->spf_mailfrom_done) {
+		in.spf_domain = at != NULL && at[1] != '\0' ? at + 1 : NULL;
+		in.spf_pass = v->spf_mailfrom.result == SPF_RESULT_PASS;
+		in.spf_temperror = v->spf_mailfrom.result == SPF_RESULT_TEMPERROR;
+	} else if (v->spf_helo_done) {
+		/* the null sender: RFC 7208 2.4 makes postmaster@HELO the MAIL
+		 * FROM identity, which is the one DMARC uses (RFC 7489 4.1) */
+		in.spf_domain = s->helo;
+		in.spf_pass = v->spf_helo.result == SPF_RESULT_PASS;
+		in.spf_temperror = v->spf_helo.result == SPF_RESULT_TEMPERROR;
+	}
 	for (size_t i = 0; i < v->ndkim && in.ndkim < 16; i++) {
 		ids[in.ndkim].domain = v->dkim[i].domain;
 		ids[in.ndkim].pass = v->dkim[i].result == DKIM_RES_PASS;
