@@ -1,0 +1,386 @@
+#!/usr/bin/python3
+"""report.py - the benchmark's table: throughput, latency, CPU, memory and
+verdict correctness of authmilter and of the peer chain, side by side.
+
+Usage: report.py WORKDIR
+
+Reads what bench/run left in WORKDIR:
+  runs.tsv   one line per milterload run, tab-separated:
+             side transport conc mpc cpu_ticks clk_tck results summary
+             [client_cpu_s [ticks_each]]
+             (side: authmilter | peers; cpu_ticks: utime+stime of the
+             side's daemons, summed, during the run; results: the run's
+             per-message TSV, relative to WORKDIR; summary: milterload's
+             "milterload: msgs=... " line; client_cpu_s: milterload's own
+             user+system seconds; ticks_each: cpu_ticks per daemon, in
+             the order authmilter, or opendkim,opendmarc)
+  openssl-speed.txt  openssl speed output (sha256 at 16 KB blocks,
+             rsa1024, rsa2048, ed25519), for the crypto floor (optional)
+  rss.tsv    side transport daemon vmhwm_kb
+  e2e.tsv    config transport messages secs status   (optional)
+  corpus/corpus.tsv  the expectations (column names)
+Prints the table on stdout. Exit 0, or 1 when WORKDIR lacks runs.tsv.
+
+CORRECTNESS. Every row of every run's per-message TSV is judged (so a
+verdict that changes under concurrency shows up), against the corpus's
+exp_ columns:
+  authmilter  its Authentication-Results header: the spf= result for the
+              MAIL FROM identity (smtp.mailfrom; for the null sender the
+              smtp.helo one when no smtp.mailfrom is given), the dkim=
+              results in order, the dmarc= result; and the action (accept,
+              reject, quarantine, tempfail). exp "-": no header at all.
+  peers       OpenDMARC's dmarc= result and the action of the chain. A
+              message OpenDMARC rejects carries no header (the reject is
+              its result): dmarc counts as fail then. OpenDKIM's dkim= and
+              OpenDMARC's spf= are compared too, as "all results", except
+              for the authenticated client (OpenDKIM has no such skip and
+              still writes dkim=none; only OpenDMARC is told to skip).
+"verdicts" = action and dmarc right; "all results" = spf, dkim, dmarc and
+action right.
+"""
+
+import os
+import re
+import sys
+from collections import Counter, defaultdict
+
+
+def read_tsv(path):
+    with open(path) as f:
+        return [ln.rstrip("\n").split("\t") for ln in f if ln.strip()]
+
+
+def parse_summary(line):
+    return dict(re.findall(r"(\w+)=(\S+)", line))
+
+
+# ---- Authentication-Results ---------------------------------------------
+
+def ar_results(values):
+    """[(method, result, props)] from A-R values (authserv-id first)"""
+    out = []
+    for v in values:
+        v = re.sub(r"\([^()]*\)", " ", v)   # comments (not nested here)
+        parts = v.split(";")
+        for p in parts[1:]:
+            m = re.match(r"\s*([a-z0-9-]+)\s*=\s*([a-z]+)(.*)", p.strip(),
+                         re.I | re.S)
+            if m:
+                out.append((m.group(1).lower(), m.group(2).lower(),
+                            m.group(3)))
+    return out
+
+
+def spf_of(res, null_sender):
+    for meth, r, props in res:
+        if meth == "spf" and "smtp.mailfrom" in props:
+            return r
+    if null_sender:
+        for meth, r, props in res:
+            if meth == "spf" and "smtp.helo" in props:
+                return r
+    return None
+
+
+def judge(side, row, exp):
+    """(verdict_ok, all_ok, got, want) for one result row"""
+    verdict, quarantine, ars = row["verdict"], row["quarantine"], row["ar"]
+    action = {"a": "accept", "c": "accept", "r": "reject", "t": "tempfail",
+              "d": "discard", "q": "quarantine"}.get(verdict[:1].lower(),
+                                                     verdict)
+    if quarantine and action == "accept":
+        action = "quarantine"
+    res = ar_results(ars)
+    null_sender = exp.get("mail_from") == "<>"
+    spf = spf_of(res, null_sender)
+    dkim = " ".join(r for m, r, _ in res if m == "dkim") or None
+    dmarcs = [r for m, r, _ in res if m == "dmarc"]
+    dmarc = dmarcs[0] if dmarcs else None
+    if side == "peers" and dmarc is None and action == "reject":
+        dmarc = "fail"
+    want = (exp["exp_spf"], exp["exp_dkim"], exp["exp_dmarc"],
+            exp["exp_action"])
+    skipped = exp["exp_dmarc"] == "-"
+    if skipped:
+        if side == "authmilter":
+            got = ("-" if not res else spf, "-" if not res else dkim,
+                   "-" if not res else dmarc, action)
+        else:
+            got = ("-", "-", "-" if dmarc is None else dmarc, action)
+    else:
+        got = (spf or "missing", dkim or "missing", dmarc or "missing",
+               action)
+    verdict_ok = got[2] == want[2] and got[3] == want[3]
+    return verdict_ok, verdict_ok and got == want, got, want
+
+
+def load_results(path, ncorpus_extra):
+    """rows of a milterload -o file: id, verdict, reply, quarantine, the
+    A-R values (one or more columns), latency_ms, the corpus's columns"""
+    rows = []
+    for f in read_tsv(path):
+        if len(f) < 5 + ncorpus_extra or f[0] == "id":
+            continue
+        mid = f[4:len(f) - ncorpus_extra - 1]
+        ars = []
+        for col in mid:
+            for v in re.split(r"\s*\|\s*(?=[A-Za-z0-9._-]+\s*;)", col):
+                if v.strip() and v.strip() != "-":
+                    ars.append(v.strip())
+        rows.append(dict(id=f[0], verdict=f[1], reply=f[2],
+                         quarantine=f[3], ar=ars))
+    return rows
+
+
+def crypto_floor(work, corpus):
+    """mean crypto cost of a corpus message in ms (None without
+    openssl-speed.txt): one verify per signature with its algorithm and
+    key size, SHA-256 over the message file for signed messages"""
+    path = os.path.join(work, "openssl-speed.txt")
+    if not os.path.exists(path):
+        return None
+    text = open(path).read()
+    m = re.search(r"^sha256\s+([\d.]+)k", text, re.M)
+    sha = float(m.group(1)) * 1000 if m else None          # bytes/s
+    verify = {}
+    for bits in ("1024", "2048"):
+        m = re.search(r"^rsa %s bits\s+\S+\s+([\d.]+)s" % bits, text, re.M)
+        if m:
+            verify["rsa" + bits] = float(m.group(1))
+    m = re.search(r"\(Ed25519\)\s+\S+\s+\S+\s+[\d.]+\s+([\d.]+)", text)
+    if m:
+        verify["ed25519"] = 1.0 / float(m.group(1))
+    if not sha or len(verify) < 3:
+        return None
+    cols = corpus[0]
+    base = os.path.join(work, "corpus")
+    total = 0.0
+    for r in corpus[1:]:
+        row = dict(zip(cols, r))
+        if row.get("exp_dmarc") == "-":
+            continue                # skipped (authenticated): no crypto
+        raw = open(os.path.join(base, row["file"]), "rb").read()
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        sigs = re.findall(rb"(?ims)^DKIM-Signature:(.*?)(?=^\S)", head + b"\r\nX:")
+        for sig in sigs:
+            a = re.search(rb"a=([\w-]+)", sig)
+            sel = re.search(rb"s=([\w-]+)", sig)
+            if a and a.group(1) == b"ed25519-sha256":
+                total += verify["ed25519"]
+            elif sel and sel.group(1) == b"rsa1024":
+                total += verify["rsa1024"]
+            else:
+                total += verify["rsa2048"]
+            total += len(raw) / sha
+    return total * 1000.0 / (len(corpus) - 1)
+
+
+# ---- formatting ------------------------------------------------------------
+
+def num(v, fmt="%.1f"):
+    return "-" if v is None else fmt % v
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "-"
+    return "%.2f" % (a / b)
+
+
+def fnum(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None
+
+
+def main(argv):
+    if len(argv) != 1:
+        sys.exit(__doc__)
+    work = argv[0]
+    runs_path = os.path.join(work, "runs.tsv")
+    if not os.path.exists(runs_path):
+        print("report: no %s" % runs_path)
+        return 1
+    corpus = read_tsv(os.path.join(work, "corpus", "corpus.tsv"))
+    cols = corpus[0]
+    exp_of = {r[0]: dict(zip(cols, r)) for r in corpus[1:]}
+    nextra = len(cols) - cols.index("auth_user") - 1
+    runs = {}
+    order = []
+    judged = {"authmilter": Counter(), "peers": Counter()}
+    wrong = {"authmilter": Counter(), "peers": Counter()}
+    for f in read_tsv(runs_path):
+        side, transport, conc, mpc, ticks, hz, results, summary = f[:8]
+        s = parse_summary(summary)
+        msgs = fnum(s.get("msgs"))
+        cpu = client = None
+        each = []
+        if msgs:
+            cpu = float(ticks) * 1000.0 / float(hz) / msgs
+            if len(f) > 8 and fnum(f[8]) is not None:
+                client = float(f[8]) * 1000.0 / msgs
+            if len(f) > 9 and f[9]:
+                each = [int(t) * 1000.0 / float(hz) / msgs
+                        for t in f[9].split(",")]
+        key = (transport, int(conc))
+        if key not in order:
+            order.append(key)
+        runs[(side,) + key] = dict(s=s, cpu=cpu, mpc=mpc, client=client,
+                                   each=each)
+        rpath = os.path.join(work, results)
+        if not results or not os.path.exists(rpath):
+            continue
+        for row in load_results(rpath, nextra):
+            exp = exp_of.get(row["id"])
+            if exp is None:
+                judged[side]["unknown id"] += 1
+                continue
+            vok, aok, got, want = judge(side, row, exp)
+            judged[side]["rows"] += 1
+            judged[side]["verdict_ok"] += vok
+            judged[side]["all_ok"] += aok
+            if not aok:
+                wrong[side][(exp["case"], got, want)] += 1
+    out = []
+    w = out.append
+    w("MILTER PROTOCOL (bench/milterload; msgs/s higher is better, the rest "
+      "lower; ratio = authmilter/peers)")
+    w("")
+    hdr = ("%-5s %4s | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %6s %6s %6s"
+           % ("sock", "conc", "msgs/s", "p50ms", "p99ms", "cpu_ms",
+              "msgs/s", "p50ms", "p99ms", "cpu_ms", "msgs/s", "p50", "p99",
+              "cpu"))
+    w("%-10s | %-36s | %-36s | %s" % ("", "authmilter", "peers: "
+                                       "opendkim,opendmarc",
+                                       "authmilter/peers"))
+    w(hdr)
+    w("-" * len(hdr))
+    for transport, conc in order:
+        a = runs.get(("authmilter", transport, conc))
+        p = runs.get(("peers", transport, conc))
+
+        def g(r, k):
+            return fnum(r["s"].get(k)) if r else None
+        am = [g(a, "msgs_per_s"), g(a, "p50_ms"), g(a, "p99_ms"),
+              a["cpu"] if a else None]
+        pm = [g(p, "msgs_per_s"), g(p, "p50_ms"), g(p, "p99_ms"),
+              p["cpu"] if p else None]
+        w("%-5s %4d | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %6s %6s %6s"
+          % (transport, conc, num(am[0], "%.0f"), num(am[1], "%.2f"),
+             num(am[2], "%.2f"), num(am[3], "%.3f"), num(pm[0], "%.0f"),
+             num(pm[1], "%.2f"), num(pm[2], "%.2f"), num(pm[3], "%.3f"),
+             ratio(am[0], pm[0]), ratio(am[1], pm[1]), ratio(am[2], pm[2]),
+             ratio(am[3], pm[3])))
+    w("")
+    w("runs (messages, errors, verdict counts):")
+    for side in ("authmilter", "peers"):
+        for transport, conc in order:
+            r = runs.get((side, transport, conc))
+            if not r:
+                continue
+            s = r["s"]
+            w("  %-10s %-5s c=%-4d m=%s msgs=%s sessions=%s secs=%s max_ms=%s "
+              "client_cpu_ms=%s accept=%s reject=%s quarantine=%s "
+              "tempfail=%s errors=%s"
+              % (side, transport, conc, r["mpc"], s.get("msgs"),
+                 s.get("sessions"), s.get("secs"), s.get("max_ms"),
+                 num(r["client"], "%.3f"), s.get("accept"),
+                 s.get("reject"), s.get("quarantine"), s.get("tempfail"),
+                 s.get("errors")))
+    rss_path = os.path.join(work, "rss.tsv")
+    if os.path.exists(rss_path):
+        w("")
+        w("peak RSS (VmHWM, over every run of the socket type):")
+        rss = defaultdict(dict)
+        for side, transport, daemon, kb in read_tsv(rss_path):
+            rss[(side, transport)][daemon] = int(kb)
+        for transport in sorted({t for _, t in rss}):
+            a = rss.get(("authmilter", transport), {})
+            p = rss.get(("peers", transport), {})
+            at = sum(a.values()) / 1024.0
+            pt = sum(p.values()) / 1024.0
+            w("  %-5s authmilter %.1f MB | peers %s = %.1f MB | ratio %s"
+              % (transport, at, " + ".join("%s %.1f MB" % (d, kb / 1024.0)
+                                            for d, kb in sorted(p.items())),
+                 pt, ratio(at, pt)))
+    w("")
+    w("VERDICTS against the corpus expectations (every message of every "
+      "run):")
+    for side in ("authmilter", "peers"):
+        c = judged[side]
+        if not c["rows"]:
+            w("  %-10s no per-message results" % side)
+            continue
+        w("  %-10s verdicts (action+dmarc) %d/%d = %.1f%%   all results "
+          "(spf+dkim+dmarc+action) %d/%d = %.1f%%"
+          % (side, c["verdict_ok"], c["rows"],
+             100.0 * c["verdict_ok"] / c["rows"], c["all_ok"], c["rows"],
+             100.0 * c["all_ok"] / c["rows"]))
+        for (case, got, want), n in sorted(wrong[side].items()):
+            w("    %-18s x%-5d got spf=%s dkim=%s dmarc=%s action=%s; "
+              "want %s/%s/%s/%s" % ((case, n) + got + want))
+    w("")
+    w("WHERE THE CPU GOES (ms per message, concurrency 8, unix sockets):")
+    a = runs.get(("authmilter", "unix", 8))
+    p = runs.get(("peers", "unix", 8))
+    if a:
+        w("  authmilter %s   (milterload, the MTA side, %s)"
+          % (num(a["cpu"], "%.3f"), num(a["client"], "%.3f")))
+    if p:
+        w("  peers      %s = %s   (milterload, the MTA side, %s)"
+          % (num(p["cpu"], "%.3f"),
+             " + ".join("%s %.3f" % (n, c) for n, c in
+                        zip(("opendkim", "opendmarc"), p["each"])),
+             num(p["client"], "%.3f")))
+    floor = crypto_floor(work, corpus)
+    if floor is not None:
+        w("  crypto floor (openssl speed: one signature verify with the "
+          "message's key + SHA-256 of")
+        w("  the whole message for signed ones, 0 for unsigned, averaged "
+          "over the corpus): %.3f ms" % floor)
+        if a and a["cpu"]:
+            w("  authmilter / floor = %.1f" % (a["cpu"] / floor))
+        if p and p["cpu"]:
+            w("  peers / floor = %.1f" % (p["cpu"] / floor))
+    for side in ("authmilter", "peers"):
+        pp = os.path.join(work, "perf-%s.txt" % side)
+        if os.path.exists(pp):
+            w("")
+            w("PROFILE %s (perf, concurrency 8, unix; %% of samples, "
+              "command, object, symbol):" % side)
+            with open(pp) as f:
+                for ln in f.read().splitlines()[:16]:
+                    w("  " + " ".join(ln.split()))
+    e2e_path = os.path.join(work, "e2e.tsv")
+    if os.path.exists(e2e_path):
+        w("")
+        w("END TO END (smtp-source -> Postfix smtpd with smtpd_milters -> "
+          "smtp-sink; msgs/s accepted)")
+        rows = read_tsv(e2e_path)
+        bare = None
+        for cfg, transport, n, secs, status in rows:
+            rate = float(n) / float(secs) if fnum(secs) else None
+            if cfg == "none":
+                bare = rate
+        for cfg, transport, n, secs, status in rows:
+            rate = float(n) / float(secs) if fnum(secs) else None
+            w("  %-22s %6s msgs in %7s s = %7s msgs/s  %5s of bare "
+              "Postfix  %s" % (cfg + ("" if cfg == "none" else
+                                      " (" + transport + ")"),
+                               n, secs, num(rate, "%.0f"),
+                               "-" if not bare or rate is None
+                               else "%.0f%%" % (100 * rate / bare),
+                               "" if status == "0" else "[exit %s]" % status))
+        r = {(c, t): float(n) / float(s) for c, t, n, s, _ in rows
+             if fnum(s)}
+        for t in ("unix", "inet"):
+            if ("authmilter", t) in r and ("peers", t) in r:
+                w("  authmilter/peers (%s): %.2f" % (
+                    t, r[("authmilter", t)] / r[("peers", t)]))
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
