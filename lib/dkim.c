@@ -2,8 +2,23 @@
  * dkim.c - DKIM verification (RFC 6376, RFC 8463) through libopendkim
  * 2.11, with key lookups through struct dns_resolver (see dkim.h).
  *
- * libopendkim does the parsing, canonicalization and crypto. This file
- * adds what it lacks or gets wrong on Debian 12:
+ * libopendkim parses the signatures, canonicalizes and hashes the header
+ * fields, fetches the keys (through our hooks) and verifies the header
+ * signature. The body never goes to libopendkim: its body
+ * canonicalization appends one byte at a time (~160 MB/s) and FIXCRLF
+ * copied every byte once more, so the body hashes are ours
+ * (lib/dkim_body.c), one per distinct (body canonicalization, hash, l=),
+ * fed straight from the MTA's chunks. libopendkim then ends with the body
+ * hash of an empty body, which we ignore: a signature passes when its
+ * header signature passed (DKIM_SIGFLAG_PASSED) and our bh= matches.
+ * Since libopendkim verifies the header signatures at dkim_eoh (we do not
+ * set DELAYSIGPROC), the per-signature error is taken as dkim_eoh left it:
+ * at dkim_eom libopendkim would overwrite it for an l= signature (it saw
+ * no body, so l= looks too large) and for a body hash it compared against
+ * the empty body.
+ *
+ * Beyond that, this file adds what libopendkim lacks or gets wrong on
+ * Debian 12:
  *  - key lookups go through our resolver via the query-service hooks, so
  *    NXDOMAIN/NODATA stay permanent ("key not found") and SERVFAIL or a
  *    timeout stay temporary; an answer we cannot trust is never parsed;
@@ -36,9 +51,11 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <opendkim/dkim.h>
 
 #include "dkim.h"
+#include "dkim_body.h"
 #include "dns.h"
 #include "util.h"
 
@@ -58,6 +75,7 @@ struct dns_why {
 
 struct dkim_verifier {
 	DKIM_LIB *lib;
+	struct dkim_bh_algs *algs;  /* SHA-256/SHA-1, fetched once */
 	struct dns_resolver *dns;
 	unsigned max_sigs;
 	unsigned min_rsa_bits;
@@ -75,7 +93,10 @@ struct dkim_msg {
 	int over_limit;             /* the header block broke our bounds */
 	int saw_sig_name;           /* a DKIM-Signature field was seen at all */
 	int done;                   /* eom ran */
-	int body_open;              /* body seen and its last byte was not LF */
+	struct sig_body *sb;        /* per signature, from dkim_eoh on */
+	size_t nsb;
+	struct dkim_bh *bh[DKIM_HARD_MAX_SIGS]; /* body hashers */
+	size_t nbh;
 	size_t nhdr, hdr_bytes;
 	unsigned char *hbuf;        /* normalized header field */
 	size_t hcap;
@@ -84,6 +105,14 @@ struct dkim_msg {
 	struct dkim_result *res;
 	size_t nres;
 	unsigned char hsmall[DKIM_HBUF_SMALL];
+};
+
+/* a signature as dkim_eoh left it, and its body hash */
+struct sig_body {
+	int eoh_err;                /* dkim_sig_geterror after dkim_eoh */
+	unsigned eoh_flags;         /* dkim_sig_getflags after dkim_eoh */
+	int bh;                     /* index into dkim_msg.bh, or -1 */
+	long long limit;            /* l=, or -1 */
 };
 
 /* one key lookup in flight, owned by libopendkim between start and cancel */
@@ -337,7 +366,9 @@ dkim_verifier_new(struct dns_resolver *dns, const struct dkim_opts *opts,
     char *err, size_t errlen)
 {
 	struct dkim_verifier *v;
-	uint32_t flags = DKIM_LIBFLAGS_FIXCRLF | DKIM_LIBFLAGS_BADSIGHANDLES;
+	/* no FIXCRLF: header fields are normalized in dkim_msg_header and
+	 * the body never reaches libopendkim */
+	uint32_t flags = DKIM_LIBFLAGS_BADSIGHANDLES;
 	unsigned minbits = 1, tmo;
 
 	if (dns == NULL) {
@@ -373,6 +404,7 @@ dkim_verifier_new(struct dns_resolver *dns, const struct dkim_opts *opts,
 		return NULL;
 	}
 	dkim_set_prescreen(v->lib, prescreen);
+	v->algs = dkim_bh_algs_new(); /* NULL: each hasher fetches its own */
 	(void)dkim_dns_set_query_service(v->lib, v);
 	dkim_dns_set_query_start(v->lib, hook_start);
 	dkim_dns_set_query_waitreply(v->lib, hook_waitreply);
@@ -388,6 +420,7 @@ dkim_verifier_free(struct dkim_verifier **vp)
 	if (vp == NULL || *vp == NULL)
 		return;
 	dkim_close((*vp)->lib);
+	dkim_bh_algs_free(&(*vp)->algs);
 	free(*vp);
 	*vp = NULL;
 }
@@ -446,7 +479,7 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value)
 		m->over_limit = 1;
 		return;
 	}
-	/* worst case every bare LF becomes CRLF */
+	/* worst case every byte is a bare LF or lone CR and doubles */
 	need = nl + 1 + 2 * vl + 1;
 	if (need > m->hcap) {
 		if (m->hbuf != m->hsmall)
@@ -457,9 +490,13 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value)
 	memcpy(m->hbuf, name, nl);
 	o = nl;
 	m->hbuf[o++] = ':';
+	/* line ends as CRLF (what libopendkim's FIXCRLF did): a bare LF
+	 * gets its CR, a lone CR its LF */
 	for (size_t i = 0; i < vl; i++) {
 		if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
 			m->hbuf[o++] = '\r';
+		else if (i > 0 && value[i - 1] == '\r' && value[i] != '\n')
+			m->hbuf[o++] = '\n';
 		m->hbuf[o++] = (unsigned char)value[i];
 	}
 	/* a trailing line end is not part of the field */
@@ -469,6 +506,69 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value)
 	d = handle(m);
 	if (d != NULL)
 		(void)dkim_header(d, m->hbuf, o);
+}
+
+/*
+ * body_setup - after dkim_eoh: keep each signature's state and give each
+ * one whose result can still depend on the body a hasher, shared by the
+ * signatures with the same body canonicalization (c=, default simple),
+ * hash (a=) and l= (RFC 6376 3.5).
+ */
+static void
+body_setup(struct dkim_msg *m)
+{
+	DKIM_SIGINFO **sigs = NULL;
+	int nsigs = 0;
+
+	if (dkim_getsiglist(m->dkim, &sigs, &nsigs) != DKIM_STAT_OK ||
+	    sigs == NULL || nsigs <= 0)
+		return;
+	m->sb = xcalloc((size_t)nsigs, sizeof(*m->sb));
+	m->nsb = (size_t)nsigs;
+	for (size_t i = 0; i < m->nsb; i++) {
+		struct sig_body *b = &m->sb[i];
+		DKIM_SIGINFO *sig = sigs[i];
+		ssize_t signlen = -1;
+		dkim_canon_t bc = DKIM_CANON_SIMPLE;
+		dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+		enum dkim_bh_canon canon;
+		enum dkim_bh_hash hash;
+		int eoh_done, hdr_ok;
+		size_t j;
+
+		b->eoh_err = dkim_sig_geterror(sig);
+		b->eoh_flags = dkim_sig_getflags(sig);
+		b->bh = -1;
+		b->limit = -1;
+		if (i >= m->v->max_sigs || (b->eoh_flags & DKIM_SIGFLAG_IGNORE))
+			continue;
+		/* no body canonicalization: libopendkim refused the tags */
+		if (dkim_sig_getcanonlen(m->dkim, sig, NULL, NULL, &signlen) !=
+		    DKIM_STAT_OK)
+			continue;
+		b->limit = signlen >= 0 ? (long long)signlen : -1;
+		eoh_done = (b->eoh_flags & DKIM_SIGFLAG_PROCESSED) ||
+		    b->eoh_err != DKIM_SIGERROR_UNKNOWN;
+		hdr_ok = (b->eoh_flags & DKIM_SIGFLAG_PASSED) &&
+		    b->eoh_err == DKIM_SIGERROR_UNKNOWN;
+		/* failed already; only l= can still change its reason */
+		if (eoh_done && !hdr_ok && b->limit < 0)
+			continue;
+		(void)dkim_sig_getcanons(sig, NULL, &bc);
+		(void)dkim_sig_getsignalg(sig, &alg);
+		canon = bc == DKIM_CANON_RELAXED ? DKIM_BH_RELAXED : DKIM_BH_SIMPLE;
+		hash = alg == DKIM_SIGN_RSASHA1 ? DKIM_BH_SHA1 : DKIM_BH_SHA256;
+		for (j = 0; j < m->nbh; j++)
+			if (dkim_bh_same(m->bh[j], canon, hash, b->limit))
+				break;
+		if (j == m->nbh) {
+			if (m->nbh >= DKIM_HARD_MAX_SIGS)
+				continue;
+			m->bh[m->nbh++] = dkim_bh_new(m->v->algs, canon, hash,
+			    b->limit);
+		}
+		b->bh = (int)j;
+	}
 }
 
 void
@@ -490,19 +590,17 @@ dkim_msg_eoh(struct dkim_msg *m)
 	cur_msg = NULL;
 	if (st == DKIM_STAT_NOSIG)
 		m->nosig = 1;
+	else
+		body_setup(m);
 }
 
 void
 dkim_msg_body(struct dkim_msg *m, const unsigned char *p, size_t len)
 {
-	if (m == NULL || !m->started_eoh || m->nosig || m->over_limit ||
-	    m->dkim == NULL || m->done || len == 0)
+	if (m == NULL || m->done || p == NULL || len == 0)
 		return;
-	/* dkim_body does not write to the buffer; its prototype lacks const */
-	cur_msg = m;
-	(void)dkim_body(m->dkim, (unsigned char *)(uintptr_t)p, len);
-	cur_msg = NULL;
-	m->body_open = p[len - 1] != '\n';
+	for (size_t j = 0; j < m->nbh; j++)
+		dkim_bh_update(m->bh[j], p, len);
 }
 
 /* ---- results ------------------------------------------------------------ */
@@ -593,13 +691,50 @@ why_for(const struct dkim_msg *m, const char *sel, const char *dom)
 	return m->nwhy > 0 ? m->whys[m->nwhy - 1].why : "DNS error";
 }
 
+/* body_ok - our body hash of the signature's body equals its bh= */
+static int
+body_ok(struct dkim_msg *m, DKIM_SIGINFO *sig, const struct sig_body *b)
+{
+	unsigned char md[DKIM_BH_MAXDIGEST];
+	char want[128], got[2 * DKIM_BH_MAXDIGEST + 4];
+	size_t n;
+
+	if (b == NULL || b->bh < 0)
+		return 0;
+	n = dkim_bh_final(m->bh[b->bh], md, NULL);
+	EVP_EncodeBlock((unsigned char *)got, md, (int)n);
+	copy_tag(sig, "bh", want, sizeof(want), 1);
+	return strcmp(want, got) == 0;
+}
+
+/* sig_error - the signature's error as libopendkim found it with the
+ * header signature, undoing what our empty body did to it at eom */
+static int
+sig_error(DKIM_SIGINFO *sig, const struct sig_body *b, unsigned flags)
+{
+	int err = dkim_sig_geterror(sig);
+
+	if (b == NULL)
+		return err;
+	if ((b->eoh_flags & DKIM_SIGFLAG_PROCESSED) ||
+	    b->eoh_err != DKIM_SIGERROR_UNKNOWN)
+		return b->eoh_err; /* verified at dkim_eoh, as usual */
+	/* verified only at dkim_eom (dkim_eoh stopped early) */
+	if ((flags & DKIM_SIGFLAG_PASSED) &&
+	    (err == DKIM_SIGERROR_OK || (err == DKIM_SIGERROR_BADSIG &&
+	    dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH)))
+		return DKIM_SIGERROR_UNKNOWN;
+	return err;
+}
+
 static void
 describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
     struct dkim_result *r)
 {
 	const unsigned char *s;
 	unsigned flags = dkim_sig_getflags(sig);
-	int err = dkim_sig_geterror(sig);
+	const struct sig_body *sb = idx < m->nsb ? &m->sb[idx] : NULL;
+	int err = sig_error(sig, sb, flags);
 	unsigned bits = 0;
 	dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
 	char b[64];
@@ -643,7 +778,33 @@ describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
 		    m->v->max_sigs);
 		return;
 	}
-	if (DKIM_SIG_CHECK(sig)) {
+	if (sb != NULL && sb->bh >= 0 && sb->limit >= 0) {
+		unsigned char md[DKIM_BH_MAXDIGEST];
+		uint64_t clen = 0;
+
+		(void)dkim_bh_final(m->bh[sb->bh], md, &clen);
+		if (clen < (uint64_t)sb->limit) {
+			/* RFC 6376 3.5: l= larger than the body */
+			r->result = DKIM_RES_PERMERROR;
+			str_copy(r->reason, "l= exceeds the body", sizeof(r->reason));
+			return;
+		}
+	}
+	if (err == DKIM_SIGERROR_TOOLARGE_L) {
+		/* dkim_eoh stopped before this l= signature, and dkim_eom,
+		 * seeing no body, would not verify it */
+		r->result = DKIM_RES_PERMERROR;
+		str_copy(r->reason, "signature not verified", sizeof(r->reason));
+		return;
+	}
+	if ((flags & DKIM_SIGFLAG_PASSED) && (err == DKIM_SIGERROR_UNKNOWN ||
+	    err == DKIM_SIGERROR_OK) && !body_ok(m, sig, sb)) {
+		r->result = DKIM_RES_FAIL;
+		str_copy(r->reason, "body hash mismatch", sizeof(r->reason));
+		return;
+	}
+	if ((flags & DKIM_SIGFLAG_PASSED) && (err == DKIM_SIGERROR_UNKNOWN ||
+	    err == DKIM_SIGERROR_OK)) {
 		/* RFC 8301 3.1: rsa-sha1 MUST NOT be accepted */
 		if (alg == DKIM_SIGN_RSASHA1) {
 			r->result = DKIM_RES_POLICY;
@@ -674,11 +835,9 @@ describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
 	}
 	if ((err == DKIM_SIGERROR_OK || err == DKIM_SIGERROR_BADSIG) &&
 	    (flags & DKIM_SIGFLAG_PROCESSED)) {
+		/* the header signature failed; bh= was not looked at */
 		r->result = DKIM_RES_FAIL;
-		str_copy(r->reason,
-		    dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH ?
-		    "body hash mismatch" : "signature mismatch",
-		    sizeof(r->reason));
+		str_copy(r->reason, "signature mismatch", sizeof(r->reason));
 		return;
 	}
 	for (size_t i = 0; i < sizeof(sigerrs) / sizeof(sigerrs[0]); i++) {
@@ -727,13 +886,7 @@ dkim_msg_eom(struct dkim_msg *m, const struct dkim_result **res, size_t *n)
 		if (m->saw_sig_name)
 			one_result(m, DKIM_RES_PERMERROR, "headers over the limit");
 	} else if (m->dkim != NULL && !m->nosig) {
-		/*
-		 * RFC 6376 3.4.3/3.4.4: the canonical body ends in CRLF. SMTP
-		 * always ends the data so; a body handed to us without it gets
-		 * one here (libopendkim would hash the last line without it).
-		 */
-		if (m->body_open)
-			(void)dkim_body(m->dkim, (unsigned char *)"\r\n", 2);
+		/* no dkim_body: libopendkim hashes an empty body (see top) */
 		cur_msg = m;
 		(void)dkim_eom(m->dkim, &testkey);
 		cur_msg = NULL;
@@ -761,6 +914,9 @@ dkim_msg_free(struct dkim_msg **mp)
 	m = *mp;
 	if (m->dkim != NULL)
 		dkim_free(m->dkim);
+	for (size_t j = 0; j < m->nbh; j++)
+		dkim_bh_free(&m->bh[j]);
+	free(m->sb);
 	if (m->hbuf != m->hsmall)
 		free(m->hbuf);
 	free(m->res);

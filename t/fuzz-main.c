@@ -21,6 +21,7 @@ int fuzz_mailaddr(const uint8_t *data, size_t size);
 int fuzz_dmarc_record(const uint8_t *data, size_t size);
 int fuzz_psl(const uint8_t *data, size_t size);
 int fuzz_dkim(const uint8_t *data, size_t size);
+int fuzz_dkim_body(const uint8_t *data, size_t size);
 
 static const struct {
 	const char *name;
@@ -35,6 +36,7 @@ static const struct {
 	{"dmarc-record", fuzz_dmarc_record},
 	{"psl", fuzz_psl},
 	{"dkim", fuzz_dkim},
+	{"dkim-body", fuzz_dkim_body},
 };
 
 #define FUZZ_MAX_INPUT (256 * 1024)

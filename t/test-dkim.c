@@ -76,28 +76,37 @@ key_record(const struct key *k, char *out, size_t outlen)
 }
 
 /*
- * sign - a DKIM-Signature value (leading space included) over hdrs and
- * body; both must already be canonical for relaxed/relaxed (one space
- * between words, no trailing space, body ending in one CRLF).
+ * sign_bc - a DKIM-Signature value (leading space included) over hdrs
+ * (already canonical for relaxed: one space between words, no trailing
+ * space) with c=relaxed/BODYCANON; cbody is the body in that body
+ * canonical form, of which the first l bytes are hashed when l >= 0 (and
+ * l= is added).
  */
 static void
-sign(const struct key *k, const char *d, const char *s, const char *extra,
-    const struct hdr *hdrs, size_t nh, const char *bd, char *out,
-    size_t outlen)
+sign_bc(const struct key *k, const char *d, const char *s, const char *extra,
+    const struct hdr *hdrs, size_t nh, const char *bodycanon,
+    const char *cbody, long long l, char *out, size_t outlen)
 {
 	const EVP_MD *md = strcmp(k->alg, "rsa-sha1") == 0 ? EVP_sha1() :
 	    EVP_sha256();
 	unsigned char hash[64], sig[1024];
 	unsigned hl = 0;
 	size_t sl = sizeof(sig);
-	char bh[128], bs[2048], val[2048];
+	char bh[128], bs[2048], val[2048], ltag[32] = "";
 	struct dynbuf data;
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	size_t blen = strlen(cbody);
 
-	EVP_Digest(bd, strlen(bd), hash, &hl, md, NULL);
+	if (l >= 0) {
+		if ((size_t)l < blen)
+			blen = (size_t)l;
+		snprintf(ltag, sizeof(ltag), " l=%lld;", l);
+	}
+	EVP_Digest(cbody, blen, hash, &hl, md, NULL);
 	b64(hash, hl, bh, sizeof(bh));
-	snprintf(val, sizeof(val), " v=1; a=%s; c=relaxed/relaxed; d=%s; s=%s;%s"
-	    " h=from:to:subject; bh=%s; b=", k->alg, d, s, extra, bh);
+	snprintf(val, sizeof(val), " v=1; a=%s; c=relaxed/%s; d=%s; s=%s;%s%s"
+	    " h=from:to:subject; bh=%s; b=", k->alg, bodycanon, d, s, extra,
+	    ltag, bh);
 	dynbuf_init(&data, 1 << 20);
 	for (size_t i = 0; i < nh; i++) {
 		char lname[64];
@@ -118,6 +127,16 @@ sign(const struct key *k, const char *d, const char *s, const char *extra,
 	dynbuf_free(&data);
 	b64(sig, sl, bs, sizeof(bs));
 	snprintf(out, outlen, "%s%s", val, bs);
+}
+
+/* sign - sign_bc for c=relaxed/relaxed over a body already canonical
+ * (ending in one CRLF) */
+static void
+sign(const struct key *k, const char *d, const char *s, const char *extra,
+    const struct hdr *hdrs, size_t nh, const char *bd, char *out,
+    size_t outlen)
+{
+	sign_bc(k, d, s, extra, hdrs, nh, "relaxed", bd, -1, out, outlen);
 }
 
 static struct key k2048, k1024, k512, ked, ksha1;
@@ -431,6 +450,154 @@ thread_case(struct dkim_verifier *v)
 	is_int(bad, 0, "4 threads x 100 verifications agree");
 }
 
+/* ---- body hashes (ours since libopendkim sees no body) ----------------- */
+
+/* run_chunks - like run, with the body fed in chunks of step bytes */
+static size_t
+run_chunks(struct dkim_verifier *v, const char *const *sigs, size_t nsigs,
+    const struct hdr *hdrs, size_t nh, const char *bd, size_t step,
+    struct dkim_result *out, size_t outn)
+{
+	struct dkim_msg *m = dkim_msg_new(v, NULL);
+	const struct dkim_result *res;
+	size_t n, len = strlen(bd);
+
+	for (size_t i = 0; i < nsigs; i++)
+		dkim_msg_header(m, "DKIM-Signature", sigs[i]);
+	for (size_t i = 0; i < nh; i++) {
+		char val[512];
+
+		snprintf(val, sizeof(val), " %s", hdrs[i].value);
+		dkim_msg_header(m, hdrs[i].name, val);
+	}
+	dkim_msg_eoh(m);
+	if (step == 0)
+		step = len > 0 ? len : 1;
+	for (size_t o = 0; o < len; o += step)
+		dkim_msg_body(m, (const unsigned char *)bd + o,
+		    len - o < step ? len - o : step);
+	dkim_msg_eom(m, &res, &n);
+	for (size_t i = 0; i < n && i < outn; i++)
+		out[i] = res[i];
+	dkim_msg_free(&m);
+	return n;
+}
+
+static void
+body_cases(struct dkim_verifier *v)
+{
+	static const struct {
+		const char *name;
+		struct key *k;
+		const char *sel;
+		const char *bc;      /* body canonicalization */
+		const char *cbody;   /* canonical body that is signed */
+		long long l;         /* l=, or -1 */
+		const char *subject; /* what the verifier sees; NULL: as signed */
+		const char *bd;      /* body the verifier sees */
+		enum dkim_res want;
+		const char *reason;
+	} cases[] = {
+		{ "simple pass", &k2048, "k2048", "simple", "a  b \r\n\r\nc\r\n",
+		    -1, NULL, "a  b \r\n\r\nc\r\n\r\n\r\n", DKIM_RES_PASS, "" },
+		{ "simple bare LF", &k2048, "k2048", "simple", "a  b \r\nc\r\n",
+		    -1, NULL, "a  b \nc\n\n", DKIM_RES_PASS, "" },
+		{ "simple whitespace changed", &k2048, "k2048", "simple",
+		    "a  b\r\n", -1, NULL, "a b\r\n", DKIM_RES_FAIL,
+		    "body hash mismatch" },
+		{ "relaxed whitespace changed", &k2048, "k2048", "relaxed",
+		    "a b\r\n", -1, NULL, "a \t b  \r\n \r\n", DKIM_RES_PASS, "" },
+		{ "relaxed empty body", &k2048, "k2048", "relaxed", "", -1, NULL,
+		    "", DKIM_RES_PASS, "" },
+		{ "relaxed body of empty lines", &k2048, "k2048", "relaxed", "",
+		    -1, NULL, "\r\n \r\n\t\r\n", DKIM_RES_PASS, "" },
+		{ "simple empty body", &k2048, "k2048", "simple", "\r\n", -1,
+		    NULL, "", DKIM_RES_PASS, "" },
+		{ "no final CRLF", &k2048, "k2048", "relaxed", "x y\r\n", -1,
+		    NULL, "x  y", DKIM_RES_PASS, "" },
+		{ "ed25519 simple", &ked, "ked", "simple", "Hi\r\n", -1, NULL,
+		    "Hi\r\n", DKIM_RES_PASS, "" },
+		{ "ed25519 body modified", &ked, "ked", "simple", "Hi\r\n", -1,
+		    NULL, "Ho\r\n", DKIM_RES_FAIL, "body hash mismatch" },
+		{ "rsa-sha1 body hash", &ksha1, "ksha1", "relaxed", "Hi\r\n", -1,
+		    NULL, "Hi\r\n", DKIM_RES_POLICY,
+		    "rsa-sha1 is not accepted (RFC 8301)" },
+		{ "rsa-sha1 body modified", &ksha1, "ksha1", "relaxed", "Hi\r\n",
+		    -1, NULL, "Ho\r\n", DKIM_RES_FAIL, "body hash mismatch" },
+		{ "header and body modified", &k2048, "k2048", "relaxed",
+		    "Hi\r\n", -1, "test massage", "Ho\r\n", DKIM_RES_FAIL,
+		    "signature mismatch" },
+		/* RFC 6376 3.5 l= */
+		{ "l= shorter, text appended", &k2048, "k2048", "relaxed",
+		    "first\r\n", 7, NULL, "first\r\nappended later\r\n",
+		    DKIM_RES_PASS, "" },
+		{ "l= equal", &k2048, "k2048", "relaxed", "first\r\n", 7, NULL,
+		    "first\r\n", DKIM_RES_PASS, "" },
+		{ "l= shorter, signed part changed", &k2048, "k2048", "relaxed",
+		    "first\r\n", 7, NULL, "frist\r\nappended\r\n", DKIM_RES_FAIL,
+		    "body hash mismatch" },
+		{ "l= longer than the body", &k2048, "k2048", "relaxed",
+		    "first\r\nsecond\r\n", 15, NULL, "first\r\n",
+		    DKIM_RES_PERMERROR, "l= exceeds the body" },
+		{ "l= longer, header modified too", &k2048, "k2048", "relaxed",
+		    "first\r\nsecond\r\n", 15, "test massage", "first\r\n",
+		    DKIM_RES_PERMERROR, "l= exceeds the body" },
+		{ "l= header modified", &k2048, "k2048", "relaxed", "first\r\n",
+		    7, "test massage", "first\r\nmore\r\n", DKIM_RES_FAIL,
+		    "signature mismatch" },
+		{ "l=0", &k2048, "k2048", "simple", "x\r\n", 0, NULL,
+		    "anything\r\n", DKIM_RES_PASS, "" },
+	};
+	static const size_t steps[] = { 0, 1, 2, 3, 5 };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hdr h[3];
+		struct dkim_result r[2];
+		char sig[4096];
+		const char *sp = sig;
+		size_t n, bad = 0;
+
+		memcpy(h, base_hdrs, sizeof(h));
+		sign_bc(cases[i].k, "example.org", cases[i].sel, "", h, 3,
+		    cases[i].bc, cases[i].cbody, cases[i].l, sig, sizeof(sig));
+		if (cases[i].subject != NULL)
+			h[2].value = cases[i].subject;
+		for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+			n = run_chunks(v, &sp, 1, h, 3, cases[i].bd, steps[s], r, 2);
+			if (n != 1 || r[0].result != cases[i].want ||
+			    strcmp(r[0].reason, cases[i].reason) != 0) {
+				if (bad++ == 0)
+					printf("# %s: got %s (%s)\n", cases[i].name,
+					    n ? dkim_res_name(r[0].result) : "none",
+					    n ? r[0].reason : "");
+			}
+		}
+		is_int(bad, 0, "%s: %s \"%s\" in every chunking", cases[i].name,
+		    dkim_res_name(cases[i].want), cases[i].reason);
+	}
+
+	/* two signatures, two body canonicalizations, one body */
+	{
+		char s1[4096], s2[4096];
+		const char *sigs[2] = { s1, s2 };
+		struct dkim_result r[2];
+		size_t n;
+
+		sign_bc(&k2048, "example.org", "k2048", "", base_hdrs, 3,
+		    "relaxed", "a b\r\n", -1, s1, sizeof(s1));
+		sign_bc(&ked, "example.org", "ked", "", base_hdrs, 3, "simple",
+		    "a  b\r\n", -1, s2, sizeof(s2));
+		n = run_chunks(v, sigs, 2, base_hdrs, 3, "a  b\r\n", 1, r, 2);
+		ok(n == 2 && r[0].result == DKIM_RES_PASS &&
+		    r[1].result == DKIM_RES_PASS, "relaxed + simple: both pass");
+		n = run_chunks(v, sigs, 2, base_hdrs, 3, "a   b\r\n", 0, r, 2);
+		ok(n == 2 && r[0].result == DKIM_RES_PASS &&
+		    r[1].result == DKIM_RES_FAIL &&
+		    strcmp(r[1].reason, "body hash mismatch") == 0,
+		    "relaxed + simple, spaces added: pass + body hash mismatch");
+	}
+}
+
 /* ---- RFC examples ---------------------------------------------------- */
 
 static void
@@ -591,6 +758,7 @@ main(void)
 	simple_cases(v);
 	cap_case();
 	misc_cases(v);
+	body_cases(v);
 	thread_case(v);
 	rfc_examples();
 	dkim_verifier_free(&v);
