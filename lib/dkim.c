@@ -138,33 +138,6 @@ ts_before(const struct timespec *a, const struct timespec *b)
 	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* put_name - a dotted name in wire format; 0, or -1 when it is no name */
-static int
-put_name(const char *name, unsigned char *out, size_t outlen, size_t *lenp)
-{
-	size_t o = 0;
-	const char *p = name;
-
-	while (*p != '\0') {
-		const char *dot = strchr(p, '.');
-		size_t l = dot ? (size_t)(dot - p) : strlen(p);
-
-		if (l == 0 || l > 63 || o + 1 + l + 1 > outlen || o + l + 2 > 255)
-			return -1;
-		out[o++] = (unsigned char)l;
-		memcpy(out + o, p, l);
-		o += l;
-		p += l;
-		if (*p == '.')
-			p++;
-	}
-	if (o + 1 > outlen)
-		return -1;
-	out[o++] = 0;
-	*lenp = o;
-	return 0;
-}
-
 static void
 put16(unsigned char *p, unsigned v)
 {
@@ -206,7 +179,7 @@ build_packet(const struct dkim_q *h, const struct dns_answer *a, int rcode)
 	b[3] = (unsigned char)(0x80 | (rcode & 0x0f)); /* RA, rcode */
 	put16(b + 4, 1);
 	n = 12;
-	if (put_name(h->qname, b + n, h->buflen - n - 4, &qn) != 0) {
+	if (dns_name_to_wire(h->qname, b + n, h->buflen - n - 4, &qn) != 0) {
 		b[n] = 0; /* not a name we can write: the root stands in */
 		qn = 1;
 	}

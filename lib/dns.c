@@ -224,6 +224,36 @@ dns_rr_name(const struct dns_rr *rr, size_t off, char *out, size_t outlen)
 }
 
 int
+dns_name_to_wire(const char *name, unsigned char *out, size_t outlen, size_t *lenp)
+{
+	size_t o = 0;
+	const char *p = name;
+
+	if (strcmp(p, ".") == 0)
+		p = "";
+	while (*p != '\0') {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+
+		if (n == 0 || n > 63 || o + n + 2 > outlen)
+			return -1;
+		out[o++] = (unsigned char)n;
+		memcpy(out + o, p, n);
+		o += n;
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	if (o + 1 > outlen)
+		return -1;
+	out[o++] = 0;
+	if (o > 255)
+		return -1;
+	*lenp = o;
+	return 0;
+}
+
+int
 dns_rr_mx(const struct dns_rr *rr, unsigned *pref, char *out, size_t outlen)
 {
 	if (rr->len < 3)

@@ -96,6 +96,11 @@ int dns_rr_txt(const struct dns_rr *rr, char *out, size_t outlen);
 /* dns_rr_name - the domain name in rdata at offset off (PTR, CNAME, NS, MX+2)
  * as dotted text without the trailing dot ("" for the root) */
 int dns_rr_name(const struct dns_rr *rr, size_t off, char *out, size_t outlen);
+/* dns_name_to_wire - the inverse: a dotted name ("." or "" the root) in
+ * uncompressed wire format into out, its length in *lenp; -1 when it is
+ * not a name (empty label, label over 63, over 255 octets) or out is short */
+int dns_name_to_wire(const char *name, unsigned char *out, size_t outlen,
+    size_t *lenp);
 /* dns_rr_mx - preference and exchange of an MX RR */
 int dns_rr_mx(const struct dns_rr *rr, unsigned *pref, char *out, size_t outlen);
 

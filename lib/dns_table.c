@@ -97,37 +97,6 @@ table_push(struct table_resolver *t, const char *name, int type,
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* name_to_wire - dotted name to uncompressed wire format; -1 if invalid */
-static int
-name_to_wire(const char *name, unsigned char *out, size_t outlen, size_t *lenp)
-{
-	size_t o = 0;
-	const char *p = name;
-
-	if (strcmp(p, ".") == 0)
-		p = "";
-	while (*p != '\0') {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-
-		if (n == 0 || n > 63 || o + n + 2 > outlen)
-			return -1;
-		out[o++] = (unsigned char)n;
-		memcpy(out + o, p, n);
-		o += n;
-		p += n;
-		if (*p == '.')
-			p++;
-	}
-	if (o + 1 > outlen)
-		return -1;
-	out[o++] = 0;
-	if (o > 255)
-		return -1;
-	*lenp = o;
-	return 0;
-}
-
 struct dns_resolver *
 dns_table_new(void)
 {
@@ -225,7 +194,7 @@ dns_table_add_text(struct dns_resolver *r, const char *name, int type,
 			sp++;
 		buf[0] = (unsigned char)(pref >> 8);
 		buf[1] = (unsigned char)(pref & 0xff);
-		if (name_to_wire(sp, buf + 2, sizeof(buf) - 2, &len) != 0)
+		if (dns_name_to_wire(sp, buf + 2, sizeof(buf) - 2, &len) != 0)
 			return -1;
 		len += 2;
 		break;
@@ -233,7 +202,7 @@ dns_table_add_text(struct dns_resolver *r, const char *name, int type,
 	case DNS_T_PTR:
 	case DNS_T_CNAME:
 	case DNS_T_NS:
-		if (name_to_wire(text, buf, sizeof(buf), &len) != 0)
+		if (dns_name_to_wire(text, buf, sizeof(buf), &len) != 0)
 			return -1;
 		break;
 	default:

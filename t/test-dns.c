@@ -89,6 +89,56 @@ static const struct {
 	{ "bad name", RD("\x00\x0a\x05mx"), -1, 0, "" },
 };
 
+/* test_name_to_wire - text to wire and back through dns_rr_name */
+static void
+test_name_to_wire(void)
+{
+	static const struct {
+		const char *name;
+		int rc;
+		size_t len;
+		const char *back;
+	} cases[] = {
+		{"example.org", 0, 13, "example.org"},
+		{"example.org.", 0, 13, "example.org"},
+		{".", 0, 1, ""},
+		{"", 0, 1, ""},
+		{"a..b", -1, 0, NULL},
+		{".a", -1, 0, NULL},
+		{"0123456789012345678901234567890123456789012345678901234567890123.x",
+		    -1, 0, NULL},
+	};
+	unsigned char buf[300];
+	char back[300], big[400];
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = dns_name_to_wire(cases[i].name, buf, sizeof(buf), &len);
+
+		is_int(rc, cases[i].rc, "name_to_wire(\"%s\")", cases[i].name);
+		if (rc == 0) {
+			struct dns_rr rr = {buf, len};
+
+			is_int(len, cases[i].len, "name_to_wire(\"%s\") length",
+			    cases[i].name);
+			is_int(dns_rr_name(&rr, 0, back, sizeof(back)), 0,
+			    "name_to_wire(\"%s\") decodes", cases[i].name);
+			is_str(back, cases[i].back, "name_to_wire(\"%s\") round trip",
+			    cases[i].name);
+		}
+	}
+	is_int(dns_name_to_wire("example.org", buf, 12, &len), -1,
+	    "name_to_wire: one octet short");
+	is_int(dns_name_to_wire("example.org", buf, 13, &len), 0,
+	    "name_to_wire: exactly enough");
+	/* 128 one-octet labels take 257 octets in wire format: over 255 */
+	for (size_t i = 0; i < 128; i++)
+		memcpy(big + 2 * i, "a.", 2);
+	big[255] = '\0';
+	is_int(dns_name_to_wire(big, buf, sizeof(buf), &len), -1,
+	    "name_to_wire: over 255 octets");
+}
+
 static void
 test_decoders(void)
 {
@@ -685,6 +735,7 @@ main(void)
 	int rc = 0;
 
 	test_decoders();
+	test_name_to_wire();
 	test_bad_options();
 
 	for (size_t i = 0; i < sizeof(pythons) / sizeof(pythons[0]); i++)
