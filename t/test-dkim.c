@@ -142,15 +142,16 @@ sign(const struct key *k, const char *d, const char *s, const char *extra,
 static struct key k2048, k1024, k512, ked, ksha1;
 static struct dns_resolver *dns;
 
-/* run - verify sigs (DKIM-Signature values) + hdrs + body */
+/* run_chunks - verify sigs (DKIM-Signature values) + hdrs + body, the
+ * body fed in chunks of step bytes (0: all at once) */
 static size_t
-run(struct dkim_verifier *v, const char *const *sigs, size_t nsigs,
-    const struct hdr *hdrs, size_t nh, const char *bd,
+run_chunks(struct dkim_verifier *v, const char *const *sigs, size_t nsigs,
+    const struct hdr *hdrs, size_t nh, const char *bd, size_t step,
     const struct timespec *deadline, struct dkim_result *out, size_t outn)
 {
 	struct dkim_msg *m = dkim_msg_new(v, deadline);
 	const struct dkim_result *res;
-	size_t n;
+	size_t n, len = strlen(bd);
 
 	for (size_t i = 0; i < nsigs; i++)
 		dkim_msg_header(m, "DKIM-Signature", sigs[i]);
@@ -161,12 +162,25 @@ run(struct dkim_verifier *v, const char *const *sigs, size_t nsigs,
 		dkim_msg_header(m, hdrs[i].name, val);
 	}
 	dkim_msg_eoh(m);
-	dkim_msg_body(m, (const unsigned char *)bd, strlen(bd));
+	if (step == 0)
+		step = len > 0 ? len : 1;
+	for (size_t o = 0; o < len; o += step)
+		dkim_msg_body(m, (const unsigned char *)bd + o,
+		    len - o < step ? len - o : step);
 	dkim_msg_eom(m, &res, &n);
 	for (size_t i = 0; i < n && i < outn; i++)
 		out[i] = res[i];
 	dkim_msg_free(&m);
 	return n;
+}
+
+/* run - the same with the body in one piece */
+static size_t
+run(struct dkim_verifier *v, const char *const *sigs, size_t nsigs,
+    const struct hdr *hdrs, size_t nh, const char *bd,
+    const struct timespec *deadline, struct dkim_result *out, size_t outn)
+{
+	return run_chunks(v, sigs, nsigs, hdrs, nh, bd, 0, deadline, out, outn);
 }
 
 struct simple_case {
@@ -452,36 +466,6 @@ thread_case(struct dkim_verifier *v)
 
 /* ---- body hashes (ours since libopendkim sees no body) ----------------- */
 
-/* run_chunks - like run, with the body fed in chunks of step bytes */
-static size_t
-run_chunks(struct dkim_verifier *v, const char *const *sigs, size_t nsigs,
-    const struct hdr *hdrs, size_t nh, const char *bd, size_t step,
-    struct dkim_result *out, size_t outn)
-{
-	struct dkim_msg *m = dkim_msg_new(v, NULL);
-	const struct dkim_result *res;
-	size_t n, len = strlen(bd);
-
-	for (size_t i = 0; i < nsigs; i++)
-		dkim_msg_header(m, "DKIM-Signature", sigs[i]);
-	for (size_t i = 0; i < nh; i++) {
-		char val[512];
-
-		snprintf(val, sizeof(val), " %s", hdrs[i].value);
-		dkim_msg_header(m, hdrs[i].name, val);
-	}
-	dkim_msg_eoh(m);
-	if (step == 0)
-		step = len > 0 ? len : 1;
-	for (size_t o = 0; o < len; o += step)
-		dkim_msg_body(m, (const unsigned char *)bd + o,
-		    len - o < step ? len - o : step);
-	dkim_msg_eom(m, &res, &n);
-	for (size_t i = 0; i < n && i < outn; i++)
-		out[i] = res[i];
-	dkim_msg_free(&m);
-	return n;
-}
 
 static void
 body_cases(struct dkim_verifier *v)
@@ -563,7 +547,8 @@ body_cases(struct dkim_verifier *v)
 		if (cases[i].subject != NULL)
 			h[2].value = cases[i].subject;
 		for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
-			n = run_chunks(v, &sp, 1, h, 3, cases[i].bd, steps[s], r, 2);
+			n = run_chunks(v, &sp, 1, h, 3, cases[i].bd, steps[s], NULL,
+			    r, 2);
 			if (n != 1 || r[0].result != cases[i].want ||
 			    strcmp(r[0].reason, cases[i].reason) != 0) {
 				if (bad++ == 0)
@@ -587,10 +572,11 @@ body_cases(struct dkim_verifier *v)
 		    "relaxed", "a b\r\n", -1, s1, sizeof(s1));
 		sign_bc(&ked, "example.org", "ked", "", base_hdrs, 3, "simple",
 		    "a  b\r\n", -1, s2, sizeof(s2));
-		n = run_chunks(v, sigs, 2, base_hdrs, 3, "a  b\r\n", 1, r, 2);
+		n = run_chunks(v, sigs, 2, base_hdrs, 3, "a  b\r\n", 1, NULL, r, 2);
 		ok(n == 2 && r[0].result == DKIM_RES_PASS &&
 		    r[1].result == DKIM_RES_PASS, "relaxed + simple: both pass");
-		n = run_chunks(v, sigs, 2, base_hdrs, 3, "a   b\r\n", 0, r, 2);
+		n = run_chunks(v, sigs, 2, base_hdrs, 3, "a   b\r\n", 0, NULL, r,
+		    2);
 		ok(n == 2 && r[0].result == DKIM_RES_PASS &&
 		    r[1].result == DKIM_RES_FAIL &&
 		    strcmp(r[1].reason, "body hash mismatch") == 0,
