@@ -103,6 +103,8 @@ static const struct setting dns_table[] = {
 	  .off = OFF(dns_transparent_zones), .off_n = OFF(dns_ntransparent) },
 	{ .name = "trust_anchor_file", .kind = K_STRING, .def = NULL,
 	  .set = set_path, .off = OFF(dns_trust_anchor) },
+	{ .name = "cache_entries", .kind = K_INT, .def = "10000", .set = set_uint,
+	  .off = OFF(dns_cache_entries), .min = 0, .max = 1000000 },
 	{ .name = NULL },
 };
 

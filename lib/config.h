@@ -37,6 +37,7 @@ struct am_config {
 	char **dns_transparent_zones; /* built-in unbound local zones to let through */
 	size_t dns_ntransparent;
 	char *dns_trust_anchor;    /* DNSSEC trust anchor file, NULL: no validation */
+	unsigned dns_cache_entries; /* answers kept in the calling thread; 0: off; default 10000 */
 
 	/* spf */
 	int spf_enable;            /* default 1 */

@@ -47,6 +47,7 @@ struct dns_answer {
 	int rcode;          /* DNS rcode as received (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN) */
 	int secure;         /* DNSSEC validated */
 	int bogus;          /* DNSSEC validation failed (status is TEMPFAIL) */
+	unsigned ttl;       /* seconds the answer may be reused; 0: not at all */
 	size_t count;       /* number of RRs in rr[] */
 	struct dns_rr *rr;
 	unsigned char *packet; /* whole answer in wire format, or NULL */
@@ -119,6 +120,28 @@ struct dns_unbound_opts {
  * NULL with err filled on failure */
 struct dns_resolver *dns_unbound_new(const struct dns_unbound_opts *opts,
     char *err, size_t errlen);
+
+/* ---- answer cache --------------------------------------------------------- */
+struct dns_cache_opts {
+	size_t max_entries; /* 0: 10,000 answers */
+	size_t max_bytes;   /* 0: 8 MB */
+	unsigned max_ttl;   /* seconds; 0: one day */
+};
+struct dns_cache_stats {
+	unsigned long hits, misses, expired, evictions;
+	size_t entries, bytes;
+};
+/* dns_cache_new - a resolver that answers repeated questions from memory in
+ * the calling thread and asks backend (which it then owns) otherwise; only
+ * final answers with a TTL are kept (see dns_cache.c) */
+struct dns_resolver *dns_cache_new(struct dns_resolver *backend,
+    const struct dns_cache_opts *o);
+/* dns_cache_set_clock - tests: a clock in seconds instead of CLOCK_MONOTONIC
+ * (NULL: back to it) */
+void dns_cache_set_clock(struct dns_resolver *r, time_t (*clock)(void *),
+    void *arg);
+/* dns_cache_get_stats - counters and size of a dns_cache_new() resolver */
+void dns_cache_get_stats(struct dns_resolver *r, struct dns_cache_stats *s);
 
 /* ---- table back end (tests, conformance suites) ---------------------------- */
 struct dns_resolver *dns_table_new(void);

@@ -25,6 +25,7 @@
 
 #define DNS_TABLE_CNAME_HOPS 8
 #define DNS_TABLE_NAME_MAX 1025 /* presentation form, with room to spare */
+#define DNS_TABLE_TTL 300       /* every final answer's TTL */
 
 struct table_entry {
 	char *name;   /* lowercase, no trailing dot */
@@ -316,6 +317,8 @@ table_start(struct dns_resolver *r, const char *name, int type)
 	t->queries++;
 	q->ans = lookup_locked(t, name, type);
 	pthread_mutex_unlock(&t->lock);
+	if (q->ans->status != DNS_STATUS_TEMPFAIL)
+		q->ans->ttl = DNS_TABLE_TTL;
 	return &q->base;
 }
 

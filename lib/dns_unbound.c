@@ -157,6 +157,8 @@ ubr_answer(int err, struct ub_result *res)
 		    rcode_name(res->rcode, buf, sizeof(buf)));
 	}
 	a->secure = res->secure && !res->bogus;
+	a->ttl = a->status != DNS_STATUS_TEMPFAIL && res->ttl > 0 ?
+	    (unsigned)res->ttl : 0;
 	if (res->answer_packet != NULL && res->answer_len > 0) {
 		a->packet_len = (size_t)res->answer_len;
 		a->packet = xmalloc(a->packet_len);

@@ -78,6 +78,15 @@ session_env_open(const struct am_config *cfg, char *err, size_t errlen)
 	env->dns = dns_unbound_new(&o, err, errlen);
 	if (env->dns == NULL)
 		goto fail;
+	if (cfg->dns_cache_entries > 0) {
+		struct dns_cache_opts co = {
+			.max_entries = cfg->dns_cache_entries,
+			/* about 800 bytes an answer with its packet */
+			.max_bytes = (size_t)cfg->dns_cache_entries * 1024,
+		};
+
+		env->dns = dns_cache_new(env->dns, &co);
+	}
 	/* made even when a method is off: a reload may switch it on */
 	env->spf = spf_checker_new(env->dns, cfg->authserv_id, err, errlen);
 	if (env->spf == NULL)

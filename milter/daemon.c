@@ -213,6 +213,7 @@ static int
 same_dns(const struct am_config *a, const struct am_config *b)
 {
 	return a->dns_timeout_ms == b->dns_timeout_ms &&
+	    a->dns_cache_entries == b->dns_cache_entries &&
 	    same_list(a->dns_nameservers, a->dns_nnameservers, b->dns_nameservers,
 	    b->dns_nnameservers) &&
 	    same_list(a->dns_transparent_zones, a->dns_ntransparent,

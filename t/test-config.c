@@ -142,6 +142,8 @@ static const struct load_case load_cases[] = {
 	    "t.conf:2: dns.timeout_ms: 60001 is out of range (1..60000)" },
 	{ "timeout_ms negative", "dns = { timeout_ms = -5; };",
 	    "t.conf:1: dns.timeout_ms: -5 is out of range (1..60000)" },
+	{ "cache_entries too big", "dns = { cache_entries = 1000001; };",
+	    "t.conf:1: dns.cache_entries: 1000001 is out of range (0..1000000)" },
 	{ "nameserver by name",
 	    "dns = { nameservers = [ \"ns1.example.net\" ]; };",
 	    "t.conf:1: dns.nameservers: \"ns1.example.net\" is not an IP "
@@ -256,6 +258,7 @@ static const char full_text[] =
     "\ttimeout_ms = 250;\n"
     "\ttransparent_zones = [ \"test\", \"10.in-addr.arpa.\" ];\n"
     "\ttrust_anchor_file = \"/usr/share/dns/root.key\";\n"
+    "\tcache_entries = 0;\n"
     "};\n"
     "trusted_networks = [ \"192.0.2.0/24\", \"2001:db8::/32\", "
     "\"198.51.100.7\" ];\n"
@@ -328,6 +331,7 @@ test_full(void)
 		is_str(c->dns_nameservers[1], "::1", "full: ns 2");
 	}
 	is_int(c->dns_timeout_ms, 250, "full: timeout_ms");
+	is_int(c->dns_cache_entries, 0, "full: cache_entries 0 (off)");
 	is_int(c->dns_ntransparent, 2, "full: 2 transparent zones");
 	if (c->dns_ntransparent == 2) {
 		is_str(c->dns_transparent_zones[0], "test", "full: zone 1");
@@ -378,6 +382,7 @@ check_defaults(const struct am_config *c, const char *what)
 	ok(c->dns_nameservers == NULL && c->dns_nnameservers == 0,
 	    "%s: no nameservers (resolv.conf)", what);
 	is_int(c->dns_timeout_ms, 5000, "%s: timeout_ms", what);
+	is_int(c->dns_cache_entries, 10000, "%s: cache_entries", what);
 	ok(c->dns_transparent_zones == NULL && c->dns_ntransparent == 0,
 	    "%s: no transparent zones", what);
 	is_str(c->dns_trust_anchor, NULL, "%s: no trust anchor", what);

@@ -464,6 +464,31 @@ test_cache(struct dns_resolver *r)
 	is_int(after, before, "repeat TXT query answered from cache");
 }
 
+/* test_ttl - libunbound's TTLs reach the answer (the answer cache keeps
+ * answers that long): 300 s records and SOA, and a TTL 0 record */
+static void
+test_ttl(struct dns_resolver *r)
+{
+	struct dns_answer *a;
+
+	a = dns_query(r, "example.test", DNS_T_A, 0);
+	ok(a->ttl > 0 && a->ttl <= 300, "A answer TTL %u in 1..300", a->ttl);
+	dns_answer_free(&a);
+	a = dns_query(r, "nx.example.test", DNS_T_A, 0);
+	is_str(dns_status_name(a->status), "nxdomain", "NXDOMAIN for the TTL");
+	ok(a->ttl > 0 && a->ttl <= 300, "NXDOMAIN TTL %u in 1..300 (SOA)", a->ttl);
+	dns_answer_free(&a);
+	a = dns_query(r, "nodata.example.test", DNS_T_A, 0);
+	ok(a->ttl > 0 && a->ttl <= 300, "NODATA TTL %u in 1..300 (SOA)", a->ttl);
+	dns_answer_free(&a);
+	a = dns_query(r, "count.example.test", DNS_T_TXT, 0);
+	is_int(a->ttl, 0, "TTL 0 record: TTL 0");
+	dns_answer_free(&a);
+	a = dns_query(r, "fail.example.test", DNS_T_A, 0);
+	is_int(a->ttl, 0, "SERVFAIL: TTL 0");
+	dns_answer_free(&a);
+}
+
 static void
 test_timeout(struct dns_resolver *r)
 {
@@ -762,6 +787,7 @@ main(void)
 	test_statuses(r);
 	test_rdata(r);
 	test_cache(r);
+	test_ttl(r);
 	test_timeout(r);
 	test_cancel_race(r);
 	run_threads(r, 8, 200, "concurrency");

@@ -1,0 +1,296 @@
+/*
+ * test-dns-cache.c - the answer cache (lib/dns_cache.c) over the table back
+ * end, with a clock the test moves by hand: hits and misses, TTL expiry,
+ * what is never kept, name normalization, LRU eviction by count and by
+ * bytes, copies that outlive the cache, cancel, and many threads at once.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../lib/dns.h"
+#include "tap.h"
+
+static time_t fake_now = 1000;
+
+static time_t
+fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+/* new_cache - a table with a few names behind a cache on the fake clock;
+ * *table is the back end (owned by the cache) for its query counter */
+static struct dns_resolver *
+new_cache(struct dns_resolver **table, size_t max_entries, size_t max_bytes)
+{
+	struct dns_resolver *t = dns_table_new();
+	struct dns_cache_opts o = { .max_entries = max_entries,
+	    .max_bytes = max_bytes, .max_ttl = 0 };
+	struct dns_resolver *c;
+
+	dns_table_add_text(t, "example.org", DNS_T_TXT, "v=spf1 -all");
+	dns_table_add_text(t, "example.org", DNS_T_A, "192.0.2.1");
+	dns_table_add_text(t, "a.example.org", DNS_T_TXT, "a");
+	dns_table_add_text(t, "b.example.org", DNS_T_TXT, "b");
+	dns_table_add_text(t, "c.example.org", DNS_T_TXT, "c");
+	dns_table_set_status(t, "fail.example.org", 0, DNS_STATUS_TEMPFAIL);
+	c = dns_cache_new(t, &o);
+	dns_cache_set_clock(c, fake_clock, NULL);
+	*table = t;
+	return c;
+}
+
+static const char *
+txt(const struct dns_answer *a, char *buf, size_t len)
+{
+	if (a->status != DNS_STATUS_OK || a->count == 0 ||
+	    dns_rr_txt(&a->rr[0], buf, len) != 0)
+		return dns_status_name(a->status);
+	return buf;
+}
+
+/* ask - one query; returns the status name or the first TXT string */
+static const char *
+ask(struct dns_resolver *c, const char *name, int type, char *buf, size_t len)
+{
+	struct dns_answer *a = dns_query(c, name, type, 0);
+	static char out[256];
+
+	snprintf(out, sizeof(out), "%s", txt(a, buf, len));
+	dns_answer_free(&a);
+	return out;
+}
+
+static void
+test_hits(void)
+{
+	struct dns_resolver *t, *c = new_cache(&t, 0, 0);
+	struct dns_cache_stats s;
+	struct dns_answer *a;
+	char buf[256];
+
+	fake_now = 1000;
+	is_str(ask(c, "example.org", DNS_T_TXT, buf, sizeof(buf)), "v=spf1 -all",
+	    "first TXT query");
+	is_int(dns_table_queries(t), 1, "first query reaches the back end");
+	is_str(ask(c, "example.org", DNS_T_TXT, buf, sizeof(buf)), "v=spf1 -all",
+	    "second TXT query");
+	is_int(dns_table_queries(t), 1, "second query answered from the cache");
+	is_str(ask(c, "EXAMPLE.Org.", DNS_T_TXT, buf, sizeof(buf)), "v=spf1 -all",
+	    "other case and a trailing dot");
+	is_int(dns_table_queries(t), 1, "names compare case-insensitively (RFC 4343)");
+	is_str(ask(c, "example.org", DNS_T_A, buf, sizeof(buf)), "ok",
+	    "same name, other type");
+	is_int(dns_table_queries(t), 2, "the type is part of the key");
+
+	/* NXDOMAIN and NODATA are final: kept */
+	is_str(ask(c, "nx.example.org", DNS_T_TXT, buf, sizeof(buf)), "nxdomain",
+	    "NXDOMAIN");
+	is_str(ask(c, "nx.example.org", DNS_T_TXT, buf, sizeof(buf)), "nxdomain",
+	    "NXDOMAIN again");
+	is_int(dns_table_queries(t), 3, "NXDOMAIN kept");
+	is_str(ask(c, "example.org", DNS_T_MX, buf, sizeof(buf)), "nodata", "NODATA");
+	is_str(ask(c, "example.org", DNS_T_MX, buf, sizeof(buf)), "nodata",
+	    "NODATA again");
+	is_int(dns_table_queries(t), 4, "NODATA kept");
+
+	/* temporary failures never */
+	is_str(ask(c, "fail.example.org", DNS_T_TXT, buf, sizeof(buf)), "tempfail",
+	    "TEMPFAIL");
+	is_str(ask(c, "fail.example.org", DNS_T_TXT, buf, sizeof(buf)), "tempfail",
+	    "TEMPFAIL again");
+	is_int(dns_table_queries(t), 6, "TEMPFAIL asked again every time");
+
+	/* the TTL counts down on a hit */
+	fake_now += 100;
+	a = dns_query(c, "example.org", DNS_T_TXT, 0);
+	is_int(a->ttl, 200, "a hit 100 s later has TTL 300 - 100");
+	dns_answer_free(&a);
+
+	/* and runs out */
+	fake_now += 200;
+	is_str(ask(c, "example.org", DNS_T_TXT, buf, sizeof(buf)), "v=spf1 -all",
+	    "TXT after its TTL");
+	is_int(dns_table_queries(t), 7, "an expired answer is asked for again");
+
+	dns_cache_get_stats(c, &s);
+	is_int(s.hits, 5, "stats: hits");
+	is_int(s.misses, 7, "stats: misses");
+	is_int(s.expired, 1, "stats: expired");
+	dns_resolver_free(&c);
+	ok(c == NULL, "cache freed with its back end");
+}
+
+static void
+test_eviction(void)
+{
+	struct dns_resolver *t, *c = new_cache(&t, 2, 0);
+	struct dns_cache_stats s;
+	char buf[256];
+
+	fake_now = 1000;
+	ask(c, "a.example.org", DNS_T_TXT, buf, sizeof(buf));
+	ask(c, "b.example.org", DNS_T_TXT, buf, sizeof(buf));
+	/* touch a: b is now the least recently used */
+	ask(c, "a.example.org", DNS_T_TXT, buf, sizeof(buf));
+	is_int(dns_table_queries(t), 2, "two names, a asked twice");
+	ask(c, "c.example.org", DNS_T_TXT, buf, sizeof(buf));
+	dns_cache_get_stats(c, &s);
+	is_int(s.entries, 2, "max_entries 2 holds");
+	is_int(s.evictions, 1, "one eviction");
+	is_str(ask(c, "a.example.org", DNS_T_TXT, buf, sizeof(buf)), "a",
+	    "a (recently used) kept");
+	is_int(dns_table_queries(t), 3, "a answered from the cache");
+	is_str(ask(c, "b.example.org", DNS_T_TXT, buf, sizeof(buf)), "b",
+	    "b (least recently used) evicted");
+	is_int(dns_table_queries(t), 4, "b asked again");
+	dns_resolver_free(&c);
+
+	/* a byte budget too small for any answer: nothing is kept */
+	c = new_cache(&t, 0, 64);
+	ask(c, "a.example.org", DNS_T_TXT, buf, sizeof(buf));
+	ask(c, "a.example.org", DNS_T_TXT, buf, sizeof(buf));
+	is_int(dns_table_queries(t), 2, "an answer over max_bytes / 8 is not kept");
+	dns_cache_get_stats(c, &s);
+	is_int(s.entries, 0, "no entries");
+	dns_resolver_free(&c);
+
+	/* a byte budget of eight answers of one size, twenty names asked */
+	{
+		struct dns_resolver *tb = dns_table_new();
+		struct dns_cache_opts o = { 0 };
+		size_t one;
+		char name[64];
+
+		for (int i = 0; i < 20; i++) {
+			snprintf(name, sizeof(name), "n%02d.example.org", i);
+			dns_table_add_text(tb, name, DNS_T_TXT, "x");
+		}
+		c = dns_cache_new(tb, NULL);
+		ask(c, "n00.example.org", DNS_T_TXT, buf, sizeof(buf));
+		dns_cache_get_stats(c, &s);
+		one = s.bytes;
+		ok(one > 0, "one answer counts %zu bytes", one);
+		o.max_bytes = 8 * one;
+		dns_resolver_free(&c);
+		tb = dns_table_new();
+		for (int i = 0; i < 20; i++) {
+			snprintf(name, sizeof(name), "n%02d.example.org", i);
+			dns_table_add_text(tb, name, DNS_T_TXT, "x");
+		}
+		c = dns_cache_new(tb, &o);
+		for (int i = 0; i < 20; i++) {
+			snprintf(name, sizeof(name), "n%02d.example.org", i);
+			ask(c, name, DNS_T_TXT, buf, sizeof(buf));
+		}
+		dns_cache_get_stats(c, &s);
+		ok(s.bytes <= 8 * one, "bytes within max_bytes (%zu)", s.bytes);
+		is_int(s.entries, 8, "eight answers fit");
+		is_int(s.evictions, 12, "the other twelve were evicted by bytes");
+		dns_resolver_free(&c);
+	}
+}
+
+static void
+test_ownership(void)
+{
+	struct dns_resolver *t, *c = new_cache(&t, 0, 0);
+	struct dns_answer *a, *b;
+	struct dns_query *q;
+	char buf[256], name[400];
+
+	fake_now = 1000;
+	a = dns_query(c, "example.org", DNS_T_TXT, 0);
+	b = dns_query(c, "example.org", DNS_T_TXT, 0);
+	ok(a != b && a->rr != b->rr, "each hit is a copy of its own");
+	dns_resolver_free(&c);
+	is_str(txt(b, buf, sizeof(buf)), "v=spf1 -all", "a copy outlives the cache");
+	dns_answer_free(&a);
+	dns_answer_free(&b);
+
+	c = new_cache(&t, 0, 0);
+	q = dns_query_start(c, "example.org", DNS_T_TXT);
+	dns_query_cancel(&q);
+	ok(q == NULL, "cancel a lookup on the way to the back end");
+	is_int(dns_table_queries(t), 1, "it did reach the back end");
+	a = dns_query(c, "example.org", DNS_T_TXT, 0);
+	dns_answer_free(&a);
+	q = dns_query_start(c, "example.org", DNS_T_TXT);
+	dns_query_cancel(&q);
+	ok(q == NULL, "cancel a hit");
+
+	/* a name longer than any DNS name passes through, uncached */
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	is_str(ask(c, name, DNS_T_TXT, buf, sizeof(buf)), "nxdomain",
+	    "overlong name passes through");
+	is_str(ask(c, name, DNS_T_TXT, buf, sizeof(buf)), "nxdomain",
+	    "overlong name again");
+	is_int(dns_table_queries(t), 4, "overlong name never kept");
+	dns_resolver_free(&c);
+}
+
+struct worker {
+	struct dns_resolver *c;
+	int id, n, bad;
+};
+
+static void *
+worker_run(void *arg)
+{
+	static const char *const names[] = { "example.org", "a.example.org",
+		"b.example.org", "c.example.org", "nx.example.org" };
+	struct worker *w = arg;
+
+	for (int i = 0; i < w->n; i++) {
+		const char *name = names[(i + w->id) % 5];
+		struct dns_answer *a = dns_query(w->c, name, DNS_T_TXT, 0);
+
+		if (a->status != (name[0] == 'n' ? DNS_STATUS_NXDOMAIN :
+		    DNS_STATUS_OK))
+			w->bad++;
+		dns_answer_free(&a);
+	}
+	return NULL;
+}
+
+static void
+test_threads(void)
+{
+	struct dns_resolver *t, *c = new_cache(&t, 3, 0);
+	struct dns_cache_stats s;
+	pthread_t th[8];
+	struct worker w[8];
+	int started = 0, bad = 0;
+
+	for (int i = 0; i < 8; i++) {
+		w[i] = (struct worker){ c, i, 2000, 0 };
+		if (pthread_create(&th[i], NULL, worker_run, &w[i]) == 0)
+			started++;
+	}
+	for (int i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		bad += w[i].bad;
+	}
+	is_int(started, 8, "threads started");
+	is_int(bad, 0, "every answer right while 8 threads share 3 entries");
+	dns_cache_get_stats(c, &s);
+	is_int(s.hits + s.misses, 8 * 2000, "every query counted once");
+	is_int(dns_table_queries(t), s.misses, "every miss reached the back end");
+	ok(s.entries <= 3, "never over max_entries");
+	dns_resolver_free(&c);
+}
+
+int
+main(void)
+{
+	test_hits();
+	test_eviction();
+	test_ownership();
+	test_threads();
+	return test_done("dns-cache");
+}
