@@ -56,6 +56,7 @@
 
 #include "dkim.h"
 #include "dkim_body.h"
+#include "dkim_key.h"
 #include "dns.h"
 #include "util.h"
 
@@ -348,6 +349,8 @@ dkim_verifier_new(struct dns_resolver *dns, const struct dkim_opts *opts,
 		snprintf(err, errlen, "dkim: no resolver");
 		return NULL;
 	}
+	/* decoded RSA keys are kept between messages (dkim_key.c) */
+	dkim_key_cache_enable();
 	v = xcalloc(1, sizeof(*v));
 	v->dns = dns;
 	v->max_sigs = opts != NULL && opts->max_signatures > 0 ?

@@ -22,6 +22,7 @@ int fuzz_dmarc_record(const uint8_t *data, size_t size);
 int fuzz_psl(const uint8_t *data, size_t size);
 int fuzz_dkim(const uint8_t *data, size_t size);
 int fuzz_dkim_body(const uint8_t *data, size_t size);
+int fuzz_dkim_key(const uint8_t *data, size_t size);
 
 static const struct {
 	const char *name;
@@ -37,6 +38,7 @@ static const struct {
 	{"psl", fuzz_psl},
 	{"dkim", fuzz_dkim},
 	{"dkim-body", fuzz_dkim_body},
+	{"dkim-key", fuzz_dkim_key},
 };
 
 #define FUZZ_MAX_INPUT (256 * 1024)
