@@ -17,6 +17,9 @@ Reads what bench/run left in WORKDIR:
   openssl-speed.txt  openssl speed output (sha256 at 16 KB blocks,
              rsa1024, rsa2048, ed25519), for the crypto floor (optional)
   rss.tsv    side transport daemon vmhwm_kb
+  growth.tsv side daemon slice messages_so_far vmrss_kb errors tempfail
+             (optional: VmRSS after each slice of many messages through
+             the unix-socket daemons)
   e2e.tsv    config transport messages secs status   (optional)
   corpus/corpus.tsv  the expectations (column names)
 Prints the table on stdout. Exit 0, or 1 when WORKDIR lacks runs.tsv.
@@ -194,6 +197,45 @@ def fnum(s):
         return None
 
 
+def growth_section(work, w):
+    """GROWTH: VmRSS after each slice, and slice 2 to the last (slice 1
+    warms up caches and the allocator)."""
+    path = os.path.join(work, "growth.tsv")
+    rows = read_tsv(path) if os.path.exists(path) else []
+    if not rows:
+        return
+    per = defaultdict(list)
+    order = []
+    bad = Counter()
+    for side, daemon, sl, msgs, kb, errors, tempfail in rows:
+        if (side, daemon) not in per:
+            order.append((side, daemon))
+        per[(side, daemon)].append((int(sl), int(msgs), int(kb)))
+        for v in (errors, tempfail):
+            if v not in ("0", ""):
+                bad[side] += int(v) if v.isdigit() else 1
+    n = max(len(v) for v in per.values())
+    size = per[order[0]][0][1]
+    w("")
+    w("GROWTH (the unix-socket daemons above, kept running: %d slices of "
+      "{:,} messages at".format(size) % n)
+    w("concurrency 32; VmRSS in MB after each slice; slice 1 warms up, "
+      "so the change is from slice 2):")
+    w("  %-21s %s | %d minus 2" % ("", " ".join("%5d" % i for i in
+                                                range(1, n + 1)), n))
+    for key in order:
+        v = per[key]
+        mb = [kb / 1024.0 for _, _, kb in v]
+        d = ("%+6.1f MB (%+.1f%%)" % (mb[-1] - mb[1],
+                                      100.0 * (mb[-1] - mb[1]) / mb[1])
+             if len(mb) > 2 and mb[1] else "-")
+        w("  %-21s %s | %s" % ("%s %s" % key if key[0] != key[1]
+                               else key[0],
+                               " ".join("%5.1f" % x for x in mb), d))
+    for side, k in sorted(bad.items()):
+        w("  %s: %d errors or tempfails during the slices" % (side, k))
+
+
 def main(argv):
     if len(argv) != 1:
         sys.exit(__doc__)
@@ -304,6 +346,7 @@ def main(argv):
               % (transport, at, " + ".join("%s %.1f MB" % (d, kb / 1024.0)
                                             for d, kb in sorted(p.items())),
                  pt, ratio(at, pt)))
+    growth_section(work, w)
     w("")
     w("VERDICTS against the corpus expectations (every message of every "
       "run):")
