@@ -9,8 +9,9 @@
 
 struct session_env;
 
-/* callbacks_init - the process-wide environment the callbacks use */
-void callbacks_init(struct session_env *env);
+/* callbacks_init - the process-wide environment the callbacks use;
+ * local_socket: the milter socket is a unix socket (no Nagle to avoid) */
+void callbacks_init(struct session_env *env, int local_socket);
 /* callbacks_filter - the smfiDesc to register */
 struct smfiDesc *callbacks_filter(void);
 /* callbacks_in_flight - messages between MAIL FROM and end of message */

@@ -318,7 +318,7 @@ daemon_run(const struct daemon_opts *o)
 		config_unref(&cfg);
 		return 71;
 	}
-	callbacks_init(env);
+	callbacks_init(env, socket_path(spec) != NULL);
 	config_set_current(config_ref(cfg));
 
 	if (smfi_register(*callbacks_filter()) == MI_FAILURE ||

@@ -98,6 +98,11 @@ def main():
                  "the milter socket")
         verdict, ins = header_of(spec)
         check(verdict == "a", "message accepted", verdict)
+        c = MilterClient(spec)
+        c.open()
+        check(not c.protocol & 0x10000, "TCP: the DATA step keeps its reply (Nagle)",
+              hex(c.protocol))
+        c.close()
         check(ins == [" mx.one.example; none"], "header written (leading space: LEADSPC was agreed)", repr(ins))
         with open(os.path.join(tmp, "pid")) as f:
             check(int(f.read()) == p.pid, "pid file written")
@@ -169,6 +174,11 @@ def main():
               oct(os.stat(sock).st_mode))
         verdict, ins = header_of("unix:" + sock)
         check(ins == [" mx.unix.example; none"], "serves on a unix socket", repr(ins))
+        c = MilterClient("unix:" + sock)
+        c.open()
+        check(c.protocol & 0x10000, "unix socket: no reply to DATA (SMFIP_NR_DATA)",
+              hex(c.protocol))
+        c.close()
         p.send_signal(signal.SIGINT)
         check(p.wait(timeout=30) == 0, "SIGINT exits 0")
     finally:

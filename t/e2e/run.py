@@ -240,6 +240,9 @@ THE GROUPS
   other than the base gets "127.0.0.1:PORT inet ... smtpd -o
   smtpd_milters=inet:127.0.0.1:MPORT" in master.cf and its own daemon
   (stderr in authmilter-gN.stderr, config in authmilter-gN.conf).
+  The base group's daemon listens on a unix socket (TMP/authmilter.sock),
+  where it also skips the DATA reply (SMFIP_NR_DATA); the others on TCP,
+  where it keeps it.
 """
 
 import base64
@@ -639,6 +642,13 @@ def wait_for(what, fn, proc=None, timeout=TIMEOUT):
 
 def tcp_accepts(port):
     with socket.create_connection(("127.0.0.1", port), timeout=2):
+        return True
+
+
+def unix_accepts(path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        s.connect(path)
         return True
 
 
@@ -1044,6 +1054,7 @@ class Group:
         self.settings = settings        # [(name, text)] without socket
         self.name = "authmilter" if index == 0 else "authmilter-g%d" % index
         self.milter_port = None
+        self.unix_path = None           # the base group talks over a unix socket
         self.smtp_port = None
         self.cases = []
 
@@ -1051,6 +1062,9 @@ class Group:
         text = "\n".join(t for _, t in self.settings) + "\n"
         text = text.replace("{dns}", str(ports["dns"]))
         text = text.replace("{blackhole}", str(ports["blackhole"]))
+        if self.unix_path:
+            return ('socket = "unix:%s";\nsocket_mode = "0666";\n'
+                    % self.unix_path + text)
         return 'socket = "inet:%d@127.0.0.1";\n' % self.milter_port + text
 
 
@@ -1102,7 +1116,10 @@ def start_milter(tmp, group, ports, procs):
     p = subprocess.Popen(prefix + [exe, "-f", "-c", conf], stdout=err,
                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     procs.append((group.name, p))
-    wait_for(group.name, lambda: tcp_accepts(group.milter_port), p)
+    if group.unix_path:
+        wait_for(group.name, lambda: unix_accepts(group.unix_path), p)
+    else:
+        wait_for(group.name, lambda: tcp_accepts(group.milter_port), p)
 
 
 class Blackhole:
@@ -1253,8 +1270,7 @@ def start_postfix(tmp, ports, use_milter, groups):
     v = dict(confdir=confdir, queuedir=queuedir, datadir=datadir, tmp=tmp,
              authserv=AUTHSERV_ID, sinkport=ports["sink"],
              smtpport=groups[0].smtp_port,
-             milter=("smtpd_milters = inet:127.0.0.1:%d"
-                     % groups[0].milter_port)
+             milter=("smtpd_milters = unix:%s" % groups[0].unix_path)
              if use_milter else "smtpd_milters =")
     v["sasl"] = setup_sasl(tmp, confdir)
     write(os.path.join(confdir, "main.cf"), MAIN_CF % v)
@@ -2019,6 +2035,11 @@ def main(argv):
         ports = dict(dns=p[0], sink=p[1], blackhole=p[2])
         for i, g in enumerate(groups):
             g.milter_port, g.smtp_port = p[3 + 2 * i], p[4 + 2 * i]
+        # the base group's cases go over a unix socket (no Nagle: there the
+        # milter also skips the DATA reply), the other groups over TCP;
+        # Postfix's smtpd (user postfix) must reach the socket
+        groups[0].unix_path = os.path.join(tmp, "authmilter.sock")
+        os.chmod(tmp, 0o711)
         blackhole = Blackhole(ports["blackhole"])
         os.makedirs(os.path.join(tmp, "sink"))
         sink = Sink(ports["sink"], os.path.join(tmp, "sink"))
