@@ -415,6 +415,9 @@ def main(argv):
                                "-" if not bare or rate is None
                                else "%.0f%%" % (100 * rate / bare),
                                "" if status == "0" else "[exit %s]" % status))
+        if any(row[0] == "authmilter-off" for row in rows):
+            w("  (authmilter-off: SPF, DKIM and DMARC switched off, the cost "
+              "of the milter conversation itself)")
         r = {(c, t): float(n) / float(s) for c, t, n, s, _ in rows
              if fnum(s)}
         for t in ("unix", "inet"):
