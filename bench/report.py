@@ -18,6 +18,7 @@ Reads what bench/run left in WORKDIR:
              rsa1024, rsa2048, ed25519), for the crypto floor (optional)
   rss.tsv    side transport daemon vmhwm_kb
   growth.tsv side daemon slice messages_so_far vmrss_kb errors tempfail
+  conv.tsv   messages cpu_ticks clk_tck (authmilter with every method off)
              (optional: VmRSS after each slice of many messages through
              the unix-socket daemons)
   e2e.tsv    config transport messages secs status   (optional)
@@ -376,6 +377,19 @@ def main(argv):
              " + ".join("%s %.3f" % (n, c) for n, c in
                         zip(("opendkim", "opendmarc"), p["each"])),
              num(p["client"], "%.3f")))
+    conv = None
+    conv_path = os.path.join(work, "conv.tsv")
+    if os.path.exists(conv_path):
+        rows = read_tsv(conv_path)
+        if rows and fnum(rows[0][0]) and float(rows[0][0]) > 0:
+            n, ticks, hz = rows[0][:3]
+            conv = float(ticks) / float(hz) * 1000 / float(n)
+            w("  authmilter with SPF, DKIM and DMARC off %.3f   (libmilter's "
+              "conversation and our callbacks" % conv)
+            w("  collecting the message: what any libmilter milter pays)")
+            if a and a["cpu"]:
+                w("  authmilter's checks alone: %.3f - %.3f = %.3f"
+                  % (a["cpu"], conv, a["cpu"] - conv))
     floor = crypto_floor(work, corpus)
     if floor is not None:
         w("  crypto floor (openssl speed: one signature verify with the "
@@ -384,6 +398,10 @@ def main(argv):
           "over the corpus): %.3f ms" % floor)
         if a and a["cpu"]:
             w("  authmilter / floor = %.1f" % (a["cpu"] / floor))
+            if conv is not None:
+                w("  libmilter's conversation / floor = %.1f; authmilter's "
+                  "checks / floor = %.1f" % (conv / floor,
+                                             (a["cpu"] - conv) / floor))
         if p and p["cpu"]:
             w("  peers / floor = %.1f" % (p["cpu"] / floor))
     for side in ("authmilter", "peers"):
