@@ -225,41 +225,40 @@ bytes_eq(uint64_t x, uint64_t c)
 }
 
 /*
- * relaxed_clean - whether relaxed canonicalization leaves p unchanged: no
- * HTAB, no two WSP in a row, no WSP at the end (3.4.4). Eight bytes at a
- * time; most text lines are like this and then pass through whole.
+ * relaxed_prefix - how many bytes from p relaxed canonicalization leaves
+ * unchanged (3.4.4): up to the first HTAB, or SP followed by another WSP,
+ * or SP as the last byte of p (the line may go on in the next chunk, or
+ * end: either way the SP is withheld). Such a prefix never ends in WSP.
+ * Eight bytes at a time; most text lines are clean and pass through whole.
  */
-static int
-relaxed_clean(const unsigned char *p, size_t n)
+static size_t
+relaxed_prefix(const unsigned char *p, size_t n)
 {
 	const uint64_t sp = ONES * ' ', tab = ONES * '\t';
-	uint64_t carry = 0; /* the last byte of the previous word was SP */
 	size_t i = 0;
 
-	if (n == 0 || p[n - 1] == ' ' || p[n - 1] == '\t')
-		return n == 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t x, ms;
+	for (; i + 8 < n; i += 8) {
+		uint64_t x, mt, ms, next, bad;
 
 		memcpy(&x, p + i, 8);
 		x = le64toh(x); /* byte k of memory in bits 8k..8k+7 */
-		if (bytes_eq(x, tab) != 0)
-			return 0;
+		mt = bytes_eq(x, tab);
 		ms = bytes_eq(x, sp);
-		/* bytes k and k+1 both SP, or the last byte of the previous
-		 * word and the first of this one */
-		if ((ms & (ms >> 8)) != 0 || (carry && (ms & 0x80)))
-			return 0;
-		carry = ms >> 63;
+		/* lane k gets lane k+1's "is WSP"; lane 7 the byte after */
+		next = (mt | ms) >> 8;
+		if (p[i + 8] == ' ' || p[i + 8] == '\t')
+			next |= 0x80ULL << 56;
+		bad = mt | (ms & next);
+		if (bad != 0)
+			return i + (size_t)(__builtin_ctzll(bad) >> 3);
 	}
 	for (; i < n; i++) {
-		int is = p[i] == ' ';
-
-		if (p[i] == '\t' || (is && carry))
-			return 0;
-		carry = is;
+		if (p[i] == '\t')
+			return i;
+		if (p[i] == ' ' && (i + 1 == n || p[i + 1] == ' ' || p[i + 1] == '\t'))
+			return i;
 	}
-	return 1;
+	return n;
 }
 
 /* content - bytes of one line, without its line end */
@@ -267,6 +266,7 @@ static void
 content(struct dkim_bh *h, const unsigned char *p, size_t n)
 {
 	const unsigned char *q = p, *e = p + n, *s;
+	size_t k;
 
 	if (n == 0)
 		return;
@@ -278,16 +278,10 @@ content(struct dkim_bh *h, const unsigned char *p, size_t n)
 		h->inl = 1;
 		return;
 	}
-	if (h->nwsp == 0 && relaxed_clean(p, n)) {
-		if (h->ncrlf > 0)
-			crlf_flush(h);
-		emit(h, p, n);
-		h->inl = 1;
-		return;
-	}
 	/*
 	 * RFC 6376 3.4.4: a WSP run becomes one SP; at the end of a line it
 	 * goes (decided at the line end, so it is only withheld here).
+	 * Between runs that need it, the line passes through in stretches.
 	 */
 	while (q < e) {
 		if (*q == ' ' || *q == '\t') {
@@ -299,9 +293,6 @@ content(struct dkim_bh *h, const unsigned char *p, size_t n)
 			h->nwsp += (size_t)(q - s);
 			continue;
 		}
-		s = q;
-		while (q < e && *q != ' ' && *q != '\t')
-			q++;
 		if (h->ncrlf > 0)
 			crlf_flush(h);
 		if (h->nwsp > 0) {
@@ -309,8 +300,11 @@ content(struct dkim_bh *h, const unsigned char *p, size_t n)
 			h->nwsp = 0;
 			h->wsp_p = NULL;
 		}
-		emit(h, s, (size_t)(q - s));
+		/* *q is not WSP, so the stretch is at least one byte */
+		k = relaxed_prefix(q, (size_t)(e - q));
+		emit(h, q, k);
 		h->inl = 1;
+		q += k;
 	}
 }
 
