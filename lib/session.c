@@ -15,6 +15,7 @@
 #include "authres.h"
 #include "cidr.h"
 #include "config.h"
+#include "dkim_key.h"
 #include "dns.h"
 #include "psl.h"
 #include "session.h"
@@ -86,6 +87,7 @@ session_env_open(const struct am_config *cfg, char *err, size_t errlen)
 		};
 
 		env->dns = dns_cache_new(env->dns, &co);
+		env->dns_cached = 1;
 	}
 	/* made even when a method is off: a reload may switch it on */
 	env->spf = spf_checker_new(env->dns, cfg->authserv_id, err, errlen);
@@ -113,6 +115,21 @@ session_env_open(const struct am_config *cfg, char *err, size_t errlen)
 fail:
 	session_env_close(&env);
 	return NULL;
+}
+
+void
+session_env_stats(const struct session_env *env, char *buf, size_t len)
+{
+	struct dns_cache_stats d;
+	struct dkim_key_stats k;
+
+	memset(&d, 0, sizeof(d));
+	if (env->dns_cached)
+		dns_cache_get_stats(env->dns, &d);
+	dkim_key_cache_stats(&k);
+	snprintf(buf, len, "dns_cache_hits=%lu dns_cache_misses=%lu "
+	    "dns_cache_entries=%zu dkim_keys_decoded=%lu dkim_keys_reused=%lu",
+	    d.hits, d.misses, d.entries, k.misses, k.hits);
 }
 
 int

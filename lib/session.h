@@ -25,7 +25,8 @@ struct spf_checker;
 /* what the whole process shares; read-only while messages run (the PSL
  * inside dmarc is swapped atomically on reload) */
 struct session_env {
-	struct dns_resolver *dns;
+	struct dns_resolver *dns;     /* the answer cache over libunbound, or libunbound */
+	int dns_cached;               /* dns is a dns_cache_new() resolver */
 	struct spf_checker *spf;
 	struct dkim_verifier *dkim;   /* NULL when DKIM was off at start */
 	struct dmarc_checker *dmarc;
@@ -37,6 +38,9 @@ struct session_env *session_env_open(const struct am_config *cfg, char *err,
     size_t errlen);
 /* session_env_close - stop the resolver, free everything, set *ep to NULL */
 void session_env_close(struct session_env **ep);
+/* session_env_stats - the caches' counters since start, as key=value
+ * pairs for a log line ("dns_cache_hits=... dkim_keys_reused=...") */
+void session_env_stats(const struct session_env *env, char *buf, size_t len);
 /* session_env_reload - what a SIGHUP can change in place: the public
  * suffix list is read again. 0, or -1 with err (the old list stays) */
 int session_env_reload(struct session_env *env, const struct am_config *cfg,

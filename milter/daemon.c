@@ -278,7 +278,7 @@ daemon_run(const struct daemon_opts *o)
 	int milter_rc = MI_FAILURE, stopping = 0;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	char username[64] = "";
+	char username[64] = "", stats[256];
 
 	cfg = config_load(o->config_path, err, sizeof(err));
 	if (cfg == NULL) {
@@ -401,7 +401,9 @@ daemon_run(const struct daemon_opts *o)
 		unlink(pidfile);
 	if (path != NULL)
 		unlink(path);
-	log_msg(LOG_INFO, "event=exit status=%s", milter_rc == MI_SUCCESS ? "ok" : "error");
+	session_env_stats(env, stats, sizeof(stats));
+	log_msg(LOG_INFO, "event=exit status=%s %s",
+	    milter_rc == MI_SUCCESS ? "ok" : "error", stats);
 	/* worker threads may still hold sessions: leave without running
 	 * destructors under them */
 	fflush(NULL);

@@ -4,6 +4,7 @@ serving the milter protocol on inet and unix sockets, SIGHUP reload (good
 and bad files), SIGTERM shutdown. Uses t/milterclient.py; no DNS needed
 (the methods are switched off here; they are covered by their own tests and e2e)."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -150,6 +151,10 @@ def main():
         c.close()
         rc = p.wait(timeout=30)
         check(rc == 0, "SIGTERM exits 0", str(rc))
+        check(re.search(r"event=exit status=ok dns_cache_hits=\d+ dns_cache_misses=\d+ "
+                        r"dns_cache_entries=\d+ dkim_keys_decoded=\d+ dkim_keys_reused=\d+",
+                        open(log.name).read()) is not None,
+              "the exit line carries the cache counters", open(log.name).read()[-300:])
         check(not os.path.exists(os.path.join(tmp, "pid")), "pid file removed at exit")
     finally:
         if p.poll() is None:
