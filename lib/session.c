@@ -82,8 +82,11 @@ session_env_open(const struct am_config *cfg, char *err, size_t errlen)
 	if (cfg->dns_cache_entries > 0) {
 		struct dns_cache_opts co = {
 			.max_entries = cfg->dns_cache_entries,
-			/* about 800 bytes an answer with its packet */
-			.max_bytes = (size_t)cfg->dns_cache_entries * 1024,
+			/* about 800 bytes an answer with its packet; at
+			 * least 64 KB, or small settings would keep nothing
+			 * (an answer over an eighth of it is not kept) */
+			.max_bytes = cfg->dns_cache_entries < 64 ? 64 * 1024 :
+			    (size_t)cfg->dns_cache_entries * 1024,
 		};
 
 		env->dns = dns_cache_new(env->dns, &co);
