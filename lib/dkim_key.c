@@ -110,18 +110,6 @@ der_length(const unsigned char *p, size_t n)
 	return hdr + len <= n ? hdr + len : 0;
 }
 
-static uint32_t
-der_hash(const unsigned char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 /*
  * d2i_PUBKEY_bio - OpenSSL's interface (see the top of this file): a new
  * reference the caller frees with EVP_PKEY_free(), or NULL; the BIO is
@@ -147,7 +135,7 @@ d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 	len = der_length(data, (size_t)avail);
 	if (len == 0 || len > KEY_DER_MAX)
 		return pass_on(bp, a);
-	h = der_hash(data, len);
+	h = mem_hash(data, len);
 	s = &key_table[h % KEY_SLOTS];
 
 	pthread_mutex_lock(&key_lock);

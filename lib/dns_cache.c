@@ -107,26 +107,17 @@ normalize(const char *name, char *out, size_t outlen)
 		return -1;
 	if (len > 0 && name[len - 1] == '.')
 		len--;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-	}
+	memcpy(out, name, len);
 	out[len] = '\0';
+	str_lower(out);
 	return 0;
 }
 
-/* FNV-1a over the type and the normalized name */
+/* the key's hash: the normalized name and the type */
 static uint32_t
 key_hash(const char *name, int type)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)type;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		h ^= *p;
-		h *= 16777619u;
-	}
-	return h;
+	return mem_hash(name, strlen(name)) * 31u + (uint32_t)type;
 }
 
 /* answer_copy - a deep copy of a (final) answer */

@@ -56,22 +56,10 @@ struct psl {
 	size_t nrules;
 };
 
-static uint32_t
-hash_name(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static struct psl_entry *
 find(const struct psl *p, const char *name, size_t len)
 {
-	uint32_t h = hash_name(name, len);
+	uint32_t h = mem_hash(name, len);
 	uint32_t i;
 
 	if (p == NULL || p->nbuckets == 0)
@@ -126,7 +114,7 @@ add(struct psl *p, const char *name, size_t len, unsigned flag)
 	if (dynbuf_append(&p->keys, name, len) < 0)
 		return;
 	e = &p->entries[p->nentries];
-	e->hash = hash_name(name, len);
+	e->hash = mem_hash(name, len);
 	e->key_off = (uint32_t)off;
 	e->key_len = (uint32_t)len;
 	e->flags = flag;

@@ -217,6 +217,19 @@ str_lower(char *s)
 	return s;
 }
 
+uint32_t
+mem_hash(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
 int
 str_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {

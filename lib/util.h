@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t n);
@@ -43,6 +44,8 @@ size_t str_copy(char *dst, const char *src, size_t dstlen);
 const char *str_show(const char *s, char *buf, size_t buflen);
 /* str_lower - lowercase ASCII in place; returns s */
 char *str_lower(char *s);
+/* mem_hash - FNV-1a of n bytes (for in-memory tables, not for security) */
+uint32_t mem_hash(const void *p, size_t n);
 /* str_parse_uint - parse a whole decimal string into *out (<= max); 0 or -1 */
 int str_parse_uint(const char *s, unsigned long max, unsigned long *out);
 

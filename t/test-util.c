@@ -83,5 +83,9 @@ main(void)
 	test_arena();
 	test_dynbuf();
 	test_strings();
+	/* FNV-1a reference values */
+	is_int(mem_hash("", 0), 0x811c9dc5u, "mem_hash empty");
+	is_int(mem_hash("a", 1), 0xe40c292cu, "mem_hash a");
+	is_int(mem_hash("foobar", 6), 0xbf9cf968u, "mem_hash foobar");
 	return test_done("util");
 }
