@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """authres-suite.py - lib/authres against other people's A-R expectations.
 
-usage: authres-suite.py TOOL SHARED
+usage: authres-suite.py TOOL DATA
 
-TOOL is t/authres-tool, SHARED the shared directory (testdata/authres/ in
+TOOL is t/authres-tool, DATA the test data directory (t/data; authres/ in
 it). Suites: python-authres parse and format cases, OpenARC parse validity,
 Mail::AuthenticationResults real-world and lenient cases, go-msgauth. Our
 parser is strict RFC 8601; where another library is lenient we differ on
@@ -456,7 +456,7 @@ def main():
         sys.stderr.write(__doc__)
         return 2
     tool = Tool(sys.argv[1])
-    base = os.path.join(sys.argv[2], "testdata", "authres")
+    base = os.path.join(sys.argv[2], "authres")
     cnt = Counter()
     python_authres(tool, cnt, base)
     openarc(tool, cnt, base)

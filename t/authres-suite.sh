@@ -1,17 +1,10 @@
 #!/bin/sh
-# authres-suite.sh - run t/authres-suite.py over the shared A-R test data.
-# Needs $top_builddir (for t/authres-tool) and $SHARED, as make check sets
-# them; exits 77 (skip) without python3 or the data.
+# authres-suite.sh - run t/authres-suite.py over the A-R test data in
+# t/data/authres. Missing data or python3 is a failure, never a skip.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
-SHARED=${SHARED:-$top_srcdir/../shared}
+data=${TESTDATA:-$top_srcdir/t/data}
 
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "authres-suite: skipped: no python3"
-	exit 77
-fi
-if [ ! -d "$SHARED/testdata/authres" ]; then
-	echo "authres-suite: skipped: no $SHARED/testdata/authres"
-	exit 77
-fi
-exec python3 "$top_srcdir/t/authres-suite.py" "$top_builddir/t/authres-tool" "$SHARED"
+command -v python3 >/dev/null 2>&1 || { echo "authres-suite: FAIL: no python3"; exit 1; }
+[ -d "$data/authres" ] || { echo "authres-suite: FAIL: no $data/authres"; exit 1; }
+exec python3 "$top_srcdir/t/authres-suite.py" "$top_builddir/t/authres-tool" "$data"

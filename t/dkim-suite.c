@@ -1,6 +1,6 @@
 /*
  * dkim-suite.c - run the external DKIM corpora (go-msgauth, dkimpy,
- * Mail::DKIM; $SHARED/testdata/dkim, see its README.md) through
+ * Mail::DKIM; t/data/dkim, see its README.md) through
  * dkim_msg_*() with each corpus's DNS data in a table resolver, and
  * compare with each corpus's expectations.tsv.
  *

@@ -3,7 +3,7 @@
  * lib/mailaddr, lib/psl and lib/dmarc.
  *
  * usage: dmarc-suite FLAT.txt KNOWN.txt
- * FLAT.txt is t/dmarc-suite.py's flattening of $SHARED/testdata/dmarc
+ * FLAT.txt is t/dmarc-suite.py's flattening of t/data/dmarc
  * (opendmarc tables, Mail::DMARC cases with its mock zone, authheaders
  * cases, the PSL test list); KNOWN.txt lists our deliberate differences,
  * one "table<TAB>id<TAB>reason" a line. A case that differs and is not

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """dmarc-suite.py - flatten the DMARC conformance data for t/dmarc-suite.c.
 
-Usage: dmarc-suite.py TESTDATA_DIR > out.txt   (TESTDATA_DIR = $SHARED/testdata)
+Usage: dmarc-suite.py DATA > out.txt   (DATA = t/data)
 
 Reads dmarc/opendmarc/*.tsv, dmarc/mail-dmarc/cases.tsv + mock-zone.db,
 dmarc/authheaders/expectations.tsv + dns-records.tsv + messages, and

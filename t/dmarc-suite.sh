@@ -1,16 +1,17 @@
 #!/bin/sh
-# dmarc-suite.sh - flatten the DMARC conformance data with t/dmarc-suite.py
-# (opendmarc tables, Mail::DMARC cases and mock zone, authheaders cases,
-# the PSL test list), then run it through t/dmarc-suite against the
-# deliberate differences in t/data/dmarc-known-differences.txt.
-# Skips (77) when the data or python3 is missing.
+# dmarc-suite.sh - flatten the DMARC conformance data of t/data/dmarc with
+# t/dmarc-suite.py (opendmarc tables, Mail::DMARC cases and mock zone,
+# authheaders cases, the PSL test list), then run it through t/dmarc-suite
+# against the deliberate differences in t/data/dmarc-known-differences.txt.
+# Missing data or python3 is a failure, never a skip.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
-SHARED=${SHARED:-$top_srcdir/../shared}
-data=$SHARED/testdata
+data=${TESTDATA:-$top_srcdir/t/data}
 
-command -v python3 >/dev/null 2>&1 || { echo "dmarc-suite: skipped: no python3"; exit 77; }
-[ -d "$data/dmarc" ] || { echo "dmarc-suite: skipped: no $data/dmarc"; exit 77; }
+command -v python3 >/dev/null 2>&1 || { echo "dmarc-suite: FAIL: no python3"; exit 1; }
+for d in opendmarc mail-dmarc authheaders publicsuffix; do
+	[ -d "$data/dmarc/$d" ] || { echo "dmarc-suite: FAIL: no $data/dmarc/$d"; exit 1; }
+done
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT

@@ -86,6 +86,17 @@ test_done(const char *name)
 	return tap_fail == 0 && tap_pass > 0 ? 0 : 1;
 }
 
+/* test_data - the path of rel under t/data (the TESTDATA directory make
+ * check names, else t/data below the current directory) into buf */
+static inline const char *
+test_data(char *buf, size_t len, const char *rel)
+{
+	const char *d = getenv("TESTDATA");
+
+	snprintf(buf, len, "%s/%s", d != NULL && *d != '\0' ? d : "t/data", rel);
+	return buf;
+}
+
 static inline int
 test_skip(const char *name, const char *why)
 {

@@ -2,7 +2,7 @@
  * test-psl.c - the Public Suffix List (lib/psl.c): rules from text
  * (wildcards, exceptions, comments, Unicode rules matched as A-labels),
  * refcounting, bounds, and the 82 checkPublicSuffix cases of the PSL test
- * list ($SHARED/testdata/dmarc/publicsuffix/org-domain-cases.tsv) against
+ * list (t/data/dmarc/publicsuffix/org-domain-cases.tsv) against
  * the public_suffix_list.dat beside it (or PSL_PATH).
  */
 #include <stdio.h>
@@ -156,30 +156,20 @@ field(char *s)
 static void
 test_psl_cases(void)
 {
-	const char *shared = getenv("SHARED");
 	char path[1024], datpath[1024], line[1024], err[300], out[256];
 	const char *dat;
 	struct psl *p;
 	FILE *f;
 	int n = 0, agree = 0, skipped = 0;
 
-	snprintf(path, sizeof(path), "%s/testdata/dmarc/publicsuffix/%s",
-	    shared ? shared : "../shared", "public_suffix_list.dat");
-	str_copy(datpath, path, sizeof(datpath));
+	test_data(datpath, sizeof(datpath),
+	    "dmarc/publicsuffix/public_suffix_list.dat");
 	dat = datpath;
 	p = psl_load(dat, err, sizeof(err));
-	if (p == NULL) {
-		dat = PSL_PATH;
-		p = psl_load(dat, err, sizeof(err));
-	}
-	if (p == NULL) {
-		printf("psl cases: skipped (%s)\n", err);
+	if (!ok(p != NULL, "psl cases: the suite's PSL loads: %s", p ? dat : err))
 		return;
-	}
-	snprintf(path, sizeof(path), "%s/testdata/dmarc/publicsuffix/%s",
-	    shared ? shared : "../shared", "org-domain-cases.tsv");
-	if ((f = fopen(path, "r")) == NULL) {
-		printf("psl cases: skipped (no %s)\n", path);
+	test_data(path, sizeof(path), "dmarc/publicsuffix/org-domain-cases.tsv");
+	if (!ok((f = fopen(path, "r")) != NULL, "psl cases: open %s", path)) {
 		psl_unref(&p);
 		return;
 	}
