@@ -487,6 +487,95 @@ ubr_set(struct ub_ctx *ctx, const char *opt, const char *val, char *err,
 	return rc;
 }
 
+/*
+ * libunbound's built-in local zones (unbound.conf(5), "default local
+ * zones" in 1.17): it answers queries below them itself, NXDOMAIN mostly,
+ * even when it forwards. When a site's resolver is asked (forwarders, or
+ * the nameservers of resolv.conf) that resolver decides: private reverse
+ * zones hold real PTR data at many sites, and test data lives under the
+ * documentation prefixes. "nodefault" is ignored for several of these in
+ * 1.17 (localhost, test, invalid, onion, home.arpa, the loopback reverse
+ * zones); "transparent" lets queries through for every one of them, so
+ * each is made transparent.
+ */
+static const char *const ub_default_zones[] = {
+	"localhost.", "127.in-addr.arpa.",
+	"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+	"0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+	"home.arpa.", "resolver.arpa.", "service.arpa.", "onion.", "test.",
+	"invalid.", "10.in-addr.arpa.", "16.172.in-addr.arpa.",
+	"17.172.in-addr.arpa.", "18.172.in-addr.arpa.", "19.172.in-addr.arpa.",
+	"20.172.in-addr.arpa.", "21.172.in-addr.arpa.", "22.172.in-addr.arpa.",
+	"23.172.in-addr.arpa.", "24.172.in-addr.arpa.", "25.172.in-addr.arpa.",
+	"26.172.in-addr.arpa.", "27.172.in-addr.arpa.", "28.172.in-addr.arpa.",
+	"29.172.in-addr.arpa.", "30.172.in-addr.arpa.", "31.172.in-addr.arpa.",
+	"168.192.in-addr.arpa.", "0.in-addr.arpa.", "254.169.in-addr.arpa.",
+	"2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa.",
+	"113.0.203.in-addr.arpa.", "255.255.255.255.in-addr.arpa.",
+	"64.100.in-addr.arpa.", "65.100.in-addr.arpa.", "66.100.in-addr.arpa.",
+	"67.100.in-addr.arpa.", "68.100.in-addr.arpa.", "69.100.in-addr.arpa.",
+	"70.100.in-addr.arpa.", "71.100.in-addr.arpa.", "72.100.in-addr.arpa.",
+	"73.100.in-addr.arpa.", "74.100.in-addr.arpa.", "75.100.in-addr.arpa.",
+	"76.100.in-addr.arpa.", "77.100.in-addr.arpa.", "78.100.in-addr.arpa.",
+	"79.100.in-addr.arpa.", "80.100.in-addr.arpa.", "81.100.in-addr.arpa.",
+	"82.100.in-addr.arpa.", "83.100.in-addr.arpa.", "84.100.in-addr.arpa.",
+	"85.100.in-addr.arpa.", "86.100.in-addr.arpa.", "87.100.in-addr.arpa.",
+	"88.100.in-addr.arpa.", "89.100.in-addr.arpa.", "90.100.in-addr.arpa.",
+	"91.100.in-addr.arpa.", "92.100.in-addr.arpa.", "93.100.in-addr.arpa.",
+	"94.100.in-addr.arpa.", "95.100.in-addr.arpa.", "96.100.in-addr.arpa.",
+	"97.100.in-addr.arpa.", "98.100.in-addr.arpa.", "99.100.in-addr.arpa.",
+	"100.100.in-addr.arpa.", "101.100.in-addr.arpa.", "102.100.in-addr.arpa.",
+	"103.100.in-addr.arpa.", "104.100.in-addr.arpa.", "105.100.in-addr.arpa.",
+	"106.100.in-addr.arpa.", "107.100.in-addr.arpa.", "108.100.in-addr.arpa.",
+	"109.100.in-addr.arpa.", "110.100.in-addr.arpa.", "111.100.in-addr.arpa.",
+	"112.100.in-addr.arpa.", "113.100.in-addr.arpa.", "114.100.in-addr.arpa.",
+	"115.100.in-addr.arpa.", "116.100.in-addr.arpa.", "117.100.in-addr.arpa.",
+	"118.100.in-addr.arpa.", "119.100.in-addr.arpa.", "120.100.in-addr.arpa.",
+	"121.100.in-addr.arpa.", "122.100.in-addr.arpa.", "123.100.in-addr.arpa.",
+	"124.100.in-addr.arpa.", "125.100.in-addr.arpa.", "126.100.in-addr.arpa.",
+	"127.100.in-addr.arpa.", "d.f.ip6.arpa.", "8.e.f.ip6.arpa.",
+	"9.e.f.ip6.arpa.", "a.e.f.ip6.arpa.", "b.e.f.ip6.arpa.",
+	"8.b.d.0.1.0.0.2.ip6.arpa.",
+};
+
+/* resolv_conf_forwards - whether a resolv.conf names a nameserver (then
+ * libunbound forwards to it; otherwise it resolves from the root) */
+static int
+resolv_conf_forwards(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		const char *p = line + strspn(line, " \t");
+
+		found = strncmp(p, "nameserver", 10) == 0 &&
+		    (p[10] == ' ' || p[10] == '\t');
+	}
+	fclose(f);
+	return found;
+}
+
+/* ubr_transparent - let queries below zone (with or without its dot)
+ * through to the forwarders */
+static int
+ubr_transparent(struct ub_ctx *ctx, const char *z, char *err, size_t errlen)
+{
+	size_t zl = strlen(z);
+	char val[300];
+
+	if (zl == 0 || zl > 253) {
+		snprintf(err, errlen, "bad transparent zone \"%.40s\"", z);
+		return -1;
+	}
+	snprintf(val, sizeof(val), "%s%s transparent", z,
+	    z[zl - 1] == '.' ? "" : ".");
+	return ubr_set(ctx, "local-zone:", val, err, errlen);
+}
+
 /* ubr_configure - every setting, before the first resolve freezes them */
 static int
 ubr_configure(struct ub_ctx *ctx, const struct dns_unbound_opts *o, char *err,
@@ -494,7 +583,7 @@ ubr_configure(struct ub_ctx *ctx, const struct dns_unbound_opts *o, char *err,
 {
 	size_t cache = o->cache_bytes ? o->cache_bytes : UB_DEFAULT_CACHE;
 	char num[32];
-	int rc;
+	int rc, forwarding;
 
 	if ((rc = ub_ctx_async(ctx, 1)) != 0) {
 		snprintf(err, errlen, "unbound async: %s", ub_strerror(rc));
@@ -509,11 +598,27 @@ ubr_configure(struct ub_ctx *ctx, const struct dns_unbound_opts *o, char *err,
 				return -1;
 			}
 		}
-	} else if ((rc = ub_ctx_resolvconf(ctx, o->resolv_conf)) != 0) {
-		snprintf(err, errlen, "%s: %s",
-		    o->resolv_conf ? o->resolv_conf : "/etc/resolv.conf",
-		    ub_strerror(rc));
-		return -1;
+		forwarding = 1;
+	} else {
+		const char *rc_path = o->resolv_conf ? o->resolv_conf :
+		    "/etc/resolv.conf";
+
+		if ((rc = ub_ctx_resolvconf(ctx, rc_path)) != 0) {
+			snprintf(err, errlen, "%s: %s", rc_path, ub_strerror(rc));
+			return -1;
+		}
+		forwarding = resolv_conf_forwards(rc_path);
+	}
+	/* the site's resolver decides; built-in zones stay only when
+	 * resolving from the root */
+	if (forwarding) {
+		for (size_t i = 0; i < sizeof(ub_default_zones) /
+		    sizeof(ub_default_zones[0]); i++)
+			if (ubr_transparent(ctx, ub_default_zones[i], err,
+			    errlen) != 0)
+				return -1;
+		if (ubr_set(ctx, "insecure-lan-zones:", "yes", err, errlen) != 0)
+			return -1;
 	}
 	if (ubr_set(ctx, "infra-cache-max-rtt:", UB_MAX_RTT, err, errlen) != 0)
 		return -1;
@@ -524,22 +629,9 @@ ubr_configure(struct ub_ctx *ctx, const struct dns_unbound_opts *o, char *err,
 	snprintf(num, sizeof(num), "%zu", cache * 2);
 	if (ubr_set(ctx, "rrset-cache-size:", num, err, errlen) != 0)
 		return -1;
-	for (size_t i = 0; i < o->ntransparent; i++) {
-		const char *z = o->transparent_zones[i];
-		size_t zl = strlen(z);
-		char val[300];
-
-		if (zl == 0 || zl > 253) {
-			snprintf(err, errlen, "bad transparent zone \"%.40s\"", z);
+	for (size_t i = 0; i < o->ntransparent; i++)
+		if (ubr_transparent(ctx, o->transparent_zones[i], err, errlen) != 0)
 			return -1;
-		}
-		/* unbound answers NXDOMAIN itself for test., invalid., the
-		 * TEST-NET reverse zones and more unless they are transparent */
-		snprintf(val, sizeof(val), "%s%s transparent", z,
-		    z[zl - 1] == '.' ? "" : ".");
-		if (ubr_set(ctx, "local-zone:", val, err, errlen) != 0)
-			return -1;
-	}
 	if (o->trust_anchor_file != NULL &&
 	    (rc = ub_ctx_add_ta_file(ctx, o->trust_anchor_file)) != 0) {
 		snprintf(err, errlen, "trust anchor %s: %s",
