@@ -254,6 +254,16 @@ dns_name_to_wire(const char *name, unsigned char *out, size_t outlen, size_t *le
 }
 
 int
+dns_name_valid(const char *name)
+{
+	unsigned char wire[256];
+	size_t len;
+
+	return name != NULL && dns_name_to_wire(name, wire, sizeof(wire),
+	    &len) == 0;
+}
+
+int
 dns_rr_mx(const struct dns_rr *rr, unsigned *pref, char *out, size_t outlen)
 {
 	if (rr->len < 3)

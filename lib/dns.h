@@ -102,6 +102,13 @@ int dns_rr_name(const struct dns_rr *rr, size_t off, char *out, size_t outlen);
  * not a name (empty label, label over 63, over 255 octets) or out is short */
 int dns_name_to_wire(const char *name, unsigned char *out, size_t outlen,
     size_t *lenp);
+/* dns_name_valid - whether a dotted name can be asked at all (labels of 1
+ * to 63 octets, at most 255 octets on the wire; a trailing dot allowed).
+ * Every back end answers any other name NXDOMAIN "not a domain name"
+ * without asking: a name that cannot exist is a permanent answer, never a
+ * temporary failure (libunbound refuses such names with an error that
+ * looks like any other). */
+int dns_name_valid(const char *name);
 /* dns_rr_mx - preference and exchange of an MX RR */
 int dns_rr_mx(const struct dns_rr *rr, unsigned *pref, char *out, size_t outlen);
 

@@ -315,7 +315,8 @@ table_start(struct dns_resolver *r, const char *name, int type)
 	q->base.r = r;
 	pthread_mutex_lock(&t->lock);
 	t->queries++;
-	q->ans = lookup_locked(t, name, type);
+	q->ans = dns_name_valid(name) ? lookup_locked(t, name, type) :
+	    dns_answer_new(DNS_STATUS_NXDOMAIN, 3, "not a domain name");
 	pthread_mutex_unlock(&t->lock);
 	if (q->ans->status != DNS_STATUS_TEMPFAIL)
 		q->ans->ttl = DNS_TABLE_TTL;

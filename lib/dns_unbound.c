@@ -304,6 +304,12 @@ ubq_start(struct ubres *r, const char *name, int type, int *ubrc)
 		*ubrc = UB_SYNTAX;
 		return q;
 	}
+	if (!dns_name_valid(name)) {
+		ubq_finish(q, dns_answer_new(DNS_STATUS_NXDOMAIN, 3,
+		    "not a domain name"));
+		pthread_mutex_unlock(&r->lock);
+		return q;
+	}
 	q->listed = 1;
 	q->next = r->pending;
 	if (q->next != NULL)

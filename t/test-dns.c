@@ -381,7 +381,7 @@ static const struct {
 	{ "nxdomain A", "nx.example.test", DNS_T_A, DNS_STATUS_NXDOMAIN, 3, 0, "" },
 	{ "nodata", "nodata.example.test", DNS_T_TXT, DNS_STATUS_NODATA, 0, 0, "" },
 	{ "servfail", "fail.example.test", DNS_T_TXT, DNS_STATUS_TEMPFAIL, 2, 0, "SERVFAIL" },
-	{ "bad name", "a..b.example.test", DNS_T_TXT, DNS_STATUS_TEMPFAIL, 2, 0, "syntax error" },
+	{ "bad name", "a..b.example.test", DNS_T_TXT, DNS_STATUS_NXDOMAIN, 3, 0, "not a domain name" },
 };
 
 static void
@@ -400,8 +400,7 @@ test_statuses(struct dns_resolver *r)
 		is_str(a->why, status_cases[i].why, "%s: why", n);
 		is_int(a->secure, 0, "%s: not secure", n);
 		is_int(a->bogus, 0, "%s: not bogus", n);
-		if (status_cases[i].rcode != 2 || strcmp(status_cases[i].why,
-		    "syntax error") != 0) {
+		if (strcmp(status_cases[i].why, "not a domain name") != 0) {
 			ok(a->packet != NULL && a->packet_len >= 12,
 			    "%s: packet kept", n);
 			if (a->packet != NULL && a->packet_len >= 12)
@@ -709,6 +708,34 @@ test_local_zones(struct dns_resolver *r)
 	}
 }
 
+/* names that cannot exist: NXDOMAIN "not a domain name" from every back
+ * end, without asking (libunbound alone would fail them like a SERVFAIL) */
+static void
+test_bad_names(struct dns_resolver *r, const char *label)
+{
+	char longlabel[80], longname[300];
+	const char *names[] = { "a..example.test", ".example.test",
+		longlabel, longname, "example.test.." };
+
+	memset(longlabel, 'a', 64);
+	strcpy(longlabel + 64, ".example.test");
+	longname[0] = '\0';
+	while (strlen(longname) < 250)
+		strcat(longname, "abcdefghi.");
+	strcat(longname, "example.test");
+	ok(!dns_name_valid(longlabel) && !dns_name_valid(longname) &&
+	    dns_name_valid("example.test.") && dns_name_valid("."),
+	    "dns_name_valid");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct dns_answer *a = dns_query(r, names[i], DNS_T_TXT, 0);
+
+		is_str(dns_status_name(a->status), "nxdomain",
+		    "%s: bad name %.20s...: nxdomain", label, names[i]);
+		is_str(a->why, "not a domain name", "%s: bad name: why", label);
+		dns_answer_free(&a);
+	}
+}
+
 static void
 test_bad_options(void)
 {
@@ -827,6 +854,13 @@ main(void)
 
 	test_statuses(r);
 	test_local_zones(r);
+	test_bad_names(r, "unbound");
+	{
+		struct dns_resolver *t = dns_table_new();
+
+		test_bad_names(t, "table");
+		dns_resolver_free(&t);
+	}
 	test_rdata(r);
 	test_cache(r);
 	test_ttl(r);
