@@ -372,8 +372,11 @@ run_spf(struct session *s, struct session_verdict *v)
 		v->spf_mailfrom_done = 1;
 	}
 	/* RFC 7208 2.3: the HELO identity is checked always when MAIL FROM is
-	 * null (the identity is then postmaster@HELO), optionally otherwise */
-	if ((null_sender || cfg->spf_helo) && helo_checkable(s->helo)) {
+	 * null (the identity is then postmaster@HELO), optionally otherwise.
+	 * For the null sender a HELO that is no domain (an address literal, a
+	 * single label) is still checked: its result is none (4.3), and the
+	 * header says so instead of saying nothing about SPF. */
+	if (null_sender || (cfg->spf_helo && helo_checkable(s->helo))) {
 		spf_check_by(s->env->spf, s->client_ip, NULL, s->helo,
 		    &s->deadline, &v->spf_helo);
 		v->spf_helo_done = 1;

@@ -1182,7 +1182,8 @@ check_host(struct ctx *x, const char *domain, int depth, int want_exp)
 	/* 4.3: a malformed or single-label domain gives none */
 	if (!domain_ok(dom)) {
 		if (x->reason[0] == '\0')
-			snprintf(x->reason, sizeof(x->reason),
+			snprintf(x->reason, sizeof(x->reason), domain[0] == '\0' ?
+			    "no domain name given" :
 			    "not a valid domain name: %.200s", domain);
 		return SPF_RESULT_NONE;
 	}
