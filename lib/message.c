@@ -25,26 +25,38 @@ chomp(char *line, size_t n)
 	return n;
 }
 
-/* header_name_len - length of a field name before ':', 0 when the line is
- * not a header field (RFC 5322 2.2: printable ASCII except ':') */
+/* header_name_len - length of a field name, 0 when the line is not a
+ * header field (RFC 5322 2.2: printable ASCII except ':'); *colon is set
+ * to the colon's offset. RFC 5322 4.5.3 (obsolete syntax, which readers
+ * must accept) allows white space between the name and the colon
+ * ("Subject : x"); the name is returned without it, as Postfix hands it
+ * to a milter. */
 static size_t
-header_name_len(const char *line)
+header_name_len(const char *line, size_t *colon)
 {
-	size_t i;
+	size_t i, n;
 
-	for (i = 0; line[i] != '\0' && line[i] != ':'; i++)
-		if ((unsigned char)line[i] <= 32 || (unsigned char)line[i] >= 127)
+	for (i = 0; line[i] != '\0' && line[i] != ':' && line[i] != ' ' &&
+	    line[i] != '\t'; i++)
+		if ((unsigned char)line[i] < 32 || (unsigned char)line[i] >= 127)
 			return 0;
-	return line[i] == ':' && i > 0 ? i : 0;
+	n = i;
+	while (line[i] == ' ' || line[i] == '\t')
+		i++;
+	if (line[i] != ':' || n == 0)
+		return 0;
+	*colon = i;
+	return n;
 }
 
 static void
-flush_header(struct session *s, struct dynbuf *h, size_t namelen)
+flush_header(struct session *s, struct dynbuf *h, size_t namelen,
+    size_t colon)
 {
 	if (h->len == 0)
 		return;
 	h->s[namelen] = '\0';
-	if (session_header(s, h->s, h->s + namelen + 1) != 0)
+	if (session_header(s, h->s, h->s + colon + 1) != 0)
 		fprintf(stderr, "authmilter: header limits exceeded; later headers ignored\n");
 	h->len = 0;
 }
@@ -54,7 +66,7 @@ message_feed(struct session *s, FILE *in)
 {
 	struct dynbuf h;
 	char *line = NULL;
-	size_t cap = 0, namelen = 0;
+	size_t cap = 0, namelen = 0, colon = 0;
 	ssize_t n;
 	int first = 1, in_body = 0;
 	unsigned char buf[65536];
@@ -70,7 +82,7 @@ message_feed(struct session *s, FILE *in)
 		}
 		first = 0;
 		if (len == 0) {
-			flush_header(s, &h, namelen);
+			flush_header(s, &h, namelen, colon);
 			session_eoh(s);
 			in_body = 2;
 			break;
@@ -80,8 +92,8 @@ message_feed(struct session *s, FILE *in)
 			dynbuf_append(&h, line, len);
 			continue;
 		}
-		flush_header(s, &h, namelen);
-		namelen = header_name_len(line);
+		flush_header(s, &h, namelen, colon);
+		namelen = header_name_len(line, &colon);
 		if (namelen == 0) {
 			/* not a header: the body starts here */
 			session_eoh(s);
@@ -97,7 +109,7 @@ message_feed(struct session *s, FILE *in)
 			h.len = 0;
 	}
 	if (!in_body) {
-		flush_header(s, &h, namelen);
+		flush_header(s, &h, namelen, colon);
 		session_eoh(s);
 	}
 	dynbuf_free(&h);

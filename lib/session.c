@@ -291,7 +291,8 @@ message_start(struct session *s)
 int
 session_header(struct session *s, const char *name, const char *value)
 {
-	size_t n = strlen(name) + strlen(value);
+	size_t n = strlen(name) + strlen(value), namelen = strlen(name);
+	const char *fname;
 
 	if (s->hdr_overflow || s->nhdrs >= SESSION_MAX_HEADERS ||
 	    n > SESSION_MAX_HEADER_BYTES - s->hdr_bytes) {
@@ -307,7 +308,12 @@ session_header(struct session *s, const char *name, const char *value)
 		s->hdrs = h;
 		s->cap_hdrs = cap;
 	}
-	s->hdrs[s->nhdrs].name = arena_strdup(s->arena, name);
+	/* RFC 5322 4.5.3: "From :" is a From field, whatever white space
+	 * the MTA leaves at the end of the name (Postfix strips it) */
+	while (namelen > 0 && (name[namelen - 1] == ' ' ||
+	    name[namelen - 1] == '\t'))
+		namelen--;
+	fname = s->hdrs[s->nhdrs].name = arena_strndup(s->arena, name, namelen);
 	s->hdrs[s->nhdrs].value = arena_strdup(s->arena, value);
 	s->nhdrs++;
 	s->hdr_bytes += n;
@@ -316,9 +322,9 @@ session_header(struct session *s, const char *name, const char *value)
 		message_start(s);
 	if (s->dkim != NULL)
 		dkim_msg_header(s->dkim, name, value);
-	if (strcasecmp(name, "From") == 0 && s->nfrom++ == 0)
+	if (strcasecmp(fname, "From") == 0 && s->nfrom++ == 0)
 		s->from_value = s->hdrs[s->nhdrs - 1].value;
-	if (strcasecmp(name, AR_NAME) == 0) {
+	if (strcasecmp(fname, AR_NAME) == 0) {
 		char id[256];
 
 		s->nar++;

@@ -292,6 +292,56 @@ test_limits(void)
 	session_free(&s);
 }
 
+/* RFC 5322 4.5.3: white space before the colon ("From :") is a header
+ * field readers must accept: the message reader of -t sees it as a header
+ * (not the start of the body), and the session counts "From " (a name an
+ * MTA may pass with its white space) as a From field, so a second author
+ * written that way is a second From, as the milter sees it */
+static void
+test_obsolete_colon(void)
+{
+	static const char msg[] =
+	    "From: user@example.org\r\n"
+	    "Subject : hello\r\n"
+	    "From\t : other@example.net\r\n"
+	    "Authentication-Results : mx.test.example; dmarc=pass\r\n"
+	    "\r\n"
+	    "body\r\n";
+	struct am_config *cfg = conf(base);
+	const struct session_verdict *v;
+	struct session *s;
+	FILE *f;
+
+	if (cfg == NULL)
+		return;
+	s = session_new(&env, cfg);
+	config_unref(&cfg);
+	session_connect(s, NULL, "192.0.2.10");
+	session_helo(s, "mail.example.org");
+	session_mail_from(s, "<user@example.org>");
+	f = fmemopen((void *)msg, sizeof(msg) - 1, "r");
+	ok(f != NULL && message_feed(s, f) == 0, "obsolete colon: message read");
+	if (f != NULL)
+		fclose(f);
+	v = session_eom(s);
+	is_int(v->nfrom, 2, "obsolete colon: \"From :\" is a second From field");
+	is_int(v->from_status, MAILADDR_MULTIPLE, "obsolete colon: several From");
+	is_int(v->nar_delete, 1, "obsolete colon: our forged A-R is removed");
+	session_free(&s);
+
+	/* the name as an MTA may pass it, white space and all */
+	cfg = conf(base);
+	s = session_new(&env, cfg);
+	config_unref(&cfg);
+	session_connect(s, NULL, "192.0.2.10");
+	session_mail_from(s, "<user@example.org>");
+	session_header(s, "From", " user@example.org");
+	session_header(s, "From ", " other@example.net");
+	v = session_eom(s);
+	is_int(v->nfrom, 2, "name \"From \" from the MTA counts as From");
+	session_free(&s);
+}
+
 static void
 test_envelope(void)
 {
@@ -419,6 +469,7 @@ main(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
 	test_limits();
+	test_obsolete_colon();
 	test_envelope();
 	test_signed();
 	dmarc_checker_free(&env.dmarc);
