@@ -87,6 +87,10 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                  Lines signed in order: the last line's signature is the
                  top DKIM-Signature header. Then, in order:
                    after: body += TEXT        append the line TEXT
+                   after: line LINE   the first header whose name is
+                        LINE's (white space before the colon ignored) becomes
+                        LINE verbatim, e.g. obsolete syntax "Subject : x"
+                        that dkimpy refuses to sign
                    after: header NAME = TEXT  the first NAME header's
                         value becomes TEXT (a header "NAME: TEXT" is added
                         at the top when there is none)
@@ -468,7 +472,11 @@ def parse_sign_line(c, ln):
         if m:
             c.after.append(("header", m.group(1), m.group(2)))
             return
-        raise CaseError("%s: after: want 'body += TEXT' or "
+        m = re.fullmatch(r"line (([!-9;-~]+)[ \t]*:.*)", rest)
+        if m:
+            c.after.append(("line", m.group(2), m.group(1)))
+            return
+        raise CaseError("%s: after: want 'body += TEXT', 'line LINE' or "
                         "'header NAME = TEXT': %r" % (where, ln))
     spec = {}
     for tok in ln.split():
@@ -795,7 +803,8 @@ def sign_message(c, data, keys):
         else:
             name, text = edit[1], edit[2]
             lines = head.split(b"\r\n")
-            new = ("%s: %s" % (name, text)).encode()
+            new = (text if edit[0] == "line" else
+                   "%s: %s" % (name, text)).encode()
             for i, ln in enumerate(lines):
                 if ln.split(b":", 1)[0].strip().lower() == \
                         name.lower().encode():
