@@ -1,21 +1,34 @@
 /*
  * spf-suite.c - run the openspf RFC 7208 conformance suite through
- * spf_check() with each scenario's zone loaded into a table resolver.
+ * spf_check() with each scenario's zone loaded into a table resolver and,
+ * with --forward, once more through the production DNS path: a session
+ * (session_connect/helo/mail_from/eom, as the milter drives it) whose
+ * session_env forwards libunbound to t/dnsd.py serving the same scenario.
  *
- * Usage: spf-suite RFC7208.txt KNOWN-FAILURES [RFC4408.txt]
- * The .txt files are t/spf-suite.py's flat output. Every failing case is
- * printed with got/want. The run fails unless every failure is listed in
- * KNOWN-FAILURES ("suite:name<TAB>reason" lines, # comments), and fails too when
- * a listed case passes, so the list stays honest. The RFC 4408 suite is
- * informational: its count is printed, its failures never fail the run.
+ * Usage: spf-suite [--forward HOST@BASE] RFC7208.txt KNOWN-FAILURES [RFC4408.txt]
+ * The .txt files are t/spf-suite.py's flat output; with --forward,
+ * t/dnsd.py serves scenario i of the files (in this order) on port BASE+i.
+ * Every failing case is printed with got/want. The run fails unless every
+ * failure is listed in KNOWN-FAILURES ("suite:name<TAB>reason" lines, #
+ * comments), and fails too when a listed case passes, so the list stays
+ * honest. The RFC 4408 suite is informational: its count is printed, its
+ * failures never fail the run.
+ *
+ * The unbound path is held to the table path: a case that passes on one
+ * and fails on the other, or fails on both with different results, must
+ * be listed as "rfc7208-unbound:name" (or rfc4408-unbound:) with its
+ * reason, and a listed one that no longer differs fails the run.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "dns.h"
+#include "session.h"
 #include "spf.h"
 #include "spf-suitefile.h"
+#include "suite-unbound.h"
 #include "tap.h"
 #include "util.h"
 
@@ -25,6 +38,11 @@ struct known {
 	char *name[MAX_KNOWN];
 	int seen[MAX_KNOWN];
 	size_t n;
+};
+
+/* the counts of one suite on one path */
+struct tally {
+	int npass, ntotal;
 };
 
 static int
@@ -54,7 +72,6 @@ known_load(struct known *k, const char *path)
 	fclose(f);
 }
 
-/* run_test - one TEST line; 1 when it passes */
 /* result_ok - got is among the comma-separated wanted results */
 static int
 result_ok(enum spf_result got, const char *want)
@@ -62,50 +79,96 @@ result_ok(enum spf_result got, const char *want)
 	return suite_in_list(want, spf_result_name(got));
 }
 
+/* judge - whether outcome o (have: there is one) is what TEST line f
+ * wants; 1 when it passes */
 static int
-run_test(struct spf_checker *c, char **f, const char *suite)
+judge(const struct spf_outcome *o, int have, char **f, const char *suite,
+    const char *path)
 {
-	struct spf_outcome o;
-	const char *mailfrom = f[4], *at = strrchr(f[4], '@');
 	const char *want_exp = f[6];
 	int pass;
+
+	if (!have) {
+		printf("%s%s %s: got no spf= result, want %s\n", suite, path,
+		    f[1], f[5]);
+		return 0;
+	}
+	pass = result_ok(o->result, f[5]);
+	if (pass && *want_exp != '\0' && o->result == SPF_RESULT_FAIL) {
+		if (strcmp(want_exp, "DEFAULT") == 0)
+			pass = strstr(o->explanation, " is not permitted by ") !=
+			    NULL;
+		else
+			pass = strcmp(o->explanation, want_exp) == 0;
+	}
+	if (!pass)
+		printf("%s%s %s: got %s \"%s\" (%s), want %s \"%s\"\n", suite,
+		    path, f[1], spf_result_name(o->result), o->explanation,
+		    o->reason, f[5], want_exp);
+	return pass;
+}
+
+/* table_check - the TEST line through spf_check() */
+static void
+table_check(struct spf_checker *c, char **f, struct spf_outcome *o)
+{
+	const char *mailfrom = f[4], *at = strrchr(f[4], '@');
 
 	/* an empty MAIL FROM (or one with no domain) checks the HELO
 	 * identity, as the suite intends */
 	if (at != NULL && at[1] == '\0')
 		mailfrom = NULL;
-	spf_check(c, f[2], mailfrom, f[3], &o);
-	pass = result_ok(o.result, f[5]);
-	if (pass && *want_exp != '\0' && o.result == SPF_RESULT_FAIL) {
-		if (strcmp(want_exp, "DEFAULT") == 0)
-			pass = strstr(o.explanation, " is not permitted by ") !=
-			    NULL;
-		else
-			pass = strcmp(o.explanation, want_exp) == 0;
-	}
-	if (!pass)
-		printf("%s %s: got %s \"%s\" (%s), want %s \"%s\"\n", suite,
-		    f[1], spf_result_name(o.result), o.explanation, o.reason,
-		    f[5], want_exp);
-	return pass;
+	spf_check(c, f[2], mailfrom, f[3], o);
 }
 
-/* run_suite - run a flat suite file; fills npass and ntotal. known may be
- * NULL (informational). Returns the number of unlisted failures plus
- * listed cases that passed. */
+/* session_check - the TEST line through a session as the milter feeds it:
+ * the result for MAIL FROM, or for HELO when MAIL FROM is null; 0 when the
+ * session gave neither */
+static int
+session_check(const struct session_env *env, struct am_config *cfg, char **f,
+    struct spf_outcome *o)
+{
+	struct session *s = session_new(env, cfg);
+	const struct session_verdict *v;
+	char *arg = xasprintf("<%s>", f[4]);
+	int have = 1;
+
+	session_connect(s, NULL, f[2]);
+	session_helo(s, f[3]);
+	session_mail_from(s, arg);
+	session_eoh(s);
+	v = session_eom(s);
+	if (v->spf_mailfrom_done)
+		*o = v->spf_mailfrom;
+	else if (v->spf_helo_done)
+		*o = v->spf_helo;
+	else
+		have = 0;
+	session_free(&s);
+	free(arg);
+	return have;
+}
+
+/* run_suite - run a flat suite file; fills t (table path) and u (unbound
+ * path, when fwd has a host). known may be NULL (informational) for the
+ * table path; the unbound path always answers to it. Returns the number
+ * of unlisted failures plus listed cases that passed. */
 static int
 run_suite(const char *path, const char *suite, struct known *k,
-    int *npass, int *ntotal)
+    struct known *ku, struct suite_fwd *fwd, struct tally *t, struct tally *u)
 {
 	FILE *f = fopen(path, "r");
 	char *line = NULL;
 	size_t cap = 0;
 	struct dns_resolver *dns = NULL;
 	struct spf_checker *c = NULL;
+	struct session_env *env = NULL;
+	struct am_config *cfg = NULL;
 	char err[128];
 	int bad = 0;
 
-	*npass = *ntotal = 0;
+	memset(t, 0, sizeof(*t));
+	memset(u, 0, sizeof(*u));
 	if (f == NULL) {
 		fprintf(stderr, "spf-suite: cannot open %s\n", path);
 		return 1;
@@ -119,6 +182,14 @@ run_suite(const char *path, const char *suite, struct known *k,
 			dns = dns_table_new();
 			c = spf_checker_new(dns, "receiver.example.net", err,
 			    sizeof(err));
+			/* a fresh resolver per scenario: names repeat across
+			 * scenarios, and nothing may come from another's cache.
+			 * HELO is checked only where the suite means it (the
+			 * null sender), as the table path does */
+			if (fwd->host[0] != '\0')
+				env = suite_env_open(fwd, "spf = { helo = false; };\n"
+				    "dkim = { enable = false; };\n"
+				    "dmarc = { enable = false; };", &cfg);
 		} else if (dns == NULL) {
 			continue;
 		} else if (strcmp(fl[0], "ZONE") == 0 && n >= 4) {
@@ -146,30 +217,58 @@ run_suite(const char *path, const char *suite, struct known *k,
 					dns_table_set_status(dns, fl[1],
 					    suite_type_of(ty[i]), DNS_STATUS_TEMPFAIL);
 		} else if (strcmp(fl[0], "TEST") == 0 && n >= 7) {
+			struct spf_outcome o, ou;
 			char full[256];
-			int p = run_test(c, fl, suite), idx;
+			int p, pu, have, idx;
 
+			table_check(c, fl, &o);
+			p = judge(&o, 1, fl, suite, "");
 			snprintf(full, sizeof(full), "%s:%s", suite, fl[1]);
-			(*ntotal)++;
-			*npass += p;
-			if (k == NULL)
+			t->ntotal++;
+			t->npass += p;
+			if (k != NULL) {
+				idx = known_find(k, full);
+				if (idx >= 0)
+					k->seen[idx] = 1;
+				/* each case is one check: a pass, or a listed
+				 * known failure; a listed case that passes
+				 * fails the list */
+				if (!ok(p != (idx >= 0), "%s: %s", full, p ?
+				    "now passes: remove it from the known failures" :
+				    "fails and is not listed in the known failures"))
+					bad++;
+			}
+			if (env == NULL)
 				continue;
-			idx = known_find(k, full);
+			have = session_check(env, cfg, fl, &ou);
+			pu = judge(&ou, have, fl, suite, " (unbound)");
+			u->ntotal++;
+			u->npass += pu;
+			snprintf(full, sizeof(full), "%s-unbound:%s", suite, fl[1]);
+			idx = known_find(ku, full);
 			if (idx >= 0)
-				k->seen[idx] = 1;
-			/* each case is one check: a pass, or a listed known
-			 * failure; a listed case that passes fails the list */
-			if (!ok(p != (idx >= 0), "%s: %s", full, p ?
-			    "now passes: remove it from the known failures" :
-			    "fails and is not listed in the known failures"))
+				ku->seen[idx] = 1;
+			/* a difference between the paths is listed, and a
+			 * listed one is still a difference. Where the suite
+			 * allows several results, the paths may differ among
+			 * them (ptr-limit: the order of PTR records) */
+			if (have && pu == p && (p || ou.result == o.result)) {
+				ok(idx < 0, "%s: the paths agree now: remove it "
+				    "from the known failures", full);
+			} else if (!ok(idx >= 0, "%s: unbound path %s, table path "
+			    "%s (%s); not listed in the known failures", full,
+			    have ? spf_result_name(ou.result) : "(no result)",
+			    spf_result_name(o.result), p ? "pass" : "fail"))
 				bad++;
 		} else if (strcmp(fl[0], "END") == 0) {
 			spf_checker_free(&c);
 			dns_resolver_free(&dns);
+			suite_env_close(&env, &cfg);
 		}
 	}
 	spf_checker_free(&c);
 	dns_resolver_free(&dns);
+	suite_env_close(&env, &cfg);
 	free(line);
 	fclose(f);
 	return bad;
@@ -179,26 +278,49 @@ int
 main(int argc, char **argv)
 {
 	struct known k = { .n = 0 };
-	int np, nt, bad;
+	struct suite_fwd fwd;
+	struct tally t, u;
+	int bad;
 
+	memset(&fwd, 0, sizeof(fwd));
+	if (argc > 2 && strcmp(argv[1], "--forward") == 0) {
+		if (suite_fwd_parse(argv[2], &fwd) != 0) {
+			fprintf(stderr, "spf-suite: --forward HOST@PORT\n");
+			return 2;
+		}
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: spf-suite RFC7208.txt KNOWN [RFC4408.txt]\n");
+		fprintf(stderr, "usage: spf-suite [--forward HOST@BASE] "
+		    "RFC7208.txt KNOWN [RFC4408.txt]\n");
 		return 2;
 	}
 	known_load(&k, argv[2]);
-	bad = run_suite(argv[1], "rfc7208", &k, &np, &nt);
-	printf("spf rfc7208 suite: %d/%d passed\n", np, nt);
-	ok(nt > 0, "rfc7208 suite has cases");
+	bad = run_suite(argv[1], "rfc7208", &k, &k, &fwd, &t, &u);
+	printf("spf rfc7208 suite (table): %d/%d passed\n", t.npass, t.ntotal);
+	if (fwd.host[0] != '\0')
+		printf("spf rfc7208 suite (unbound): %d/%d passed\n", u.npass,
+		    u.ntotal);
+	ok(t.ntotal > 0, "rfc7208 suite has cases");
+	ok(fwd.host[0] == '\0' || u.ntotal == t.ntotal,
+	    "the unbound path ran every rfc7208 case");
 	ok(bad == 0, "every rfc7208 failure is a listed known failure");
-	for (size_t i = 0; i < k.n; i++)
-		ok(k.seen[i], "known failure %s is a case of the suite", k.name[i]);
 	if (argc > 3) {
-		int np4, nt4;
-
-		run_suite(argv[3], "rfc4408", NULL, &np4, &nt4);
-		printf("spf rfc4408 suite (informational): %d/%d passed\n", np4,
-		    nt4);
+		bad = run_suite(argv[3], "rfc4408", NULL, &k, &fwd, &t, &u);
+		printf("spf rfc4408 suite (table, informational): %d/%d passed\n",
+		    t.npass, t.ntotal);
+		if (fwd.host[0] != '\0')
+			printf("spf rfc4408 suite (unbound, informational): "
+			    "%d/%d passed\n", u.npass, u.ntotal);
+		ok(bad == 0, "every rfc4408 difference between the paths is "
+		    "listed");
 	}
+	/* entries for the unbound path are checked only when it ran */
+	for (size_t i = 0; i < k.n; i++)
+		if (fwd.host[0] != '\0' || strstr(k.name[i], "-unbound:") == NULL)
+			ok(k.seen[i], "known failure %s is a case of the suite",
+			    k.name[i]);
 	for (size_t i = 0; i < k.n; i++)
 		free(k.name[i]);
 	return test_done("spf-suite");

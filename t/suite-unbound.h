@@ -1,0 +1,36 @@
+/*
+ * suite-unbound.h - the production DNS path for the conformance suites:
+ * a session_env made by session_env_open() (libunbound behind the answer
+ * cache) forwarding to one block of t/dnsd.py, which serves block i of
+ * its zone files on port BASE+i. Shared by t/spf-suite.c, t/dkim-suite.c
+ * and t/dmarc-suite.c (option --forward HOST@BASE).
+ */
+#ifndef AM_SUITE_UNBOUND_H
+#define AM_SUITE_UNBOUND_H
+
+struct am_config;
+struct session_env;
+
+/* libunbound's per-query timeout in the suites: short, so the cases whose
+ * data says TIMEOUT cost little */
+#define SUITE_DNS_TIMEOUT_MS 400
+
+struct suite_fwd {
+	char host[64];     /* "127.0.0.1"; "" when the option was not given */
+	unsigned base;     /* the port of block 0 */
+	unsigned next;     /* the block the next suite_env_open() serves from */
+};
+
+/* suite_fwd_parse - "HOST@BASE" into f; 0, or -1 when it is not that */
+int suite_fwd_parse(const char *spec, struct suite_fwd *f);
+
+/* suite_env_open - a config and a session_env as the daemon makes them
+ * (session_env_open), with nameservers = [ "HOST@PORT" ] for the next
+ * block, no trusted networks, authserv_id receiver.example.net and the
+ * libconfig text extra appended. Exits on error. */
+struct session_env *suite_env_open(struct suite_fwd *f, const char *extra,
+    struct am_config **cfgp);
+/* suite_env_close - free both; sets them to NULL */
+void suite_env_close(struct session_env **envp, struct am_config **cfgp);
+
+#endif
