@@ -39,7 +39,10 @@ struct parse {
 	int count;         /* addresses seen */
 	int syntax;        /* the list is not RFC 5322 */
 	int have_domain;   /* the first address had a usable domain */
+	int all_domains;   /* every address so far had a usable domain */
 	char domain[MAILADDR_MAX_DOMAIN + 2];
+	struct mailaddr_authors *authors; /* NULL: only the first is kept */
+	int too_many;      /* authors would have needed more room */
 };
 
 /* is_atext - RFC 5322 3.2.3 atext, plus UTF8-non-ascii (RFC 6532 3.2) */
@@ -238,14 +241,31 @@ parse_local_part(struct parse *ps)
 	return 0;
 }
 
-/* got_address - count one address and keep the first one's domain */
+/* got_address - count one address and keep the first one's domain, and
+ * every distinct one when the caller wants them all */
 static void
 got_address(struct parse *ps, int has_domain, const char *dom)
 {
+	struct mailaddr_authors *a = ps->authors;
+
 	if (ps->count++ == 0 && has_domain) {
 		ps->have_domain = 1;
 		str_copy(ps->domain, dom, sizeof(ps->domain));
 	}
+	if (!has_domain)
+		ps->all_domains = 0;
+	if (a == NULL || !has_domain)
+		return;
+	a->naddr++;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->domain[i], dom) == 0)
+			return;
+	if (a->n == MAILADDR_MAX_AUTHORS ||
+	    strlen(dom) >= sizeof(a->domain[0])) {
+		ps->too_many = 1;
+		return;
+	}
+	str_copy(a->domain[a->n++], dom, sizeof(a->domain[0]));
 }
 
 /* parse_addr_spec - local-part ["@" domain]: a missing "@domain" counts
@@ -422,6 +442,40 @@ mailaddr_from_domain(const char *value, char *out, size_t outlen)
 	return st;
 }
 
+enum mailaddr_status
+mailaddr_from_domains(const char *value, struct mailaddr_authors *out)
+{
+	struct parse ps;
+	size_t len;
+	enum mailaddr_status st;
+
+	memset(out, 0, sizeof(*out));
+	if (value == NULL)
+		return MAILADDR_NONE;
+	len = strnlen(value, MAILADDR_MAX_INPUT + 1);
+	if (len > MAILADDR_MAX_INPUT)
+		return MAILADDR_SYNTAX;
+	memset(&ps, 0, sizeof(ps));
+	ps.s = value;
+	ps.authors = out;
+	ps.all_domains = 1;
+	ps.t = xcalloc(len + 1, sizeof(*ps.t));
+	if (lex(&ps) < 0 || parse_address_list(&ps) < 0)
+		st = MAILADDR_SYNTAX;
+	else if (ps.count == 0)
+		st = MAILADDR_NONE;
+	else if (!ps.all_domains)
+		st = MAILADDR_NO_DOMAIN;
+	else if (ps.too_many)
+		st = MAILADDR_TOO_MANY;
+	else
+		st = MAILADDR_OK;
+	free(ps.t);
+	if (st != MAILADDR_OK)
+		out->n = 0;
+	return st;
+}
+
 const char *
 mailaddr_status_text(enum mailaddr_status s)
 {
@@ -436,6 +490,8 @@ mailaddr_status_text(enum mailaddr_status s)
 		return "not an address list";
 	case MAILADDR_NO_DOMAIN:
 		return "an address without a domain";
+	case MAILADDR_TOO_MANY:
+		return "too many author domains";
 	}
 	return "unknown";
 }

@@ -398,29 +398,59 @@ run_dkim(struct session *s, struct session_verdict *v)
 	v->dkim_done = 1;
 }
 
+/* dmarc_rank - how strongly an author domain's evaluation weighs on the
+ * action (RFC 7489 6.6.1: the strictest policy among the checks that fail):
+ * a final reject, a final quarantine, a temporary error that could change
+ * the outcome, a failure with p=none, a pass, no policy */
+static int
+dmarc_rank(const struct dmarc_outcome *o)
+{
+	int temp = o->result == DMARC_RES_TEMPERROR ||
+	    (o->result == DMARC_RES_FAIL && o->temp_aligned);
+
+	if (o->result == DMARC_RES_FAIL && !temp)
+		return o->disposition == DMARC_POLICY_REJECT ? 6 :
+		    o->disposition == DMARC_POLICY_QUARANTINE ? 5 : 3;
+	if (temp)
+		return 4;
+	return o->result == DMARC_RES_PASS ? 2 : 1;
+}
+
 static void
 run_dmarc(struct session *s, struct session_verdict *v)
 {
-	struct dmarc_dkim ids[16];
+	struct mailaddr_authors *au;
+	struct dmarc_outcome *outs;
+	struct dmarc_dkim *ids;
 	struct dmarc_input in;
-	char domain[256];
+	const char **doms;
 	const char *at;
+	size_t pick = 0;
 
 	v->nfrom = s->nfrom;
-	if (s->nfrom == 0)
+	if (s->nfrom == 0) {
 		v->from_status = MAILADDR_NONE;
-	else if (s->nfrom > 1)
+		return;
+	}
+	if (s->nfrom > 1) {
+		/* RFC 5322 3.6: one From field; several stay an error */
 		v->from_status = MAILADDR_MULTIPLE;
-	else
-		v->from_status = mailaddr_from_domain(s->from_value, domain,
-		    sizeof(domain));
-	if (v->from_status == MAILADDR_OK)
-		v->from_domain = arena_strdup(s->arena, domain);
-	if (!s->cfg->dmarc_enable || v->from_status != MAILADDR_OK)
+		return;
+	}
+	au = arena_alloc(s->arena, sizeof(*au));
+	v->from_status = mailaddr_from_domains(s->from_value, au);
+	if (v->from_status != MAILADDR_OK)
+		return;
+	doms = arena_alloc(s->arena, au->n * sizeof(*doms));
+	for (size_t i = 0; i < au->n; i++)
+		doms[i] = arena_strdup(s->arena, au->domain[i]);
+	v->author_domains = doms;
+	v->nauthors = au->n;
+	v->from_domain = doms[0];
+	if (!s->cfg->dmarc_enable)
 		return;
 
 	memset(&in, 0, sizeof(in));
-	in.from_domain = v->from_domain;
 	at = s->mail_from ? strrchr(s->mail_from, '@') : NULL;
 	if (v->spf_mailfrom_done) {
 		in.spf_domain = at != NULL && at[1] != '\0' ? at + 1 : NULL;
@@ -433,16 +463,27 @@ run_dmarc(struct session *s, struct session_verdict *v)
 		in.spf_pass = v->spf_helo.result == SPF_RESULT_PASS;
 		in.spf_temperror = v->spf_helo.result == SPF_RESULT_TEMPERROR;
 	}
-	for (size_t i = 0; i < v->ndkim && in.ndkim < 16; i++) {
-		ids[in.ndkim].domain = v->dkim[i].domain;
-		ids[in.ndkim].pass = v->dkim[i].result == DKIM_RES_PASS;
-		ids[in.ndkim].temperror = v->dkim[i].result == DKIM_RES_TEMPERROR;
-		in.ndkim++;
+	/* every signature counts, however many dkim.max_signatures allows */
+	ids = arena_alloc(s->arena, (v->ndkim ? v->ndkim : 1) * sizeof(*ids));
+	for (size_t i = 0; i < v->ndkim; i++) {
+		ids[i].domain = v->dkim[i].domain;
+		ids[i].pass = v->dkim[i].result == DKIM_RES_PASS;
+		ids[i].temperror = v->dkim[i].result == DKIM_RES_TEMPERROR;
 	}
 	in.dkim = ids;
-	/* RFC 7489 6.6.4: pct is a sample of messages: our own coin */
-	dmarc_evaluate(s->env->dmarc, &in, arc4random_uniform(100), &s->deadline,
-	    &v->dmarc);
+	in.ndkim = v->ndkim;
+	outs = arena_alloc(s->arena, au->n * sizeof(*outs));
+	for (size_t i = 0; i < au->n; i++) {
+		in.from_domain = doms[i];
+		/* RFC 7489 6.6.4: pct is a sample of messages: our own coin */
+		dmarc_evaluate(s->env->dmarc, &in, arc4random_uniform(100),
+		    &s->deadline, &outs[i]);
+		if (dmarc_rank(&outs[i]) > dmarc_rank(&outs[pick]))
+			pick = i;
+	}
+	v->author_dmarc = outs;
+	v->dmarc = outs[pick];
+	v->from_domain = doms[pick];
 	v->dmarc_done = 1;
 }
 
@@ -515,6 +556,10 @@ decide(struct session *s, struct session_verdict *v)
 			break;
 		case MAILADDR_NO_DOMAIN:
 			why = "the From address has no domain";
+			break;
+		case MAILADDR_TOO_MANY:
+			why = arena_printf(s->arena, "the From header names "
+			    "more than %d author domains", MAILADDR_MAX_AUTHORS);
 			break;
 		default:
 			why = "the From header cannot be parsed";
@@ -595,17 +640,12 @@ add_dkim_result(struct session *s, struct authres *ar, const struct dkim_result 
 }
 
 static void
-add_dmarc_result(struct session *s, struct authres *ar,
-    const struct session_verdict *v)
+add_dmarc_one(struct session *s, struct authres *ar,
+    const struct dmarc_outcome *d, const char *domain)
 {
-	const struct dmarc_outcome *d = &v->dmarc;
 	struct authres_result *r;
 	const char *comment;
 
-	if (v->from_status != MAILADDR_OK) {
-		authres_add(ar, "dmarc", "permerror", v->reason);
-		return;
-	}
 	if (d->result == DMARC_RES_PASS || d->result == DMARC_RES_FAIL)
 		comment = arena_printf(s->arena, "p=%s dis=%s",
 		    dmarc_policy_name(d->policy), dmarc_policy_name(d->disposition));
@@ -613,7 +653,20 @@ add_dmarc_result(struct session *s, struct authres *ar,
 		comment = d->reason[0] ? d->reason : NULL;
 	r = authres_add(ar, "dmarc", dmarc_res_name(d->result), comment);
 	if (r != NULL)
-		authres_add_prop(r, "header", "from", v->from_domain);
+		authres_add_prop(r, "header", "from", domain);
+}
+
+/* add_dmarc_result - one dmarc= per author domain (RFC 7489 6.6.1) */
+static void
+add_dmarc_result(struct session *s, struct authres *ar,
+    const struct session_verdict *v)
+{
+	if (v->from_status != MAILADDR_OK) {
+		authres_add(ar, "dmarc", "permerror", v->reason);
+		return;
+	}
+	for (size_t i = 0; i < v->nauthors; i++)
+		add_dmarc_one(s, ar, &v->author_dmarc[i], v->author_domains[i]);
 }
 
 static void
@@ -725,8 +778,16 @@ session_log_line(struct session *s, double ms)
 			    dkim_res_name(v->dkim[i].result),
 			    log_value(a, v->dkim[i].domain));
 	}
-	if (v->from_domain)
+	if (v->nauthors > 1) {
+		/* every author domain; dmarc= below is the one acted on */
+		dynbuf_puts(&b, " header_from=");
+		for (size_t i = 0; i < v->nauthors; i++)
+			dynbuf_printf(&b, "%s%s", i ? "," : "",
+			    log_value(a, v->author_domains[i]));
+		dynbuf_printf(&b, " acted_on=%s", log_value(a, v->from_domain));
+	} else if (v->from_domain) {
 		dynbuf_printf(&b, " header_from=%s", log_value(a, v->from_domain));
+	}
 	if (v->dmarc_done)
 		dynbuf_printf(&b, " dmarc=%s policy=%s dis=%s",
 		    dmarc_res_name(v->dmarc.result),

@@ -80,10 +80,17 @@ struct session_verdict {
 	size_t ndkim;
 	int dkim_done;
 	enum mailaddr_status from_status; /* of the author (From) */
-	const char *from_domain;  /* the author domain, or NULL */
+	const char *from_domain;  /* the author domain the action follows, or NULL */
 	unsigned nfrom;           /* From header fields seen */
-	struct dmarc_outcome dmarc;
+	struct dmarc_outcome dmarc; /* the evaluation the action follows */
 	int dmarc_done;
+	/* RFC 7489 6.6.1: one From field may name several author domains;
+	 * each is evaluated (in order of appearance), the action follows the
+	 * strictest failure (dmarc, from_domain above) and the header carries
+	 * one dmarc= per author domain */
+	size_t nauthors;
+	const char *const *author_domains;
+	const struct dmarc_outcome *author_dmarc; /* nauthors, when dmarc_done */
 };
 
 struct session;

@@ -218,9 +218,49 @@ test_texts(void)
 	    "text no domain");
 }
 
+/* several mailboxes in one From (RFC 7489 6.6.1): the distinct author
+ * domains, in order, lowercased; bounded */
+static void
+test_authors(void)
+{
+	static const struct {
+		const char *in;
+		enum mailaddr_status st;
+		size_t n;
+		const char *d0, *d1;
+	} c[] = {
+		{ "a@Example.org", MAILADDR_OK, 1, "example.org", NULL },
+		{ "a@example.org, B <b@EXAMPLE.org>", MAILADDR_OK, 1, "example.org", NULL },
+		{ "a@example.org, b@example.net", MAILADDR_OK, 2, "example.org", "example.net" },
+		{ "Team: a@x.example, b@y.example;, c@x.example", MAILADDR_OK, 2, "x.example", "y.example" },
+		{ "a@example.org, undisclosed", MAILADDR_NO_DOMAIN, 0, NULL, NULL },
+		{ "a@example.org, b@[192.0.2.1]", MAILADDR_NO_DOMAIN, 0, NULL, NULL },
+		{ "a@example.org,, ,", MAILADDR_OK, 1, "example.org", NULL },
+		{ "a@example.org; b@example.net", MAILADDR_SYNTAX, 0, NULL, NULL },
+		{ "", MAILADDR_NONE, 0, NULL, NULL },
+		{ "1@a.example, 2@b.example, 3@c.example, 4@d.example, 5@e.example, "
+		  "6@f.example, 7@g.example, 8@h.example", MAILADDR_OK, 8, "a.example", "b.example" },
+		{ "1@a.example, 2@b.example, 3@c.example, 4@d.example, 5@e.example, "
+		  "6@f.example, 7@g.example, 8@h.example, 9@i.example", MAILADDR_TOO_MANY, 0, NULL, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct mailaddr_authors a;
+		enum mailaddr_status st = mailaddr_from_domains(c[i].in, &a);
+
+		is_int(st, c[i].st, "authors \"%s\": status", c[i].in);
+		is_int(a.n, c[i].n, "authors \"%s\": count", c[i].in);
+		if (c[i].d0 != NULL && a.n > 0)
+			is_str(a.domain[0], c[i].d0, "authors \"%s\": first", c[i].in);
+		if (c[i].d1 != NULL && a.n > 1)
+			is_str(a.domain[1], c[i].d1, "authors \"%s\": second", c[i].in);
+	}
+}
+
 int
 main(void)
 {
+	test_authors();
 	test_table();
 	test_bounds();
 	test_texts();

@@ -138,11 +138,36 @@ static const struct msg cases[] = {
 	    {{"From", " a@example.com"}, {"From", " b@example.org"}},
 	    SESSION_REJECT, "*", {"dmarc=permerror", NULL},
 	    "550 5.7.1 Rejected: the message has several From headers", NULL, 0, {0}},
-	{"several From addresses accepted when asked",
-	    "policy = { on_from_error = \"accept\"; };", "192.0.2.20", "x",
-	    "<bounce@example.com>", NULL, {{"From", " a@example.com, b@example.org"}},
-	    SESSION_ACCEPT, "*", {"dmarc=permerror (the From header has several addresses)",
-	    NULL}, NULL, NULL, 0, {0}},
+	/* RFC 7489 6.6.1: one From field, several author domains: each is
+	 * evaluated, one dmarc= each, the strictest failure decides */
+	{"two author domains in one From: each evaluated", NULL, "192.0.2.20",
+	    "x", "<bounce@example.com>", NULL,
+	    {{"From", " a@example.com, b@example.org, c@EXAMPLE.com"}},
+	    SESSION_ACCEPT, "*", {"dmarc=pass (p=reject dis=none) header.from=example.com; "
+	    "dmarc=none (no DMARC record for example.org) header.from=example.org", NULL},
+	    NULL, NULL, 0, {0}},
+	{"two author domains: the failing one (quarantine) applies", NULL, "192.0.2.20",
+	    "x", "<bounce@example.com>", NULL,
+	    {{"From", " a@example.com, Boss <b@example.net>"}},
+	    SESSION_QUARANTINE, "*", {"dmarc=pass (p=reject dis=none) header.from=example.com; "
+	    "dmarc=fail (p=quarantine dis=quarantine) header.from=example.net", NULL},
+	    NULL, NULL, 0, {0}},
+	{"two author domains, both fail: the strictest (reject) applies", NULL,
+	    "192.0.2.99", "x", "<bounce@example.org>", NULL,
+	    {{"From", " a@example.net, b@example.com"}},
+	    SESSION_REJECT, "*", {"dmarc=fail (p=quarantine dis=quarantine) header.from=example.net; "
+	    "dmarc=fail (p=reject dis=reject) header.from=example.com", NULL},
+	    "550 5.7.1 Rejected by the DMARC policy of example.com", NULL, 0, {0}},
+	{"an author without a domain in the list: permerror", NULL, "192.0.2.20",
+	    "x", "<bounce@example.com>", NULL, {{"From", " a@example.com, undisclosed"}},
+	    SESSION_REJECT, "*", {"dmarc=permerror (the From address has no domain)",
+	    NULL}, "550 5.7.1", NULL, 0, {0}},
+	{"more author domains than evaluated: permerror", NULL, "192.0.2.20",
+	    "x", "<bounce@example.com>", NULL, {{"From", " a@a.example, b@b.example, "
+	    "c@c.example, d@d.example, e@e.example, f@f.example, g@g.example, "
+	    "h@h.example, i@i.example"}}, SESSION_REJECT, "*",
+	    {"dmarc=permerror (the From header names more than 8 author domains)",
+	    NULL}, "550 5.7.1", NULL, 0, {0}},
 	{"DMARC record temperror: tempfail when asked",
 	    "policy = { on_temperror = \"tempfail\"; };", "192.0.2.99", "x",
 	    "<bounce@tempfail.example.org>", NULL,
