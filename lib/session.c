@@ -784,6 +784,13 @@ session_log_line(struct session *s, double ms)
 		for (size_t i = 0; i < v->nauthors; i++)
 			dynbuf_printf(&b, "%s%s", i ? "," : "",
 			    log_value(a, v->author_domains[i]));
+		if (v->dmarc_done) {
+			dynbuf_puts(&b, " dmarc_authors=");
+			for (size_t i = 0; i < v->nauthors; i++)
+				dynbuf_printf(&b, "%s%s:%s", i ? "," : "",
+				    dmarc_res_name(v->author_dmarc[i].result),
+				    log_value(a, v->author_domains[i]));
+		}
 		dynbuf_printf(&b, " acted_on=%s", log_value(a, v->from_domain));
 	} else if (v->from_domain) {
 		dynbuf_printf(&b, " header_from=%s", log_value(a, v->from_domain));

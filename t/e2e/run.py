@@ -281,7 +281,7 @@ EXPECT_KEYS = {"smtp", "smtp_text", "within", "quarantine", "ar", "header",
                "no_header", "first_header", "folded", "max_line", "body"}
 REPEATABLE = {"rcpt_to", "ar", "header", "no_header", "smtp_text"}
 SHORTHANDS = {"{id}": re.escape(AUTHSERV_ID), "{c}": r"(?: \([^()]*\))?"}
-SIG_SHORTHAND = re.compile(r"\{b([1-9])\}")
+SIG_SHORTHAND = re.compile(r"\{b([1-9][0-9]*)\}")
 SIGN_KEYS = {"d", "s", "a", "key", "c", "h", "i", "l", "publish"}
 SIGN_ALGS = {"rsa-sha256": "rsa", "rsa-sha1": "rsa",
              "ed25519-sha256": "ed25519"}
@@ -1776,6 +1776,10 @@ def log_results(rec):
     for k in ("dmarc", "header_from"):
         if k in rec:
             out[k] = rec[k]
+    if "dmarc_authors" in rec:
+        # several author domains in one From: each one's result
+        out["dmarc"] = sorted(tuple(d.split(":", 1))
+                              for d in rec["dmarc_authors"].split(","))
     return out
 
 
@@ -1791,9 +1795,16 @@ def ar_as_log(value):
             out.setdefault("dkim", []).append(
                 (result, props.get("header.d", "").strip('"')))
         elif method == "dmarc":
-            out["dmarc"] = result
-            if "header.from" in props:
-                out["header_from"] = props["header.from"]
+            out.setdefault("dmarcs", []).append(
+                (result, props.get("header.from", "").strip('"')))
+    dm = out.pop("dmarcs", [])
+    if len(dm) == 1:
+        out["dmarc"] = dm[0][0]
+        if dm[0][1]:
+            out["header_from"] = dm[0][1]
+    elif dm:
+        out["dmarc"] = sorted(dm)
+        out["header_from"] = ",".join(d for _, d in dm)
     if "dkim" in out:
         out["dkim"].sort()
     return out
