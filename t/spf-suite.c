@@ -282,16 +282,7 @@ main(int argc, char **argv)
 	struct tally t, u;
 	int bad;
 
-	memset(&fwd, 0, sizeof(fwd));
-	if (argc > 2 && strcmp(argv[1], "--forward") == 0) {
-		if (suite_fwd_parse(argv[2], &fwd) != 0) {
-			fprintf(stderr, "spf-suite: --forward HOST@PORT\n");
-			return 2;
-		}
-		argc -= 2;
-		argv += 2;
-	}
-	if (argc < 3) {
+	if (suite_fwd_args(&argc, &argv, &fwd) != 0 || argc < 3) {
 		fprintf(stderr, "usage: spf-suite [--forward HOST@BASE] "
 		    "RFC7208.txt KNOWN [RFC4408.txt]\n");
 		return 2;

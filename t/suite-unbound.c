@@ -12,12 +12,18 @@
 #include "util.h"
 
 int
-suite_fwd_parse(const char *spec, struct suite_fwd *f)
+suite_fwd_args(int *argcp, char ***argvp, struct suite_fwd *f)
 {
-	const char *at = strrchr(spec, '@');
+	const char *spec, *at;
 	unsigned long port;
 
 	memset(f, 0, sizeof(*f));
+	if (*argcp < 3 || strcmp((*argvp)[1], "--forward") != 0)
+		return 0;
+	spec = (*argvp)[2];
+	*argcp -= 2;
+	*argvp += 2;
+	at = strrchr(spec, '@');
 	if (at == NULL || at == spec || (size_t)(at - spec) >= sizeof(f->host) ||
 	    str_parse_uint(at + 1, 65535, &port) != 0 || port == 0)
 		return -1;

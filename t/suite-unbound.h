@@ -21,8 +21,10 @@ struct suite_fwd {
 	unsigned next;     /* the block the next suite_env_open() serves from */
 };
 
-/* suite_fwd_parse - "HOST@BASE" into f; 0, or -1 when it is not that */
-int suite_fwd_parse(const char *spec, struct suite_fwd *f);
+/* suite_fwd_args - take "--forward HOST@BASE" off the front of the
+ * arguments into f (f->host stays "" without it); 0, or -1 when the value
+ * is not HOST@PORT */
+int suite_fwd_args(int *argcp, char ***argvp, struct suite_fwd *f);
 
 /* suite_env_open - a config and a session_env as the daemon makes them
  * (session_env_open), with nameservers = [ "HOST@PORT" ] for the next
