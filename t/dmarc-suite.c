@@ -11,16 +11,34 @@
  * listed case that no table holds. Informative (DMARCbis) rows are counted
  * apart and never fail.
  *
- * Prints "dmarc <table>: N/M" per table (N agreeing of M normative cases).
+ * Prints "dmarc <table>: N/M" per table (N agreeing of M normative cases);
+ * "(table)" marks the tables whose EVAL rows look up DNS (the mail-dmarc
+ * cases with mock-zone.db, authheaders with dns-records.tsv).
+ *
+ * With --forward HOST@BASE the EVAL rows run once more on the production
+ * DNS path: t/dnsd.py serves the zone after the i-th ZONE_RESET on port
+ * BASE+i, and the row is evaluated by dmarc_evaluate(), the function the
+ * session calls, on the checker of a session_env (session_env_open:
+ * libunbound behind the answer cache, the row's PSL). The rows hand SPF and
+ * DKIM results in, so no session can carry them. Printed as "dmarc
+ * <table> (unbound): N/M" over those rows, with the table path's count of
+ * the same rows. The unbound path is held to the table path: a row whose
+ * result, policy, disposition or header.from differ between them must be
+ * listed as "<table>-unbound<TAB>id<TAB>reason", and a listed row that no
+ * longer differs fails.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "dmarc.h"
 #include "dns.h"
 #include "mailaddr.h"
 #include "psl.h"
+#include "session.h"
+#include "suite-unbound.h"
 #include "tap.h"
 #include "util.h"
 
@@ -32,6 +50,10 @@
 struct table {
 	char name[64];
 	int total, agree, known, skipped, info_total, info_agree;
+	/* the EVAL rows, which look up DNS: on the table path (normative
+	 * ones) and on the unbound path */
+	int evals, dns_total, dns_agree, dns_info_total, dns_info_agree;
+	int u_total, u_agree, u_known, u_info_total, u_info_agree;
 };
 
 struct known {
@@ -50,7 +72,15 @@ static struct {
 } psls[MAX_PSLS];
 static size_t npsls;
 static struct psl *cur_psl;
+static char cur_psl_path[1024];
 static struct dns_resolver *zone;
+
+/* --forward: the unbound path */
+static struct suite_fwd fwd;
+static unsigned nzones;          /* ZONE_RESETs seen: zone i is block i-1 */
+static struct session_env *uenv; /* for the current zone and PSL */
+static struct am_config *ucfg;
+static char upsl[1024];          /* the PSL uenv was made with */
 
 /* unescape - undo dmarc-suite.py's \\, \t, \r, \n in place */
 static void
@@ -163,6 +193,7 @@ use_psl(const char *path)
 {
 	char err[256];
 
+	str_copy(cur_psl_path, path, sizeof(cur_psl_path));
 	if (strcmp(path, "-") == 0) {
 		cur_psl = NULL;
 		return;
@@ -300,14 +331,17 @@ run_org(char **f)
 	verdict(f[1], f[2], info_flag(f), strcmp(got, f[5]) == 0, got, f[5]);
 }
 
-static void
-run_eval(char **f)
+/* eval - an EVAL row through dmarc_evaluate() on checker c with lookups
+ * bounded by deadline (NULL: none); got gets the outcome with its reason,
+ * cmp the fields compared. 1 when it agrees with the row. */
+static int
+eval(char **f, struct dmarc_checker *c, const struct timespec *deadline,
+    char *got, size_t gotlen, char *cmp, size_t cmplen)
 {
-	char from[256], buf[512], got[700], want[400], err[128];
+	char from[256], buf[512];
 	struct dmarc_dkim d[8];
 	struct dmarc_input in;
 	struct dmarc_outcome out;
-	struct dmarc_checker *c;
 	const char *hfrom = "none", *pol;
 	int agree = 1;
 
@@ -332,13 +366,7 @@ run_eval(char **f)
 	in.spf_pass = f[7][0] == '1';
 	in.ndkim = parse_dkim(f[8], d, buf, sizeof(buf));
 	in.dkim = d;
-	c = dmarc_checker_new(zone, cur_psl, err, sizeof(err));
-	if (c == NULL) {
-		fprintf(stderr, "dmarc-suite: %s\n", err);
-		exit(1);
-	}
-	dmarc_evaluate(c, &in, 0, NULL, &out);
-	dmarc_checker_free(&c);
+	dmarc_evaluate(c, &in, 0, deadline, &out);
 compare:
 	pol = out.policy == DMARC_POLICY_UNSET ? "none" :
 	    dmarc_policy_name(out.policy);
@@ -352,12 +380,93 @@ compare:
 		agree = 0;
 	if (strcmp(f[12], "-") != 0 && strcmp(hfrom, f[12]) != 0)
 		agree = 0;
-	snprintf(got, sizeof(got), "dmarc=%s policy=%s disposition=%s "
-	    "header.from=%s (%s)", dmarc_res_name(out.result), pol,
-	    dmarc_policy_name(out.disposition), hfrom, out.reason);
+	snprintf(cmp, cmplen, "dmarc=%s policy=%s disposition=%s "
+	    "header.from=%s", dmarc_res_name(out.result), pol,
+	    dmarc_policy_name(out.disposition), hfrom);
+	snprintf(got, gotlen, "%s (%s)", cmp, out.reason);
+	return agree;
+}
+/* unbound_checker - the DMARC checker of a session_env for the current
+ * zone (t/dnsd.py's block) and PSL, made when either changes */
+static struct dmarc_checker *
+unbound_checker(void)
+{
+	char abs[PATH_MAX], *extra;
+
+	if (uenv != NULL && strcmp(upsl, cur_psl_path) == 0)
+		return uenv->dmarc;
+	suite_env_close(&uenv, &ucfg);
+	if (nzones == 0 || realpath(cur_psl_path, abs) == NULL) {
+		fprintf(stderr, "dmarc-suite: EVAL row without a zone or a "
+		    "list (%s)\n", cur_psl_path);
+		exit(1);
+	}
+	fwd.next = fwd.base + nzones - 1;
+	extra = xasprintf("spf = { enable = false; };\n"
+	    "dkim = { enable = false; };\n"
+	    "dmarc = { psl_file = \"%s\"; };", abs);
+	uenv = suite_env_open(&fwd, extra, &ucfg);
+	free(extra);
+	str_copy(upsl, cur_psl_path, sizeof(upsl));
+	return uenv->dmarc;
+}
+
+static void
+run_eval(char **f)
+{
+	struct table *tb = table(f[1]);
+	struct dmarc_checker *c;
+	char err[128], got[700], cmp[400], want[400], ugot[700], ucmp[400];
+	char ut[80];
+	struct timespec deadline;
+	struct known *k;
+	int agree, uagree;
+
+	c = dmarc_checker_new(zone, cur_psl, err, sizeof(err));
+	if (c == NULL) {
+		fprintf(stderr, "dmarc-suite: %s\n", err);
+		exit(1);
+	}
+	agree = eval(f, c, NULL, got, sizeof(got), cmp, sizeof(cmp));
+	dmarc_checker_free(&c);
 	snprintf(want, sizeof(want), "dmarc=%s policy=%s disposition=%s "
 	    "header.from=%s", f[9], f[10], f[11], f[12]);
 	verdict(f[1], f[2], info_flag(f), agree, got, want);
+	tb->evals++;
+	if (info_flag(f)) {
+		tb->dns_info_total++;
+		tb->dns_info_agree += agree;
+	} else {
+		tb->dns_total++;
+		tb->dns_agree += agree;
+	}
+	if (fwd.host[0] == '\0')
+		return;
+
+	/* the production DNS path: the session's function and resolver,
+	 * with the session's default DNS budget for a message */
+	c = unbound_checker();
+	uagree = eval(f, c, dns_deadline(&deadline, ucfg->policy_dns_budget_ms),
+	    ugot, sizeof(ugot), ucmp, sizeof(ucmp));
+	if (info_flag(f)) {
+		tb->u_info_total++;
+		tb->u_info_agree += uagree;
+	} else {
+		tb->u_total++;
+		tb->u_agree += uagree;
+	}
+	snprintf(ut, sizeof(ut), "%s-unbound", f[1]);
+	if ((k = find_known(ut, f[2])) != NULL)
+		k->seen = 1;
+	if (strcmp(cmp, ucmp) == 0) {
+		ok(k == NULL, "%s %s: listed as a difference but the paths "
+		    "agree (%s)", ut, f[2], ugot);
+	} else if (k != NULL) {
+		tb->u_known++;
+		ok(1, "known difference");
+	} else
+		ok(0, "%s %s: unbound path %s, table path %s", ut, f[2], ugot,
+		    got);
 }
 
 static int
@@ -377,8 +486,9 @@ main(int argc, char **argv)
 	char *line = NULL;
 	size_t cap = 0;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: dmarc-suite FLAT.txt KNOWN.txt\n");
+	if (suite_fwd_args(&argc, &argv, &fwd) != 0 || argc != 3) {
+		fprintf(stderr, "usage: dmarc-suite [--forward HOST@BASE] "
+		    "FLAT.txt KNOWN.txt\n");
 		return 2;
 	}
 	load_known(argv[2]);
@@ -398,6 +508,9 @@ main(int argc, char **argv)
 		else if (strcmp(f[0], "ZONE_RESET") == 0) {
 			dns_resolver_free(&zone);
 			zone = dns_table_new();
+			/* the next zone: t/dnsd.py's next block */
+			suite_env_close(&uenv, &ucfg);
+			nzones++;
 		} else if (strcmp(f[0], "ZONE") == 0 && need(n, 4, f[0]))
 			add_zone(f[1], f[2], f[3]);
 		else if (strcmp(f[0], "PARSE") == 0 && need(n, 8, f[0]))
@@ -422,13 +535,18 @@ main(int argc, char **argv)
 	free(line);
 	fclose(in);
 
+	suite_env_close(&uenv, &ucfg);
+	/* entries for the unbound path are checked only when it ran */
 	for (size_t i = 0; i < nknown; i++)
-		ok(known[i].seen, "%s %s: listed as a difference, no such case",
-		    known[i].table, known[i].id);
+		if (fwd.host[0] != '\0' ||
+		    strstr(known[i].table, "-unbound") == NULL)
+			ok(known[i].seen, "%s %s: listed as a difference, no "
+			    "such case", known[i].table, known[i].id);
 	for (size_t i = 0; i < ntables; i++) {
 		const struct table *t = &tables[i];
 
-		printf("dmarc %s: %d/%d", t->name, t->agree, t->total);
+		printf("dmarc %s%s: %d/%d", t->name, t->evals ? " (table)" : "",
+		    t->agree, t->total);
 		if (t->known)
 			printf(" (%d known differences)", t->known);
 		if (t->skipped)
@@ -436,6 +554,18 @@ main(int argc, char **argv)
 		if (t->info_total)
 			printf(" (DMARCbis, informative: %d/%d agree)",
 			    t->info_agree, t->info_total);
+		printf("\n");
+		if (fwd.host[0] == '\0' || t->evals == 0)
+			continue;
+		printf("dmarc %s (unbound): %d/%d of the rows with DNS "
+		    "(table path: %d/%d)", t->name, t->u_agree, t->u_total,
+		    t->dns_agree, t->dns_total);
+		if (t->u_known)
+			printf(" (%d known differences)", t->u_known);
+		if (t->u_info_total)
+			printf(" (DMARCbis, informative: %d/%d agree; table "
+			    "path: %d/%d)", t->u_info_agree, t->u_info_total,
+			    t->dns_info_agree, t->dns_info_total);
 		printf("\n");
 	}
 	dns_resolver_free(&zone);

@@ -2,19 +2,29 @@
 # dmarc-suite.sh - flatten the DMARC conformance data of t/data/dmarc with
 # t/dmarc-suite.py (opendmarc tables, Mail::DMARC cases and mock zone,
 # authheaders cases, the PSL test list), then run it through t/dmarc-suite
-# against the deliberate differences in t/data/dmarc-known-differences.txt.
-# Missing data or python3 is a failure, never a skip.
+# against the deliberate differences in t/data/dmarc-known-differences.txt:
+# on the table resolver and, as root, the rows that look up DNS also on
+# libunbound forwarding to t/dnsd.py, which serves each zone of the flat
+# file (t/suite-unbound.sh). Missing data or a missing tool (python3,
+# python3-dnslib, unshare) is a failure, never a skip.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
+export top_srcdir top_builddir
 data=${TESTDATA:-$top_srcdir/t/data}
 
-command -v python3 >/dev/null 2>&1 || { echo "dmarc-suite: FAIL: no python3"; exit 1; }
+. "$top_srcdir/t/suite-unbound.sh"
+suite_unbound_enter dmarc-suite "$0" "$@"
 for d in opendmarc mail-dmarc authheaders publicsuffix; do
 	[ -d "$data/dmarc/$d" ] || { echo "dmarc-suite: FAIL: no $data/dmarc/$d"; exit 1; }
 done
 
 tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-python3 "$top_srcdir/t/dmarc-suite.py" "$data" >"$tmp/dmarc.txt" || exit 1
-"$top_builddir/t/dmarc-suite" "$tmp/dmarc.txt" \
+trap '[ -n "${KEEP_TMP:-}" ] && cp -r "$tmp" "$KEEP_TMP"; rm -rf "$tmp"' EXIT
+"$SUITE_PY" "$top_srcdir/t/dmarc-suite.py" "$data" >"$tmp/dmarc.txt" || exit 1
+set --
+if [ "$SUITE_UNBOUND" = 1 ]; then
+	dnsd_start "$tmp" "$tmp/dmarc.txt" || exit 1
+	set -- --forward "$DNSD_FWD"
+fi
+"$top_builddir/t/dmarc-suite" "$@" "$tmp/dmarc.txt" \
     "$top_srcdir/t/data/dmarc-known-differences.txt"
