@@ -21,8 +21,9 @@
  * session calls, on the checker of a session_env (session_env_open:
  * libunbound behind the answer cache, the row's PSL). The rows hand SPF and
  * DKIM results in, so no session can carry them. Printed as "dmarc
- * <table> (unbound): N/M" over those rows, with the table path's count of
- * the same rows. The unbound path is held to the table path: a row whose
+ * <table> (unbound): N/M of the EVAL rows" (those that can look up DNS;
+ * a From without a usable domain is decided before any lookup), with the
+ * table path's count of the same rows. The unbound path is held to the table path: a row whose
  * result, policy, disposition or header.from differ between them must be
  * listed as "<table>-unbound<TAB>id<TAB>reason", and a listed row that no
  * longer differs fails.
@@ -557,8 +558,8 @@ main(int argc, char **argv)
 		printf("\n");
 		if (fwd.host[0] == '\0' || t->evals == 0)
 			continue;
-		printf("dmarc %s (unbound): %d/%d of the rows with DNS "
-		    "(table path: %d/%d)", t->name, t->u_agree, t->u_total,
+		printf("dmarc %s (unbound): %d/%d of the EVAL rows (table "
+		    "path: %d/%d)", t->name, t->u_agree, t->u_total,
 		    t->dns_agree, t->dns_total);
 		if (t->u_known)
 			printf(" (%d known differences)", t->u_known);
