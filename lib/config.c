@@ -138,6 +138,7 @@ static const char *const mode_words[] = { "enforce", "report-only", NULL };
 static const char *const quarantine_words[] = { "hold", "header", NULL };
 static const char *const temperror_words[] = { "accept", "tempfail", NULL };
 static const char *const from_error_words[] = { "reject", "accept", NULL };
+static const char *const oversize_words[] = { "tempfail", "reject", NULL };
 
 static const struct setting policy_table[] = {
 	{ .name = "mode", .kind = K_STRING, .def = "enforce",
@@ -154,6 +155,9 @@ static const struct setting policy_table[] = {
 	{ .name = "on_from_error", .kind = K_STRING, .def = "reject",
 	  .set = set_choice, .choices = from_error_words,
 	  .off = OFF(policy_on_from_error) },
+	{ .name = "on_oversize", .kind = K_STRING, .def = "tempfail",
+	  .set = set_choice, .choices = oversize_words,
+	  .off = OFF(policy_on_oversize) },
 	{ .name = "dns_budget_ms", .kind = K_INT, .def = "10000",
 	  .set = set_uint, .off = OFF(policy_dns_budget_ms), .min = 100,
 	  .max = 120000 },

@@ -59,6 +59,9 @@ struct am_config {
 	size_t policy_nnever_reject;
 	enum policy_temperror { TEMPERROR_ACCEPT = 0, TEMPERROR_TEMPFAIL } policy_on_temperror;
 	enum policy_from_error { FROM_ERROR_REJECT = 0, FROM_ERROR_ACCEPT } policy_on_from_error;
+	/* a message with more headers than the session keeps (their DKIM
+	 * result would rest on headers not seen) */
+	enum policy_oversize { OVERSIZE_TEMPFAIL = 0, OVERSIZE_REJECT } policy_on_oversize;
 	unsigned policy_dns_budget_ms; /* per message; default 10000 */
 
 	/* the file this came from */

@@ -56,8 +56,9 @@ flush_header(struct session *s, struct dynbuf *h, size_t namelen,
 	if (h->len == 0)
 		return;
 	h->s[namelen] = '\0';
-	if (session_header(s, h->s, h->s + colon + 1) != 0)
-		fprintf(stderr, "authmilter: header limits exceeded; later headers ignored\n");
+	/* over the session's limits the field is still looked at (From,
+	 * forgeries) and the verdict says what happens to the message */
+	(void)session_header(s, h->s, h->s + colon + 1);
 	h->len = 0;
 }
 

@@ -22,7 +22,6 @@
 #include "util.h"
 
 #define AR_NAME "Authentication-Results"
-#define SESSION_MAX_AR 64 /* forged headers we track for deletion */
 
 struct hdr {
 	const char *name;
@@ -55,9 +54,10 @@ struct session {
 	const char *from_value; /* the first one's value */
 	struct dkim_msg *dkim;  /* NULL until the first header, or when off */
 	int skip;               /* trusted or authenticated: no evaluation */
+	int started;            /* message_start() ran for this message */
 	struct timespec deadline; /* the DNS budget, set at end of message */
-	unsigned ar_delete[SESSION_MAX_AR];
-	size_t nar_delete;
+	unsigned *ar_delete;    /* forged ones of ours, however many (arena) */
+	size_t nar_delete, cap_ar_delete;
 	struct session_verdict verdict;
 	char log_line[1024];
 };
@@ -279,6 +279,9 @@ session_rcpt(struct session *s, const char *arg)
 static void
 message_start(struct session *s)
 {
+	if (s->started)
+		return;
+	s->started = 1;
 	s->skip = s->trusted ||
 	    (s->auth_user[0] != '\0' && s->cfg->skip_authenticated);
 	/* libopendkim fetches keys as soon as the headers are complete: those
@@ -288,15 +291,68 @@ message_start(struct session *s)
 		s->dkim = dkim_msg_new(s->env->dkim, &s->deadline);
 }
 
+/* ar_forged - remember the index of a forged Authentication-Results to
+ * delete; no table size limits how many */
+static void
+ar_forged(struct session *s, unsigned index)
+{
+	if (s->nar_delete == s->cap_ar_delete) {
+		size_t cap = s->cap_ar_delete ? s->cap_ar_delete * 2 : 16;
+		unsigned *d = arena_alloc(s->arena, cap * sizeof(*d));
+
+		if (s->nar_delete > 0)
+			memcpy(d, s->ar_delete, s->nar_delete * sizeof(*d));
+		s->ar_delete = d;
+		s->cap_ar_delete = cap;
+	}
+	s->ar_delete[s->nar_delete++] = index;
+}
+
+/* inspect_header - what every header field gets, within the limits or past
+ * them, at constant memory but for the deletions: From fields counted (the
+ * first one's value kept), forged Authentication-Results of ours noted */
+static void
+inspect_header(struct session *s, const char *fname, const char *value)
+{
+	if (strcasecmp(fname, "From") == 0 && s->nfrom++ == 0)
+		s->from_value = arena_strdup(s->arena, value);
+	if (strcasecmp(fname, AR_NAME) == 0) {
+		char id[256];
+
+		s->nar++;
+		/* RFC 8601 section 5: a header claiming to be ours that we did
+		 * not write is a forgery; it is removed before ours is added */
+		if (authres_authserv_id(value, id, sizeof(id)) == 0 &&
+		    strcasecmp(id, s->cfg->authserv_id) == 0)
+			ar_forged(s, s->nar);
+	}
+}
+
 int
 session_header(struct session *s, const char *name, const char *value)
 {
 	size_t n = strlen(name) + strlen(value), namelen = strlen(name);
-	const char *fname;
+	char fname[128];
+	int over;
 
-	if (s->hdr_overflow || s->nhdrs >= SESSION_MAX_HEADERS ||
-	    n > SESSION_MAX_HEADER_BYTES - s->hdr_bytes) {
+	/* RFC 5322 4.5.3: "From :" is a From field, whatever white space
+	 * the MTA leaves at the end of the name (Postfix strips it) */
+	while (namelen > 0 && (name[namelen - 1] == ' ' ||
+	    name[namelen - 1] == '\t'))
+		namelen--;
+	if (namelen >= sizeof(fname))
+		namelen = sizeof(fname) - 1; /* no name we look for is as long */
+	memcpy(fname, name, namelen);
+	fname[namelen] = '\0';
+	message_start(s); /* at the first header the client is known */
+	over = s->hdr_overflow || s->nhdrs >= SESSION_MAX_HEADERS ||
+	    n > SESSION_MAX_HEADER_BYTES - s->hdr_bytes;
+	if (over) {
+		/* past the limits nothing more is kept or verified, but
+		 * every field is still looked at; the message gets the
+		 * policy.on_oversize action at its end */
 		s->hdr_overflow = 1;
+		inspect_header(s, fname, value);
 		return -1;
 	}
 	if (s->nhdrs == s->cap_hdrs) {
@@ -308,41 +364,21 @@ session_header(struct session *s, const char *name, const char *value)
 		s->hdrs = h;
 		s->cap_hdrs = cap;
 	}
-	/* RFC 5322 4.5.3: "From :" is a From field, whatever white space
-	 * the MTA leaves at the end of the name (Postfix strips it) */
-	while (namelen > 0 && (name[namelen - 1] == ' ' ||
-	    name[namelen - 1] == '\t'))
-		namelen--;
-	fname = s->hdrs[s->nhdrs].name = arena_strndup(s->arena, name, namelen);
+	s->hdrs[s->nhdrs].name = arena_strdup(s->arena, fname);
 	s->hdrs[s->nhdrs].value = arena_strdup(s->arena, value);
 	s->nhdrs++;
 	s->hdr_bytes += n;
 
-	if (s->nhdrs == 1) /* the message's first header: the client is known */
-		message_start(s);
 	if (s->dkim != NULL)
 		dkim_msg_header(s->dkim, name, value);
-	if (strcasecmp(fname, "From") == 0 && s->nfrom++ == 0)
-		s->from_value = s->hdrs[s->nhdrs - 1].value;
-	if (strcasecmp(fname, AR_NAME) == 0) {
-		char id[256];
-
-		s->nar++;
-		/* RFC 8601 section 5: a header claiming to be ours that we did
-		 * not write is a forgery; it is removed before ours is added */
-		if (authres_authserv_id(value, id, sizeof(id)) == 0 &&
-		    strcasecmp(id, s->cfg->authserv_id) == 0 &&
-		    s->nar_delete < SESSION_MAX_AR)
-			s->ar_delete[s->nar_delete++] = s->nar;
-	}
+	inspect_header(s, fname, value);
 	return 0;
 }
 
 void
 session_eoh(struct session *s)
 {
-	if (s->nhdrs == 0)
-		message_start(s);
+	message_start(s);
 	if (s->dkim != NULL)
 		dkim_msg_eoh(s->dkim);
 }
@@ -698,8 +734,7 @@ session_eom(struct session *s)
 
 	memset(v, 0, sizeof(*v));
 	v->action = SESSION_ACCEPT;
-	if (s->nhdrs == 0 && s->dkim == NULL)
-		message_start(s);
+	message_start(s);
 	if (s->trusted) {
 		/* trusted hosts (a content filter re-injecting, local
 		 * submission) keep their headers: they may carry ours */
@@ -710,6 +745,23 @@ session_eom(struct session *s)
 	v->nar_delete = s->nar_delete;
 	if (s->skip) {
 		v->skipped = "authenticated";
+		return v;
+	}
+	if (s->hdr_overflow) {
+		/* every field was looked at for From and forgeries, but DKIM
+		 * would rest on fields it never saw: policy.on_oversize, in
+		 * report-only mode too (a limit of ours, not a DMARC verdict) */
+		v->reason = arena_printf(s->arena, "more than %d header fields "
+		    "or %d bytes of them", SESSION_MAX_HEADERS,
+		    SESSION_MAX_HEADER_BYTES);
+		v->nfrom = s->nfrom;
+		if (s->cfg->policy_on_oversize == OVERSIZE_REJECT)
+			set_reply(s, v, SESSION_REJECT, "552", "5.3.4",
+			    "Message header too large for authmilter to check");
+		else
+			set_reply(s, v, SESSION_TEMPFAIL, "451", "4.7.0",
+			    "Message header too large for authmilter to check "
+			    "now");
 		return v;
 	}
 	/* the message's DNS budget starts now: every lookup below ends by it,
@@ -823,7 +875,9 @@ session_reset(struct session *s)
 	s->hdr_overflow = 0;
 	s->body_bytes = 0;
 	s->nar = 0;
-	s->nar_delete = 0;
+	s->ar_delete = NULL;
+	s->nar_delete = s->cap_ar_delete = 0;
+	s->started = 0;
 	s->nfrom = 0;
 	s->from_value = NULL;
 	s->skip = 0;

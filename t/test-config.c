@@ -276,7 +276,8 @@ test_policy(void)
 	    "policy = { mode = \"report-only\"; quarantine = \"header\";\n"
 	    "  never_reject = [ \"Partner.Example\", \"b.example\" ];\n"
 	    "  on_temperror = \"tempfail\"; on_from_error = \"accept\";\n"
-	    "  dns_budget_ms = 2500; };\n", "p.conf", err, sizeof(err));
+	    "  on_oversize = \"reject\"; dns_budget_ms = 2500; };\n", "p.conf",
+	    err, sizeof(err));
 	struct am_config *d = config_load_string("", "d.conf", err, sizeof(err));
 
 	if (!ok(c != NULL && d != NULL, "policy config loads: %s", err))
@@ -291,6 +292,7 @@ test_policy(void)
 	is_str(c->policy_never_reject[0], "partner.example", "never_reject lowercased");
 	is_int(c->policy_on_temperror, TEMPERROR_TEMPFAIL, "policy.on_temperror");
 	is_int(c->policy_on_from_error, FROM_ERROR_ACCEPT, "policy.on_from_error");
+	is_int(c->policy_on_oversize, OVERSIZE_REJECT, "policy.on_oversize");
 	is_int(c->policy_dns_budget_ms, 2500, "policy.dns_budget_ms");
 	/* defaults */
 	is_int(d->dkim_enable, 1, "default dkim.enable");
@@ -303,6 +305,7 @@ test_policy(void)
 	is_int(d->policy_nnever_reject, 0, "default policy.never_reject");
 	is_int(d->policy_on_temperror, TEMPERROR_ACCEPT, "default policy.on_temperror");
 	is_int(d->policy_on_from_error, FROM_ERROR_REJECT, "default policy.on_from_error");
+	is_int(d->policy_on_oversize, OVERSIZE_TEMPFAIL, "default policy.on_oversize");
 	is_int(d->policy_dns_budget_ms, 10000, "default policy.dns_budget_ms");
 	config_unref(&c);
 	config_unref(&d);

@@ -13,6 +13,7 @@
 #include "session.h"
 #include "spf.h"
 #include "tap.h"
+#include "util.h"
 
 static struct session_env env;
 
@@ -300,21 +301,95 @@ static void
 test_limits(void)
 {
 	struct am_config *cfg = conf(base);
+	struct am_config *rej = conf("authserv_id = \"mx.test.example\";\n"
+	    "policy = { on_oversize = \"reject\"; };");
+	const struct session_verdict *v;
 	struct session *s;
+	char *big;
 	int rc = 0;
 
-	if (cfg == NULL)
+	if (cfg == NULL || rej == NULL)
 		return;
+	/* over the header count: refused (tempfail by default), and every
+	 * forgery of ours still found, past the limit too */
 	s = session_new(&env, cfg);
-	config_unref(&cfg);
 	session_connect(s, NULL, "192.0.2.10");
 	session_mail_from(s, "<user@example.org>");
 	session_header(s, "From", " user@example.org");
 	for (int i = 0; i < SESSION_MAX_HEADERS + 5; i++)
 		rc |= session_header(s, "X-Many", " v");
+	session_header(s, "Authentication-Results", " mx.test.example; dkim=pass");
 	is_int(rc, -1, "header count limit reported");
-	ok(session_eom(s)->authres != NULL, "still a verdict over the header limit");
+	v = session_eom(s);
+	is_int(v->action, SESSION_TEMPFAIL, "over the header limit: tempfail");
+	is_str(v->smtp_rcode, "451", "over the header limit: 451");
+	is_int(v->nar_delete, 1, "forgery past the header limit still removed");
 	session_free(&s);
+
+	/* 65 forgeries (a table of 64 kept the 65th) within the limits */
+	s = session_new(&env, cfg);
+	session_connect(s, NULL, "192.0.2.10");
+	session_mail_from(s, "<user@example.org>");
+	session_header(s, "From", " user@example.org");
+	for (int i = 0; i < 65; i++)
+		session_header(s, "Authentication-Results",
+		    " mx.test.example; dkim=pass; dmarc=pass");
+	v = session_eom(s);
+	is_int(v->nar_delete, 65, "65 forgeries: all 65 removed");
+	ok(v->nar_delete == 65 && v->ar_delete[64] == 65,
+	    "65 forgeries: the 65th by its index");
+	is_int(v->action, SESSION_ACCEPT, "65 forgeries: delivered (cleaned)");
+	session_free(&s);
+
+	/* a second From after 999 padding fields (past the count limit):
+	 * counted; and reject when asked */
+	s = session_new(&env, rej);
+	session_connect(s, NULL, "192.0.2.10");
+	session_mail_from(s, "<user@example.org>");
+	session_header(s, "From", " user@example.org");
+	for (int i = 0; i < 999; i++)
+		session_header(s, "X-Pad", " v");
+	session_header(s, "From", " ceo@example.com");
+	v = session_eom(s);
+	is_int(v->nfrom, 2, "From past the limit: counted");
+	is_int(v->action, SESSION_REJECT, "on_oversize reject: reject");
+	is_str(v->smtp_rcode, "552", "on_oversize reject: 552");
+	session_free(&s);
+
+	/* 1 MB of header bytes, then a forgery and the only From */
+	s = session_new(&env, cfg);
+	big = xmalloc(200 * 1024 + 2);
+	memset(big, 'x', 200 * 1024 + 1);
+	big[0] = ' ';
+	big[200 * 1024 + 1] = '\0';
+	session_connect(s, NULL, "192.0.2.10");
+	session_mail_from(s, "<user@example.org>");
+	for (int i = 0; i < 6; i++)
+		session_header(s, "X-Big", big);
+	session_header(s, "Authentication-Results", " mx.test.example; dmarc=pass");
+	session_header(s, "From", " user@example.org");
+	v = session_eom(s);
+	is_int(v->nar_delete, 1, "forgery past 1 MB of headers removed");
+	is_int(v->nfrom, 1, "From past 1 MB of headers counted");
+	is_int(v->action, SESSION_TEMPFAIL, "past 1 MB of headers: tempfail");
+	free(big);
+	session_free(&s);
+
+	/* just under the limits: evaluated as usual */
+	s = session_new(&env, cfg);
+	session_connect(s, NULL, "192.0.2.10");
+	session_mail_from(s, "<user@example.org>");
+	session_header(s, "From", " user@example.org");
+	rc = 0;
+	for (int i = 0; i < SESSION_MAX_HEADERS - 1; i++)
+		rc |= session_header(s, "X-Many", " v");
+	is_int(rc, 0, "1000 fields: within the limit");
+	v = session_eom(s);
+	ok(v->authres != NULL && v->action == SESSION_ACCEPT,
+	    "1000 fields: evaluated and accepted");
+	session_free(&s);
+	config_unref(&cfg);
+	config_unref(&rej);
 }
 
 /* RFC 5322 4.5.3: white space before the colon ("From :") is a header
