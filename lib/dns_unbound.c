@@ -1,8 +1,9 @@
 /*
  * dns_unbound.c - the libunbound back end of the resolver interface (dns.h).
  *
- * One ub_ctx per process, in threaded async mode (ub_ctx_async(ctx, 1): no
- * fork). Callers start lookups with ub_resolve_async(), which is
+ * One ub_ctx at a time (a generation; a new one replaces it after a
+ * temporary failure, see "the pool" at the end), in threaded async mode
+ * (ub_ctx_async(ctx, 1): no fork). Callers start lookups with ub_resolve_async(), which is
  * thread-safe; one dispatcher thread poll()s on ub_fd() and a self-pipe and
  * is the only caller of ub_process(), which runs our callback. Each waiter
  * sleeps on its own condition variable (CLOCK_MONOTONIC) under one shared
@@ -85,6 +86,12 @@ struct ubres {
 	unsigned in_ub;          /* threads inside ub_resolve_async/ub_cancel */
 	unsigned long nq;        /* live query objects */
 	struct ubq *pending;     /* queries libunbound may still call back */
+	int suspect;             /* a lookup failed temporarily (see ubp_*) */
+
+	/* owned by the pool (its lock) */
+	struct timespec born;    /* CLOCK_MONOTONIC */
+	unsigned pins;           /* pool users about to start a lookup here */
+	struct ubres *next_retired;
 };
 
 struct ubq {
@@ -401,6 +408,11 @@ ubr_wait(struct dns_query *base, unsigned timeout_ms)
 	} else {
 		a = dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "timeout");
 	}
+	/* a timeout of ours or a SERVFAIL (the forwarder's, or libunbound's
+	 * own once it counts the forwarder as down); not DNSSEC: that is the
+	 * data, not the server */
+	if (a->status == DNS_STATUS_TEMPFAIL && !a->bogus)
+		r->suspect = 1;
 	q->waiter = 0;
 	freer = ubq_release(r, q);
 	pthread_mutex_unlock(&r->lock);
@@ -628,21 +640,19 @@ ubr_configure(struct ub_ctx *ctx, const struct dns_unbound_opts *o, char *err,
 			return -1;
 	}
 	/*
-	 * One domain whose servers answer late should cost that domain's
-	 * lookups a temperror and nothing else. libunbound keeps, per server
-	 * address, a retransmission timeout that grows with every timeout,
-	 * and a forwarder (the site's resolver) times out whenever a slow
-	 * domain is asked through it. We had infra-cache-max-rtt: 1000: the
-	 * timeout reached that maximum after a few slow answers and the
-	 * forwarder counted as useless, so every lookup of every message
-	 * failed at once, with no query sent, for infra-host-ttl (15
-	 * minutes). Now that state lives one second (infra-host-ttl: 1) and a
-	 * server in the "one probe at a time" state keeps being probed
-	 * (infra-keep-probing): t/test-dns.c measures ordinary lookups
-	 * answered again 0 to 7 s after 24 lookups that never get an answer.
-	 * It is not isolation: while libunbound retries abandoned lookups in
-	 * the background (ub_cancel does not stop them), other lookups still
-	 * fail now and then. Our own limit (dns.timeout_ms) bounds each one.
+	 * libunbound keeps, per server address, a retransmission timeout that
+	 * grows with every timeout, and a forwarder (the site's resolver)
+	 * times out whenever a slow domain is asked through it. We had
+	 * infra-cache-max-rtt: 1000: the timeout reached that maximum after a
+	 * few slow answers and the forwarder counted as useless, so every
+	 * lookup of every message failed at once, with no query sent, for
+	 * infra-host-ttl (15 minutes). Now that state lives one second
+	 * (infra-host-ttl: 1) and a server in the "one probe at a time" state
+	 * keeps being probed (infra-keep-probing). That alone still let other
+	 * lookups fail for seconds, unreliably (ub_cancel does not stop
+	 * libunbound's retries of an abandoned lookup); the pool below renews
+	 * the context after a temporary failure, which is what isolates one
+	 * slow domain.
 	 */
 	if (ubr_set(ctx, "infra-keep-probing:", "yes", err, errlen) != 0 ||
 	    ubr_set(ctx, "infra-host-ttl:", "1", err, errlen) != 0)
@@ -669,11 +679,10 @@ ubr_configure(struct ub_ctx *ctx, const struct dns_unbound_opts *o, char *err,
 	return 0;
 }
 
-struct dns_resolver *
-dns_unbound_new(const struct dns_unbound_opts *opts, char *err, size_t errlen)
+/* ubr_new - one generation: a libunbound context and its dispatcher */
+static struct ubres *
+ubr_new(const struct dns_unbound_opts *o, char *err, size_t errlen)
 {
-	static const struct dns_unbound_opts none;
-	const struct dns_unbound_opts *o = opts ? opts : &none;
 	struct ubres *r;
 	struct ubq *warm;
 	sigset_t all, old;
@@ -688,6 +697,7 @@ dns_unbound_new(const struct dns_unbound_opts *opts, char *err, size_t errlen)
 	pthread_cond_init(&r->idle, NULL);
 	pthread_condattr_init(&r->cattr);
 	pthread_condattr_setclock(&r->cattr, CLOCK_MONOTONIC);
+	clock_gettime(CLOCK_MONOTONIC, &r->born);
 
 	if ((r->ctx = ub_ctx_create()) == NULL) {
 		snprintf(err, errlen, "ub_ctx_create failed");
@@ -734,7 +744,7 @@ dns_unbound_new(const struct dns_unbound_opts *opts, char *err, size_t errlen)
 		}
 		goto fail;
 	}
-	return &r->base;
+	return r;
 
 fail:
 	if (r->ctx != NULL)
@@ -745,4 +755,218 @@ fail:
 	}
 	resolver_free(r);
 	return NULL;
+}
+
+/* ---- the pool: generations renewed after temporary failures -------------- */
+
+/*
+ * libunbound keeps per-server state (retransmission timeouts, "down"
+ * marks) shared by every lookup of a context, and the forwarder (the
+ * site's resolver) times out for every lookup of a domain whose servers
+ * are slow: one hostile domain made every other lookup fail, and no
+ * setting of libunbound 1.17 prevented it reliably (see ubr_configure and
+ * t/test-dns.c). So the context is renewed: after a lookup of the current
+ * generation fails temporarily (a timeout of ours, SERVFAIL, ...), the
+ * next lookup started, at least UB_RENEW_MIN_MS after the generation was
+ * made, makes a fresh context (empty server state, empty cache) and sends
+ * new lookups there. The old generation is retired: the lookups in it
+ * finish or time out as they would have, and it is freed (its context and
+ * with it libunbound's background retries) once none is left. Renewal
+ * costs a context and a thread (about a millisecond); a domain that fails
+ * all the time costs at most 1000 / UB_RENEW_MIN_MS renewals a second. The
+ * answer cache in front (dns_cache.c) keeps what was learnt.
+ */
+#define UB_RENEW_MIN_MS 250
+
+struct ubpool {
+	struct dns_resolver base;
+	pthread_mutex_t lock;
+	struct ubres *cur;
+	struct ubres *retired;      /* list through next_retired */
+	int renewing;               /* one thread makes the next generation */
+	unsigned long renewals, logged;
+	time_t last_log;
+	/* a copy of the options, for each new generation */
+	struct dns_unbound_opts o;
+	char **fwd, **zones;
+	char *resolv_conf, *trust_anchor;
+};
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static int
+ubr_state(struct ubres *r, int *suspect)
+{
+	int idle;
+
+	pthread_mutex_lock(&r->lock);
+	idle = r->nq == 0;
+	if (suspect != NULL)
+		*suspect = r->suspect;
+	pthread_mutex_unlock(&r->lock);
+	return idle;
+}
+
+/* ubp_reap_locked - take the retired generations nobody uses any more off
+ * the list (pool lock held); the caller frees them after unlocking */
+static struct ubres *
+ubp_reap_locked(struct ubpool *p)
+{
+	struct ubres **pp = &p->retired, *dead = NULL;
+
+	while (*pp != NULL) {
+		struct ubres *g = *pp;
+
+		if (g->pins == 0 && ubr_state(g, NULL)) {
+			*pp = g->next_retired;
+			g->next_retired = dead;
+			dead = g;
+		} else {
+			pp = &g->next_retired;
+		}
+	}
+	return dead;
+}
+
+static void
+ubp_free_list(struct ubres *g)
+{
+	while (g != NULL) {
+		struct ubres *next = g->next_retired;
+		struct dns_resolver *b = &g->base;
+
+		dns_resolver_free(&b);
+		g = next;
+	}
+}
+
+static struct dns_query *
+ubp_start(struct dns_resolver *base, const char *name, int type)
+{
+	struct ubpool *p = (struct ubpool *)base;
+	struct ubres *g, *dead, *ng = NULL;
+	struct ubq *q;
+	int suspect = 0, renew = 0, rc;
+	char err[256];
+
+	pthread_mutex_lock(&p->lock);
+	g = p->cur;
+	if (!p->renewing) {
+		(void)ubr_state(g, &suspect);
+		if (suspect && ms_since(&g->born) >= UB_RENEW_MIN_MS)
+			renew = p->renewing = 1;
+	}
+	dead = ubp_reap_locked(p);
+	if (!renew)
+		g->pins++;
+	pthread_mutex_unlock(&p->lock);
+	ubp_free_list(dead);
+
+	if (renew) {
+		ng = ubr_new(&p->o, err, sizeof(err));
+		pthread_mutex_lock(&p->lock);
+		if (ng != NULL) {
+			p->cur->next_retired = p->retired;
+			p->retired = p->cur;
+			p->cur = ng;
+			p->renewals++;
+		}
+		p->renewing = 0;
+		g = p->cur;
+		g->pins++;
+		if (ng == NULL || time(NULL) - p->last_log >= 60) {
+			if (ng == NULL)
+				log_msg(LOG_ERR, "dns=unbound event=renew_failed "
+				    "error=\"%s\"", err);
+			else
+				log_msg(LOG_NOTICE, "dns=unbound event=renewed "
+				    "reason=temporary_failure renewals=%lu "
+				    "since_last_line=%lu", p->renewals,
+				    p->renewals - p->logged);
+			p->last_log = time(NULL);
+			p->logged = p->renewals;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	q = ubq_start(g, name, type, &rc);
+	pthread_mutex_lock(&p->lock);
+	g->pins--;
+	pthread_mutex_unlock(&p->lock);
+	return q != NULL ? &q->base : NULL;
+}
+
+static void
+ubp_free(struct ubpool *p)
+{
+	for (size_t i = 0; i < p->o.nforwarders; i++)
+		free(p->fwd[i]);
+	for (size_t i = 0; i < p->o.ntransparent; i++)
+		free(p->zones[i]);
+	free(p->fwd);
+	free(p->zones);
+	free(p->resolv_conf);
+	free(p->trust_anchor);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static void
+ubp_destroy(struct dns_resolver *base)
+{
+	struct ubpool *p = (struct ubpool *)base;
+	struct dns_resolver *b = &p->cur->base;
+
+	dns_resolver_free(&b);
+	ubp_free_list(p->retired);
+	ubp_free(p);
+}
+
+/* queries belong to their generation: dns.c sends wait and cancel there */
+static const struct dns_ops ubp_ops = {
+	.start = ubp_start,
+	.destroy = ubp_destroy,
+};
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+struct dns_resolver *
+dns_unbound_new(const struct dns_unbound_opts *opts, char *err, size_t errlen)
+{
+	static const struct dns_unbound_opts none;
+	const struct dns_unbound_opts *o = opts ? opts : &none;
+	struct ubpool *p = xcalloc(1, sizeof(*p));
+
+	p->o = *o;
+	p->fwd = xcalloc(o->nforwarders + 1, sizeof(char *));
+	for (size_t i = 0; i < o->nforwarders; i++)
+		p->fwd[i] = xstrdup(o->forwarders[i]);
+	p->zones = xcalloc(o->ntransparent + 1, sizeof(char *));
+	for (size_t i = 0; i < o->ntransparent; i++)
+		p->zones[i] = xstrdup(o->transparent_zones[i]);
+	p->o.forwarders = (const char *const *)p->fwd;
+	p->o.transparent_zones = (const char *const *)p->zones;
+	p->o.resolv_conf = p->resolv_conf = dup_or_null(o->resolv_conf);
+	p->o.trust_anchor_file = p->trust_anchor =
+	    dup_or_null(o->trust_anchor_file);
+	pthread_mutex_init(&p->lock, NULL);
+	p->base.ops = &ubp_ops;
+	p->base.default_timeout_ms = o->timeout_ms ? o->timeout_ms :
+	    UB_DEFAULT_TIMEOUT_MS;
+	if ((p->cur = ubr_new(&p->o, err, errlen)) == NULL) {
+		ubp_free(p);
+		return NULL;
+	}
+	return &p->base;
 }
