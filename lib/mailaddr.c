@@ -406,37 +406,48 @@ parse_address_list(struct parse *ps)
 	}
 }
 
-enum mailaddr_status
-mailaddr_from_domain(const char *value, char *out, size_t outlen)
+/* parse_value - lex and parse value into *ps (authors: NULL, or where every
+ * distinct domain goes); MAILADDR_OK when it is an address list, else the
+ * status to return */
+static enum mailaddr_status
+parse_value(const char *value, struct parse *ps, struct mailaddr_authors *authors)
 {
-	struct parse ps;
 	size_t len;
-	enum mailaddr_status st;
+	int bad;
 
-	if (out != NULL && outlen > 0)
-		out[0] = '\0';
 	if (value == NULL)
 		return MAILADDR_NONE;
 	len = strnlen(value, MAILADDR_MAX_INPUT + 1);
 	if (len > MAILADDR_MAX_INPUT)
 		return MAILADDR_SYNTAX;
-	memset(&ps, 0, sizeof(ps));
-	ps.s = value;
+	memset(ps, 0, sizeof(*ps));
+	ps->s = value;
+	ps->authors = authors;
+	ps->all_domains = 1;
 	/* at most one token a byte, plus T_END */
-	ps.t = xcalloc(len + 1, sizeof(*ps.t));
-	if (lex(&ps) < 0 || parse_address_list(&ps) < 0)
-		st = MAILADDR_SYNTAX;
-	else if (ps.count == 0)
-		st = MAILADDR_NONE;
+	ps->t = xcalloc(len + 1, sizeof(*ps->t));
+	bad = lex(ps) < 0 || parse_address_list(ps) < 0;
+	free(ps->t);
+	ps->t = NULL;
+	if (bad)
+		return MAILADDR_SYNTAX;
+	return ps->count == 0 ? MAILADDR_NONE : MAILADDR_OK;
+}
+
+enum mailaddr_status
+mailaddr_from_domain(const char *value, char *out, size_t outlen)
+{
+	struct parse ps;
+	enum mailaddr_status st = parse_value(value, &ps, NULL);
+
+	if (st != MAILADDR_OK)
+		;
 	else if (ps.count > 1)
 		st = MAILADDR_MULTIPLE;
 	else if (!ps.have_domain)
 		st = MAILADDR_NO_DOMAIN;
 	else if (out == NULL || str_copy(out, ps.domain, outlen) >= outlen)
 		st = MAILADDR_SYNTAX;
-	else
-		st = MAILADDR_OK;
-	free(ps.t);
 	if (st != MAILADDR_OK && out != NULL && outlen > 0)
 		out[0] = '\0';
 	return st;
@@ -446,31 +457,14 @@ enum mailaddr_status
 mailaddr_from_domains(const char *value, struct mailaddr_authors *out)
 {
 	struct parse ps;
-	size_t len;
 	enum mailaddr_status st;
 
 	memset(out, 0, sizeof(*out));
-	if (value == NULL)
-		return MAILADDR_NONE;
-	len = strnlen(value, MAILADDR_MAX_INPUT + 1);
-	if (len > MAILADDR_MAX_INPUT)
-		return MAILADDR_SYNTAX;
-	memset(&ps, 0, sizeof(ps));
-	ps.s = value;
-	ps.authors = out;
-	ps.all_domains = 1;
-	ps.t = xcalloc(len + 1, sizeof(*ps.t));
-	if (lex(&ps) < 0 || parse_address_list(&ps) < 0)
-		st = MAILADDR_SYNTAX;
-	else if (ps.count == 0)
-		st = MAILADDR_NONE;
-	else if (!ps.all_domains)
+	st = parse_value(value, &ps, out);
+	if (st == MAILADDR_OK && !ps.all_domains)
 		st = MAILADDR_NO_DOMAIN;
-	else if (ps.too_many)
+	else if (st == MAILADDR_OK && ps.too_many)
 		st = MAILADDR_TOO_MANY;
-	else
-		st = MAILADDR_OK;
-	free(ps.t);
 	if (st != MAILADDR_OK)
 		out->n = 0;
 	return st;
