@@ -9,6 +9,8 @@ milter protocol (t/hostile/mclient.py, on t/milterclient.py). Cases:
   dns-*        one message whose SPF record, DKIM key and DMARC record
                all live on a hostile zone; a defined result per method, in
                bounded time, then a normal message; the daemon exits 0
+  dns-budget   a message with 8 lookups that never get an answer gets its
+               verdict within policy.dns_budget_ms (+1 s)
   blackout     one message whose lookups all time out, then 20 s of
                ordinary messages that must get real results from +2 s on
   forge-*      forged Authentication-Results of ours past every cap are
@@ -229,6 +231,35 @@ def case_blackout(tmp, keys):
         d.stop()
 
 
+def case_budget(tmp, keys):
+    """README: all the DNS lookups of one message share
+    policy.dns_budget_ms. A message with 8 lookups on a zone that never
+    answers (3 DKIM keys, SPF for MAIL FROM and HELO, DMARC twice) must
+    get its verdict within the budget (plus 1 s for the rest)."""
+    d = Daemon(tmp, "budget", helo=True)
+    try:
+        dom = fresh("mute")
+        limit = BUDGET_MS / 1000.0 + 1.0
+        try:
+            r = send(d, dom, keys, timeout=3 * limit + 10,
+                     headers=message_headers(dom, True, keys, from_dom="sub." + dom,
+                                             selectors=("sel", "s2", "s3")))
+        except Exception as e:
+            report("dns-budget", False, "no verdict: %s" % e)
+            return
+        bad = []
+        if r["secs"] > limit:
+            bad.append("verdict after %.1f s, budget %d ms" % (r["secs"], BUDGET_MS))
+        if r["verdict"] not in ("a", "c"):
+            bad.append("verdict %s" % brief(r))
+        why = normal_ok(d, keys)
+        if why:
+            bad.append(why)
+        report("dns-budget", not bad, "; ".join(bad + [brief(r)]) if bad else brief(r))
+    finally:
+        d.stop()
+
+
 # ---- 3. forgery past every cap ---------------------------------------------------
 FORGED = ("Authentication-Results",
           " %s; dkim=pass header.d=paypal.example; dmarc=pass "
@@ -349,6 +380,23 @@ def drain_closed(s, limit=8.0):
     return False, got, time.monotonic() - t0
 
 
+def replies(got):
+    """the milter's reply packets in bytes read, as their command letters
+    ("O c c a, then closed"); "nothing" when it closed without a word"""
+    out = []
+    while len(got) >= 5:
+        (n,) = struct.unpack(">I", got[:4])
+        if n < 1 or len(got) < 4 + n:
+            out.append("<%d bytes cut>" % len(got))
+            break
+        cmd = got[4:5].decode(errors="replace")
+        if cmd == "y":
+            cmd += "(%s)" % got[5:4 + n].rstrip(b"\0").decode(errors="replace")[:40]
+        out.append(cmd)
+        got = got[4 + n:]
+    return (" ".join(out) or "nothing") + ", then closed"
+
+
 def conn_steps(helo="mail.okp.test"):
     z = lambda *p: b"".join(x.encode() + b"\0" for x in p)  # noqa: E731
     return (pkt("D", b"C" + z("j", "mx.test", "{client_addr}", "192.0.2.10")) +
@@ -397,6 +445,7 @@ def case_protocol(tmp, keys):
             if not wanted(name):
                 continue
             problems = []
+            answered = "-"
             try:
                 s = raw_conn(d)
                 for c in chunks:
@@ -416,6 +465,7 @@ def case_protocol(tmp, keys):
                         pass
                     closed, got, secs = drain_closed(s)
                     s.close()
+                    answered = replies(got)
                 if not closed:
                     problems.append("connection still open after %.0f s" % secs)
             except OSError as e:
@@ -423,7 +473,7 @@ def case_protocol(tmp, keys):
             why = normal_ok(d, keys, "another client")
             if why:
                 problems.append(why)
-            report(name, not problems, "; ".join(problems))
+            report(name, not problems, "; ".join(problems + ["answered: " + answered]))
         # every one of those connections is gone: the fd count is back
         if wanted("proto-fds"):
             settled = wait_for(lambda: d.fds() <= fd0, 10, 0.1)
@@ -550,7 +600,7 @@ def case_sighup(tmp, keys):
         lock = threading.Lock()
 
         def load():
-            while not stop.is_set():
+            while not stop.is_set() and d.alive():
                 try:
                     r = send(d, dom, keys, sign=False, timeout=15)
                     good = (r["verdict"] in ("a", "c") and
@@ -614,7 +664,8 @@ def main():
     keys = Keys(tmp)
     dns = DNS(tmp, keys)
     try:
-        for prefix, fn in (("dns", case_dns), ("blackout", case_blackout),
+        for prefix, fn in (("dns", case_dns), ("dns-budget", case_budget),
+                           ("blackout", case_blackout),
                            ("forge", case_forgery), ("proto", case_protocol),
                            ("churn", case_churn), ("sighup", case_sighup)):
             if ONLY and not any(p.startswith(prefix) or prefix.startswith(p)
