@@ -22,6 +22,10 @@
  *  - key lookups go through our resolver via the query-service hooks, so
  *    NXDOMAIN/NODATA stay permanent ("key not found") and SERVFAIL or a
  *    timeout stay temporary; an answer we cannot trust is never parsed;
+ *  - a key answer libopendkim cannot hold whole (a record over
+ *    DKIM_MAX_KEY_RECORD bytes, more than DKIM_MAX_KEY_RECORDS records)
+ *    is a permanent error with its own reason ("key record too large",
+ *    "too many key records"), never a temporary lookup failure;
  *  - a per-message DNS deadline;
  *  - a signature cap (prescreen callback): signatures past it are not
  *    checked and reported as neutral;
@@ -66,12 +70,24 @@
 #define DKIM_MAX_HEADERS 1000       /* header fields given to libopendkim */
 #define DKIM_MAX_HEADER_BYTES (512 * 1024)
 #define DKIM_HBUF_SMALL 1024        /* header fields up to this size: no malloc */
-#define DKIM_MAX_DNS_WHY 8          /* temporary-failure reasons kept */
+#define DKIM_MAX_DNS_WHY 16         /* key-lookup failure reasons kept */
+/* A key record longer than this (its character-strings joined) is refused
+ * as a permanent error: libopendkim copies the record into a buffer of
+ * 1024 bytes (BUFRSZ in its dkim.c) and silently cuts what does not fit,
+ * so a longer record would be judged on a prefix of itself. A 4096-bit
+ * RSA key with its tags takes about 760 bytes. */
+#define DKIM_MAX_KEY_RECORD 1024
+/* More TXT records than this at a key name are refused as well, before
+ * any packet is built (libopendkim refuses two or more anyway, as
+ * "multiple key records"; its answer buffer holds 8 KB). */
+#define DKIM_MAX_KEY_RECORDS 4
 
-/* one temporary key-lookup failure: the name and why, for the reason */
+/* one key-lookup failure: the name and why, for the reason; perm: the
+ * answer was refused as a permanent error (too large, too many) */
 struct dns_why {
 	char qname[256];
 	char why[96];
+	int perm;
 };
 
 struct dkim_verifier {
@@ -160,6 +176,34 @@ txt_ok(const struct dns_rr *rr)
 }
 
 /*
+ * key_answer_refused - why an answer is refused outright (a permanent
+ * error, RFC 6376 6.1.2 "key record unusable"), or NULL when it may go to
+ * libopendkim. Counted and measured before anything is copied.
+ */
+static const char *
+key_answer_refused(const struct dns_answer *a)
+{
+	if (a->count > DKIM_MAX_KEY_RECORDS)
+		return "too many key records";
+	for (size_t i = 0; i < a->count; i++) {
+		const struct dns_rr *rr = &a->rr[i];
+		size_t text = 0, o = 0;
+
+		/* the record as text: its character-strings joined */
+		while (o < rr->len) {
+			size_t sl = rr->data[o];
+
+			text += sl;
+			o += 1 + sl;
+		}
+		if (text > DKIM_MAX_KEY_RECORD || rr->len > DKIM_MAX_KEY_RECORD +
+		    DKIM_MAX_KEY_RECORD / 255 + 1)
+			return "key record too large";
+	}
+	return NULL;
+}
+
+/*
  * build_packet - the answer as a DNS message in libopendkim's buffer:
  * header, the question (libopendkim checks its type and class), then the
  * TXT RRs. Built from the parsed RRs rather than copied from the wire, so
@@ -240,9 +284,9 @@ hook_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 	return 0; /* a NULL query is answered as TEMPFAIL in waitreply */
 }
 
-/* note_why - keep why a lookup failed temporarily, for the reason text */
+/* note_why - keep why a lookup failed, for the reason text */
 static void
-note_why(struct dkim_msg *m, const char *qname, const char *why)
+note_why(struct dkim_msg *m, const char *qname, const char *why, int perm)
 {
 	struct dns_why *w;
 
@@ -252,6 +296,7 @@ note_why(struct dkim_msg *m, const char *qname, const char *why)
 	str_copy(w->qname, qname, sizeof(w->qname));
 	str_copy(w->why, why != NULL && why[0] != '\0' ? why : "DNS error",
 	    sizeof(w->why));
+	w->perm = perm;
 }
 
 static int
@@ -260,6 +305,7 @@ hook_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes,
 {
 	struct dkim_q *h = qh;
 	struct dns_answer *a;
+	const char *refused;
 	size_t n = 0;
 	int ret;
 
@@ -270,16 +316,23 @@ hook_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes,
 	if (dnssec != NULL)
 		*dnssec = DKIM_DNSSEC_UNKNOWN;
 	if (h->q == NULL) {
-		note_why(h->m, h->qname, "resolver shutting down");
+		note_why(h->m, h->qname, "resolver shutting down", 0);
 		return DKIM_DNS_ERROR;
 	}
 	a = dns_query_wait_by(&h->q, h->has_deadline ? &h->deadline : NULL);
 	switch (a->status) {
 	case DNS_STATUS_OK:
-		n = build_packet(h, a, 0);
+		/* a record set too large for libopendkim is the signer's
+		 * permanent problem: answered as no record (libopendkim says
+		 * "key not found"), and the reason is ours (describe) */
+		refused = key_answer_refused(a);
+		n = refused == NULL ? build_packet(h, a, 0) : 0;
+		if (n == 0) {
+			note_why(h->m, h->qname, refused != NULL ? refused :
+			    "key record too large", 1);
+			n = build_packet(h, NULL, 0);
+		}
 		ret = n > 0 ? DKIM_DNS_SUCCESS : DKIM_DNS_ERROR;
-		if (n == 0)
-			note_why(h->m, h->qname, "answer too large");
 		break;
 	case DNS_STATUS_NXDOMAIN:
 		/* RFC 6376 6.1.2: no key record is a permanent failure */
@@ -291,7 +344,7 @@ hook_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes,
 		ret = n > 0 ? DKIM_DNS_SUCCESS : DKIM_DNS_ERROR;
 		break;
 	default:
-		note_why(h->m, h->qname, a->why);
+		note_why(h->m, h->qname, a->why, 0);
 		ret = strstr(a->why, "timeout") != NULL ||
 		    strstr(a->why, "budget") != NULL ?
 		    DKIM_DNS_EXPIRED : DKIM_DNS_ERROR;
@@ -655,16 +708,26 @@ copy_tag(DKIM_SIGINFO *sig, const char *tag, char *out, size_t outlen,
 	out[o] = '\0';
 }
 
+/* why_for - the noted reason for the key of sel and dom: a temporary one
+ * (or the last one noted, or "DNS error") when perm is 0; a refused
+ * answer's (or NULL) when perm is 1 */
 static const char *
-why_for(const struct dkim_msg *m, const char *sel, const char *dom)
+why_for(const struct dkim_msg *m, const char *sel, const char *dom, int perm)
 {
+	const char *last = NULL;
 	char q[512];
 
 	snprintf(q, sizeof(q), "%s._domainkey.%s", sel, dom);
-	for (size_t i = 0; i < m->nwhy; i++)
+	for (size_t i = 0; i < m->nwhy; i++) {
+		if (m->whys[i].perm != perm)
+			continue;
 		if (strcasecmp(m->whys[i].qname, q) == 0)
 			return m->whys[i].why;
-	return m->nwhy > 0 ? m->whys[m->nwhy - 1].why : "DNS error";
+		last = m->whys[i].why;
+	}
+	if (perm)
+		return NULL;
+	return last != NULL ? last : "DNS error";
 }
 
 /* body_ok - our body hash of the signature's body equals its bh= */
@@ -800,7 +863,15 @@ describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
 	if (err == DKIM_SIGERROR_KEYFAIL) {
 		r->result = DKIM_RES_TEMPERROR;
 		snprintf(r->reason, sizeof(r->reason), "key lookup failed: %s",
-		    why_for(m, r->selector, r->domain));
+		    why_for(m, r->selector, r->domain, 0));
+		return;
+	}
+	if (err == DKIM_SIGERROR_NOKEY &&
+	    (s = (const unsigned char *)why_for(m, r->selector, r->domain,
+	    1)) != NULL) {
+		/* the answer was refused before libopendkim saw it */
+		r->result = DKIM_RES_PERMERROR;
+		str_copy(r->reason, (const char *)s, sizeof(r->reason));
 		return;
 	}
 	if (err == DKIM_SIGERROR_KEYTOOSMALL) {

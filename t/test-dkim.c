@@ -263,6 +263,108 @@ simple_cases(struct dkim_verifier *v)
 	}
 }
 
+/* key_record_pad - the key's record, padded with an n= note to exactly
+ * len bytes of text */
+static void
+key_record_pad(const struct key *k, size_t len, char *out, size_t outlen)
+{
+	size_t n;
+
+	key_record(k, out, outlen);
+	n = strlen(out);
+	if (n + 5 > len || len >= outlen) {
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out + n, "; n=", 4);
+	memset(out + n + 4, 'x', len - n - 4);
+	out[len] = '\0';
+}
+
+/* key_size_cases - key answers too large for libopendkim (its record
+ * buffer holds 1024 bytes, its packet 8 KB) are a permanent error with a
+ * plain reason, not a temporary lookup failure: one 64 KB TXT, 500 TXT
+ * records, and the bounds (1024 bytes of text and 4 records pass through;
+ * 1025 bytes and 5 records are refused) */
+static void
+key_size_cases(struct dkim_verifier *v)
+{
+	static const struct {
+		const char *sel;
+		enum dkim_res want;
+		const char *reason;
+	} cases[] = {
+		{ "k4096", DKIM_RES_PASS, "" },
+		{ "at1024", DKIM_RES_PASS, "" },
+		{ "at1025", DKIM_RES_PERMERROR, "key record too large" },
+		{ "big64k", DKIM_RES_PERMERROR, "key record too large" },
+		{ "empties", DKIM_RES_PERMERROR, "key record too large" },
+		{ "four", DKIM_RES_PERMERROR, "multiple key records" },
+		{ "five", DKIM_RES_PERMERROR, "too many key records" },
+		{ "many500", DKIM_RES_PERMERROR, "too many key records" },
+	};
+	struct key k4096 = { keygen("RSA", 4096), "rsa-sha256", 0 };
+	static unsigned char big[65535];
+	char rec[2048];
+	size_t o;
+
+	if (!ok(k4096.pk != NULL, "key size: RSA-4096 key"))
+		return;
+	key_record(&k4096, rec, sizeof(rec));
+	ok(strlen(rec) > 700 && strlen(rec) < 1024,
+	    "key size: an RSA-4096 record takes %zu bytes", strlen(rec));
+	dns_table_add_text(dns, "k4096._domainkey.example.org", DNS_T_TXT, rec);
+	key_record_pad(&k4096, 1024, rec, sizeof(rec));
+	is_int(strlen(rec), 1024, "key size: padded to 1024");
+	dns_table_add_text(dns, "at1024._domainkey.example.org", DNS_T_TXT, rec);
+	key_record_pad(&k4096, 1025, rec, sizeof(rec));
+	dns_table_add_text(dns, "at1025._domainkey.example.org", DNS_T_TXT, rec);
+	/* 65535 bytes of rdata: 256 strings, the record first */
+	key_record(&k4096, rec, sizeof(rec));
+	memset(big, 'x', sizeof(big));
+	for (o = 0; o + 1 < sizeof(big); o += 256)
+		big[o] = (unsigned char)(sizeof(big) - o - 1 < 255 ?
+		    sizeof(big) - o - 1 : 255);
+	memcpy(big + 1, rec, 200);
+	dns_table_add(dns, "big64k._domainkey.example.org", DNS_T_TXT, big,
+	    sizeof(big));
+	/* a short text in 2000 empty strings, then the record */
+	memset(big, 0, 2000);
+	dns_table_add(dns, "empties._domainkey.example.org", DNS_T_TXT, big,
+	    2000);
+	key_record(&k4096, rec, sizeof(rec));
+	for (int i = 0; i < 500; i++) {
+		if (i < 4)
+			dns_table_add_text(dns, "four._domainkey.example.org",
+			    DNS_T_TXT, rec);
+		if (i < 5)
+			dns_table_add_text(dns, "five._domainkey.example.org",
+			    DNS_T_TXT, rec);
+		dns_table_add_text(dns, "many500._domainkey.example.org",
+		    DNS_T_TXT, rec);
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dkim_result r[2];
+		char sig[4096];
+		const char *sp = sig;
+		size_t n;
+
+		sign(&k4096, "example.org", cases[i].sel, "", base_hdrs, 3, body,
+		    sig, sizeof(sig));
+		n = run(v, &sp, 1, base_hdrs, 3, body, NULL, r, 2);
+		if (!is_int(n, 1, "key size %s: one result", cases[i].sel))
+			continue;
+		is_str(dkim_res_name(r[0].result), dkim_res_name(cases[i].want),
+		    "key size %s: result (%s)", cases[i].sel, r[0].reason);
+		is_str(r[0].reason, cases[i].reason, "key size %s: reason",
+		    cases[i].sel);
+		if (cases[i].want == DKIM_RES_PASS)
+			is_int(r[0].key_bits, 4096, "key size %s: bits",
+			    cases[i].sel);
+	}
+	EVP_PKEY_free(k4096.pk);
+}
+
 static void
 cap_case(void)
 {
@@ -806,6 +908,7 @@ main(void)
 	simple_cases(v);
 	key_cache_cases();
 	cap_case();
+	key_size_cases(v);
 	misc_cases(v);
 	body_cases(v);
 	thread_case(v);
