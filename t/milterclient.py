@@ -143,32 +143,93 @@ class MilterClient:
             before_eom()
         self.macros("E", {"i": queue_id})
         self.send("E")
+        return self.read_eom()
+
+    def read_eom(self):
+        """the replies to end of message: header edits, quarantine, then
+        the verdict"""
         out = {"verdict": None, "inserted": [], "deleted": [], "changed": [],
                "quarantine": None, "reply": None, "stage": "eom"}
         while True:
             cmd, data = self.recv()
             if cmd == "i":
                 (idx,) = struct.unpack(">I", data[:4])
-                name, value = data[4:].rstrip(b"\0").split(b"\0", 1)
-                out["inserted"].append((idx, name.decode(), value.decode()))
+                name, value = cstrings(data[4:], 2)
+                out["inserted"].append((idx, name, value))
             elif cmd == "h":
-                name, value = data.rstrip(b"\0").split(b"\0", 1)
-                out["inserted"].append((-1, name.decode(), value.decode()))
+                name, value = cstrings(data, 2)
+                out["inserted"].append((-1, name, value))
             elif cmd == "m":
+                # index, name, value; an empty value deletes the field
                 (idx,) = struct.unpack(">I", data[:4])
-                name, value = data[4:].rstrip(b"\0").split(b"\0", 1)
+                name, value = cstrings(data[4:], 2)
                 if value:
-                    out["changed"].append((idx, name.decode(), value.decode()))
+                    out["changed"].append((idx, name, value))
                 else:
-                    out["deleted"].append((idx, name.decode()))
+                    out["deleted"].append((idx, name))
             elif cmd == "q":
-                out["quarantine"] = data.rstrip(b"\0").decode()
+                (out["quarantine"],) = cstrings(data, 1)
             elif cmd == "p":
                 continue
             elif cmd == "y":
-                out["reply"] = data.rstrip(b"\0").decode()
+                (out["reply"],) = cstrings(data, 1)
                 out["verdict"] = out["reply"][:1] == "4" and "t" or "r"
                 return out
             else:
                 out["verdict"] = cmd
                 return out
+
+
+def cstrings(data, n):
+    """exactly n NUL-terminated strings (an empty one is just its NUL):
+    what libmilter sends for header edits, quarantine and replies"""
+    parts = data.split(b"\0")
+    if len(parts) != n + 1 or parts[n] != b"":
+        raise MilterError("expected %d NUL-terminated strings, got %r" %
+                          (n, data))
+    return [p.decode() for p in parts[:n]]
+
+
+def self_test():
+    """parse the end-of-message replies of a scripted milter: a deleted
+    field (empty value), a changed one, inserted and added ones,
+    quarantine, then the verdict. Runs at import, so every test that
+    uses this client checks its parser first."""
+    a, b = socket.socketpair()
+    try:
+        c = MilterClient.__new__(MilterClient)
+        c.sock = a
+        c.sock.settimeout(5)
+
+        def pkt(cmd, data):
+            return struct.pack(">I", len(data) + 1) + cmd.encode() + data
+
+        b.sendall(pkt("m", struct.pack(">I", 1) + b"Authentication-Results\0\0") +
+                  pkt("m", struct.pack(">I", 2) + b"X-Spam\0 no\0") +
+                  pkt("i", struct.pack(">I", 0) + b"Authentication-Results\0 mx; none\0") +
+                  pkt("h", b"X-Added\0\0") +
+                  pkt("q", b"held\0") + pkt("p", b"") + pkt("a", b""))
+        r = c.read_eom()
+        want = {"verdict": "a", "deleted": [(1, "Authentication-Results")],
+                "changed": [(2, "X-Spam", " no")],
+                "inserted": [(0, "Authentication-Results", " mx; none"),
+                             (-1, "X-Added", "")],
+                "quarantine": "held", "reply": None, "stage": "eom"}
+        if r != want:
+            raise MilterError("milterclient self-test: got %r, want %r" %
+                              (r, want))
+        for bad in (b"X\0", b"X\0v", b"X\0v\0\0"):
+            try:
+                cstrings(bad, 2)
+            except MilterError:
+                continue
+            raise MilterError("milterclient self-test: %r accepted" % bad)
+    finally:
+        a.close()
+        b.close()
+
+
+self_test()
+
+if __name__ == "__main__":
+    print("milterclient: self-test passed")
