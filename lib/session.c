@@ -452,16 +452,13 @@ dmarc_rank(const struct dmarc_outcome *o)
 	return o->result == DMARC_RES_PASS ? 2 : 1;
 }
 
+/* find_authors - the author domains from the From fields (all of them
+ * are counted, past the header limits too), into v; no DNS */
 static void
-run_dmarc(struct session *s, struct session_verdict *v)
+find_authors(struct session *s, struct session_verdict *v)
 {
 	struct mailaddr_authors *au;
-	struct dmarc_outcome *outs;
-	struct dmarc_dkim *ids;
-	struct dmarc_input in;
 	const char **doms;
-	const char *at;
-	size_t pick = 0;
 
 	v->nfrom = s->nfrom;
 	if (s->nfrom == 0) {
@@ -483,8 +480,22 @@ run_dmarc(struct session *s, struct session_verdict *v)
 	v->author_domains = doms;
 	v->nauthors = au->n;
 	v->from_domain = doms[0];
-	if (!s->cfg->dmarc_enable)
+}
+
+static void
+run_dmarc(struct session *s, struct session_verdict *v)
+{
+	const char *const *doms;
+	struct dmarc_outcome *outs;
+	struct dmarc_dkim *ids;
+	struct dmarc_input in;
+	const char *at;
+	size_t pick = 0;
+
+	find_authors(s, v);
+	if (v->from_status != MAILADDR_OK || !s->cfg->dmarc_enable)
 		return;
+	doms = v->author_domains;
 
 	memset(&in, 0, sizeof(in));
 	at = s->mail_from ? strrchr(s->mail_from, '@') : NULL;
@@ -508,8 +519,8 @@ run_dmarc(struct session *s, struct session_verdict *v)
 	}
 	in.dkim = ids;
 	in.ndkim = v->ndkim;
-	outs = arena_alloc(s->arena, au->n * sizeof(*outs));
-	for (size_t i = 0; i < au->n; i++) {
+	outs = arena_alloc(s->arena, v->nauthors * sizeof(*outs));
+	for (size_t i = 0; i < v->nauthors; i++) {
 		in.from_domain = doms[i];
 		/* RFC 7489 6.6.4: pct is a sample of messages: our own coin */
 		dmarc_evaluate(s->env->dmarc, &in, arc4random_uniform(100),
@@ -750,11 +761,18 @@ session_eom(struct session *s)
 	if (s->hdr_overflow) {
 		/* every field was looked at for From and forgeries, but DKIM
 		 * would rest on fields it never saw: policy.on_oversize, in
-		 * report-only mode too (a limit of ours, not a DMARC verdict) */
+		 * report-only mode too (a limit of ours, not a DMARC verdict).
+		 * A From that is wrong whatever the rest says (none, several,
+		 * unparseable: every field was counted) keeps its own answer. */
+		find_authors(s, v);
+		if (s->cfg->dmarc_enable && v->from_status != MAILADDR_OK) {
+			decide(s, v);
+			if (v->action == SESSION_REJECT)
+				return v;
+		}
 		v->reason = arena_printf(s->arena, "more than %d header fields "
 		    "or %d bytes of them", SESSION_MAX_HEADERS,
 		    SESSION_MAX_HEADER_BYTES);
-		v->nfrom = s->nfrom;
 		if (s->cfg->policy_on_oversize == OVERSIZE_REJECT)
 			set_reply(s, v, SESSION_REJECT, "552", "5.3.4",
 			    "Message header too large for authmilter to check");

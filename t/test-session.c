@@ -342,8 +342,9 @@ test_limits(void)
 	session_free(&s);
 
 	/* a second From after 999 padding fields (past the count limit):
-	 * counted; and reject when asked */
-	s = session_new(&env, rej);
+	 * counted, and the several-From reject wins over the oversize
+	 * tempfail (every field was counted: that answer is final) */
+	s = session_new(&env, cfg);
 	session_connect(s, NULL, "192.0.2.10");
 	session_mail_from(s, "<user@example.org>");
 	session_header(s, "From", " user@example.org");
@@ -352,6 +353,18 @@ test_limits(void)
 	session_header(s, "From", " ceo@example.com");
 	v = session_eom(s);
 	is_int(v->nfrom, 2, "From past the limit: counted");
+	is_int(v->action, SESSION_REJECT, "From past the limit: several From, reject");
+	is_str(v->smtp_rcode, "550", "From past the limit: 550");
+	session_free(&s);
+
+	/* oversize with one good From: on_oversize = reject gives 552 */
+	s = session_new(&env, rej);
+	session_connect(s, NULL, "192.0.2.10");
+	session_mail_from(s, "<user@example.org>");
+	session_header(s, "From", " user@example.org");
+	for (int i = 0; i < 1000; i++)
+		session_header(s, "X-Pad", " v");
+	v = session_eom(s);
 	is_int(v->action, SESSION_REJECT, "on_oversize reject: reject");
 	is_str(v->smtp_rcode, "552", "on_oversize reject: 552");
 	session_free(&s);
