@@ -9,6 +9,13 @@
  * cap and returns one result per signature. Every input gives a defined
  * result: a message libopendkim cannot take still ends with results
  * (permerror, or none when there is no signature).
+ *
+ * Key records: a key answer libopendkim cannot hold whole is the
+ * signer's permanent problem, permerror with the reason "key record too
+ * large" (a record over 1024 bytes once its strings are joined) or "too
+ * many key records" (more than 4 TXT records); 2 to 4 records are
+ * libopendkim's "multiple key records". Temperror is kept for lookups that
+ * failed (SERVFAIL, timeout, the deadline).
  */
 #ifndef AM_DKIM_H
 #define AM_DKIM_H
