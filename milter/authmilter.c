@@ -2,7 +2,8 @@
  * authmilter.c - command line: run the daemon, check the config (-n), or
  * evaluate one message offline (-t).
  *
- * Exit codes follow sysexits: 64 usage, 66 no input, 71 system error,
+ * Exit codes follow sysexits: 64 usage, 66 no input, 70 the milter stopped
+ * serving by itself (libmilter's smfi_main returned), 71 system error,
  * 78 configuration error.
  */
 #include <getopt.h>
