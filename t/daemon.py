@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """daemon.py - the authmilter daemon as a process: config check exit codes,
 serving the milter protocol on inet and unix sockets, SIGHUP reload (good
-and bad files), SIGTERM shutdown. Uses t/milterclient.py; no DNS needed
+and bad files), SIGTERM shutdown, a storm of SIGHUPs from several senders
+under load (reloads only, never a stop). Uses t/milterclient.py; no DNS needed
 (the methods are switched off here; they are covered by their own tests and e2e)."""
 import os
 import re
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -17,6 +19,7 @@ from milterclient import MilterClient  # noqa: E402
 
 BIN = os.path.join(os.environ.get("top_builddir", "."), "authmilter")
 passed = failed = 0
+STORM_PAUSE = 0.001  # seconds between two SIGHUPs of one sender
 
 
 def check(cond, what, detail=""):
@@ -57,14 +60,126 @@ def conf(path, socket_spec, authserv_id, extra=""):
                 'dmarc = { enable = false; };\n%s' % (socket_spec, authserv_id, extra))
 
 
-def header_of(spec):
-    c = MilterClient(spec)
+def header_of(spec, nodelay=False, timeout=30):
+    c = MilterClient(spec, timeout)
+    if nodelay:  # no 40 ms Nagle stall per message: more load
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         r = c.message(headers=[("From", " a@example.org")], body=b"hi\r\n")
     finally:
         c.close()
     ins = [v for (i, n, v) in r["inserted"] if n == "Authentication-Results"]
     return r["verdict"], ins
+
+
+def signal_storm(tmp):
+    """4 processes x 250 SIGHUPs while 3 client threads send messages: every
+    message gets its verdict, the daemon reloads (coalesced: fewer reloads
+    than signals is fine) and never stops; SIGTERM then stops it with its
+    own log line. Before, libmilter's signal thread took one of the SIGHUPs
+    and stopped the milter (exit 0, no stop line)."""
+    port = free_port()
+    spec = "inet:%d@127.0.0.1" % port
+    cfg = os.path.join(tmp, "storm.conf")
+    logpath = os.path.join(tmp, "storm.log")
+    conf(cfg, spec, "mx.storm.example")
+    log = open(logpath, "w")
+    # a SIGHUP already pending when authmilter starts (sent before it could
+    # install anything: the test blocks it across exec) is a reload too
+    p = subprocess.Popen([BIN, "-f", "-c", cfg], stdout=log, stderr=subprocess.STDOUT,
+                         preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK,
+                                                                   [signal.SIGHUP]))
+    p.send_signal(signal.SIGHUP)
+    stop = threading.Event()
+    lock = threading.Lock()
+    tally = {"ok": 0, "failed": 0, "why": []}
+
+    def client():
+        while not stop.is_set():
+            try:
+                verdict, ins = header_of(spec, nodelay=True, timeout=5)
+                good = verdict == "a" and ins == [" mx.storm.example; none"]
+                why = "" if good else repr((verdict, ins))
+            except Exception as e:  # noqa: BLE001 - any failure counts
+                good, why = False, repr(e)
+            with lock:
+                tally["ok" if good else "failed"] += 1
+                if why and len(tally["why"]) < 3:
+                    tally["why"].append(why)
+    try:
+        wait_for(lambda: p.poll() is not None or
+                 socket.create_connection(("127.0.0.1", port), 1).close() or True,
+                 "the milter socket")
+        end = time.monotonic() + 5
+        while (p.poll() is None and time.monotonic() < end and
+               "event=reload status=ok" not in open(logpath).read()):
+            time.sleep(0.02)
+        text = open(logpath).read()
+        check(p.poll() is None and "event=reload status=ok" in text and
+              "event=stop" not in text,
+              "a SIGHUP pending at start-up reloads, does not stop",
+              "exit %s %s" % (p.poll(), text[-300:]))
+        if p.poll() is not None:
+            return
+        clients = [threading.Thread(target=client) for _ in range(3)]
+        for t in clients:
+            t.start()
+        time.sleep(0.2)
+        # each sender waits for a byte on stdin, so the four fire together;
+        # a pause after each kill spreads the signals so that more of them
+        # arrive one by one (back to back, most merge into one pending)
+        code = ("import os, signal, sys, time\nsys.stdin.read(1)\n"
+                "for _ in range(250):\n    os.kill(%d, signal.SIGHUP)\n"
+                "    time.sleep(%g)\n" % (p.pid, STORM_PAUSE))
+        senders = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+                   for _ in range(4)]
+        time.sleep(0.2)
+        for s in senders:
+            s.stdin.write(b"x")
+            s.stdin.flush()
+        for s in senders:
+            s.stdin.close()
+        rcs = [s.wait(timeout=30) for s in senders]
+        time.sleep(0.5)  # the last reloads, with messages still flowing
+        stop.set()
+        for t in clients:
+            t.join(timeout=60)
+        check(rcs == [0, 0, 0, 0], "4 senders x 250 SIGHUPs sent", repr(rcs))
+        check(tally["failed"] == 0 and tally["ok"] > 0,
+              "SIGHUP storm under load: every message gets its verdict",
+              "%d ok, %d failed %s" % (tally["ok"], tally["failed"], tally["why"]))
+        alive = p.poll() is None
+        check(alive, "SIGHUP storm: the daemon is still running", "exit %s" % p.poll())
+        try:
+            answer = header_of(spec, timeout=5)
+        except Exception as e:  # noqa: BLE001 - refused, reset: a failure
+            answer = repr(e)
+        check(answer == ("a", [" mx.storm.example; none"]),
+              "SIGHUP storm: the daemon still answers", repr(answer))
+        text = open(logpath).read()
+        reloads = text.count("event=reload status=ok")
+        check(1 < reloads <= 1001, "SIGHUP storm: reloads logged (coalesced)",
+              "%d reloads" % reloads)
+        check("event=stop" not in text and "event=exit" not in text,
+              "SIGHUP storm: no stop", text[-400:])
+        if alive:
+            p.send_signal(signal.SIGTERM)
+            try:
+                rc = p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                rc = "none: still running 10 s after SIGTERM"
+            text = open(logpath).read()
+            check(rc == 0 and "event=stop signal=SIGTERM" in text
+                  and "event=exit status=ok" in text,
+                  "after the storm SIGTERM logs its stop and exits 0",
+                  "exit %s %s" % (rc, text[-400:]))
+        print("# SIGHUP storm: %d messages, %d reloads" % (tally["ok"], reloads))
+    finally:
+        stop.set()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        log.close()
 
 
 def main():
@@ -190,6 +305,8 @@ def main():
         if p.poll() is None:
             p.kill()
             p.wait()
+
+    signal_storm(tmp)
     print("daemon: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
