@@ -55,7 +55,8 @@ struct session {
 	struct dkim_msg *dkim;  /* NULL until the first header, or when off */
 	int skip;               /* trusted or authenticated: no evaluation */
 	int started;            /* message_start() ran for this message */
-	struct timespec deadline; /* the DNS budget, set at end of message */
+	struct timespec deadline; /* where the DNS budget ends (see spend) */
+	long eoh_ms;            /* spent waiting at the end of the headers */
 	unsigned *ar_delete;    /* forged ones of ours, however many (arena) */
 	size_t nar_delete, cap_ar_delete;
 	struct session_verdict verdict;
@@ -284,8 +285,9 @@ message_start(struct session *s)
 	s->started = 1;
 	s->skip = s->trusted ||
 	    (s->auth_user[0] != '\0' && s->cfg->skip_authenticated);
-	/* libopendkim fetches keys as soon as the headers are complete: those
-	 * lookups get a budget from here; the end of message starts another */
+	/* libopendkim fetches keys as soon as the headers are complete, and
+	 * waits for them there: those lookups get the budget from here; the
+	 * end of the message gets what they left of it */
 	dns_deadline(&s->deadline, s->cfg->policy_dns_budget_ms);
 	if (!s->skip && s->cfg->dkim_enable && s->env->dkim != NULL)
 		s->dkim = dkim_msg_new(s->env->dkim, &s->deadline);
@@ -379,8 +381,15 @@ void
 session_eoh(struct session *s)
 {
 	message_start(s);
-	if (s->dkim != NULL)
+	if (s->dkim != NULL) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		dkim_msg_eoh(s->dkim);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s->eoh_ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	}
 }
 
 void
@@ -782,9 +791,16 @@ session_eom(struct session *s)
 			    "now");
 		return v;
 	}
-	/* the message's DNS budget starts now: every lookup below ends by it,
-	 * well inside the MTA's milter timeout */
-	dns_deadline(&s->deadline, s->cfg->policy_dns_budget_ms);
+	/* one DNS budget for the message, counted in time the MTA waits for
+	 * us: what the key lookups at the end of the headers left of it
+	 * starts now, so every lookup below ends by it, well inside the
+	 * MTA's milter timeouts (the body's transfer in between is not ours
+	 * to count) */
+	{
+		long left = (long)s->cfg->policy_dns_budget_ms - s->eoh_ms;
+
+		dns_deadline(&s->deadline, left > 0 ? (unsigned)left : 0);
+	}
 	run_spf(s, v);
 	run_dkim(s, v);
 	run_dmarc(s, v);
@@ -896,6 +912,7 @@ session_reset(struct session *s)
 	s->ar_delete = NULL;
 	s->nar_delete = s->cap_ar_delete = 0;
 	s->started = 0;
+	s->eoh_ms = 0;
 	s->nfrom = 0;
 	s->from_value = NULL;
 	s->skip = 0;
