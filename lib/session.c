@@ -779,6 +779,9 @@ session_eom(struct session *s)
 			if (v->action == SESSION_REJECT)
 				return v;
 		}
+		/* nothing was evaluated: no author to report either */
+		v->from_domain = NULL;
+		v->nauthors = 0;
 		v->reason = arena_printf(s->arena, "more than %d header fields "
 		    "or %d bytes of them", SESSION_MAX_HEADERS,
 		    SESSION_MAX_HEADER_BYTES);
