@@ -10,6 +10,6 @@ apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libmilter-dev libspf2-dev libopendkim-dev libopendmarc-dev \
 	libconfig-dev libunbound-dev libevent-dev libssl-dev publicsuffix \
-	postfix nsd python3 python3-yaml python3-dnslib python3-dkim \
+	postfix nsd python3 python3-yaml python3-dnslib python3-dkim python3-cryptography \
 	libsasl2-modules sasl2-bin \
 	iproute2 util-linux procps ca-certificates >/dev/null
