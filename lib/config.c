@@ -79,6 +79,10 @@ struct setting {
 	long long min, max;        /* K_INT */
 	const struct setting *group; /* K_GROUP */
 	const char *const *choices; /* set_choice: the words, stored as their index */
+	/* settings read only at start (the socket, the resolver, the DKIM
+	 * verifier are made once): how the field is stored, so a reload can
+	 * name the ones that changed. FT_NONE: a reload applies it. */
+	enum ftype { FT_NONE = 0, FT_STR, FT_UINT, FT_INT, FT_STRVEC } start_only;
 };
 
 #define FIELD(c, off, type) ((type *)(void *)((char *)(c) + (off)))
@@ -95,16 +99,21 @@ static char *host_fqdn(void);
 static const struct setting dns_table[] = {
 	{ .name = "nameservers", .kind = K_LIST, .def = NULL,
 	  .set = add_nameserver, .clear = clear_strvec,
-	  .off = OFF(dns_nameservers), .off_n = OFF(dns_nnameservers) },
+	  .off = OFF(dns_nameservers), .off_n = OFF(dns_nnameservers),
+	  .start_only = FT_STRVEC },
 	{ .name = "timeout_ms", .kind = K_INT, .def = "5000", .set = set_uint,
-	  .off = OFF(dns_timeout_ms), .min = 1, .max = 60000 },
+	  .off = OFF(dns_timeout_ms), .min = 1, .max = 60000,
+	  .start_only = FT_UINT },
 	{ .name = "transparent_zones", .kind = K_LIST, .def = NULL,
 	  .set = add_zone, .clear = clear_strvec,
-	  .off = OFF(dns_transparent_zones), .off_n = OFF(dns_ntransparent) },
+	  .off = OFF(dns_transparent_zones), .off_n = OFF(dns_ntransparent),
+	  .start_only = FT_STRVEC },
 	{ .name = "trust_anchor_file", .kind = K_STRING, .def = NULL,
-	  .set = set_path, .off = OFF(dns_trust_anchor) },
+	  .set = set_path, .off = OFF(dns_trust_anchor),
+	  .start_only = FT_STR },
 	{ .name = "cache_entries", .kind = K_INT, .def = "10000", .set = set_uint,
-	  .off = OFF(dns_cache_entries), .min = 0, .max = 1000000 },
+	  .off = OFF(dns_cache_entries), .min = 0, .max = 1000000,
+	  .start_only = FT_UINT },
 	{ .name = NULL },
 };
 
@@ -118,11 +127,14 @@ static const struct setting spf_table[] = {
 
 static const struct setting dkim_table[] = {
 	{ .name = "enable", .kind = K_BOOL, .def = "1", .set = set_bool,
-	  .off = OFF(dkim_enable) },
+	  .off = OFF(dkim_enable),
+	  .start_only = FT_INT },
 	{ .name = "max_signatures", .kind = K_INT, .def = "8", .set = set_uint,
-	  .off = OFF(dkim_max_signatures), .min = 1, .max = 64 },
+	  .off = OFF(dkim_max_signatures), .min = 1, .max = 64,
+	  .start_only = FT_UINT },
 	{ .name = "min_key_bits", .kind = K_INT, .def = "1024", .set = set_uint,
-	  .off = OFF(dkim_min_key_bits), .min = 512, .max = 16384 },
+	  .off = OFF(dkim_min_key_bits), .min = 512, .max = 16384,
+	  .start_only = FT_UINT },
 	{ .name = NULL },
 };
 
@@ -166,13 +178,17 @@ static const struct setting policy_table[] = {
 
 static const struct setting top_table[] = {
 	{ .name = "socket", .kind = K_STRING, .def = "inet:8891@localhost",
-	  .set = set_socket, .off = OFF(socket) },
+	  .set = set_socket, .off = OFF(socket),
+	  .start_only = FT_STR },
 	{ .name = "socket_mode", .kind = K_STRING, .def = "0660",
-	  .set = set_socket_mode, .off = OFF(socket_mode) },
+	  .set = set_socket_mode, .off = OFF(socket_mode),
+	  .start_only = FT_UINT },
 	{ .name = "user", .kind = K_STRING, .def = NULL, .set = set_user,
-	  .off = OFF(user) },
+	  .off = OFF(user),
+	  .start_only = FT_STR },
 	{ .name = "pidfile", .kind = K_STRING, .def = NULL, .set = set_path,
-	  .off = OFF(pidfile) },
+	  .off = OFF(pidfile),
+	  .start_only = FT_STR },
 	{ .name = "syslog_facility", .kind = K_STRING, .def = "mail",
 	  .set = set_facility, .off = OFF(log_facility) },
 	{ .name = "log_level", .kind = K_STRING, .def = "info",
@@ -196,6 +212,124 @@ static const struct setting top_table[] = {
 	{ .name = NULL },
 };
 /* clang-format on */
+
+/* ---- settings read only at start ------------------------------------------ */
+
+static int
+field_equal(const struct am_config *a, const struct am_config *b,
+    const struct setting *st)
+{
+	switch (st->start_only) {
+	case FT_STR: {
+		const char *x = *FIELD(a, st->off, char *);
+		const char *y = *FIELD(b, st->off, char *);
+
+		return (x == NULL) == (y == NULL) && (x == NULL || strcmp(x, y) == 0);
+	}
+	case FT_UINT:
+		return *FIELD(a, st->off, unsigned) == *FIELD(b, st->off, unsigned);
+	case FT_INT:
+		return *FIELD(a, st->off, int) == *FIELD(b, st->off, int);
+	case FT_STRVEC: {
+		char **x = *FIELD(a, st->off, char **), **y = *FIELD(b, st->off, char **);
+		size_t n = *FIELD(a, st->off_n, size_t);
+
+		if (n != *FIELD(b, st->off_n, size_t))
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(x[i], y[i]) != 0)
+				return 0;
+		return 1;
+	}
+	case FT_NONE:
+		break;
+	}
+	return 1;
+}
+
+static void
+start_only_walk(const struct setting *t, const char *prefix,
+    const struct am_config *a, const struct am_config *b, struct dynbuf *out,
+    int *n)
+{
+	for (; t->name != NULL; t++) {
+		char name[128];
+
+		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "",
+		    t->name);
+		if (t->kind == K_GROUP)
+			start_only_walk(t->group, name, a, b, out, n);
+		else if (t->start_only != FT_NONE && !field_equal(a, b, t))
+			dynbuf_printf(out, "%s%s", (*n)++ ? ", " : "", name);
+	}
+}
+
+int
+config_start_only_changes(const struct am_config *a, const struct am_config *b,
+    char *out, size_t outlen)
+{
+	struct dynbuf d;
+	int n = 0;
+	char *s;
+
+	dynbuf_init(&d, outlen > 0 ? outlen - 1 : 0);
+	start_only_walk(top_table, "", a, b, &d, &n);
+	s = dynbuf_take(&d);
+	str_copy(out, s != NULL ? s : "", outlen);
+	free(s);
+	return n;
+}
+
+static const struct setting *
+find_setting(const struct setting *t, const char *dotted)
+{
+	size_t len = strcspn(dotted, ".");
+
+	for (; t->name != NULL; t++) {
+		if (strlen(t->name) != len || strncmp(t->name, dotted, len) != 0)
+			continue;
+		if (t->kind == K_GROUP)
+			return dotted[len] == '.' ?
+			    find_setting(t->group, dotted + len + 1) : NULL;
+		return dotted[len] == '\0' ? t : NULL;
+	}
+	return NULL;
+}
+
+int
+config_setting_scope(const char *dotted)
+{
+	const struct setting *st = find_setting(top_table, dotted);
+
+	if (st == NULL)
+		return -1;
+	return st->start_only != FT_NONE ? CONFIG_SCOPE_START :
+	    CONFIG_SCOPE_RELOAD;
+}
+
+static void
+names_walk(const struct setting *t, const char *prefix,
+    void (*fn)(const char *name, int scope, void *arg), void *arg)
+{
+	for (; t->name != NULL; t++) {
+		char name[128];
+
+		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "",
+		    t->name);
+		if (t->kind == K_GROUP)
+			names_walk(t->group, name, fn, arg);
+		else
+			fn(name, t->start_only != FT_NONE ? CONFIG_SCOPE_START :
+			    CONFIG_SCOPE_RELOAD, arg);
+	}
+}
+
+void
+config_each_setting(void (*fn)(const char *name, int scope, void *arg),
+    void *arg)
+{
+	names_walk(top_table, "", fn, arg);
+}
 
 /* ---- helpers ----------------------------------------------------------- */
 

@@ -90,6 +90,18 @@ struct am_config *config_get_current(void);
 /* config_set_current - make c current (takes over the caller's reference) */
 void config_set_current(struct am_config *c);
 
+/* a setting applies at a reload, or only when the daemon starts */
+enum { CONFIG_SCOPE_RELOAD = 0, CONFIG_SCOPE_START = 1 };
+/* config_setting_scope - the scope of "dns.nameservers"; -1: no such setting */
+int config_setting_scope(const char *dotted);
+/* config_each_setting - every setting's dotted name and scope, in order */
+void config_each_setting(void (*fn)(const char *name, int scope, void *arg),
+    void *arg);
+/* config_start_only_changes - the start-only settings whose values differ
+ * between a and b, as "socket, dns.nameservers" into out; their number */
+int config_start_only_changes(const struct am_config *a,
+    const struct am_config *b, char *out, size_t outlen);
+
 /* config_socket_valid - whether spec is a libmilter socket spec we accept:
  * inet:PORT@HOST, inet6:PORT@HOST, unix:/path, local:/path. 0 or -1 with err */
 int config_socket_valid(const char *spec, char *err, size_t errlen);

@@ -11,15 +11,29 @@
 
 static int log_to_stderr = 1;
 static int log_level = LOG_WARNING;
+static const char *log_ident = "authmilter";
 
 void
 log_open(const char *ident, int facility, int to_stderr)
 {
 	log_to_stderr = to_stderr;
+	log_ident = ident;
 	if (log_level == LOG_WARNING)
 		log_level = LOG_INFO;
-	if (!to_stderr)
-		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+	/* libmilter logs its own errors ("Unable to bind to port ...")
+	 * through syslog(3) alone: in the foreground (-f) they go to stderr
+	 * too (LOG_PERROR), beside ours */
+	openlog(ident, LOG_PID | LOG_NDELAY | (to_stderr ? LOG_PERROR : 0),
+	    facility);
+}
+
+void
+log_reopen(int facility)
+{
+	if (!log_to_stderr) {
+		closelog();
+		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+	}
 }
 
 void

@@ -12,6 +12,8 @@
 /* log_open - send lines to syslog(facility) or, with to_stderr, to stderr */
 void log_open(const char *ident, int facility, int to_stderr);
 /* log_set_level - drop lines less severe than level (LOG_INFO default) */
+/* log_reopen - syslog with another facility (a reload) */
+void log_reopen(int facility);
 void log_set_level(int level);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* log_facility_parse - "mail", "local0".."local7", "daemon", "user"; -1 if unknown */

@@ -261,37 +261,33 @@ milter_thread(void *arg)
 	return NULL;
 }
 
-static int
-same_list(char **a, size_t na, char **b, size_t nb)
+/* socket_failed - say why the socket could not be opened, in our own log
+ * (libmilter says it only to syslog) */
+static void
+socket_failed(const char *spec, int err)
 {
-	if (na != nb)
-		return 0;
-	for (size_t i = 0; i < na; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return 0;
-	return 1;
+	log_msg(LOG_ERR, "event=fatal reason=\"cannot open socket %s: %s\"",
+	    spec, err != 0 ? strerror(err) : "see libmilter's message");
 }
 
-/* same_dns - whether two snapshots ask for the same resolver (it is built
- * once, at start) */
-static int
-same_dns(const struct am_config *a, const struct am_config *b)
+/* warn_authserv_id - mail readers trust our header by its authserv-id: a
+ * single label (the host's name without a domain) is almost never meant */
+static void
+warn_authserv_id(const char *event, const struct am_config *cfg)
 {
-	return a->dns_timeout_ms == b->dns_timeout_ms &&
-	    a->dns_cache_entries == b->dns_cache_entries &&
-	    same_list(a->dns_nameservers, a->dns_nnameservers, b->dns_nameservers,
-	    b->dns_nnameservers) &&
-	    same_list(a->dns_transparent_zones, a->dns_ntransparent,
-	    b->dns_transparent_zones, b->dns_ntransparent) &&
-	    (a->dns_trust_anchor == NULL) == (b->dns_trust_anchor == NULL) &&
-	    (a->dns_trust_anchor == NULL ||
-	    strcmp(a->dns_trust_anchor, b->dns_trust_anchor) == 0);
+	if (strchr(cfg->authserv_id, '.') == NULL)
+		log_msg(LOG_WARNING, "event=%s warning=\"authserv_id %s is not "
+		    "a fully qualified name: set authserv_id to this mail "
+		    "system's name (RFC 8601 2.5)\"", event, cfg->authserv_id);
 }
 
+/* reload - SIGHUP: read the file again (as the user we run as, after -u);
+ * a good one becomes current for new connections and every setting that
+ * can change in place does (config.c marks the others, which are named) */
 static void
 reload(const char *path, struct session_env *env)
 {
-	char err[512];
+	char err[512], changed[512];
 	struct am_config *cfg = config_load(path, err, sizeof(err));
 	struct am_config *old;
 
@@ -301,15 +297,16 @@ reload(const char *path, struct session_env *env)
 		return;
 	}
 	old = config_get_current();
-	if (strcmp(old->socket, cfg->socket) != 0 || old->socket_mode != cfg->socket_mode)
-		log_msg(LOG_WARNING, "event=reload note=\"socket changes need a restart\"");
-	if (!same_dns(old, cfg))
-		log_msg(LOG_WARNING, "event=reload note=\"dns changes need a restart\"");
-	if (old->dkim_enable != cfg->dkim_enable ||
-	    old->dkim_max_signatures != cfg->dkim_max_signatures ||
-	    old->dkim_min_key_bits != cfg->dkim_min_key_bits)
-		log_msg(LOG_WARNING, "event=reload note=\"dkim changes need a restart\"");
+	if (config_start_only_changes(old, cfg, changed, sizeof(changed)) > 0)
+		log_msg(LOG_WARNING, "event=reload note=\"changed, applied at "
+		    "the next start only: %s\"", changed);
+	if (old->log_facility != cfg->log_facility)
+		log_reopen(cfg->log_facility);
+	log_set_level(cfg->log_level);
+	if (old->milter_timeout_s != cfg->milter_timeout_s)
+		(void)smfi_settimeout((int)cfg->milter_timeout_s);
 	config_unref(&old);
+	warn_authserv_id("reload", cfg);
 	if (session_env_reload(env, cfg, err, sizeof(err)) != 0)
 		log_msg(LOG_ERR, "event=reload note=\"public suffix list kept: %s\"", err);
 	config_set_current(cfg);
@@ -409,6 +406,7 @@ daemon_run(const struct daemon_opts *o)
 	pidfile = o->pidfile ? o->pidfile : cfg->pidfile;
 	log_open("authmilter", cfg->log_facility, o->foreground);
 	log_set_level(cfg->log_level);
+	warn_authserv_id("start", cfg);
 	if (!o->foreground && daemon(0, 0) != 0) {
 		fprintf(stderr, "authmilter: cannot detach: %s\n", strerror(errno));
 		config_unref(&cfg);
@@ -441,9 +439,10 @@ daemon_run(const struct daemon_opts *o)
 		mode_t old = umask(0777 & ~cfg->socket_mode);
 
 		/* smfi_opensocket(1) removes a stale socket file first */
+		errno = 0;
 		if (smfi_opensocket(1) == MI_FAILURE) {
+			socket_failed(spec, errno);
 			umask(old);
-			log_msg(LOG_ERR, "event=fatal reason=\"cannot open socket %s\"", spec);
 			return 71;
 		}
 		umask(old);
@@ -451,8 +450,8 @@ daemon_run(const struct daemon_opts *o)
 		if (user != NULL && chown(path, uid, gid) != 0)
 			log_msg(LOG_WARNING, "event=start note=\"chown %s: %s\"", path,
 			    strerror(errno));
-	} else if (smfi_opensocket(0) == MI_FAILURE) {
-		log_msg(LOG_ERR, "event=fatal reason=\"cannot open socket %s\"", spec);
+	} else if (errno = 0, smfi_opensocket(0) == MI_FAILURE) {
+		socket_failed(spec, errno);
 		return 71;
 	}
 	set_nodelay();

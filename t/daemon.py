@@ -200,6 +200,21 @@ def main():
     out = subprocess.run([BIN, "-x"], capture_output=True, text=True)
     check(out.returncode == 64, "unknown option exits 64")
 
+    # a socket that cannot be opened: our line says why, and in the
+    # foreground libmilter's own message reaches stderr too
+    conf(cfg, "unix:%s/no/such/dir/x.sock" % tmp, "vm")
+    out = subprocess.run([BIN, "-f", "-c", cfg], capture_output=True, text=True,
+                         timeout=30)
+    check(out.returncode == 71, "a socket that cannot be opened exits 71",
+          str(out.returncode))
+    check(re.search(r'event=fatal reason="cannot open socket unix:\S+: No such '
+                    r'file or directory"', out.stderr) is not None,
+          "our log line says why the socket failed", out.stderr)
+    check("Unable to bind" in out.stderr, "-f: libmilter's own error on stderr",
+          out.stderr)
+    check("authserv_id vm is not a fully qualified name" in out.stderr,
+          "a single-label authserv_id is warned about at start", out.stderr)
+
     # serve on inet, reload, stop
     port = free_port()
     spec = "inet:%d@127.0.0.1" % port
@@ -257,6 +272,28 @@ def main():
         verdict, ins = header_of(spec)
         check(p.poll() is None and ins == [" mx.three.example; none"],
               "an unreadable PSL on SIGHUP keeps the old list, the rest reloads", repr(ins))
+        # a reload applies log_level at once and names the settings that
+        # wait for a restart (socket, socket_mode); the socket stays
+        before = open(log.name).read().count("qid=")
+        conf(cfg, "inet:%d@127.0.0.1" % free_port(), "mx.four.example",
+             'log_level = "warning";\nsocket_mode = "0600";\n')
+        p.send_signal(signal.SIGHUP)
+        wait_for(lambda: "applied at the next start only" in open(log.name).read(),
+                 "start-only reload log")
+        logtext = open(log.name).read()
+        check('note="changed, applied at the next start only: socket, '
+              'socket_mode"' in logtext,
+              "reload names each start-only setting that changed", logtext[-400:])
+        verdict, ins = header_of(spec)
+        check(ins == [" mx.four.example; none"], "reload: the old socket still serves, "
+              "the new authserv_id applies", repr(ins))
+        time.sleep(0.2)
+        check(open(log.name).read().count("qid=") == before,
+              "reload applies log_level at once (warning: no line per message)")
+        conf(cfg, spec, "mx.three.example")
+        p.send_signal(signal.SIGHUP)
+        wait_for(lambda: open(log.name).read().count("event=reload status=ok") >= 3,
+                 "reload back")
         # SIGTERM in the middle of a message: the message finishes first
         c = MilterClient(spec)
         r = c.message(headers=[("From", " a@example.org")],

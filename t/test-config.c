@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "tap.h"
+#include "util.h"
 
 struct load_case {
 	const char *name;
@@ -758,9 +759,87 @@ test_threads(void)
 	config_set_current(NULL);
 }
 
+/* the scope column: what a reload applies, and the README's table says
+ * the same for every setting */
+struct readme {
+	char *text;
+	int missing;
+};
+
+static void
+check_readme_row(const char *name, int scope, void *arg)
+{
+	struct readme *r = arg;
+	char row[160], *p;
+
+	snprintf(row, sizeof(row), "| `%s` | ", name);
+	p = strstr(r->text, row);
+	if (!ok(p != NULL, "README settings table has %s", name)) {
+		r->missing++;
+		return;
+	}
+	p = strstr(p + strlen(row), " | ");
+	ok(p != NULL && strncmp(p + 3, scope == CONFIG_SCOPE_START ? "start |" :
+	    "reload |", scope == CONFIG_SCOPE_START ? 7 : 8) == 0,
+	    "README: %s applies at %s", name,
+	    scope == CONFIG_SCOPE_START ? "start" : "reload");
+}
+
+static void
+test_scope(void)
+{
+	const char *top = getenv("top_srcdir");
+	char err[256], changed[256], path[1024];
+	struct am_config *a, *b;
+	struct readme r = { NULL, 0 };
+	FILE *f;
+
+	is_int(config_setting_scope("socket"), CONFIG_SCOPE_START, "socket: start");
+	is_int(config_setting_scope("dns.nameservers"), CONFIG_SCOPE_START,
+	    "dns.nameservers: start");
+	is_int(config_setting_scope("log_level"), CONFIG_SCOPE_RELOAD,
+	    "log_level: reload");
+	is_int(config_setting_scope("policy.mode"), CONFIG_SCOPE_RELOAD,
+	    "policy.mode: reload");
+	is_int(config_setting_scope("dns"), -1, "a group is no setting");
+	is_int(config_setting_scope("nope.x"), -1, "unknown setting");
+	a = config_load_string("socket = \"inet:1@localhost\";\n"
+	    "dns = { nameservers = [ \"127.0.0.1\" ]; };\nlog_level = \"info\";\n",
+	    "a.conf", err, sizeof(err));
+	b = config_load_string("socket = \"inet:2@localhost\";\n"
+	    "dns = { nameservers = [ \"127.0.0.1\", \"::1\" ]; };\n"
+	    "dkim = { max_signatures = 9; };\nlog_level = \"debug\";\n",
+	    "b.conf", err, sizeof(err));
+	if (ok(a != NULL && b != NULL, "scope configs: %s", err)) {
+		is_int(config_start_only_changes(a, b, changed, sizeof(changed)),
+		    3, "start-only changes counted");
+		is_str(changed, "socket, dns.nameservers, dkim.max_signatures",
+		    "start-only changes named (log_level is not one)");
+		is_int(config_start_only_changes(a, a, changed, sizeof(changed)),
+		    0, "no change");
+	}
+	config_unref(&a);
+	config_unref(&b);
+	if (top == NULL) {
+		printf("# README settings table: not checked, top_srcdir unset\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/README.md", top);
+	if (!ok((f = fopen(path, "r")) != NULL, "open %s", path))
+		return;
+	r.text = xcalloc(1, 1 << 20);
+	if (fread(r.text, 1, (1 << 20) - 1, f) == 0)
+		r.text[0] = '\0';
+	fclose(f);
+	config_each_setting(check_readme_row, &r);
+	is_int(r.missing, 0, "every setting is in the README table");
+	free(r.text);
+}
+
 int
 main(void)
 {
+	test_scope();
 	test_load_cases();
 	test_full();
 	test_policy();
