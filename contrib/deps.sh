@@ -13,3 +13,11 @@ apt-get install -y -qq --no-install-recommends \
 	postfix nsd python3 python3-yaml python3-dnslib python3-dkim python3-cryptography \
 	libsasl2-modules sasl2-bin \
 	iproute2 util-linux procps ca-certificates >/dev/null
+# Sendmail 8.17 for t/recipes.sh: it cannot be installed beside Postfix, so
+# its packages are kept here and unpacked by the test (which never
+# downloads; it fails and names this script when they are missing)
+debs=/var/cache/authmilter-test/debs
+mkdir -p "$debs"
+rm -f "$debs"/*.deb
+(cd "$debs" && apt-get download -qq -o APT::Sandbox::User=root \
+	sendmail-bin sendmail-base sendmail-cf libwrap0 >/dev/null)
