@@ -80,7 +80,6 @@ import grp
 import re
 import shutil
 import smtplib
-import socket
 import stat
 import subprocess
 import sys
