@@ -90,6 +90,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("top_srcdir", os.path.join(HERE, "..", ".."))
 BUILDDIR = os.environ.get("top_builddir", SRCDIR)
+sys.dont_write_bytecode = True         # no __pycache__ left in t/e2e/
 _spec = importlib.util.spec_from_file_location(
     "e2e_run", os.path.join(SRCDIR, "t", "e2e", "run.py"))
 e2e = importlib.util.module_from_spec(_spec)
