@@ -1,7 +1,9 @@
 #!/bin/sh
 # Install what authmilter needs to build and test on Debian 12 (as root).
 # Postfix is preseeded to "No configuration" so the system instance does not
-# start: the tests run a private one on loopback.
+# start: the tests run a private one on loopback. mandoc lints the man pages
+# (t/man-lint.sh); debhelper, dpkg-dev, fakeroot and lintian build and check
+# the Debian package (t/deb.sh).
 set -e
 export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
@@ -12,7 +14,8 @@ apt-get install -y -qq --no-install-recommends \
 	libconfig-dev libunbound-dev libevent-dev libssl-dev publicsuffix \
 	postfix nsd python3 python3-yaml python3-dnslib python3-dkim python3-cryptography \
 	libsasl2-modules sasl2-bin \
-	iproute2 util-linux procps ca-certificates >/dev/null
+	iproute2 util-linux procps ca-certificates \
+	mandoc debhelper dpkg-dev fakeroot lintian >/dev/null
 # Sendmail 8.17 for t/recipes.sh: it cannot be installed beside Postfix, so
 # its packages are kept here and unpacked by the test (which never
 # downloads; it fails and names this script when they are missing)
