@@ -39,17 +39,22 @@ fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 ok() { echo "ok: $*"; }
 
-# ---- a copy of the tree: what git tracks (and new files not ignored), or
-# the whole source directory of an unpacked tarball -----------------------
+# ---- a copy of the tree: what git tracks (and new files not ignored) when
+# the source directory is a git work tree's top, else the whole source
+# directory (an unpacked tarball, as in make distcheck) --------------------
 mkdir "$work/src"
-if git -C "$srcdir" rev-parse --git-dir >/dev/null 2>&1; then
+top=$(git -C "$srcdir" rev-parse --show-toplevel 2>/dev/null)
+if [ -n "$top" ] && [ "$top" = "$(cd "$srcdir" && pwd -P)" ]; then
 	(cd "$srcdir" && git ls-files -z --cached --others --exclude-standard |
 		tar cf - --null -T - --ignore-failed-read 2>/dev/null) |
 		tar xf - -C "$work/src" || { echo "FAIL: copying the tree"; exit 1; }
 else
-	(cd "$srcdir" && tar cf - --exclude=./debian/authmilter --exclude=./debian/.debhelper .) |
+	# (make distcheck builds in _build/ inside it)
+	(cd "$srcdir" && tar cf - --exclude=./_build --exclude=./debian/authmilter \
+		--exclude=./debian/.debhelper .) |
 		tar xf - -C "$work/src" || { echo "FAIL: copying the tree"; exit 1; }
 fi
+chmod -R u+w "$work/src" # distcheck's source tree is read-only
 [ -f "$work/src/debian/control" ] || { echo "FAIL: no debian/ in the copy"; exit 1; }
 
 # ---- build ------------------------------------------------------------------
