@@ -28,8 +28,9 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: authmilter [-c FILE] [-f] [-n] [-p SOCKET] [-u USER[:GROUP]] "
 	    "[-P PIDFILE] [-V]\n"
-	    "       authmilter -t FILE|- [-c FILE] [--client-ip IP] [--helo NAME]\n"
-	    "                  [--mail-from ADDR] [--rcpt ADDR] [--auth-user NAME]\n"
+	    "       authmilter -t FILE|- [-c FILE] [--client-ip IP] [--client-name NAME]\n"
+	    "                  [--helo NAME] [--mail-from ADDR] [--rcpt ADDR]\n"
+	    "                  [--auth-user NAME]\n"
 	    "  -c FILE    configuration file (default " DEFAULT_CONFIG ")\n"
 	    "  -f         stay in the foreground and log to stderr\n"
 	    "  -n         check the configuration and exit\n"
