@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from milterclient import MilterClient  # noqa: E402
+from milterclient import MilterClient, poll_until  # noqa: E402
 
 BIN = os.path.join(os.environ.get("top_builddir", "."), "authmilter")
 passed = failed = 0
@@ -41,15 +41,9 @@ def free_port():
 
 
 def wait_for(fn, what, limit=20.0):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        try:
-            if fn():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit("timed out waiting for " + what)
+    if not poll_until(fn, limit):
+        raise SystemExit("timed out waiting for " + what)
+    return True
 
 
 def conf(path, socket_spec, authserv_id, extra=""):

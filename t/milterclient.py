@@ -14,6 +14,7 @@ the final verdict so tests can assert them.
 """
 import socket
 import struct
+import time
 
 NR = {"C": 0x1000, "H": 0x2000, "M": 0x4000, "R": 0x8000, "L": 0x80,
       "N": 0x40000, "B": 0x80000, "T": 0x10000}
@@ -178,6 +179,20 @@ class MilterClient:
             else:
                 out["verdict"] = cmd
                 return out
+
+
+def poll_until(fn, limit, step=0.05):
+    """call fn until it is true (an OSError counts as false); False when
+    limit seconds ran out: the tests' one bounded wait"""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            if fn():
+                return True
+        except OSError:
+            pass
+        time.sleep(step)
+    return False
 
 
 def cstrings(data, n):

@@ -14,6 +14,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from mclient import Client, MilterError  # noqa: E402,F401
+from milterclient import poll_until  # noqa: E402
 
 try:
     import dkim
@@ -36,15 +37,7 @@ BODY = b"Hello.\r\n\r\nA short body.\r\n"
 
 def wait_for(fn, limit, step=0.02):
     """poll fn until true; False when limit seconds ran out"""
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        try:
-            if fn():
-                return True
-        except OSError:
-            pass
-        time.sleep(step)
-    return False
+    return poll_until(fn, limit, step)
 
 
 class Keys:

@@ -62,6 +62,10 @@ except ImportError:
     sys.stderr.write("hdns.py: python3-dnslib is missing\n")
     sys.exit(1)
 
+# the TCP framing helper of the suites' server (t/dnsd.py)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dnsd import recv_exact  # noqa: E402
+
 TTL = 300
 LOG = None
 LOG_LOCK = threading.Lock()
@@ -278,16 +282,6 @@ def handle(data, udp):
                                     "%d bytes%s" % (len(w), " late" if d else "")
                                     for w, d in out) or "no answer"))
     return out
-
-
-def recv_exact(conn, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = conn.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
 
 
 def serve_tcp(conn):

@@ -154,35 +154,13 @@ smtpd_sasl_local_domain = %(id)s
 smtpd_sasl_security_options = noanonymous
 """
 
-MASTER_CF = """\
-# service  type  private unpriv chroot wakeup maxproc command
-127.0.0.1:%(smtp)d inet n - %(chroot)s - - smtpd
-cleanup    unix  n       -       n       -       0       cleanup
-qmgr       unix  n       -       n       300     1       qmgr
-rewrite    unix  -       -       n       -       -       trivial-rewrite
-bounce     unix  -       -       n       -       0       bounce
-defer      unix  -       -       n       -       0       bounce
-trace      unix  -       -       n       -       0       bounce
-verify     unix  -       -       n       -       1       verify
-flush      unix  n       -       n       1000?   0       flush
-proxymap   unix  -       -       n       -       -       proxymap
-smtp       unix  -       -       n       -       -       smtp
-relay      unix  -       -       n       -       -       smtp
-showq      unix  n       -       n       -       -       showq
-error      unix  -       -       n       -       -       error
-retry      unix  -       -       n       -       -       error
-discard    unix  -       -       n       -       -       discard
-anvil      unix  -       -       n       -       1       anvil
-scache     unix  -       -       n       -       1       scache
-postlog    unix-dgram n  -       n       -       1       postlogd
-"""
+# e2e's master.cf, with the chroot column of smtpd set by the recipe
+MASTER_CF = e2e.MASTER_CF.replace(
+    "127.0.0.1:%(smtpport)d inet n -   n       -       -       smtpd",
+    "127.0.0.1:%(smtpport)d inet n - %(chroot)s - - smtpd")
+assert MASTER_CF != e2e.MASTER_CF, "e2e's smtpd line changed"
 
-SASL_CONF = """\
-pwcheck_method: auxprop
-auxprop_plugin: sasldb
-sasldb_path: %s
-mech_list: PLAIN LOGIN
-"""
+SASL_CONF = e2e.SASL_CONF
 
 # the test's own sendmail.mc lines around the recipe's
 SENDMAIL_MC_HEAD = """\
@@ -339,7 +317,8 @@ def postfix_stop():
 def postfix_fresh(tmp, ports, chroot, sasl):
     """the admin's Postfix before a recipe: the test's main.cf/master.cf"""
     v = dict(tmp=tmp, id=AUTHSERV_ID, sink=ports["sink"], smtp=ports["smtp"],
-             chroot=chroot, sasl="yes" if sasl else "no")
+             smtpport=ports["smtp"], chroot=chroot,
+             sasl="yes" if sasl else "no")
     e2e.write("/etc/postfix/main.cf", MAIN_CF % v)
     e2e.write("/etc/postfix/master.cf", MASTER_CF % v)
     postfix("start")
