@@ -247,37 +247,52 @@ field_equal(const struct am_config *a, const struct am_config *b,
 	return 1;
 }
 
+/* walk - every setting below t, with its dotted name */
 static void
-start_only_walk(const struct setting *t, const char *prefix,
-    const struct am_config *a, const struct am_config *b, struct dynbuf *out,
-    int *n)
+walk(const struct setting *t, const char *prefix,
+    void (*fn)(const char *name, const struct setting *st, void *arg),
+    void *arg)
 {
 	for (; t->name != NULL; t++) {
 		char name[128];
 
-		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "",
+		snprintf(name, sizeof(name), "%.63s%s%.63s", prefix, *prefix ? "." : "",
 		    t->name);
 		if (t->kind == K_GROUP)
-			start_only_walk(t->group, name, a, b, out, n);
-		else if (t->start_only != FT_NONE && !field_equal(a, b, t))
-			dynbuf_printf(out, "%s%s", (*n)++ ? ", " : "", name);
+			walk(t->group, name, fn, arg);
+		else
+			fn(name, t, arg);
 	}
+}
+
+struct changes {
+	const struct am_config *a, *b;
+	struct dynbuf out;
+	int n;
+};
+
+static void
+note_change(const char *name, const struct setting *st, void *arg)
+{
+	struct changes *c = arg;
+
+	if (st->start_only != FT_NONE && !field_equal(c->a, c->b, st))
+		dynbuf_printf(&c->out, "%s%s", c->n++ ? ", " : "", name);
 }
 
 int
 config_start_only_changes(const struct am_config *a, const struct am_config *b,
     char *out, size_t outlen)
 {
-	struct dynbuf d;
-	int n = 0;
+	struct changes c = { .a = a, .b = b, .n = 0 };
 	char *s;
 
-	dynbuf_init(&d, outlen > 0 ? outlen - 1 : 0);
-	start_only_walk(top_table, "", a, b, &d, &n);
-	s = dynbuf_take(&d);
+	dynbuf_init(&c.out, outlen > 0 ? outlen - 1 : 0);
+	walk(top_table, "", note_change, &c);
+	s = dynbuf_take(&c.out);
 	str_copy(out, s != NULL ? s : "", outlen);
 	free(s);
-	return n;
+	return c.n;
 }
 
 static const struct setting *
@@ -307,28 +322,27 @@ config_setting_scope(const char *dotted)
 	    CONFIG_SCOPE_RELOAD;
 }
 
-static void
-names_walk(const struct setting *t, const char *prefix,
-    void (*fn)(const char *name, int scope, void *arg), void *arg)
-{
-	for (; t->name != NULL; t++) {
-		char name[128];
+struct each {
+	void (*fn)(const char *name, int scope, void *arg);
+	void *arg;
+};
 
-		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "",
-		    t->name);
-		if (t->kind == K_GROUP)
-			names_walk(t->group, name, fn, arg);
-		else
-			fn(name, t->start_only != FT_NONE ? CONFIG_SCOPE_START :
-			    CONFIG_SCOPE_RELOAD, arg);
-	}
+static void
+each_one(const char *name, const struct setting *st, void *arg)
+{
+	struct each *e = arg;
+
+	e->fn(name, st->start_only != FT_NONE ? CONFIG_SCOPE_START :
+	    CONFIG_SCOPE_RELOAD, e->arg);
 }
 
 void
 config_each_setting(void (*fn)(const char *name, int scope, void *arg),
     void *arg)
 {
-	names_walk(top_table, "", fn, arg);
+	struct each e = { fn, arg };
+
+	walk(top_table, "", each_one, &e);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
