@@ -312,12 +312,15 @@ ar_forged(struct session *s, unsigned index)
 
 /* inspect_header - what every header field gets, within the limits or past
  * them, at constant memory but for the deletions: From fields counted (the
- * first one's value kept), forged Authentication-Results of ours noted */
+ * first one's value kept: kept, the session's copy; NULL past the limits),
+ * forged Authentication-Results of ours noted */
 static void
-inspect_header(struct session *s, const char *fname, const char *value)
+inspect_header(struct session *s, const char *fname, const char *value,
+    const char *kept)
 {
 	if (strcasecmp(fname, "From") == 0 && s->nfrom++ == 0)
-		s->from_value = arena_strdup(s->arena, value);
+		s->from_value = kept != NULL ? kept :
+		    arena_strdup(s->arena, value);
 	if (strcasecmp(fname, AR_NAME) == 0) {
 		char id[256];
 
@@ -354,7 +357,7 @@ session_header(struct session *s, const char *name, const char *value)
 		 * every field is still looked at; the message gets the
 		 * policy.on_oversize action at its end */
 		s->hdr_overflow = 1;
-		inspect_header(s, fname, value);
+		inspect_header(s, fname, value, NULL);
 		return -1;
 	}
 	if (s->nhdrs == s->cap_hdrs) {
@@ -373,7 +376,7 @@ session_header(struct session *s, const char *name, const char *value)
 
 	if (s->dkim != NULL)
 		dkim_msg_header(s->dkim, name, value);
-	inspect_header(s, fname, value);
+	inspect_header(s, fname, value, s->hdrs[s->nhdrs - 1].value);
 	return 0;
 }
 
