@@ -1,5 +1,5 @@
 /*
- * dkim-speed.c - DKIM verifications per second through lib/dkim.c, one
+ * dkim-speed.c - DKIM verifications per second through lib/dkim/dkim.c, one
  * thread, no DNS: a 2048-bit RSA key (made here by OpenSSL) in the table
  * resolver, messages signed here with c=relaxed/relaxed and
  * c=relaxed/simple, bodies of 2, 20 and 200 KB of 72-byte CRLF lines fed
@@ -13,6 +13,8 @@
  *       bench/dkim-speed 1 relaxed-20k 50
  *   (Ir / 50; verify is kept out of line for that).
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,31 +99,31 @@ sign(EVP_PKEY *pk, const char *bodycanon, const char *body)
 
 /* verify - one message; 1 when it passes */
 static int __attribute__((noinline))
-verify(struct dkim_verifier *v, const char *sig, const char *body,
+verify(struct dkv_verifier *v, const char *sig, const char *body,
     size_t blen)
 {
-	struct dkim_msg *m = dkim_msg_new(v, NULL);
-	const struct dkim_result *res;
+	struct dkv_msg *m = dkv_msg_new(v, NULL);
+	const struct dkv_result *res;
 	size_t n;
 	int pass;
 
-	dkim_msg_header(m, "DKIM-Signature", sig);
+	dkv_msg_header(m, "DKIM-Signature", sig);
 	for (size_t i = 0; i < NHDR; i++) {
 		char val[256];
 
 		snprintf(val, sizeof(val), " %s", hdr_values[i]);
-		dkim_msg_header(m, hdr_names[i], val);
+		dkv_msg_header(m, hdr_names[i], val);
 	}
-	dkim_msg_eoh(m);
+	dkv_msg_eoh(m);
 	for (size_t o = 0; o < blen; o += CHUNK)
-		dkim_msg_body(m, (const unsigned char *)body + o,
+		dkv_msg_body(m, (const unsigned char *)body + o,
 		    blen - o < CHUNK ? blen - o : CHUNK);
-	dkim_msg_eom(m, &res, &n);
-	pass = n == 1 && res[0].result == DKIM_RES_PASS;
+	dkv_msg_eom(m, &res, &n);
+	pass = n == 1 && res[0].result == DKV_RES_PASS;
 	if (!pass)
 		fprintf(stderr, "dkim-speed: not a pass: %s\n",
 		    n ? res[0].reason : "no result");
-	dkim_msg_free(&m);
+	dkv_msg_free(&m);
 	return pass;
 }
 
@@ -144,7 +146,7 @@ main(int argc, char **argv)
 	unsigned long fixed = argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
 	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	struct dns_resolver *dns = dns_table_new();
-	struct dkim_verifier *v;
+	struct dkv_verifier *v;
 	unsigned char der[1024], *p = der;
 	char rec[2048], key[1500], err[128];
 	int l, bad = 0;
@@ -156,7 +158,7 @@ main(int argc, char **argv)
 	b64(der, (size_t)l, key);
 	snprintf(rec, sizeof(rec), "v=DKIM1; k=rsa; p=%s", key);
 	dns_table_add_text(dns, "bench._domainkey.example.org", DNS_T_TXT, rec);
-	v = dkim_verifier_new(dns, NULL, err, sizeof(err));
+	v = dkv_verifier_new(dns, NULL, err, sizeof(err));
 	if (v == NULL) {
 		fprintf(stderr, "dkim-speed: %s\n", err);
 		return 1;
@@ -192,7 +194,7 @@ main(int argc, char **argv)
 			free(body);
 		}
 	}
-	dkim_verifier_free(&v);
+	dkv_verifier_free(&v);
 	dns_resolver_free(&dns);
 	EVP_PKEY_free(pk);
 	return bad == 0 ? 0 : 1;

@@ -6,6 +6,8 @@
  * Addresses may be given bare or in <>; rcpt may list several, separated
  * by commas. Every input has a bound; a breach is an error, never a crash.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

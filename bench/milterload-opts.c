@@ -4,6 +4,8 @@
  *
  * Usage errors are printed here; the caller exits 2.
  */
+#include "config.h"
+
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -40,6 +40,8 @@
  * Exit: 0 the run completed (errors are counted), 1 nothing could connect,
  * 2 usage or corpus error.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

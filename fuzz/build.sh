@@ -5,12 +5,14 @@
 # environment (make fuzz sets them from configure):
 #   FUZZ_CC     clang (14 or later, with libclang-rt-dev)
 #   FUZZ_CFLAGS -g -O1 ... and the sanitizers
-#   FUZZ_CPPFLAGS  include paths of lib/ and its libraries
-#   FUZZ_SYSCONFDIR, FUZZ_PSL_PATH  what lib/ is configured with
+#   FUZZ_CPPFLAGS  include paths of config.h, of every layer of lib/ and
+#               of the libraries
+#   FUZZ_SYSCONFDIR  what lib/ is configured with
 #   FUZZ_LIBS   the libraries lib/ links against
 #   FUZZ_JOBS   parallel compilations (default 2)
 #
-# The library sources (SRCDIR/lib/*.c) are compiled once into OUTDIR/lib/
+# The library sources (SRCDIR/lib/*/*.c) are compiled once into OUTDIR/lib/
+# (LAYER-FILE.o)
 # with -fsanitize=fuzzer-no-link and the sanitizers, and recompiled when a
 # file of lib/ is newer than the object; each OUTDIR/fuzz-TARGET links
 # fuzz/fuzz-TARGET.c against them with -fsanitize=fuzzer.
@@ -31,22 +33,20 @@ mkdir -p "$out/lib"
 # the build output is never committed
 [ -f "$out/.gitignore" ] || echo '*' >"$out/.gitignore"
 
-newest=$(ls -t "$srcdir"/lib/*.c "$srcdir"/lib/*.h | head -n 1)
+newest=$(ls -t "$srcdir"/lib/*/*.c "$srcdir"/lib/*/*.h | head -n 1)
 export cc cflags out
 export FUZZ_CPPFLAGS
 FUZZ_SYSCONFDIR=${FUZZ_SYSCONFDIR:-/usr/local/etc}
-FUZZ_PSL_PATH=${FUZZ_PSL_PATH:-/usr/share/publicsuffix/public_suffix_list.dat}
-export FUZZ_SYSCONFDIR FUZZ_PSL_PATH
+export FUZZ_SYSCONFDIR
 # one compilation per line of input: the source file
-ls "$srcdir"/lib/*.c | NEWEST=$newest xargs -P "$jobs" -n 1 sh -c '
-	o="$out/lib/$(basename "$1" .c).o"
+ls "$srcdir"/lib/*/*.c | NEWEST=$newest xargs -P "$jobs" -n 1 sh -c '
+	o="$out/lib/$(basename "$(dirname "$1")")-$(basename "$1" .c).o"
 	if [ "$o" -nt "$1" ] && [ "$o" -nt "$NEWEST" ]; then
 		exit 0
 	fi
 	echo "  CC       $o"
-	exec $cc $cflags -fsanitize=fuzzer-no-link -D_GNU_SOURCE \
-	    -DSYSCONFDIR="\"$FUZZ_SYSCONFDIR\"" \
-	    -DPSL_PATH="\"$FUZZ_PSL_PATH\"" $FUZZ_CPPFLAGS -c "$1" -o "$o"
+	exec $cc $cflags -fsanitize=fuzzer-no-link \
+	    -DSYSCONFDIR="\"$FUZZ_SYSCONFDIR\"" $FUZZ_CPPFLAGS -c "$1" -o "$o"
 ' sh
 
 for t in "$@"; do
@@ -62,7 +62,7 @@ for t in "$@"; do
 	fi
 	echo "  CCLD     $bin"
 	# shellcheck disable=SC2086
-	$cc $cflags -fsanitize=fuzzer -D_GNU_SOURCE $FUZZ_CPPFLAGS "$src" \
+	$cc $cflags -fsanitize=fuzzer $FUZZ_CPPFLAGS "$src" \
 	    "$out"/lib/*.o \
 	    $FUZZ_LIBS -o "$bin"
 done

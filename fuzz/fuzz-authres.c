@@ -9,6 +9,8 @@
  * parser on every value the strict parser accepts. Any disagreement
  * aborts.
  */
+#include "config.h"
+
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,6 +7,8 @@
  * must parse to the same network and contain its own address; an unmapped
  * address must unmap to itself again. Any disagreement aborts.
  */
+#include "config.h"
+
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 #define LLVMFuzzerTestOneInput fuzz_config
 #endif
 /*
- * fuzz-config.c - libFuzzer target for lib/config: load the input as a
+ * fuzz-config.c - libFuzzer target for lib/settings: load the input as a
  * config text. A load either fails with a "NAME:LINE: ..." message or gives
  * a snapshot whose every field is within the bounds the table promises;
  * anything else aborts. @include is refused for strings, so the input is
@@ -12,13 +12,15 @@
  * away on a syntax error ('a = 1; "x"'): a few bytes per failed load, in
  * the library. LeakSanitizer is told to ignore leaks from its scanner.
  */
+#include "config.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "cidr.h"
-#include "config.h"
+#include "settings.h"
 #include "util.h"
 
 #define FUZZ_MAX_INPUT 65536
@@ -34,11 +36,11 @@ __lsan_default_suppressions(void)
 }
 
 static void
-check_snapshot(const struct am_config *c)
+check_snapshot(const struct settings *c)
 {
 	char err[256];
 
-	if (c->socket == NULL || config_socket_valid(c->socket, err,
+	if (c->socket == NULL || settings_socket_valid(c->socket, err,
 	    sizeof(err)) != 0)
 		abort();
 	if (c->socket_mode > 0777 || c->authserv_id == NULL ||
@@ -61,7 +63,7 @@ check_snapshot(const struct am_config *c)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct am_config *c;
+	struct settings *c;
 	char err[512];
 	char *text;
 
@@ -71,12 +73,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	err[0] = '\0';
-	c = config_load_string(text, "fuzz.conf", err, sizeof(err));
+	c = settings_load_string(text, "fuzz.conf", err, sizeof(err));
 	if (c != NULL)
 		check_snapshot(c);
 	else if (strncmp(err, "fuzz.conf", 9) != 0)
 		abort();
-	config_unref(&c);
+	settings_unref(&c);
 	free(text);
 	return 0;
 }

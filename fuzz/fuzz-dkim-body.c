@@ -1,5 +1,5 @@
 /*
- * fuzz-dkim-body.c - the streaming body canonicalizer (lib/dkim_body.c).
+ * fuzz-dkim-body.c - the streaming body canonicalizer (lib/dkim/dkim_body.c).
  * The first byte picks the canonicalization ('r'/'R' relaxed, anything
  * else simple) and, when upper case, takes the next byte as an l= limit;
  * the rest is the body. Oracles: the digest and canonical length are the
@@ -10,6 +10,8 @@
 #ifdef FUZZ_SMOKE
 #define LLVMFuzzerTestOneInput fuzz_dkim_body
 #endif
+
+#include "config.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,34 +26,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* digest - the body in chunks of step bytes (0: whole) */
 static size_t
-digest(enum dkim_bh_canon c, long long limit, const uint8_t *p, size_t n,
+digest(enum dkv_bh_canon c, long long limit, const uint8_t *p, size_t n,
     size_t step, unsigned char *out, uint64_t *clen)
 {
-	struct dkim_bh *h = dkim_bh_new(NULL, c, DKIM_BH_SHA256, limit);
+	struct dkv_bh *h = dkv_bh_new(NULL, c, DKV_BH_SHA256, limit);
 	size_t l;
 
 	if (step == 0)
 		step = n;
 	for (size_t o = 0; o < n; o += step)
-		dkim_bh_update(h, p + o, n - o < step ? n - o : step);
-	l = dkim_bh_final(h, out, clen);
-	dkim_bh_free(&h);
+		dkv_bh_update(h, p + o, n - o < step ? n - o : step);
+	l = dkv_bh_final(h, out, clen);
+	dkv_bh_free(&h);
 	return l;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	unsigned char d0[DKIM_BH_MAXDIGEST], d1[DKIM_BH_MAXDIGEST];
+	unsigned char d0[DKV_BH_MAXDIGEST], d1[DKV_BH_MAXDIGEST];
 	uint64_t l0, l1;
-	enum dkim_bh_canon c;
+	enum dkv_bh_canon c;
 	long long limit = -1;
 	size_t step, n, o = 0;
 	uint8_t *crlf;
 
 	if (size < 1 || size > FUZZ_BODY_MAX)
 		return 0;
-	c = data[0] == 'r' || data[0] == 'R' ? DKIM_BH_RELAXED : DKIM_BH_SIMPLE;
+	c = data[0] == 'r' || data[0] == 'R' ? DKV_BH_RELAXED : DKV_BH_SIMPLE;
 	if (data[0] >= 'A' && data[0] <= 'Z' && size > 1) {
 		limit = data[1];
 		data++;

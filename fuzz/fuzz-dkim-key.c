@@ -1,5 +1,5 @@
 /*
- * fuzz-dkim-key.c - our d2i_PUBKEY_bio() (lib/dkim_key.c) against
+ * fuzz-dkim-key.c - our d2i_PUBKEY_bio() (lib/dkim/dkim_key.c) against
  * OpenSSL's d2i_PUBKEY() on arbitrary bytes: both refuse or both give an
  * equal key, twice in a row (the second time from the kept key), and the
  * memory BIO is advanced exactly past the object.
@@ -7,6 +7,8 @@
 #ifdef FUZZ_SMOKE
 #define LLVMFuzzerTestOneInput fuzz_dkim_key
 #endif
+#include "config.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,7 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 4096)
 		return 0;
-	dkim_key_cache_enable();
+	dkv_key_cache_enable();
 	want = d2i_PUBKEY(NULL, &p, (long)size);
 	for (int round = 0; round < 2; round++) {
 		BIO *b = BIO_new_mem_buf(data, (int)size);

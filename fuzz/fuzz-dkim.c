@@ -10,7 +10,7 @@
  * 8463 3) and checked with python3-dkim: pass, bare LF, body modified,
  * expired, and revoked + temperror + over the cap of 4.
  *
- * What lib/dkim.h promises, checked here: one result per signature (so
+ * What lib/dkim/dkim.h promises, checked here: one result per signature (so
  * as many as there are DKIM-Signature fields, up to the header bounds,
  * not up to the cap), or one message-wide permerror; none only when no
  * field is named DKIM-Signature; the first FUZZ_CAP signatures are
@@ -19,6 +19,8 @@
 #ifdef FUZZ_SMOKE
 #define LLVMFuzzerTestOneInput fuzz_dkim
 #endif
+
+#include "config.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,12 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_CAP 4
 
 static struct dns_resolver *dns;
-static struct dkim_verifier *ver;
+static struct dkv_verifier *ver;
 
 static void
 setup(void)
 {
-	struct dkim_opts o = { FUZZ_CAP, 1024, 0 };
+	struct dkv_opts o = { FUZZ_CAP, 1024, 0 };
 	char err[128];
 
 	dns = dns_table_new();
@@ -50,7 +52,7 @@ setup(void)
 	    DNS_T_TXT, "v=DKIM1; p=");
 	dns_table_set_status(dns, "temp._domainkey.football.example.com", 0,
 	    DNS_STATUS_TEMPFAIL);
-	ver = dkim_verifier_new(dns, &o, err, sizeof(err));
+	ver = dkv_verifier_new(dns, &o, err, sizeof(err));
 	if (ver == NULL)
 		abort();
 }
@@ -59,13 +61,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size;
-	const struct dkim_result *res;
-	struct dkim_msg *m;
+	const struct dkv_result *res;
+	struct dkv_msg *m;
 	size_t n, half, nfields = 0, nsigs = 0;
 
 	if (ver == NULL)
 		setup();
-	m = dkim_msg_new(ver, NULL);
+	m = dkv_msg_new(ver, NULL);
 	while (p < end) {
 		const char *ls = p, *le = p, *colon;
 		char *name, *value;
@@ -93,31 +95,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nfields++;
 		if (strcasecmp(name, "DKIM-Signature") == 0)
 			nsigs++;
-		dkim_msg_header(m, name, value);
+		dkv_msg_header(m, name, value);
 		free(name);
 		free(value);
 	}
-	dkim_msg_eoh(m);
+	dkv_msg_eoh(m);
 	half = (size_t)(end - p) / 2;
-	dkim_msg_body(m, (const unsigned char *)p, half);
-	dkim_msg_body(m, (const unsigned char *)p + half,
+	dkv_msg_body(m, (const unsigned char *)p, half);
+	dkv_msg_body(m, (const unsigned char *)p + half,
 	    (size_t)(end - p) - half);
-	dkim_msg_eom(m, &res, &n);
+	dkv_msg_eom(m, &res, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (res[i].result == DKIM_RES_NONE ||
-		    res[i].result > DKIM_RES_PERMERROR ||
+		if (res[i].result == DKV_RES_NONE ||
+		    res[i].result > DKV_RES_PERMERROR ||
 		    memchr(res[i].domain, '\0', sizeof(res[i].domain)) == NULL ||
 		    memchr(res[i].reason, '\0', sizeof(res[i].reason)) == NULL ||
 		    memchr(res[i].b, '\0', sizeof(res[i].b)) == NULL)
 			abort();
-		(void)dkim_res_name(res[i].result);
+		(void)dkv_res_name(res[i].result);
 		/* past the cap: neutral; up to it: verified */
-		if ((i >= FUZZ_CAP) != (res[i].result == DKIM_RES_NEUTRAL))
+		if ((i >= FUZZ_CAP) != (res[i].result == DKV_RES_NEUTRAL))
 			abort();
 	}
 	/* one result per signature field, at least one when there is one */
 	if (n > nfields || (nsigs > 0 && n == 0))
 		abort();
-	dkim_msg_free(&m);
+	dkv_msg_free(&m);
 	return 0;
 }

@@ -7,6 +7,8 @@
 #ifdef FUZZ_SMOKE
 #define LLVMFuzzerTestOneInput fuzz_mailaddr
 #endif
+#include "config.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * fuzz-message.c - a whole message through the session: the first input
  * line is the MAIL FROM argument, the second the HELO name, the rest the
- * message (read by lib/message.c), through SPF, DKIM and DMARC over a
+ * message (read by lib/session/message.c), through SPF, DKIM and DMARC over a
  * table resolver. Oracle: no crash, and the header we would write always
  * parses as RFC 8601.
  */
@@ -9,13 +9,15 @@
 #define LLVMFuzzerTestOneInput fuzz_message
 #endif
 
+#include "config.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "authres.h"
-#include "config.h"
+#include "settings.h"
 #include "dns.h"
 #include "message.h"
 #include "psl.h"
@@ -25,7 +27,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct session_env env;
-static struct am_config *cfg;
+static struct settings *cfg;
 
 static void
 setup(void)
@@ -41,15 +43,15 @@ setup(void)
 	    "v=DMARC1; p=reject; sp=quarantine; pct=50");
 	env.spf = spf_checker_new(env.dns, "mx.test.example", err, sizeof(err));
 	{
-		struct dkim_opts dk = {.max_signatures = 4, .min_rsa_bits = 1024};
+		struct dkv_opts dk = {.max_signatures = 4, .min_rsa_bits = 1024};
 		struct psl *psl = psl_load_string("org\ncom\n*.ck\n!www.ck\n", err,
 		    sizeof(err));
 
-		env.dkim = dkim_verifier_new(env.dns, &dk, err, sizeof(err));
+		env.dkim = dkv_verifier_new(env.dns, &dk, err, sizeof(err));
 		env.dmarc = psl ? dmarc_checker_new(env.dns, psl, err, sizeof(err)) : NULL;
 		psl_unref(&psl);
 	}
-	cfg = config_load_string("authserv_id = \"mx.test.example\";"
+	cfg = settings_load_string("authserv_id = \"mx.test.example\";"
 	    "policy = { dns_budget_ms = 1000; };", "fuzz.conf", err, sizeof(err));
 	if (env.spf == NULL || env.dkim == NULL || env.dmarc == NULL || cfg == NULL)
 		abort();

@@ -5,6 +5,8 @@
 #ifdef FUZZ_SMOKE
 #define LLVMFuzzerTestOneInput fuzz_psl
 #endif
+#include "config.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,6 +9,8 @@
  * fixed; a fresh table is built per input so runs do not depend on each
  * other.
  */
+#include "config.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,13 +6,15 @@
  * serving by itself (libmilter's smfi_main returned), 71 system error,
  * 78 configuration error.
  */
+#include "config.h"
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "settings.h"
 #include "daemon.h"
 #include "log.h"
 #include "offline.h"
@@ -121,14 +123,14 @@ main(int argc, char **argv)
 
 	if (check || t.file != NULL) {
 		char err[512];
-		struct am_config *cfg;
+		struct settings *cfg;
 		int rc;
 
 		if (config_path == NULL && t.file != NULL &&
 		    access(DEFAULT_CONFIG, F_OK) != 0)
-			cfg = config_defaults(); /* -t works without an installed config */
+			cfg = settings_defaults(); /* -t works without an installed config */
 		else
-			cfg = config_load(config_path ? config_path : DEFAULT_CONFIG,
+			cfg = settings_load(config_path ? config_path : DEFAULT_CONFIG,
 			    err, sizeof(err));
 		if (cfg == NULL) {
 			fprintf(stderr, "%s\n", err);
@@ -136,11 +138,11 @@ main(int argc, char **argv)
 		}
 		if (check) {
 			printf("%s: configuration OK\n", cfg->path ? cfg->path : DEFAULT_CONFIG);
-			config_unref(&cfg);
+			settings_unref(&cfg);
 			return 0;
 		}
 		rc = offline_run(cfg, &t);
-		config_unref(&cfg);
+		settings_unref(&cfg);
 		return rc;
 	}
 	d.config_path = config_path ? config_path : DEFAULT_CONFIG;

@@ -8,6 +8,8 @@
  * Steps that need no reply are negotiated as "no reply" (SMFIP_NR_*) to
  * save round trips.
  */
+#include "config.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -18,7 +20,7 @@
 #include <time.h>
 
 #include "callbacks.h"
-#include "config.h"
+#include "settings.h"
 #include "log.h"
 #include "session.h"
 #include "util.h"
@@ -169,16 +171,16 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static sfsistat
 cb_connect(SMFICTX *ctx, char *hostname, struct sockaddr *sa)
 {
-	struct am_config *cfg;
+	struct settings *cfg;
 	struct conn *c = conn_get(ctx) ? conn_get(ctx) : conn_new(ctx);
 	char ip[INET6_ADDRSTRLEN] = "";
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
-	cfg = config_get_current();
+	cfg = settings_get_current();
 	session_free(&c->s);
 	c->s = session_new(cb_env, cfg);
-	config_unref(&cfg);
+	settings_unref(&cfg);
 
 	if (sa != NULL && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));

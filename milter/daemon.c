@@ -55,6 +55,8 @@
  * restart. A signal blocked by whoever started us stays blocked across
  * exec and is taken here like any other.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -77,7 +79,7 @@
 #include <libmilter/mfapi.h>
 
 #include "callbacks.h"
-#include "config.h"
+#include "settings.h"
 #include "daemon.h"
 #include "log.h"
 #include "session.h"
@@ -273,7 +275,7 @@ socket_failed(const char *spec, int err)
 /* warn_authserv_id - mail readers trust our header by its authserv-id: a
  * single label (the host's name without a domain) is almost never meant */
 static void
-warn_authserv_id(const char *event, const struct am_config *cfg)
+warn_authserv_id(const char *event, const struct settings *cfg)
 {
 	if (strchr(cfg->authserv_id, '.') == NULL)
 		log_msg(LOG_WARNING, "event=%s warning=\"authserv_id %s is not "
@@ -288,16 +290,16 @@ static void
 reload(const char *path, struct session_env *env)
 {
 	char err[512], changed[512];
-	struct am_config *cfg = config_load(path, err, sizeof(err));
-	struct am_config *old;
+	struct settings *cfg = settings_load(path, err, sizeof(err));
+	struct settings *old;
 
 	if (cfg == NULL) {
 		log_msg(LOG_ERR, "event=reload status=failed reason=\"%s\" "
 		    "note=\"keeping the running configuration\"", err);
 		return;
 	}
-	old = config_get_current();
-	if (config_start_only_changes(old, cfg, changed, sizeof(changed)) > 0)
+	old = settings_get_current();
+	if (settings_start_only_changes(old, cfg, changed, sizeof(changed)) > 0)
 		log_msg(LOG_WARNING, "event=reload note=\"changed, applied at "
 		    "the next start only: %s\"", changed);
 	if (old->log_facility != cfg->log_facility)
@@ -305,11 +307,11 @@ reload(const char *path, struct session_env *env)
 	log_set_level(cfg->log_level);
 	if (old->milter_timeout_s != cfg->milter_timeout_s)
 		(void)smfi_settimeout((int)cfg->milter_timeout_s);
-	config_unref(&old);
+	settings_unref(&old);
 	warn_authserv_id("reload", cfg);
 	if (session_env_reload(env, cfg, err, sizeof(err)) != 0)
 		log_msg(LOG_ERR, "event=reload note=\"public suffix list kept: %s\"", err);
-	config_set_current(cfg);
+	settings_set_current(cfg);
 	log_msg(LOG_INFO, "event=reload status=ok file=%s", path);
 }
 
@@ -367,7 +369,7 @@ int
 daemon_run(const struct daemon_opts *o)
 {
 	char err[512];
-	struct am_config *cfg;
+	struct settings *cfg;
 	struct session_env *env;
 	const char *spec, *path, *pidfile, *user;
 	sigset_t set;
@@ -385,22 +387,22 @@ daemon_run(const struct daemon_opts *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	cfg = config_load(o->config_path, err, sizeof(err));
+	cfg = settings_load(o->config_path, err, sizeof(err));
 	if (cfg == NULL) {
 		fprintf(stderr, "authmilter: %s\n", err);
 		return 78;
 	}
 	spec = o->socket ? o->socket : cfg->socket;
-	if (config_socket_valid(spec, err, sizeof(err)) != 0) {
+	if (settings_socket_valid(spec, err, sizeof(err)) != 0) {
 		fprintf(stderr, "authmilter: -p %s: %s\n", spec, err);
-		config_unref(&cfg);
+		settings_unref(&cfg);
 		return 64;
 	}
 	user = o->user ? o->user : cfg->user;
 	if (user != NULL &&
 	    lookup_user(user, &uid, &gid, username, sizeof(username), err, sizeof(err)) != 0) {
 		fprintf(stderr, "authmilter: %s\n", err);
-		config_unref(&cfg);
+		settings_unref(&cfg);
 		return 67;
 	}
 	pidfile = o->pidfile ? o->pidfile : cfg->pidfile;
@@ -409,7 +411,7 @@ daemon_run(const struct daemon_opts *o)
 	warn_authserv_id("start", cfg);
 	if (!o->foreground && daemon(0, 0) != 0) {
 		fprintf(stderr, "authmilter: cannot detach: %s\n", strerror(errno));
-		config_unref(&cfg);
+		settings_unref(&cfg);
 		return 71;
 	}
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -422,11 +424,11 @@ daemon_run(const struct daemon_opts *o)
 	env = session_env_open(cfg, err, sizeof(err));
 	if (env == NULL) {
 		log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);
-		config_unref(&cfg);
+		settings_unref(&cfg);
 		return 71;
 	}
 	callbacks_init(env, socket_path(spec) != NULL);
-	config_set_current(config_ref(cfg));
+	settings_set_current(settings_ref(cfg));
 
 	if (smfi_register(*callbacks_filter()) == MI_FAILURE ||
 	    smfi_setconn((char *)spec) == MI_FAILURE ||

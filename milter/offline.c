@@ -1,13 +1,15 @@
 /*
  * offline.c - `authmilter -t` (see offline.h): the message is read by
- * lib/message.c into the same session the milter uses.
+ * lib/session/message.c into the same session the milter uses.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "settings.h"
 #include "log.h"
 #include "message.h"
 #include "offline.h"
@@ -15,7 +17,7 @@
 #include "util.h"
 
 int
-offline_run(struct am_config *cfg, const struct offline_opts *o)
+offline_run(struct settings *cfg, const struct offline_opts *o)
 {
 	char err[512];
 	struct session_env *env;

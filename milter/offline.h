@@ -5,7 +5,7 @@
 #ifndef AM_OFFLINE_H
 #define AM_OFFLINE_H
 
-struct am_config;
+struct settings;
 
 struct offline_opts {
 	const char *file;       /* path or "-" */
@@ -19,6 +19,6 @@ struct offline_opts {
 
 /* offline_run - evaluate one message; returns the exit code (0 when it
  * ran, whatever the action) */
-int offline_run(struct am_config *cfg, const struct offline_opts *o);
+int offline_run(struct settings *cfg, const struct offline_opts *o);
 
 #endif

@@ -14,6 +14,8 @@
  *                           {"value": crlf-folded, "value_lf": lf-folded}
  * A line that is not valid JSON prints {"error": "bad input line"}.
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -25,11 +25,13 @@
  * none -> no signature (n == 0). Mail::DKIM's verdict is per message: the
  * best of our per-signature results (pass > fail > anything else).
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "settings.h"
 #include "dkim.h"
 #include "dns.h"
 #include "session.h"
@@ -173,19 +175,19 @@ feed(const struct sink *k, const char *msg, size_t len)
 static void
 msg_header(void *m, const char *name, const char *value)
 {
-	dkim_msg_header(m, name, value);
+	dkv_msg_header(m, name, value);
 }
 
 static void
 msg_eoh(void *m)
 {
-	dkim_msg_eoh(m);
+	dkv_msg_eoh(m);
 }
 
 static void
 msg_body(void *m, const unsigned char *p, size_t len)
 {
-	dkim_msg_body(m, p, len);
+	dkv_msg_body(m, p, len);
 }
 
 static void
@@ -208,24 +210,24 @@ ses_body(void *s, const unsigned char *p, size_t len)
 
 /* collect - the results as text and names, and the best of them */
 static void
-collect(const struct dkim_result *res, size_t n, struct got *g)
+collect(const struct dkv_result *res, size_t n, struct got *g)
 {
 	g->best = -1;
 	str_copy(g->text, n == 0 ? "none" : "", sizeof(g->text));
 	str_copy(g->names, n == 0 ? "none" : "", sizeof(g->names));
 	for (size_t i = 0; i < n; i++) {
-		int rank = res[i].result == DKIM_RES_PASS ? 2 :
-		    res[i].result == DKIM_RES_FAIL ? 1 : 0;
+		int rank = res[i].result == DKV_RES_PASS ? 2 :
+		    res[i].result == DKV_RES_FAIL ? 1 : 0;
 		char one[200];
 
 		if (rank > g->best)
 			g->best = rank;
 		snprintf(one, sizeof(one), "%s%s(%s)", i ? "," : "",
-		    dkim_res_name(res[i].result), res[i].reason);
+		    dkv_res_name(res[i].result), res[i].reason);
 		if (strlen(g->text) + strlen(one) < sizeof(g->text))
 			memcpy(g->text + strlen(g->text), one, strlen(one) + 1);
 		snprintf(one, sizeof(one), "%s%s", i ? "," : "",
-		    dkim_res_name(res[i].result));
+		    dkv_res_name(res[i].result));
 		if (strlen(g->names) + strlen(one) < sizeof(g->names))
 			memcpy(g->names + strlen(g->names), one, strlen(one) + 1);
 	}
@@ -265,10 +267,10 @@ verify_table(const char *msg, size_t len, const struct rec *const *sel,
     size_t nsel, struct got *g)
 {
 	struct dns_resolver *dns = dns_table_new();
-	struct dkim_opts o = { 0, 0, 0 };
-	struct dkim_verifier *v;
-	struct dkim_msg *m;
-	const struct dkim_result *res;
+	struct dkv_opts o = { 0, 0, 0 };
+	struct dkv_verifier *v;
+	struct dkv_msg *m;
+	const struct dkv_result *res;
 	struct sink k = { msg_header, msg_eoh, msg_body, NULL };
 	char err[256];
 	size_t n = 0;
@@ -287,7 +289,7 @@ verify_table(const char *msg, size_t len, const struct rec *const *sel,
 				dns_table_add_text(dns, r->name, DNS_T_TXT, s);
 		}
 	}
-	v = dkim_verifier_new(dns, &o, err, sizeof(err));
+	v = dkv_verifier_new(dns, &o, err, sizeof(err));
 	if (v == NULL) {
 		snprintf(g->text, sizeof(g->text), "(cannot run: %s)", err);
 		str_copy(g->names, g->text, sizeof(g->names));
@@ -295,13 +297,13 @@ verify_table(const char *msg, size_t len, const struct rec *const *sel,
 		dns_resolver_free(&dns);
 		return;
 	}
-	m = dkim_msg_new(v, NULL);
+	m = dkv_msg_new(v, NULL);
 	k.arg = m;
 	feed(&k, msg, len);
-	dkim_msg_eom(m, &res, &n);
+	dkv_msg_eom(m, &res, &n);
 	collect(res, n, g);
-	dkim_msg_free(&m);
-	dkim_verifier_free(&v);
+	dkv_msg_free(&m);
+	dkv_verifier_free(&v);
 	dns_resolver_free(&dns);
 }
 
@@ -310,7 +312,7 @@ verify_table(const char *msg, size_t len, const struct rec *const *sel,
 static void
 verify_session(const char *msg, size_t len, struct got *g)
 {
-	struct am_config *cfg;
+	struct settings *cfg;
 	struct session_env *env = suite_env_open(&fwd,
 	    "spf = { enable = false; };\ndmarc = { enable = false; };", &cfg);
 	struct session *s = session_new(env, cfg);
@@ -373,30 +375,30 @@ write_zone(const char *id, const struct rec *const *sel, size_t nsel)
 
 /* accepts - does our result name fit the corpus word */
 static int
-accepts(const char *corpus, const char *want, enum dkim_res got)
+accepts(const char *corpus, const char *want, enum dkv_res got)
 {
 	if (strcmp(want, "pass") == 0)
-		return got == DKIM_RES_PASS;
+		return got == DKV_RES_PASS;
 	if (strcmp(want, "fail") == 0)
-		return got == DKIM_RES_FAIL ||
-		    (strcmp(corpus, "dkimpy") == 0 && got == DKIM_RES_PERMERROR);
+		return got == DKV_RES_FAIL ||
+		    (strcmp(corpus, "dkimpy") == 0 && got == DKV_RES_PERMERROR);
 	if (strcmp(want, "invalid") == 0)
-		return got == DKIM_RES_PERMERROR || got == DKIM_RES_TEMPERROR;
+		return got == DKV_RES_PERMERROR || got == DKV_RES_TEMPERROR;
 	return 0;
 }
 
-static enum dkim_res
+static enum dkv_res
 res_of(const char *name)
 {
-	static const enum dkim_res all[] = { DKIM_RES_NONE, DKIM_RES_PASS,
-	    DKIM_RES_FAIL, DKIM_RES_NEUTRAL, DKIM_RES_POLICY,
-	    DKIM_RES_TEMPERROR, DKIM_RES_PERMERROR };
+	static const enum dkv_res all[] = { DKV_RES_NONE, DKV_RES_PASS,
+	    DKV_RES_FAIL, DKV_RES_NEUTRAL, DKV_RES_POLICY,
+	    DKV_RES_TEMPERROR, DKV_RES_PERMERROR };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strncmp(name, dkim_res_name(all[i]),
-		    strlen(dkim_res_name(all[i]))) == 0)
+		if (strncmp(name, dkv_res_name(all[i]),
+		    strlen(dkv_res_name(all[i]))) == 0)
 			return all[i];
-	return DKIM_RES_NONE;
+	return DKV_RES_NONE;
 }
 
 /* matches - whether the results fit the corpus words (want is a list);
@@ -413,8 +415,8 @@ matches(const char *corpus, const char *want, const struct got *gt,
 	if (strcmp(want, "none") == 0)
 		return strcmp(gt->names, "none") == 0;
 	if (per_message) {
-		enum dkim_res b = gt->best == 2 ? DKIM_RES_PASS :
-		    gt->best == 1 ? DKIM_RES_FAIL : DKIM_RES_PERMERROR;
+		enum dkv_res b = gt->best == 2 ? DKV_RES_PASS :
+		    gt->best == 1 ? DKV_RES_FAIL : DKV_RES_PERMERROR;
 
 		if (gt->best == 0) /* the first non-pass, non-fail result */
 			b = res_of(gt->names);
@@ -430,7 +432,7 @@ matches(const char *corpus, const char *want, const struct got *gt,
 		if (ws == NULL || gs == NULL || !accepts(corpus, ws, res_of(gs)))
 			match = 0;
 		if (ws != NULL && gs != NULL && strcmp(ws, "pass") != 0 &&
-		    res_of(gs) == DKIM_RES_PASS)
+		    res_of(gs) == DKV_RES_PASS)
 			hard_fail = 1;
 		ws = ws ? strtok_r(NULL, ",", &wsave) : NULL;
 		gs = gs ? strtok_r(NULL, ",", &gsave) : NULL;

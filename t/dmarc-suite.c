@@ -28,12 +28,14 @@
  * listed as "<table>-unbound<TAB>id<TAB>reason", and a listed row that no
  * longer differs fails.
  */
+#include "config.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "settings.h"
 #include "dmarc.h"
 #include "dns.h"
 #include "mailaddr.h"
@@ -80,7 +82,7 @@ static struct dns_resolver *zone;
 static struct suite_fwd fwd;
 static unsigned nzones;          /* ZONE_RESETs seen: zone i is block i-1 */
 static struct session_env *uenv; /* for the current zone and PSL */
-static struct am_config *ucfg;
+static struct settings *ucfg;
 static char upsl[1024];          /* the PSL uenv was made with */
 
 /* unescape - undo dmarc-suite.py's \\, \t, \r, \n in place */

@@ -6,6 +6,8 @@
  * usage: fuzz-smoke CORPUS_ROOT [ROUNDS]
  * A crash or a sanitizer report fails the test; surviving is the oracle.
  */
+#include "config.h"
+
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 # t/man-lint.sh - the man pages lint clean and cannot drift from the code:
 #   1. mandoc -T lint -W warning (or, without mandoc, groff -ww -z) says
 #      nothing about doc/authmilter.8 and doc/authmilter.conf.5;
-#   2. every setting of lib/config.c's tables appears in authmilter.conf(5)
+#   2. every setting of lib/settings/settings.c's tables appears in authmilter.conf(5)
 #      as an entry (.It Ic group.name) whose text names its default;
 #   3. every option that `authmilter -h` prints appears in authmilter(8).
 # The pages are the ones make generated in the build tree (paths filled in).
@@ -65,10 +65,10 @@ settings=$(awk '
 			name = (f[1] in group) ? group[f[1]] "." f[2] : f[2]
 			print name "\t" f[3]
 		}
-	}' "$srcdir/lib/config.c")
+	}' "$srcdir/lib/settings/settings.c")
 nsettings=$(printf '%s\n' "$settings" | grep -c .)
 if [ "$nsettings" -lt 20 ]; then
-	bad "found only $nsettings settings in lib/config.c: has the table format changed?"
+	bad "found only $nsettings settings in lib/settings/settings.c: has the table format changed?"
 fi
 psl=$(sed -n 's/^PSL_PATH = //p' "$builddir/Makefile" 2>/dev/null)
 tab=$(printf '\t')
@@ -108,7 +108,7 @@ while IFS="$tab" read -r name def; do
 done <<EOF
 $settings
 EOF
-echo "ok: $nok of $nsettings settings of lib/config.c documented with their default"
+echo "ok: $nok of $nsettings settings of lib/settings/settings.c documented with their default"
 
 # ---- 3. options -------------------------------------------------------------
 bin=$builddir/authmilter

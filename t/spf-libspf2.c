@@ -2,7 +2,7 @@
  * spf-libspf2.c - Debian's libspf2 1.2.10 kept as a measured reference
  * next to spf_check().
  *
- * libspf2 is not in the evaluation path (see lib/spf.h). Here it gets a
+ * libspf2 is not in the evaluation path (see lib/spf/spf.h). Here it gets a
  * DNS layer over our struct dns_resolver (a table back end) and is run,
  * each check in a forked child because DNS data can make it abort, beside
  * spf_check() on the same zone:
@@ -21,6 +21,8 @@
  */
 #include "config.h"
 
+#include "settings.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -32,7 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* libspf2 and lib/spf.h both name their results SPF_RESULT_*: rename
+/* libspf2 and lib/spf/spf.h both name their results SPF_RESULT_*: rename
  * libspf2's enumerators while its headers are read. */
 #define SPF_RESULT_INVALID L2_RESULT_INVALID
 #define SPF_RESULT_NEUTRAL L2_RESULT_NEUTRAL

@@ -19,11 +19,13 @@
  * be listed as "rfc7208-unbound:name" (or rfc4408-unbound:) with its
  * reason, and a listed one that no longer differs fails the run.
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "settings.h"
 #include "dns.h"
 #include "session.h"
 #include "spf.h"
@@ -125,7 +127,7 @@ table_check(struct spf_checker *c, char **f, struct spf_outcome *o)
  * the result for MAIL FROM, or for HELO when MAIL FROM is null; 0 when the
  * session gave neither */
 static int
-session_check(const struct session_env *env, struct am_config *cfg, char **f,
+session_check(const struct session_env *env, struct settings *cfg, char **f,
     struct spf_outcome *o)
 {
 	struct session *s = session_new(env, cfg);
@@ -163,7 +165,7 @@ run_suite(const char *path, const char *suite, struct known *k,
 	struct dns_resolver *dns = NULL;
 	struct spf_checker *c = NULL;
 	struct session_env *env = NULL;
-	struct am_config *cfg = NULL;
+	struct settings *cfg = NULL;
 	char err[128];
 	int bad = 0;
 

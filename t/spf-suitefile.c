@@ -1,6 +1,8 @@
 /*
  * spf-suitefile.c - the flat SPF suite format (see spf-suitefile.h).
  */
+#include "config.h"
+
 #include <string.h>
 
 #include "dns.h"

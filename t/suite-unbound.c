@@ -2,11 +2,13 @@
  * suite-unbound.c - the production DNS path for the conformance suites
  * (see suite-unbound.h).
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "settings.h"
 #include "session.h"
 #include "suite-unbound.h"
 #include "util.h"
@@ -34,7 +36,7 @@ suite_fwd_args(int *argcp, char ***argvp, struct suite_fwd *f)
 }
 
 struct session_env *
-suite_env_open(struct suite_fwd *f, const char *extra, struct am_config **cfgp)
+suite_env_open(struct suite_fwd *f, const char *extra, struct settings **cfgp)
 {
 	struct session_env *env;
 	char err[512], *text;
@@ -48,7 +50,7 @@ suite_env_open(struct suite_fwd *f, const char *extra, struct am_config **cfgp)
 	    "dns = {\n\tnameservers = [ \"%s@%u\" ];\n\ttimeout_ms = %u;\n};\n"
 	    "%s\n", f->host, f->next, SUITE_DNS_TIMEOUT_MS, extra ? extra : "");
 	f->next++;
-	*cfgp = config_load_string(text, "suite.conf", err, sizeof(err));
+	*cfgp = settings_load_string(text, "suite.conf", err, sizeof(err));
 	free(text);
 	if (*cfgp == NULL) {
 		fprintf(stderr, "suite: config: %s\n", err);
@@ -63,8 +65,8 @@ suite_env_open(struct suite_fwd *f, const char *extra, struct am_config **cfgp)
 }
 
 void
-suite_env_close(struct session_env **envp, struct am_config **cfgp)
+suite_env_close(struct session_env **envp, struct settings **cfgp)
 {
 	session_env_close(envp);
-	config_unref(cfgp);
+	settings_unref(cfgp);
 }

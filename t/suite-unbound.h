@@ -8,7 +8,7 @@
 #ifndef AM_SUITE_UNBOUND_H
 #define AM_SUITE_UNBOUND_H
 
-struct am_config;
+struct settings;
 struct session_env;
 
 /* libunbound's per-query timeout in the suites: short, so the cases whose
@@ -31,8 +31,8 @@ int suite_fwd_args(int *argcp, char ***argvp, struct suite_fwd *f);
  * block, no trusted networks, authserv_id receiver.example.net and the
  * libconfig text extra appended. Exits on error. */
 struct session_env *suite_env_open(struct suite_fwd *f, const char *extra,
-    struct am_config **cfgp);
+    struct settings **cfgp);
 /* suite_env_close - free both; sets them to NULL */
-void suite_env_close(struct session_env **envp, struct am_config **cfgp);
+void suite_env_close(struct session_env **envp, struct settings **cfgp);
 
 #endif

@@ -2,6 +2,8 @@
  * test-authres.c - lib/authres: rendering, folding, round trips, the strict
  * parser's rejections and the lenient authserv-id reader.
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,6 +6,8 @@
  * is a host network; "1.2.3/24" and other short IPv4 forms are errors
  * (inet_pton); IPv4-mapped networks of /96 or longer are stored as IPv4.
  */
+#include "config.h"
+
 #include <arpa/inet.h>
 #include <string.h>
 #include <sys/socket.h>

@@ -4,6 +4,8 @@
  * shipped conf/authmilter.conf, socket specs, refcounts and the current
  * snapshot. Run it under valgrind or ASan: failed loads must not leak.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,7 +17,7 @@
 
 #include <arpa/inet.h>
 
-#include "config.h"
+#include "settings.h"
 #include "tap.h"
 #include "util.h"
 
@@ -232,7 +234,7 @@ test_load_cases(void)
 	    i++) {
 		const struct load_case *tc = &load_cases[i];
 		char err[512] = "";
-		struct am_config *c = config_load_string(tc->text, "t.conf", err,
+		struct settings *c = settings_load_string(tc->text, "t.conf", err,
 		    sizeof(err));
 
 		if (tc->err == NULL) {
@@ -241,7 +243,7 @@ test_load_cases(void)
 			ok(c == NULL, "%s: fails", tc->name);
 			is_str(err, tc->err, "%s: message", tc->name);
 		}
-		config_unref(&c);
+		settings_unref(&c);
 	}
 }
 
@@ -271,7 +273,7 @@ static void
 test_policy(void)
 {
 	char err[256];
-	struct am_config *c = config_load_string(
+	struct settings *c = settings_load_string(
 	    "dkim = { enable = false; max_signatures = 3; min_key_bits = 2048; };\n"
 	    "dmarc = { psl_file = \"/tmp/psl.dat\"; };\n"
 	    "policy = { mode = \"report-only\"; quarantine = \"header\";\n"
@@ -279,7 +281,7 @@ test_policy(void)
 	    "  on_temperror = \"tempfail\"; on_from_error = \"accept\";\n"
 	    "  on_oversize = \"reject\"; dns_budget_ms = 2500; };\n", "p.conf",
 	    err, sizeof(err));
-	struct am_config *d = config_load_string("", "d.conf", err, sizeof(err));
+	struct settings *d = settings_load_string("", "d.conf", err, sizeof(err));
 
 	if (!ok(c != NULL && d != NULL, "policy config loads: %s", err))
 		return;
@@ -308,15 +310,15 @@ test_policy(void)
 	is_int(d->policy_on_from_error, FROM_ERROR_REJECT, "default policy.on_from_error");
 	is_int(d->policy_on_oversize, OVERSIZE_TEMPFAIL, "default policy.on_oversize");
 	is_int(d->policy_dns_budget_ms, 10000, "default policy.dns_budget_ms");
-	config_unref(&c);
-	config_unref(&d);
+	settings_unref(&c);
+	settings_unref(&d);
 }
 
 static void
 test_full(void)
 {
 	char err[512] = "";
-	struct am_config *c = config_load_string(full_text, "full.conf", err,
+	struct settings *c = settings_load_string(full_text, "full.conf", err,
 	    sizeof(err));
 
 	if (!ok(c != NULL, "full: loads (%s)", err))
@@ -356,13 +358,13 @@ test_full(void)
 	is_int(c->spf_helo, 0, "full: spf.helo");
 	is_str(c->path, "full.conf", "full: path");
 	is_int(c->refcount, 1, "full: refcount 1");
-	config_unref(&c);
+	settings_unref(&c);
 	ok(c == NULL, "unref clears the pointer");
 }
 
-/* check_defaults - what an empty file and config_defaults() both give */
+/* check_defaults - what an empty file and settings_defaults() both give */
 static void
-check_defaults(const struct am_config *c, const char *what)
+check_defaults(const struct settings *c, const char *what)
 {
 	is_str(c->socket, "inet:8891@localhost", "%s: socket", what);
 	is_int(c->socket_mode, 0660, "%s: socket_mode", what);
@@ -399,19 +401,19 @@ static void
 test_defaults(void)
 {
 	char err[256] = "";
-	struct am_config *c = config_load_string("", "empty.conf", err,
+	struct settings *c = settings_load_string("", "empty.conf", err,
 	    sizeof(err));
 
 	if (ok(c != NULL, "empty: loads (%s)", err))
 		check_defaults(c, "empty");
-	config_unref(&c);
-	c = config_defaults();
-	check_defaults(c, "config_defaults");
-	is_str(c->path, NULL, "config_defaults: no path");
-	config_unref(&c);
+	settings_unref(&c);
+	c = settings_defaults();
+	check_defaults(c, "settings_defaults");
+	is_str(c->path, NULL, "settings_defaults: no path");
+	settings_unref(&c);
 
 	/* a group present but partial: the rest of it keeps its defaults */
-	c = config_load_string("dns = { timeout_ms = 7; };\n"
+	c = settings_load_string("dns = { timeout_ms = 7; };\n"
 	    "authserv_id = \"mx.example.net\";", "partial.conf", err,
 	    sizeof(err));
 	if (ok(c != NULL, "partial dns: loads (%s)", err)) {
@@ -419,16 +421,16 @@ test_defaults(void)
 		ok(c->dns_nameservers == NULL, "partial dns: no nameservers");
 		is_int(c->spf_enable, 1, "partial dns: spf.enable default");
 	}
-	config_unref(&c);
+	settings_unref(&c);
 
 	/* the missing ';' case gives what it says */
-	c = config_load_string("milter_timeout = 30\nlog_level = \"debug\"\n",
+	c = settings_load_string("milter_timeout = 30\nlog_level = \"debug\"\n",
 	    "t.conf", err, sizeof(err));
 	if (ok(c != NULL, "missing ';': loads")) {
 		is_int(c->milter_timeout_s, 30, "missing ';': milter_timeout");
 		is_int(c->log_level, LOG_DEBUG, "missing ';': log_level");
 	}
-	config_unref(&c);
+	settings_unref(&c);
 }
 
 /* ---- files ------------------------------------------------------------- */
@@ -468,7 +470,7 @@ static void
 expect_file(const char *case_name, const char *name, const char *want)
 {
 	char path[512], err[1024] = "", expect[1024];
-	struct am_config *c = config_load(tmp_path(name, path, sizeof(path)),
+	struct settings *c = settings_load(tmp_path(name, path, sizeof(path)),
 	    err, sizeof(err));
 	const char *at;
 
@@ -486,7 +488,7 @@ expect_file(const char *case_name, const char *name, const char *want)
 			snprintf(expect, sizeof(expect), "%s", want);
 		is_str(err, expect, "%s: message", case_name);
 	}
-	config_unref(&c);
+	settings_unref(&c);
 }
 
 static void
@@ -527,14 +529,14 @@ test_files(void)
 	expect_file("include: valid", "main.conf", NULL);
 	{
 		char err[512];
-		struct am_config *c = config_load(tmp_path("main.conf", path,
+		struct settings *c = settings_load(tmp_path("main.conf", path,
 		    sizeof(path)), err, sizeof(err));
 
 		if (ok(c != NULL, "include: reload (%s)", c ? "" : err)) {
 			is_int(c->spf_enable, 0, "include: spf.enable from sub");
 			is_int(c->milter_timeout_s, 30, "include: main value");
 		}
-		config_unref(&c);
+		settings_unref(&c);
 	}
 
 	/* a syntax error in the included file */
@@ -564,7 +566,7 @@ test_files(void)
 	write_str("big.conf", big);
 	expect_file("too large", "big.conf",
 	    "@/big.conf: larger than 1048576 bytes");
-	ok(config_load_string(big, "big", path, sizeof(path)) == NULL,
+	ok(settings_load_string(big, "big", path, sizeof(path)) == NULL,
 	    "too large string: fails");
 	is_str(path, "big: larger than 1048576 bytes", "too large string: message");
 	free(big);
@@ -586,7 +588,7 @@ test_shipped(void)
 {
 	const char *top = getenv("top_srcdir");
 	char path[1024], err[512] = "";
-	struct am_config *c;
+	struct settings *c;
 
 	if (top == NULL) {
 		printf("# shipped conf/authmilter.conf: skipped, top_srcdir "
@@ -594,7 +596,7 @@ test_shipped(void)
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/conf/authmilter.conf", top);
-	c = config_load(path, err, sizeof(err));
+	c = settings_load(path, err, sizeof(err));
 	if (!ok(c != NULL, "shipped config loads: %s", err))
 		return;
 	is_str(c->socket, "inet:8891@localhost", "shipped: socket");
@@ -604,7 +606,7 @@ test_shipped(void)
 	is_int(c->trusted_networks.n, 2, "shipped: trusted_networks");
 	is_int(c->spf_enable, 1, "shipped: spf.enable");
 	is_int(c->spf_helo, 1, "shipped: spf.helo");
-	config_unref(&c);
+	settings_unref(&c);
 }
 
 /* ---- socket specs ------------------------------------------------------ */
@@ -658,7 +660,7 @@ test_sockets(void)
 	for (size_t i = 0; i < sizeof(socket_cases) / sizeof(socket_cases[0]);
 	    i++) {
 		err[0] = '\0';
-		is_int(config_socket_valid(socket_cases[i].spec, err,
+		is_int(settings_socket_valid(socket_cases[i].spec, err,
 		    sizeof(err)), socket_cases[i].rc, "socket \"%s\" (%s)",
 		    socket_cases[i].spec, err);
 		if (socket_cases[i].rc < 0)
@@ -669,50 +671,50 @@ test_sockets(void)
 
 /* ---- refcounts and the current snapshot -------------------------------- */
 
-static struct am_config *
+static struct settings *
 small_config(unsigned timeout)
 {
 	char text[128], err[256];
 
 	snprintf(text, sizeof(text), "authserv_id = \"mx.example.net\";\n"
 	    "milter_timeout = %u;\n", timeout);
-	return config_load_string(text, "small.conf", err, sizeof(err));
+	return settings_load_string(text, "small.conf", err, sizeof(err));
 }
 
 static void
 test_refs(void)
 {
-	struct am_config *a = small_config(1), *b = small_config(2), *cur, *r;
+	struct settings *a = small_config(1), *b = small_config(2), *cur, *r;
 
 	ok(a != NULL && b != NULL, "refs: two snapshots");
 	if (a == NULL || b == NULL)
 		return;
-	r = config_ref(a);
+	r = settings_ref(a);
 	ok(r == a, "ref returns its argument");
 	is_int(a->refcount, 2, "ref: 2");
-	config_unref(&r);
+	settings_unref(&r);
 	is_int(a->refcount, 1, "unref: 1");
-	ok(config_ref(NULL) == NULL, "ref(NULL) is NULL");
+	ok(settings_ref(NULL) == NULL, "ref(NULL) is NULL");
 	r = NULL;
-	config_unref(&r);
+	settings_unref(&r);
 	ok(r == NULL, "unref of NULL is harmless");
 
-	cur = config_get_current();
+	cur = settings_get_current();
 	ok(cur == NULL, "no current snapshot at first");
-	config_set_current(a);          /* takes over our reference */
-	cur = config_get_current();
+	settings_set_current(a);          /* takes over our reference */
+	cur = settings_get_current();
 	ok(cur == a, "current is a");
 	is_int(a->refcount, 2, "current + our get");
-	config_set_current(b);          /* drops the current's ref on a */
+	settings_set_current(b);          /* drops the current's ref on a */
 	is_int(a->refcount, 1, "a survives for its holder");
 	is_int(cur->milter_timeout_s, 1, "old snapshot still readable");
-	config_unref(&cur);             /* frees a */
-	cur = config_get_current();
+	settings_unref(&cur);             /* frees a */
+	cur = settings_get_current();
 	ok(cur == b, "current is b");
 	is_int(cur->milter_timeout_s, 2, "b's value");
-	config_unref(&cur);
-	config_set_current(NULL);       /* frees b */
-	ok(config_get_current() == NULL, "current cleared");
+	settings_unref(&cur);
+	settings_set_current(NULL);       /* frees b */
+	ok(settings_get_current() == NULL, "current cleared");
 }
 
 #define READERS 4
@@ -725,12 +727,12 @@ reader(void *arg)
 
 	(void)arg;
 	for (int i = 0; i < ROUNDS; i++) {
-		struct am_config *c = config_get_current();
+		struct settings *c = settings_get_current();
 
 		if (c == NULL || c->milter_timeout_s < 1 ||
 		    c->milter_timeout_s > 100)
 			bad++;
-		config_unref(&c);
+		settings_unref(&c);
 	}
 	return (void *)bad;
 }
@@ -742,13 +744,13 @@ test_threads(void)
 	long bad_total = 0;
 	int started = 0;
 
-	config_set_current(small_config(1));
+	settings_set_current(small_config(1));
 	for (int i = 0; i < READERS; i++)
 		if (pthread_create(&t[i], NULL, reader, NULL) == 0)
 			started++;
 	is_int(started, READERS, "threads: readers started");
 	for (unsigned i = 0; i < 200; i++)
-		config_set_current(small_config(1 + i % 100));
+		settings_set_current(small_config(1 + i % 100));
 	for (int i = 0; i < started; i++) {
 		void *bad;
 
@@ -756,7 +758,7 @@ test_threads(void)
 		bad_total += (long)bad;
 	}
 	is_int(bad_total, 0, "threads: every reader saw a whole snapshot");
-	config_set_current(NULL);
+	settings_set_current(NULL);
 }
 
 /* the scope column: what a reload applies, and the README's table says
@@ -779,10 +781,10 @@ check_readme_row(const char *name, int scope, void *arg)
 		return;
 	}
 	p = strstr(p + strlen(row), " | ");
-	ok(p != NULL && strncmp(p + 3, scope == CONFIG_SCOPE_START ? "start |" :
-	    "reload |", scope == CONFIG_SCOPE_START ? 7 : 8) == 0,
+	ok(p != NULL && strncmp(p + 3, scope == SETTINGS_SCOPE_START ? "start |" :
+	    "reload |", scope == SETTINGS_SCOPE_START ? 7 : 8) == 0,
 	    "README: %s applies at %s", name,
-	    scope == CONFIG_SCOPE_START ? "start" : "reload");
+	    scope == SETTINGS_SCOPE_START ? "start" : "reload");
 }
 
 static void
@@ -790,36 +792,36 @@ test_scope(void)
 {
 	const char *top = getenv("top_srcdir");
 	char err[256], changed[256], path[1024];
-	struct am_config *a, *b;
+	struct settings *a, *b;
 	struct readme r = { NULL, 0 };
 	FILE *f;
 
-	is_int(config_setting_scope("socket"), CONFIG_SCOPE_START, "socket: start");
-	is_int(config_setting_scope("dns.nameservers"), CONFIG_SCOPE_START,
+	is_int(settings_setting_scope("socket"), SETTINGS_SCOPE_START, "socket: start");
+	is_int(settings_setting_scope("dns.nameservers"), SETTINGS_SCOPE_START,
 	    "dns.nameservers: start");
-	is_int(config_setting_scope("log_level"), CONFIG_SCOPE_RELOAD,
+	is_int(settings_setting_scope("log_level"), SETTINGS_SCOPE_RELOAD,
 	    "log_level: reload");
-	is_int(config_setting_scope("policy.mode"), CONFIG_SCOPE_RELOAD,
+	is_int(settings_setting_scope("policy.mode"), SETTINGS_SCOPE_RELOAD,
 	    "policy.mode: reload");
-	is_int(config_setting_scope("dns"), -1, "a group is no setting");
-	is_int(config_setting_scope("nope.x"), -1, "unknown setting");
-	a = config_load_string("socket = \"inet:1@localhost\";\n"
+	is_int(settings_setting_scope("dns"), -1, "a group is no setting");
+	is_int(settings_setting_scope("nope.x"), -1, "unknown setting");
+	a = settings_load_string("socket = \"inet:1@localhost\";\n"
 	    "dns = { nameservers = [ \"127.0.0.1\" ]; };\nlog_level = \"info\";\n",
 	    "a.conf", err, sizeof(err));
-	b = config_load_string("socket = \"inet:2@localhost\";\n"
+	b = settings_load_string("socket = \"inet:2@localhost\";\n"
 	    "dns = { nameservers = [ \"127.0.0.1\", \"::1\" ]; };\n"
 	    "dkim = { max_signatures = 9; };\nlog_level = \"debug\";\n",
 	    "b.conf", err, sizeof(err));
 	if (ok(a != NULL && b != NULL, "scope configs: %s", err)) {
-		is_int(config_start_only_changes(a, b, changed, sizeof(changed)),
+		is_int(settings_start_only_changes(a, b, changed, sizeof(changed)),
 		    3, "start-only changes counted");
 		is_str(changed, "socket, dns.nameservers, dkim.max_signatures",
 		    "start-only changes named (log_level is not one)");
-		is_int(config_start_only_changes(a, a, changed, sizeof(changed)),
+		is_int(settings_start_only_changes(a, a, changed, sizeof(changed)),
 		    0, "no change");
 	}
-	config_unref(&a);
-	config_unref(&b);
+	settings_unref(&a);
+	settings_unref(&b);
 	if (top == NULL) {
 		printf("# README settings table: not checked, top_srcdir unset\n");
 		return;
@@ -831,7 +833,7 @@ test_scope(void)
 	if (fread(r.text, 1, (1 << 20) - 1, f) == 0)
 		r.text[0] = '\0';
 	fclose(f);
-	config_each_setting(check_readme_row, &r);
+	settings_each_setting(check_readme_row, &r);
 	is_int(r.missing, 0, "every setting is in the README table");
 	free(r.text);
 }

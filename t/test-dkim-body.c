@@ -1,5 +1,5 @@
 /*
- * test-dkim-body.c - lib/dkim_body.c: body canonicalization and hash.
+ * test-dkim-body.c - lib/dkim/dkim_body.c: body canonicalization and hash.
  *
  * Each named case gives a body and its canonical form (RFC 6376 3.4.3,
  * 3.4.4, with the 3.4.5 examples); the digest must be the SHA-256 of that
@@ -9,6 +9,8 @@
  * canonical body, SHA-1, and a long generated body checked against a
  * plain (non-streaming) reference canonicalizer round it off.
  */
+#include "config.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,30 +22,30 @@
 #include "tap.h"
 #include "util.h"
 
-static struct dkim_bh_algs *algs;
+static struct dkv_bh_algs *algs;
 
 /* ours - digest of body fed at the given cut points (sorted, < len) */
 static size_t
-ours(enum dkim_bh_canon c, enum dkim_bh_hash hh, long long limit,
+ours(enum dkv_bh_canon c, enum dkv_bh_hash hh, long long limit,
     const unsigned char *p, size_t len, const size_t *cuts, size_t ncuts,
     unsigned char *out, uint64_t *clen)
 {
-	struct dkim_bh *h = dkim_bh_new(algs, c, hh, limit);
+	struct dkv_bh *h = dkv_bh_new(algs, c, hh, limit);
 	size_t from = 0, l;
 
 	for (size_t i = 0; i <= ncuts; i++) {
 		size_t to = i < ncuts ? cuts[i] : len;
 
-		dkim_bh_update(h, p + from, to - from);
+		dkv_bh_update(h, p + from, to - from);
 		from = to;
 	}
-	l = dkim_bh_final(h, out, clen);
-	dkim_bh_free(&h);
+	l = dkv_bh_final(h, out, clen);
+	dkv_bh_free(&h);
 	return l;
 }
 
 static size_t
-want_digest(enum dkim_bh_hash hh, const char *canon, size_t len,
+want_digest(enum dkv_bh_hash hh, const char *canon, size_t len,
     long long limit, unsigned char *out)
 {
 	unsigned int l = 0;
@@ -51,65 +53,65 @@ want_digest(enum dkim_bh_hash hh, const char *canon, size_t len,
 	if (limit >= 0 && (size_t)limit < len)
 		len = (size_t)limit;
 	EVP_Digest(canon, len, out, &l,
-	    hh == DKIM_BH_SHA1 ? EVP_sha1() : EVP_sha256(), NULL);
+	    hh == DKV_BH_SHA1 ? EVP_sha1() : EVP_sha256(), NULL);
 	return l;
 }
 
 struct ccase {
 	const char *name;
-	enum dkim_bh_canon canon;
+	enum dkv_bh_canon canon;
 	const char *in;
 	const char *out;
 };
 
 static const struct ccase cases[] = {
 	/* RFC 6376 3.4.5 */
-	{ "3.4.5 simple", DKIM_BH_SIMPLE, " C \r\nD \t E\r\n\r\n\r\n",
+	{ "3.4.5 simple", DKV_BH_SIMPLE, " C \r\nD \t E\r\n\r\n\r\n",
 	    " C \r\nD \t E\r\n" },
-	{ "3.4.5 relaxed", DKIM_BH_RELAXED, " C \r\nD \t E\r\n\r\n\r\n",
+	{ "3.4.5 relaxed", DKV_BH_RELAXED, " C \r\nD \t E\r\n\r\n\r\n",
 	    " C\r\nD E\r\n" },
 	/* 3.4.3: an empty body is CRLF; 3.4.4: it stays empty */
-	{ "simple empty", DKIM_BH_SIMPLE, "", "\r\n" },
-	{ "relaxed empty", DKIM_BH_RELAXED, "", "" },
-	{ "simple only empty lines", DKIM_BH_SIMPLE, "\r\n\r\n\r\n", "\r\n" },
-	{ "relaxed only empty lines", DKIM_BH_RELAXED, "\r\n\r\n\r\n", "" },
-	{ "simple trailing empty lines", DKIM_BH_SIMPLE, "a\r\n\r\n\r\n",
+	{ "simple empty", DKV_BH_SIMPLE, "", "\r\n" },
+	{ "relaxed empty", DKV_BH_RELAXED, "", "" },
+	{ "simple only empty lines", DKV_BH_SIMPLE, "\r\n\r\n\r\n", "\r\n" },
+	{ "relaxed only empty lines", DKV_BH_RELAXED, "\r\n\r\n\r\n", "" },
+	{ "simple trailing empty lines", DKV_BH_SIMPLE, "a\r\n\r\n\r\n",
 	    "a\r\n" },
-	{ "relaxed trailing empty lines", DKIM_BH_RELAXED, "a\r\n\r\n\r\n",
+	{ "relaxed trailing empty lines", DKV_BH_RELAXED, "a\r\n\r\n\r\n",
 	    "a\r\n" },
-	{ "simple inner empty lines", DKIM_BH_SIMPLE, "a\r\n\r\n\r\nb\r\n",
+	{ "simple inner empty lines", DKV_BH_SIMPLE, "a\r\n\r\n\r\nb\r\n",
 	    "a\r\n\r\n\r\nb\r\n" },
-	{ "relaxed inner empty lines", DKIM_BH_RELAXED,
+	{ "relaxed inner empty lines", DKV_BH_RELAXED,
 	    "a\r\n\r\n\r\n b\r\n", "a\r\n\r\n\r\n b\r\n" },
-	{ "simple no final CRLF", DKIM_BH_SIMPLE, "a\r\nb", "a\r\nb\r\n" },
-	{ "relaxed no final CRLF", DKIM_BH_RELAXED, "a  b", "a b\r\n" },
-	{ "relaxed trailing WSP, no final CRLF", DKIM_BH_RELAXED, "a \t",
+	{ "simple no final CRLF", DKV_BH_SIMPLE, "a\r\nb", "a\r\nb\r\n" },
+	{ "relaxed no final CRLF", DKV_BH_RELAXED, "a  b", "a b\r\n" },
+	{ "relaxed trailing WSP, no final CRLF", DKV_BH_RELAXED, "a \t",
 	    "a\r\n" },
 	/* whitespace-only lines: lines under simple, empty under relaxed */
-	{ "simple WSP-only lines", DKIM_BH_SIMPLE, " \r\n\t\r\n",
+	{ "simple WSP-only lines", DKV_BH_SIMPLE, " \r\n\t\r\n",
 	    " \r\n\t\r\n" },
-	{ "relaxed WSP-only lines", DKIM_BH_RELAXED, " \r\n\t \r\n  \t\r\n",
+	{ "relaxed WSP-only lines", DKV_BH_RELAXED, " \r\n\t \r\n  \t\r\n",
 	    "" },
-	{ "relaxed WSP-only lines then text", DKIM_BH_RELAXED,
+	{ "relaxed WSP-only lines then text", DKV_BH_RELAXED,
 	    " \r\n\t\r\nx\r\n", "\r\n\r\nx\r\n" },
-	{ "relaxed trailing WSP-only lines", DKIM_BH_RELAXED,
+	{ "relaxed trailing WSP-only lines", DKV_BH_RELAXED,
 	    "a\r\n \r\n\t\r\n\r\n", "a\r\n" },
-	{ "relaxed tabs and runs", DKIM_BH_RELAXED,
+	{ "relaxed tabs and runs", DKV_BH_RELAXED,
 	    "\ta\t\tb  c \t d   \r\n", " a b c d\r\n" },
-	{ "relaxed single spaces kept", DKIM_BH_RELAXED,
+	{ "relaxed single spaces kept", DKV_BH_RELAXED,
 	    "Hello, this is a test.\r\nTwo lines.\r\n",
 	    "Hello, this is a test.\r\nTwo lines.\r\n" },
 	/* a CR not followed by LF is an ordinary byte */
-	{ "simple lone CR", DKIM_BH_SIMPLE, "a\rb\r\n", "a\rb\r\n" },
-	{ "relaxed lone CR", DKIM_BH_RELAXED, "a \r  b\r\n", "a \r b\r\n" },
-	{ "simple CR at the end", DKIM_BH_SIMPLE, "a\r", "a\r\r\n" },
-	{ "relaxed CR at the end", DKIM_BH_RELAXED, "a \r", "a \r\r\n" },
-	{ "simple CR CR LF", DKIM_BH_SIMPLE, "a\r\r\nb\r\n", "a\r\r\nb\r\n" },
-	{ "relaxed CR CR LF", DKIM_BH_RELAXED, "a\r\r\n\r\n", "a\r\r\n" },
+	{ "simple lone CR", DKV_BH_SIMPLE, "a\rb\r\n", "a\rb\r\n" },
+	{ "relaxed lone CR", DKV_BH_RELAXED, "a \r  b\r\n", "a \r b\r\n" },
+	{ "simple CR at the end", DKV_BH_SIMPLE, "a\r", "a\r\r\n" },
+	{ "relaxed CR at the end", DKV_BH_RELAXED, "a \r", "a \r\r\n" },
+	{ "simple CR CR LF", DKV_BH_SIMPLE, "a\r\r\nb\r\n", "a\r\r\nb\r\n" },
+	{ "relaxed CR CR LF", DKV_BH_RELAXED, "a\r\r\n\r\n", "a\r\r\n" },
 	/* bare LF is a line end */
-	{ "simple bare LF", DKIM_BH_SIMPLE, "a\nb\n\n", "a\r\nb\r\n" },
-	{ "relaxed bare LF", DKIM_BH_RELAXED, "a \nb\t\n\n \n", "a\r\nb\r\n" },
-	{ "simple mixed line ends", DKIM_BH_SIMPLE, "a\r\n\nb\n\r\nc",
+	{ "simple bare LF", DKV_BH_SIMPLE, "a\nb\n\n", "a\r\nb\r\n" },
+	{ "relaxed bare LF", DKV_BH_RELAXED, "a \nb\t\n\n \n", "a\r\nb\r\n" },
+	{ "simple mixed line ends", DKV_BH_SIMPLE, "a\r\n\nb\n\r\nc",
 	    "a\r\n\r\nb\r\n\r\nc\r\n" },
 };
 
@@ -143,14 +145,14 @@ case_tests(void)
 		size_t cuts[64], wl;
 		char lf[128];
 
-		wl = want_digest(DKIM_BH_SHA256, c->out, olen, -1, w);
-		ours(c->canon, DKIM_BH_SHA256, -1, in, len, NULL, 0, g, &clen);
+		wl = want_digest(DKV_BH_SHA256, c->out, olen, -1, w);
+		ours(c->canon, DKV_BH_SHA256, -1, in, len, NULL, 0, g, &clen);
 		ok(memcmp(g, w, wl) == 0, "%s: whole", c->name);
 		is_int(clen, olen, "%s: canonical length", c->name);
 		/* one byte at a time */
 		for (size_t k = 1; k < len; k++)
 			cuts[k - 1] = k;
-		ours(c->canon, DKIM_BH_SHA256, -1, in, len, cuts,
+		ours(c->canon, DKV_BH_SHA256, -1, in, len, cuts,
 		    len > 0 ? len - 1 : 0, g, NULL);
 		ok(memcmp(g, w, wl) == 0, "%s: 1-byte chunks", c->name);
 		/* every split into two and three chunks, empty chunks too */
@@ -158,7 +160,7 @@ case_tests(void)
 			for (size_t b = a; b <= len; b++) {
 				cuts[0] = a;
 				cuts[1] = b;
-				ours(c->canon, DKIM_BH_SHA256, -1, in, len, cuts, 2,
+				ours(c->canon, DKV_BH_SHA256, -1, in, len, cuts, 2,
 				    g, &clen);
 				if (memcmp(g, w, wl) != 0 || clen != olen)
 					bad++;
@@ -172,7 +174,7 @@ case_tests(void)
 			bad = 0;
 			for (size_t a = 0; a <= ll; a++) {
 				cuts[0] = a;
-				ours(c->canon, DKIM_BH_SHA256, -1,
+				ours(c->canon, DKV_BH_SHA256, -1,
 				    (const unsigned char *)lf, ll, cuts, 1, g, &clen);
 				if (memcmp(g, w, wl) != 0 || clen != olen)
 					bad++;
@@ -187,25 +189,25 @@ limit_tests(void)
 {
 	static const struct {
 		const char *name;
-		enum dkim_bh_canon canon;
+		enum dkv_bh_canon canon;
 		const char *in, *out;
 		long long limit;
 	} lc[] = {
-		{ "l=0 relaxed", DKIM_BH_RELAXED, "a  b\r\n", "a b\r\n", 0 },
-		{ "l shorter, relaxed", DKIM_BH_RELAXED, "a  b\r\nc\r\n",
+		{ "l=0 relaxed", DKV_BH_RELAXED, "a  b\r\n", "a b\r\n", 0 },
+		{ "l shorter, relaxed", DKV_BH_RELAXED, "a  b\r\nc\r\n",
 		    "a b\r\nc\r\n", 4 },
-		{ "l equal, relaxed", DKIM_BH_RELAXED, "a  b\r\nc\r\n",
+		{ "l equal, relaxed", DKV_BH_RELAXED, "a  b\r\nc\r\n",
 		    "a b\r\nc\r\n", 8 },
-		{ "l longer, relaxed", DKIM_BH_RELAXED, "a  b\r\nc\r\n",
+		{ "l longer, relaxed", DKV_BH_RELAXED, "a  b\r\nc\r\n",
 		    "a b\r\nc\r\n", 100 },
-		{ "l shorter, simple", DKIM_BH_SIMPLE, "a  b\r\nc\r\n\r\n",
+		{ "l shorter, simple", DKV_BH_SIMPLE, "a  b\r\nc\r\n\r\n",
 		    "a  b\r\nc\r\n", 3 },
-		{ "l equal, simple", DKIM_BH_SIMPLE, "a  b\r\nc\r\n\r\n",
+		{ "l equal, simple", DKV_BH_SIMPLE, "a  b\r\nc\r\n\r\n",
 		    "a  b\r\nc\r\n", 9 },
-		{ "l longer, simple", DKIM_BH_SIMPLE, "a  b\r\nc\r\n\r\n",
+		{ "l longer, simple", DKV_BH_SIMPLE, "a  b\r\nc\r\n\r\n",
 		    "a  b\r\nc\r\n", 10 },
-		{ "l=2 empty simple", DKIM_BH_SIMPLE, "", "\r\n", 2 },
-		{ "l=1 empty relaxed", DKIM_BH_RELAXED, "", "", 1 },
+		{ "l=2 empty simple", DKV_BH_SIMPLE, "", "\r\n", 2 },
+		{ "l=1 empty relaxed", DKV_BH_RELAXED, "", "", 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(lc) / sizeof(lc[0]); i++) {
@@ -215,9 +217,9 @@ limit_tests(void)
 		uint64_t clen;
 		size_t wl, cut;
 
-		wl = want_digest(DKIM_BH_SHA256, lc[i].out, olen, lc[i].limit, w);
+		wl = want_digest(DKV_BH_SHA256, lc[i].out, olen, lc[i].limit, w);
 		for (cut = 0; cut <= len; cut++) {
-			ours(lc[i].canon, DKIM_BH_SHA256, lc[i].limit, in, len, &cut,
+			ours(lc[i].canon, DKV_BH_SHA256, lc[i].limit, in, len, &cut,
 			    1, g, &clen);
 			if (memcmp(g, w, wl) != 0 || clen != olen)
 				bad++;
@@ -233,14 +235,14 @@ sha1_test(void)
 	unsigned char w[64], g[64];
 	size_t wl, gl;
 
-	wl = want_digest(DKIM_BH_SHA1, " C\r\nD E\r\n", 9, -1, w);
-	gl = ours(DKIM_BH_RELAXED, DKIM_BH_SHA1, -1,
+	wl = want_digest(DKV_BH_SHA1, " C\r\nD E\r\n", 9, -1, w);
+	gl = ours(DKV_BH_RELAXED, DKV_BH_SHA1, -1,
 	    (const unsigned char *)" C \r\nD \t E\r\n\r\n\r\n", 16, NULL, 0, g,
 	    NULL);
 	ok(wl == 20 && gl == 20 && memcmp(g, w, 20) == 0, "sha1 relaxed");
-	gl = ours(DKIM_BH_SIMPLE, DKIM_BH_SHA1, -1, (const unsigned char *)"",
+	gl = ours(DKV_BH_SIMPLE, DKV_BH_SHA1, -1, (const unsigned char *)"",
 	    0, NULL, 0, g, NULL);
-	wl = want_digest(DKIM_BH_SHA1, "\r\n", 2, -1, w);
+	wl = want_digest(DKV_BH_SHA1, "\r\n", 2, -1, w);
 	/* RFC 6376 3.4.3: the SHA-1 of CRLF, uoq1oCgLlTqpdDX/iUbLy7J1Wic= */
 	ok(gl == 20 && memcmp(g, w, 20) == 0, "sha1 simple empty body");
 }
@@ -249,7 +251,7 @@ sha1_test(void)
 
 /* ref_canon - RFC 6376 3.4.3/3.4.4 over a whole body, bare LF as CRLF */
 static size_t
-ref_canon(enum dkim_bh_canon c, const unsigned char *in, size_t len,
+ref_canon(enum dkv_bh_canon c, const unsigned char *in, size_t len,
     unsigned char *out)
 {
 	size_t o = 0, keep = 0, i = 0;
@@ -267,7 +269,7 @@ ref_canon(enum dkim_bh_canon c, const unsigned char *in, size_t len,
 		if (term)
 			i++;
 		ls = o;
-		if (c == DKIM_BH_SIMPLE) {
+		if (c == DKV_BH_SIMPLE) {
 			memcpy(out + o, in + s, e - s);
 			o += e - s;
 		} else {
@@ -292,7 +294,7 @@ ref_canon(enum dkim_bh_canon c, const unsigned char *in, size_t len,
 	}
 	/* trailing empty lines go; simple keeps one CRLF for an empty body */
 	o = keep;
-	if (o == 0 && c == DKIM_BH_SIMPLE) {
+	if (o == 0 && c == DKV_BH_SIMPLE) {
 		out[o++] = '\r';
 		out[o++] = '\n';
 	}
@@ -332,23 +334,23 @@ long_tests(void)
 		if (round == 1)
 			memcpy(in + len - 6, "\r\n \r\n\n", 6);
 		for (int c = 0; c < 2; c++) {
-			enum dkim_bh_canon cn = c ? DKIM_BH_RELAXED : DKIM_BH_SIMPLE;
+			enum dkv_bh_canon cn = c ? DKV_BH_RELAXED : DKV_BH_SIMPLE;
 			size_t rl = ref_canon(cn, in, len, ref), bad = 0;
 			unsigned char w[64], g[64];
-			size_t wl = want_digest(DKIM_BH_SHA256, (const char *)ref, rl,
+			size_t wl = want_digest(DKV_BH_SHA256, (const char *)ref, rl,
 			    -1, w);
 
 			for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
-				struct dkim_bh *h = dkim_bh_new(algs, cn, DKIM_BH_SHA256,
+				struct dkv_bh *h = dkv_bh_new(algs, cn, DKV_BH_SHA256,
 				    -1);
 				size_t step = steps[s] ? steps[s] : len;
 				uint64_t clen;
 
 				for (size_t o = 0; o < len; o += step)
-					dkim_bh_update(h, in + o,
+					dkv_bh_update(h, in + o,
 					    len - o < step ? len - o : step);
-				dkim_bh_final(h, g, &clen);
-				dkim_bh_free(&h);
+				dkv_bh_final(h, g, &clen);
+				dkv_bh_free(&h);
 				if (memcmp(g, w, wl) != 0 || clen != rl)
 					bad++;
 			}
@@ -387,10 +389,10 @@ clean_tests(void)
 			}
 			in[n++] = '\r';
 			in[n++] = '\n';
-			rl = ref_canon(DKIM_BH_RELAXED, in, n, ref);
-			wl = want_digest(DKIM_BH_SHA256, (const char *)ref, rl, -1, w);
+			rl = ref_canon(DKV_BH_RELAXED, in, n, ref);
+			wl = want_digest(DKV_BH_SHA256, (const char *)ref, rl, -1, w);
 			for (size_t cut = 0; cut <= n; cut += 3) {
-				ours(DKIM_BH_RELAXED, DKIM_BH_SHA256, -1, in, n, &cut, 1,
+				ours(DKV_BH_RELAXED, DKV_BH_SHA256, -1, in, n, &cut, 1,
 				    g, &clen);
 				runs++;
 				if (memcmp(g, w, wl) != 0 || clen != rl)
@@ -405,27 +407,27 @@ clean_tests(void)
 static void
 misc_tests(void)
 {
-	struct dkim_bh *h = dkim_bh_new(NULL, DKIM_BH_RELAXED, DKIM_BH_SHA256, 5);
+	struct dkv_bh *h = dkv_bh_new(NULL, DKV_BH_RELAXED, DKV_BH_SHA256, 5);
 	unsigned char a[64], b[64];
 
-	ok(dkim_bh_same(h, DKIM_BH_RELAXED, DKIM_BH_SHA256, 5), "same: yes");
-	ok(!dkim_bh_same(h, DKIM_BH_RELAXED, DKIM_BH_SHA256, -1), "same: no l=");
-	ok(!dkim_bh_same(h, DKIM_BH_SIMPLE, DKIM_BH_SHA256, 5), "same: canon");
-	dkim_bh_update(h, (const unsigned char *)"x\r\n", 3);
-	dkim_bh_final(h, a, NULL);
-	dkim_bh_update(h, (const unsigned char *)"more\r\n", 6);
-	dkim_bh_final(h, b, NULL);
+	ok(dkv_bh_same(h, DKV_BH_RELAXED, DKV_BH_SHA256, 5), "same: yes");
+	ok(!dkv_bh_same(h, DKV_BH_RELAXED, DKV_BH_SHA256, -1), "same: no l=");
+	ok(!dkv_bh_same(h, DKV_BH_SIMPLE, DKV_BH_SHA256, 5), "same: canon");
+	dkv_bh_update(h, (const unsigned char *)"x\r\n", 3);
+	dkv_bh_final(h, a, NULL);
+	dkv_bh_update(h, (const unsigned char *)"more\r\n", 6);
+	dkv_bh_final(h, b, NULL);
 	ok(memcmp(a, b, 32) == 0, "final twice: same digest, input ignored");
-	dkim_bh_update(NULL, (const unsigned char *)"x", 1);
-	dkim_bh_free(&h);
+	dkv_bh_update(NULL, (const unsigned char *)"x", 1);
+	dkv_bh_free(&h);
 	ok(h == NULL, "free sets NULL");
-	dkim_bh_free(&h);
+	dkv_bh_free(&h);
 }
 
 int
 main(void)
 {
-	algs = dkim_bh_algs_new();
+	algs = dkv_bh_algs_new();
 	if (!ok(algs != NULL, "digests fetched"))
 		return test_done("test-dkim-body");
 	case_tests();
@@ -434,7 +436,7 @@ main(void)
 	long_tests();
 	clean_tests();
 	misc_tests();
-	dkim_bh_algs_free(&algs);
+	dkv_bh_algs_free(&algs);
 	ok(algs == NULL, "algs freed");
 	return test_done("test-dkim-body");
 }

@@ -1,11 +1,13 @@
 /*
- * test-dkim.c - lib/dkim.c with the table resolver.
+ * test-dkim.c - lib/dkim/dkim.c with the table resolver.
  *
  * Test messages are signed here, at run time, with keys made by OpenSSL
  * (a minimal relaxed/relaxed signer for bodies and fields that are already
  * in canonical form), plus the RFC 6376 A.2 and RFC 8463 A.3 examples from
  * t/data/dkim/go-msgauth.
  */
+#include "config.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -146,40 +148,40 @@ static struct dns_resolver *dns;
 /* run_chunks - verify sigs (DKIM-Signature values) + hdrs + body, the
  * body fed in chunks of step bytes (0: all at once) */
 static size_t
-run_chunks(struct dkim_verifier *v, const char *const *sigs, size_t nsigs,
+run_chunks(struct dkv_verifier *v, const char *const *sigs, size_t nsigs,
     const struct hdr *hdrs, size_t nh, const char *bd, size_t step,
-    const struct timespec *deadline, struct dkim_result *out, size_t outn)
+    const struct timespec *deadline, struct dkv_result *out, size_t outn)
 {
-	struct dkim_msg *m = dkim_msg_new(v, deadline);
-	const struct dkim_result *res;
+	struct dkv_msg *m = dkv_msg_new(v, deadline);
+	const struct dkv_result *res;
 	size_t n, len = strlen(bd);
 
 	for (size_t i = 0; i < nsigs; i++)
-		dkim_msg_header(m, "DKIM-Signature", sigs[i]);
+		dkv_msg_header(m, "DKIM-Signature", sigs[i]);
 	for (size_t i = 0; i < nh; i++) {
 		char val[512];
 
 		snprintf(val, sizeof(val), " %s", hdrs[i].value);
-		dkim_msg_header(m, hdrs[i].name, val);
+		dkv_msg_header(m, hdrs[i].name, val);
 	}
-	dkim_msg_eoh(m);
+	dkv_msg_eoh(m);
 	if (step == 0)
 		step = len > 0 ? len : 1;
 	for (size_t o = 0; o < len; o += step)
-		dkim_msg_body(m, (const unsigned char *)bd + o,
+		dkv_msg_body(m, (const unsigned char *)bd + o,
 		    len - o < step ? len - o : step);
-	dkim_msg_eom(m, &res, &n);
+	dkv_msg_eom(m, &res, &n);
 	for (size_t i = 0; i < n && i < outn; i++)
 		out[i] = res[i];
-	dkim_msg_free(&m);
+	dkv_msg_free(&m);
 	return n;
 }
 
 /* run - the same with the body in one piece */
 static size_t
-run(struct dkim_verifier *v, const char *const *sigs, size_t nsigs,
+run(struct dkv_verifier *v, const char *const *sigs, size_t nsigs,
     const struct hdr *hdrs, size_t nh, const char *bd,
-    const struct timespec *deadline, struct dkim_result *out, size_t outn)
+    const struct timespec *deadline, struct dkv_result *out, size_t outn)
 {
 	return run_chunks(v, sigs, nsigs, hdrs, nh, bd, 0, deadline, out, outn);
 }
@@ -191,50 +193,50 @@ struct simple_case {
 	const char *extra;   /* more tags */
 	const char *subject; /* what the verifier sees; NULL: as signed */
 	const char *bd;      /* body the verifier sees; NULL: as signed */
-	enum dkim_res want;
+	enum dkv_res want;
 	const char *reason;
 	unsigned bits;
 };
 
 static void
-simple_cases(struct dkim_verifier *v)
+simple_cases(struct dkv_verifier *v)
 {
 	static const struct simple_case cases[] = {
 		{ "rsa-2048 pass", &k2048, "k2048", "", NULL, NULL,
-		    DKIM_RES_PASS, "", 2048 },
+		    DKV_RES_PASS, "", 2048 },
 		{ "rsa-1024 pass", &k1024, "k1024", "", NULL, NULL,
-		    DKIM_RES_PASS, "", 1024 },
+		    DKV_RES_PASS, "", 1024 },
 		{ "rsa-512 policy", &k512, "k512", "", NULL, NULL,
-		    DKIM_RES_POLICY, "512-bit key is too small (RFC 8301)", 512 },
+		    DKV_RES_POLICY, "512-bit key is too small (RFC 8301)", 512 },
 		{ "ed25519 pass", &ked, "ked", "", NULL, NULL,
-		    DKIM_RES_PASS, "", 256 },
+		    DKV_RES_PASS, "", 256 },
 		{ "rsa-sha1 policy", &ksha1, "ksha1", "", NULL, NULL,
-		    DKIM_RES_POLICY, "rsa-sha1 is not accepted (RFC 8301)", 2048 },
+		    DKV_RES_POLICY, "rsa-sha1 is not accepted (RFC 8301)", 2048 },
 		{ "body modified", &k2048, "k2048", "", NULL,
-		    "Hello,\r\n\r\nThis is a tost.\r\n", DKIM_RES_FAIL,
+		    "Hello,\r\n\r\nThis is a tost.\r\n", DKV_RES_FAIL,
 		    "body hash mismatch", 2048 },
 		{ "header modified", &k2048, "k2048", "", "test massage", NULL,
-		    DKIM_RES_FAIL, "signature mismatch", 2048 },
+		    DKV_RES_FAIL, "signature mismatch", 2048 },
 		{ "ed25519 header modified", &ked, "ked", "", "test massage", NULL,
-		    DKIM_RES_FAIL, "signature mismatch", 256 },
+		    DKV_RES_FAIL, "signature mismatch", 256 },
 		{ "key nxdomain", &k2048, "nokey", "", NULL, NULL,
-		    DKIM_RES_PERMERROR, "key not found", 0 },
+		    DKV_RES_PERMERROR, "key not found", 0 },
 		{ "key nodata", &k2048, "nodata", "", NULL, NULL,
-		    DKIM_RES_PERMERROR, "key not found", 0 },
+		    DKV_RES_PERMERROR, "key not found", 0 },
 		{ "key tempfail", &k2048, "tempfail", "", NULL, NULL,
-		    DKIM_RES_TEMPERROR, "key lookup failed: timeout", 0 },
+		    DKV_RES_TEMPERROR, "key lookup failed: timeout", 0 },
 		{ "key revoked", &k2048, "revoked", "", NULL, NULL,
-		    DKIM_RES_PERMERROR, "key revoked", 0 },
+		    DKV_RES_PERMERROR, "key revoked", 0 },
 		{ "key garbage", &k2048, "garbage", "", NULL, NULL,
-		    DKIM_RES_PERMERROR, NULL, 0 },
+		    DKV_RES_PERMERROR, NULL, 0 },
 		{ "expired", &k2048, "k2048", " t=1000000000; x=1000000100;", NULL,
-		    NULL, DKIM_RES_PERMERROR, "signature expired", 0 },
+		    NULL, DKV_RES_PERMERROR, "signature expired", 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct simple_case *c = &cases[i];
 		struct hdr h[3];
-		struct dkim_result r[2];
+		struct dkv_result r[2];
 		char sig[4096];
 		const char *sp = sig;
 		size_t n;
@@ -247,7 +249,7 @@ simple_cases(struct dkim_verifier *v)
 		n = run(v, &sp, 1, h, 3, c->bd ? c->bd : body, NULL, r, 2);
 		if (!is_int(n, 1, "%s: one result", c->name))
 			continue;
-		is_str(dkim_res_name(r[0].result), dkim_res_name(c->want),
+		is_str(dkv_res_name(r[0].result), dkv_res_name(c->want),
 		    "%s: result", c->name);
 		if (c->reason != NULL)
 			is_str(r[0].reason, c->reason, "%s: reason", c->name);
@@ -287,21 +289,21 @@ key_record_pad(const struct key *k, size_t len, char *out, size_t outlen)
  * records, and the bounds (1024 bytes of text and 4 records pass through;
  * 1025 bytes and 5 records are refused) */
 static void
-key_size_cases(struct dkim_verifier *v)
+key_size_cases(struct dkv_verifier *v)
 {
 	static const struct {
 		const char *sel;
-		enum dkim_res want;
+		enum dkv_res want;
 		const char *reason;
 	} cases[] = {
-		{ "k4096", DKIM_RES_PASS, "" },
-		{ "at1024", DKIM_RES_PASS, "" },
-		{ "at1025", DKIM_RES_PERMERROR, "key record too large" },
-		{ "big64k", DKIM_RES_PERMERROR, "key record too large" },
-		{ "empties", DKIM_RES_PERMERROR, "key record too large" },
-		{ "four", DKIM_RES_PERMERROR, "multiple key records" },
-		{ "five", DKIM_RES_PERMERROR, "too many key records" },
-		{ "many500", DKIM_RES_PERMERROR, "too many key records" },
+		{ "k4096", DKV_RES_PASS, "" },
+		{ "at1024", DKV_RES_PASS, "" },
+		{ "at1025", DKV_RES_PERMERROR, "key record too large" },
+		{ "big64k", DKV_RES_PERMERROR, "key record too large" },
+		{ "empties", DKV_RES_PERMERROR, "key record too large" },
+		{ "four", DKV_RES_PERMERROR, "multiple key records" },
+		{ "five", DKV_RES_PERMERROR, "too many key records" },
+		{ "many500", DKV_RES_PERMERROR, "too many key records" },
 	};
 	struct key k4096 = { keygen("RSA", 4096), "rsa-sha256", 0 };
 	static unsigned char big[65535];
@@ -344,7 +346,7 @@ key_size_cases(struct dkim_verifier *v)
 		    DNS_T_TXT, rec);
 	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct dkim_result r[2];
+		struct dkv_result r[2];
 		char sig[4096];
 		const char *sp = sig;
 		size_t n;
@@ -354,11 +356,11 @@ key_size_cases(struct dkim_verifier *v)
 		n = run(v, &sp, 1, base_hdrs, 3, body, NULL, r, 2);
 		if (!is_int(n, 1, "key size %s: one result", cases[i].sel))
 			continue;
-		is_str(dkim_res_name(r[0].result), dkim_res_name(cases[i].want),
+		is_str(dkv_res_name(r[0].result), dkv_res_name(cases[i].want),
 		    "key size %s: result (%s)", cases[i].sel, r[0].reason);
 		is_str(r[0].reason, cases[i].reason, "key size %s: reason",
 		    cases[i].sel);
-		if (cases[i].want == DKIM_RES_PASS)
+		if (cases[i].want == DKV_RES_PASS)
 			is_int(r[0].key_bits, 4096, "key size %s: bits",
 			    cases[i].sel);
 	}
@@ -368,11 +370,11 @@ key_size_cases(struct dkim_verifier *v)
 static void
 cap_case(void)
 {
-	struct dkim_opts o = { 2, 0, 0 };
+	struct dkv_opts o = { 2, 0, 0 };
 	char err[128], s1[4096], s2[4096], s3[4096];
-	struct dkim_verifier *v = dkim_verifier_new(dns, &o, err, sizeof(err));
+	struct dkv_verifier *v = dkv_verifier_new(dns, &o, err, sizeof(err));
 	const char *sigs[3] = { s1, s2, s3 };
-	struct dkim_result r[4];
+	struct dkv_result r[4];
 	size_t n;
 
 	sign(&k2048, "example.org", "k2048", "", base_hdrs, 3, body, s1,
@@ -382,22 +384,22 @@ cap_case(void)
 	    sizeof(s3));
 	n = run(v, sigs, 3, base_hdrs, 3, body, NULL, r, 4);
 	if (is_int(n, 3, "cap: three results")) {
-		is_int(r[0].result, DKIM_RES_PASS, "cap: first pass");
-		is_int(r[1].result, DKIM_RES_PASS, "cap: second pass");
-		is_int(r[2].result, DKIM_RES_NEUTRAL, "cap: third neutral");
+		is_int(r[0].result, DKV_RES_PASS, "cap: first pass");
+		is_int(r[1].result, DKV_RES_PASS, "cap: second pass");
+		is_int(r[2].result, DKV_RES_NEUTRAL, "cap: third neutral");
 		is_str(r[2].reason, "not checked: over the limit of 2 signatures",
 		    "cap: reason");
 		is_str(r[2].selector, "k1024", "cap: third still named");
 	}
-	dkim_verifier_free(&v);
+	dkv_verifier_free(&v);
 }
 
 static void
-misc_cases(struct dkim_verifier *v)
+misc_cases(struct dkv_verifier *v)
 {
-	struct dkim_result r[2];
-	struct dkim_msg *m;
-	const struct dkim_result *res;
+	struct dkv_result r[2];
+	struct dkv_msg *m;
+	const struct dkv_result *res;
 	char sig[4096], lfsig[4200];
 	const char *sp = sig;
 	struct timespec past;
@@ -414,7 +416,7 @@ misc_cases(struct dkim_verifier *v)
 	past.tv_sec -= 1;
 	n = run(v, &sp, 1, base_hdrs, 3, body, &past, r, 2);
 	if (is_int(n, 1, "deadline passed: one result")) {
-		is_int(r[0].result, DKIM_RES_TEMPERROR, "deadline passed: temperror");
+		is_int(r[0].result, DKV_RES_TEMPERROR, "deadline passed: temperror");
 		ok(strncmp(r[0].reason, "key lookup failed: ", 19) == 0,
 		    "deadline passed: reason %s", r[0].reason);
 	}
@@ -435,37 +437,37 @@ misc_cases(struct dkim_verifier *v)
 			*p++ = *q++;
 		}
 		*p = '\0';
-		m = dkim_msg_new(v, NULL);
-		dkim_msg_header(m, "DKIM-Signature", lfsig);
-		dkim_msg_header(m, "From", " Joe <joe@example.org>");
-		dkim_msg_header(m, "To", " Suzie <suzie@example.net>");
-		dkim_msg_header(m, "Subject", " test message");
-		dkim_msg_eoh(m);
-		dkim_msg_body(m, (const unsigned char *)"Hello,\n", 7);
-		dkim_msg_body(m, (const unsigned char *)"\nThis is a test.\n", 17);
-		dkim_msg_eom(m, &res, &n);
-		ok(n == 1 && res[0].result == DKIM_RES_PASS,
+		m = dkv_msg_new(v, NULL);
+		dkv_msg_header(m, "DKIM-Signature", lfsig);
+		dkv_msg_header(m, "From", " Joe <joe@example.org>");
+		dkv_msg_header(m, "To", " Suzie <suzie@example.net>");
+		dkv_msg_header(m, "Subject", " test message");
+		dkv_msg_eoh(m);
+		dkv_msg_body(m, (const unsigned char *)"Hello,\n", 7);
+		dkv_msg_body(m, (const unsigned char *)"\nThis is a test.\n", 17);
+		dkv_msg_eom(m, &res, &n);
+		ok(n == 1 && res[0].result == DKV_RES_PASS,
 		    "bare LF message passes (%s)", n ? res[0].reason : "none");
-		dkim_msg_free(&m);
+		dkv_msg_free(&m);
 	}
 
 	/* header limits */
 	for (int withsig = 0; withsig < 2; withsig++) {
-		m = dkim_msg_new(v, NULL);
+		m = dkv_msg_new(v, NULL);
 		if (withsig)
-			dkim_msg_header(m, "DKIM-Signature", sig);
+			dkv_msg_header(m, "DKIM-Signature", sig);
 		for (int i = 0; i < 1100; i++)
-			dkim_msg_header(m, "Received", " from x by y");
-		dkim_msg_eoh(m);
-		dkim_msg_body(m, (const unsigned char *)body, strlen(body));
-		dkim_msg_eom(m, &res, &n);
+			dkv_msg_header(m, "Received", " from x by y");
+		dkv_msg_eoh(m);
+		dkv_msg_body(m, (const unsigned char *)body, strlen(body));
+		dkv_msg_eom(m, &res, &n);
 		if (withsig)
-			ok(n == 1 && res[0].result == DKIM_RES_PERMERROR &&
+			ok(n == 1 && res[0].result == DKV_RES_PERMERROR &&
 			    strcmp(res[0].reason, "headers over the limit") == 0,
 			    "too many headers: permerror");
 		else
 			is_int(n, 0, "too many headers, no signature: none");
-		dkim_msg_free(&m);
+		dkv_msg_free(&m);
 	}
 	{
 		char *big = xmalloc(600 * 1024);
@@ -473,56 +475,56 @@ misc_cases(struct dkim_verifier *v)
 		memset(big, 'a', 600 * 1024 - 1);
 		big[0] = ' ';
 		big[600 * 1024 - 1] = '\0';
-		m = dkim_msg_new(v, NULL);
-		dkim_msg_header(m, "DKIM-Signature", sig);
-		dkim_msg_header(m, "X-Big", big);
-		dkim_msg_eom(m, &res, &n);
-		ok(n == 1 && res[0].result == DKIM_RES_PERMERROR,
+		m = dkv_msg_new(v, NULL);
+		dkv_msg_header(m, "DKIM-Signature", sig);
+		dkv_msg_header(m, "X-Big", big);
+		dkv_msg_eom(m, &res, &n);
+		ok(n == 1 && res[0].result == DKV_RES_PERMERROR,
 		    "header bytes over the limit: permerror");
-		dkim_msg_free(&m);
+		dkv_msg_free(&m);
 		free(big);
 	}
 
 	/* abort paths: freed before eom, or with nothing fed */
-	m = dkim_msg_new(v, NULL);
-	dkim_msg_header(m, "DKIM-Signature", sig);
-	dkim_msg_header(m, "From", " Joe <joe@example.org>");
-	dkim_msg_free(&m);
+	m = dkv_msg_new(v, NULL);
+	dkv_msg_header(m, "DKIM-Signature", sig);
+	dkv_msg_header(m, "From", " Joe <joe@example.org>");
+	dkv_msg_free(&m);
 	ok(m == NULL, "free before eoh");
-	m = dkim_msg_new(v, NULL);
-	dkim_msg_header(m, "DKIM-Signature", sig);
-	dkim_msg_eoh(m);
-	dkim_msg_body(m, (const unsigned char *)body, 5);
-	dkim_msg_free(&m);
-	m = dkim_msg_new(v, NULL);
-	dkim_msg_free(&m);
-	m = dkim_msg_new(v, NULL);
-	dkim_msg_eom(m, &res, &n);
+	m = dkv_msg_new(v, NULL);
+	dkv_msg_header(m, "DKIM-Signature", sig);
+	dkv_msg_eoh(m);
+	dkv_msg_body(m, (const unsigned char *)body, 5);
+	dkv_msg_free(&m);
+	m = dkv_msg_new(v, NULL);
+	dkv_msg_free(&m);
+	m = dkv_msg_new(v, NULL);
+	dkv_msg_eom(m, &res, &n);
 	is_int(n, 0, "empty message: none");
-	dkim_msg_eom(m, &res, &n);
+	dkv_msg_eom(m, &res, &n);
 	is_int(n, 0, "eom twice: same answer");
-	dkim_msg_free(&m);
+	dkv_msg_free(&m);
 
 	/* garbage signature field */
-	m = dkim_msg_new(v, NULL);
-	dkim_msg_header(m, "DKIM-Signature", " v=1; a=rsa-sha256; d=; b");
-	dkim_msg_header(m, "From", " x@example.org");
-	dkim_msg_eoh(m);
-	dkim_msg_eom(m, &res, &n);
-	ok(n == 1 && res[0].result == DKIM_RES_PERMERROR,
+	m = dkv_msg_new(v, NULL);
+	dkv_msg_header(m, "DKIM-Signature", " v=1; a=rsa-sha256; d=; b");
+	dkv_msg_header(m, "From", " x@example.org");
+	dkv_msg_eoh(m);
+	dkv_msg_eom(m, &res, &n);
+	ok(n == 1 && res[0].result == DKV_RES_PERMERROR,
 	    "garbage signature: permerror (%s)", n ? res[0].reason : "none");
-	dkim_msg_free(&m);
+	dkv_msg_free(&m);
 
-	is_str(dkim_res_name(DKIM_RES_NONE), "none", "name none");
-	is_str(dkim_res_name(DKIM_RES_POLICY), "policy", "name policy");
-	is_str(dkim_res_name(DKIM_RES_TEMPERROR), "temperror", "name temperror");
-	is_str(dkim_res_name(DKIM_RES_PERMERROR), "permerror", "name permerror");
+	is_str(dkv_res_name(DKV_RES_NONE), "none", "name none");
+	is_str(dkv_res_name(DKV_RES_POLICY), "policy", "name policy");
+	is_str(dkv_res_name(DKV_RES_TEMPERROR), "temperror", "name temperror");
+	is_str(dkv_res_name(DKV_RES_PERMERROR), "permerror", "name permerror");
 }
 
 /* ---- threads ----------------------------------------------------------- */
 
 struct thr {
-	struct dkim_verifier *v;
+	struct dkv_verifier *v;
 	const char *sig_ok, *sig_ed;
 	int bad;
 };
@@ -533,11 +535,11 @@ worker(void *arg)
 	struct thr *t = arg;
 
 	for (int i = 0; i < 100; i++) {
-		struct dkim_result r[2];
+		struct dkv_result r[2];
 		const char *sigs[2] = { t->sig_ok, t->sig_ed };
 		size_t n = run(t->v, sigs, 2, base_hdrs, 3,
 		    i % 3 == 0 ? "tampered\r\n" : body, NULL, r, 2);
-		enum dkim_res want = i % 3 == 0 ? DKIM_RES_FAIL : DKIM_RES_PASS;
+		enum dkv_res want = i % 3 == 0 ? DKV_RES_FAIL : DKV_RES_PASS;
 
 		if (n != 2 || r[0].result != want || r[1].result != want)
 			t->bad++;
@@ -546,7 +548,7 @@ worker(void *arg)
 }
 
 static void
-thread_case(struct dkim_verifier *v)
+thread_case(struct dkv_verifier *v)
 {
 	char s1[4096], s2[4096];
 	struct thr t[4];
@@ -571,7 +573,7 @@ thread_case(struct dkim_verifier *v)
 
 
 static void
-body_cases(struct dkim_verifier *v)
+body_cases(struct dkv_verifier *v)
 {
 	static const struct {
 		const char *name;
@@ -582,64 +584,64 @@ body_cases(struct dkim_verifier *v)
 		long long l;         /* l=, or -1 */
 		const char *subject; /* what the verifier sees; NULL: as signed */
 		const char *bd;      /* body the verifier sees */
-		enum dkim_res want;
+		enum dkv_res want;
 		const char *reason;
 	} cases[] = {
 		{ "simple pass", &k2048, "k2048", "simple", "a  b \r\n\r\nc\r\n",
-		    -1, NULL, "a  b \r\n\r\nc\r\n\r\n\r\n", DKIM_RES_PASS, "" },
+		    -1, NULL, "a  b \r\n\r\nc\r\n\r\n\r\n", DKV_RES_PASS, "" },
 		{ "simple bare LF", &k2048, "k2048", "simple", "a  b \r\nc\r\n",
-		    -1, NULL, "a  b \nc\n\n", DKIM_RES_PASS, "" },
+		    -1, NULL, "a  b \nc\n\n", DKV_RES_PASS, "" },
 		{ "simple whitespace changed", &k2048, "k2048", "simple",
-		    "a  b\r\n", -1, NULL, "a b\r\n", DKIM_RES_FAIL,
+		    "a  b\r\n", -1, NULL, "a b\r\n", DKV_RES_FAIL,
 		    "body hash mismatch" },
 		{ "relaxed whitespace changed", &k2048, "k2048", "relaxed",
-		    "a b\r\n", -1, NULL, "a \t b  \r\n \r\n", DKIM_RES_PASS, "" },
+		    "a b\r\n", -1, NULL, "a \t b  \r\n \r\n", DKV_RES_PASS, "" },
 		{ "relaxed empty body", &k2048, "k2048", "relaxed", "", -1, NULL,
-		    "", DKIM_RES_PASS, "" },
+		    "", DKV_RES_PASS, "" },
 		{ "relaxed body of empty lines", &k2048, "k2048", "relaxed", "",
-		    -1, NULL, "\r\n \r\n\t\r\n", DKIM_RES_PASS, "" },
+		    -1, NULL, "\r\n \r\n\t\r\n", DKV_RES_PASS, "" },
 		{ "simple empty body", &k2048, "k2048", "simple", "\r\n", -1,
-		    NULL, "", DKIM_RES_PASS, "" },
+		    NULL, "", DKV_RES_PASS, "" },
 		{ "no final CRLF", &k2048, "k2048", "relaxed", "x y\r\n", -1,
-		    NULL, "x  y", DKIM_RES_PASS, "" },
+		    NULL, "x  y", DKV_RES_PASS, "" },
 		{ "ed25519 simple", &ked, "ked", "simple", "Hi\r\n", -1, NULL,
-		    "Hi\r\n", DKIM_RES_PASS, "" },
+		    "Hi\r\n", DKV_RES_PASS, "" },
 		{ "ed25519 body modified", &ked, "ked", "simple", "Hi\r\n", -1,
-		    NULL, "Ho\r\n", DKIM_RES_FAIL, "body hash mismatch" },
+		    NULL, "Ho\r\n", DKV_RES_FAIL, "body hash mismatch" },
 		{ "rsa-sha1 body hash", &ksha1, "ksha1", "relaxed", "Hi\r\n", -1,
-		    NULL, "Hi\r\n", DKIM_RES_POLICY,
+		    NULL, "Hi\r\n", DKV_RES_POLICY,
 		    "rsa-sha1 is not accepted (RFC 8301)" },
 		{ "rsa-sha1 body modified", &ksha1, "ksha1", "relaxed", "Hi\r\n",
-		    -1, NULL, "Ho\r\n", DKIM_RES_FAIL, "body hash mismatch" },
+		    -1, NULL, "Ho\r\n", DKV_RES_FAIL, "body hash mismatch" },
 		{ "header and body modified", &k2048, "k2048", "relaxed",
-		    "Hi\r\n", -1, "test massage", "Ho\r\n", DKIM_RES_FAIL,
+		    "Hi\r\n", -1, "test massage", "Ho\r\n", DKV_RES_FAIL,
 		    "signature mismatch" },
 		/* RFC 6376 3.5 l= */
 		{ "l= shorter, text appended", &k2048, "k2048", "relaxed",
 		    "first\r\n", 7, NULL, "first\r\nappended later\r\n",
-		    DKIM_RES_PASS, "" },
+		    DKV_RES_PASS, "" },
 		{ "l= equal", &k2048, "k2048", "relaxed", "first\r\n", 7, NULL,
-		    "first\r\n", DKIM_RES_PASS, "" },
+		    "first\r\n", DKV_RES_PASS, "" },
 		{ "l= shorter, signed part changed", &k2048, "k2048", "relaxed",
-		    "first\r\n", 7, NULL, "frist\r\nappended\r\n", DKIM_RES_FAIL,
+		    "first\r\n", 7, NULL, "frist\r\nappended\r\n", DKV_RES_FAIL,
 		    "body hash mismatch" },
 		{ "l= longer than the body", &k2048, "k2048", "relaxed",
 		    "first\r\nsecond\r\n", 15, NULL, "first\r\n",
-		    DKIM_RES_PERMERROR, "l= exceeds the body" },
+		    DKV_RES_PERMERROR, "l= exceeds the body" },
 		{ "l= longer, header modified too", &k2048, "k2048", "relaxed",
 		    "first\r\nsecond\r\n", 15, "test massage", "first\r\n",
-		    DKIM_RES_PERMERROR, "l= exceeds the body" },
+		    DKV_RES_PERMERROR, "l= exceeds the body" },
 		{ "l= header modified", &k2048, "k2048", "relaxed", "first\r\n",
-		    7, "test massage", "first\r\nmore\r\n", DKIM_RES_FAIL,
+		    7, "test massage", "first\r\nmore\r\n", DKV_RES_FAIL,
 		    "signature mismatch" },
 		{ "l=0", &k2048, "k2048", "simple", "x\r\n", 0, NULL,
-		    "anything\r\n", DKIM_RES_PASS, "" },
+		    "anything\r\n", DKV_RES_PASS, "" },
 	};
 	static const size_t steps[] = { 0, 1, 2, 3, 5 };
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct hdr h[3];
-		struct dkim_result r[2];
+		struct dkv_result r[2];
 		char sig[4096];
 		const char *sp = sig;
 		size_t n, bad = 0;
@@ -656,19 +658,19 @@ body_cases(struct dkim_verifier *v)
 			    strcmp(r[0].reason, cases[i].reason) != 0) {
 				if (bad++ == 0)
 					printf("# %s: got %s (%s)\n", cases[i].name,
-					    n ? dkim_res_name(r[0].result) : "none",
+					    n ? dkv_res_name(r[0].result) : "none",
 					    n ? r[0].reason : "");
 			}
 		}
 		is_int(bad, 0, "%s: %s \"%s\" in every chunking", cases[i].name,
-		    dkim_res_name(cases[i].want), cases[i].reason);
+		    dkv_res_name(cases[i].want), cases[i].reason);
 	}
 
 	/* two signatures, two body canonicalizations, one body */
 	{
 		char s1[4096], s2[4096];
 		const char *sigs[2] = { s1, s2 };
-		struct dkim_result r[2];
+		struct dkv_result r[2];
 		size_t n;
 
 		sign_bc(&k2048, "example.org", "k2048", "", base_hdrs, 3,
@@ -676,12 +678,12 @@ body_cases(struct dkim_verifier *v)
 		sign_bc(&ked, "example.org", "ked", "", base_hdrs, 3, "simple",
 		    "a  b\r\n", -1, s2, sizeof(s2));
 		n = run_chunks(v, sigs, 2, base_hdrs, 3, "a  b\r\n", 1, NULL, r, 2);
-		ok(n == 2 && r[0].result == DKIM_RES_PASS &&
-		    r[1].result == DKIM_RES_PASS, "relaxed + simple: both pass");
+		ok(n == 2 && r[0].result == DKV_RES_PASS &&
+		    r[1].result == DKV_RES_PASS, "relaxed + simple: both pass");
 		n = run_chunks(v, sigs, 2, base_hdrs, 3, "a   b\r\n", 0, NULL, r,
 		    2);
-		ok(n == 2 && r[0].result == DKIM_RES_PASS &&
-		    r[1].result == DKIM_RES_FAIL &&
+		ok(n == 2 && r[0].result == DKV_RES_PASS &&
+		    r[1].result == DKV_RES_FAIL &&
 		    strcmp(r[1].reason, "body hash mismatch") == 0,
 		    "relaxed + simple, spaces added: pass + body hash mismatch");
 	}
@@ -690,7 +692,7 @@ body_cases(struct dkim_verifier *v)
 /* ---- RFC examples ---------------------------------------------------- */
 
 static void
-feed_file(struct dkim_msg *m, const char *msg, size_t len)
+feed_file(struct dkv_msg *m, const char *msg, size_t len)
 {
 	const char *p = msg, *end = msg + len;
 
@@ -717,12 +719,12 @@ feed_file(struct dkim_msg *m, const char *msg, size_t len)
 			le--;
 		name = xstrndup(ls, (size_t)(colon - ls));
 		value = xstrndup(colon + 1, (size_t)(le - colon - 1));
-		dkim_msg_header(m, name, value);
+		dkv_msg_header(m, name, value);
 		free(name);
 		free(value);
 	}
-	dkim_msg_eoh(m);
-	dkim_msg_body(m, (const unsigned char *)p, (size_t)(end - p));
+	dkv_msg_eoh(m);
+	dkv_msg_body(m, (const unsigned char *)p, (size_t)(end - p));
 }
 
 static void
@@ -739,7 +741,7 @@ rfc_examples(void)
 	};
 	char dir[1024], path[1200], line[4096], err[128];
 	struct dns_resolver *d;
-	struct dkim_verifier *v;
+	struct dkv_verifier *v;
 	FILE *f;
 
 	test_data(dir, sizeof(dir), "dkim/go-msgauth");
@@ -763,12 +765,12 @@ rfc_examples(void)
 		dns_table_add_text(d, line, DNS_T_TXT, txt);
 	}
 	fclose(f);
-	v = dkim_verifier_new(d, NULL, err, sizeof(err));
+	v = dkv_verifier_new(d, NULL, err, sizeof(err));
 	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
 		char *msg = xmalloc(65536);
 		size_t len = 0, n;
-		struct dkim_msg *m;
-		const struct dkim_result *res;
+		struct dkv_msg *m;
+		const struct dkv_result *res;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, ex[i].file);
 		f = fopen(path, "rb");
@@ -776,12 +778,12 @@ rfc_examples(void)
 			len = fread(msg, 1, 65535, f);
 			fclose(f);
 		}
-		m = dkim_msg_new(v, NULL);
+		m = dkv_msg_new(v, NULL);
 		feed_file(m, msg, len);
-		dkim_msg_eom(m, &res, &n);
+		dkv_msg_eom(m, &res, &n);
 		if (is_int(n, ex[i].n, "%s: results", ex[i].file))
 			for (size_t j = 0; j < n; j++) {
-				is_int(res[j].result, DKIM_RES_PASS, "%s #%zu pass (%s)",
+				is_int(res[j].result, DKV_RES_PASS, "%s #%zu pass (%s)",
 				    ex[i].file, j, res[j].reason);
 				is_str(res[j].algorithm, ex[i].alg[j], "%s #%zu alg",
 				    ex[i].file, j);
@@ -789,14 +791,14 @@ rfc_examples(void)
 		if (i == 0 && n == 1)
 			is_str(res[0].identity, "joe@football.example.com",
 			    "RFC 6376 A.2 identity");
-		dkim_msg_free(&m);
+		dkv_msg_free(&m);
 		free(msg);
 	}
-	dkim_verifier_free(&v);
+	dkv_verifier_free(&v);
 	dns_resolver_free(&d);
 }
 
-/* key_cache_cases - the d2i_PUBKEY_bio() of lib/dkim_key.c, which
+/* key_cache_cases - the d2i_PUBKEY_bio() of lib/dkim/dkim_key.c, which
  * libopendkim calls for every signature: OpenSSL 3's own decodes an
  * RSA-2048 key in ~95 us (LIBRARY-TRAPS.md); ours keeps decoded keys.
  * The simple cases ran before: their RSA keys were decoded once each and
@@ -804,7 +806,7 @@ rfc_examples(void)
 static void
 key_cache_cases(void)
 {
-	struct dkim_key_stats st;
+	struct dkv_key_stats st;
 	unsigned char *der = NULL, two[4096];
 	const unsigned char *p;
 	int n;
@@ -812,7 +814,7 @@ key_cache_cases(void)
 	EVP_PKEY *got, *want;
 	unsigned long passed;
 
-	dkim_key_cache_stats(&st);
+	dkv_key_cache_stats(&st);
 	ok(st.misses >= 3, "RSA keys decoded by us: %lu (2048, 1024, 512)",
 	    st.misses);
 	ok(st.hits >= 3, "decoded keys reused: %lu", st.hits);
@@ -848,14 +850,14 @@ key_cache_cases(void)
 	der = NULL;
 
 	/* Ed25519 is not ours to decode: OpenSSL's answer, untouched */
-	dkim_key_cache_stats(&st);
+	dkv_key_cache_stats(&st);
 	passed = st.passed;
 	n = i2d_PUBKEY(ked.pk, &der);
 	b = BIO_new_mem_buf(der, n);
 	got = d2i_PUBKEY_bio(b, NULL);
 	ok(got != NULL && EVP_PKEY_eq(got, ked.pk) == 1,
 	    "Ed25519 key passed to OpenSSL");
-	dkim_key_cache_stats(&st);
+	dkv_key_cache_stats(&st);
 	is_int(st.passed, passed + 1, "counted as passed on");
 	EVP_PKEY_free(got);
 	BIO_free(b);
@@ -865,8 +867,8 @@ key_cache_cases(void)
 int
 main(void)
 {
-	struct dkim_opts o = { 0, 0, 0 };
-	struct dkim_verifier *v;
+	struct dkv_opts o = { 0, 0, 0 };
+	struct dkv_verifier *v;
 	char err[128], rec[8192];
 	struct {
 		struct key *k;
@@ -902,7 +904,7 @@ main(void)
 	dns_table_add_text(dns, "garbage._domainkey.example.org", DNS_T_TXT,
 	    "v=DKIM1; k=rsa; p=!!!notbase64");
 
-	v = dkim_verifier_new(dns, &o, err, sizeof(err));
+	v = dkv_verifier_new(dns, &o, err, sizeof(err));
 	if (!ok(v != NULL, "verifier: %s", err))
 		return test_done("test-dkim");
 	simple_cases(v);
@@ -913,7 +915,7 @@ main(void)
 	body_cases(v);
 	thread_case(v);
 	rfc_examples();
-	dkim_verifier_free(&v);
+	dkv_verifier_free(&v);
 	ok(v == NULL, "verifier freed");
 	dns_resolver_free(&dns);
 	EVP_PKEY_free(k2048.pk);

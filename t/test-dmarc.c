@@ -1,5 +1,5 @@
 /*
- * test-dmarc.c - DMARC (lib/dmarc.c): record parsing, alignment, record
+ * test-dmarc.c - DMARC (lib/dmarc/dmarc.c): record parsing, alignment, record
  * discovery through the table resolver (temperror at each step, several
  * records, invalid records), p/sp/np, pct sampling with given random
  * numbers, the null sender, the PSL swap; and one named case per
@@ -7,9 +7,11 @@
  * defect in libopendmarc itself next to our answer.
  *
  * Defect 7 (libopendmarc's own query_dmarc goes through libresolv,
- * IPv4-only, re-initialised per call) has no case: lib/dmarc.c never calls
+ * IPv4-only, re-initialised per call) has no case: lib/dmarc/dmarc.c never calls
  * libopendmarc, and record lookups go through struct dns_resolver.
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

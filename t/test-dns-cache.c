@@ -1,16 +1,18 @@
 /*
- * test-dns-cache.c - the answer cache (lib/dns_cache.c) over the table back
+ * test-dns-cache.c - the answer cache (lib/dns/dns_cache.c) over the table back
  * end, with a clock the test moves by hand: hits and misses, TTL expiry,
  * what is never kept, name normalization, LRU eviction by count and by
  * bytes, copies that outlive the cache, cancel, and many threads at once.
  */
+#include "config.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "../lib/dns.h"
+#include "../lib/dns/dns.h"
 #include "tap.h"
 
 static time_t fake_now = 1000;

@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include "settings.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,10 @@
 /*
- * test-mailaddr.c - the From header parser (lib/mailaddr.c): one named
+ * test-mailaddr.c - the From header parser (lib/dmarc/mailaddr.c): one named
  * case per RFC 5322 form, the obsolete forms, folding, UTF-8, and the
  * bounds.
  */
+#include "config.h"
+
 #include <stdlib.h>
 #include <string.h>
 

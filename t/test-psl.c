@@ -1,10 +1,12 @@
 /*
- * test-psl.c - the Public Suffix List (lib/psl.c): rules from text
+ * test-psl.c - the Public Suffix List (lib/dmarc/psl.c): rules from text
  * (wildcards, exceptions, comments, Unicode rules matched as A-labels),
  * refcounting, bounds, and the 82 checkPublicSuffix cases of the PSL test
  * list (t/data/dmarc/publicsuffix/org-domain-cases.tsv) against
  * the public_suffix_list.dat beside it (or PSL_PATH).
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

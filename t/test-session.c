@@ -3,10 +3,12 @@
  * resolver, the SPF checker, the DKIM verifier, DMARC with the system PSL
  * and configs from text. Each case is a message and what must come of it.
  */
+#include "config.h"
+
 #include <string.h>
 
 #include "authres.h"
-#include "config.h"
+#include "settings.h"
 #include "dns.h"
 #include "message.h"
 #include "psl.h"
@@ -17,11 +19,11 @@
 
 static struct session_env env;
 
-static struct am_config *
+static struct settings *
 conf(const char *text)
 {
 	char err[256];
-	struct am_config *c = config_load_string(text, "test.conf", err, sizeof(err));
+	struct settings *c = settings_load_string(text, "test.conf", err, sizeof(err));
 
 	if (c == NULL)
 		fprintf(stderr, "config: %s\n", err);
@@ -230,7 +232,7 @@ static void
 run_case(const struct msg *m)
 {
 	char text[1024];
-	struct am_config *cfg;
+	struct settings *cfg;
 	struct session *s;
 	const struct session_verdict *v;
 	int have_from = 0;
@@ -240,7 +242,7 @@ run_case(const struct msg *m)
 	if (!ok(cfg != NULL, "%s: config", m->name))
 		return;
 	s = session_new(&env, cfg);
-	config_unref(&cfg);
+	settings_unref(&cfg);
 	session_connect(s, "client.example", m->ip);
 	session_helo(s, m->helo);
 	session_mail_from(s, m->from);
@@ -300,8 +302,8 @@ run_case(const struct msg *m)
 static void
 test_limits(void)
 {
-	struct am_config *cfg = conf(base);
-	struct am_config *rej = conf("authserv_id = \"mx.test.example\";\n"
+	struct settings *cfg = conf(base);
+	struct settings *rej = conf("authserv_id = \"mx.test.example\";\n"
 	    "policy = { on_oversize = \"reject\"; };");
 	const struct session_verdict *v;
 	struct session *s;
@@ -401,8 +403,8 @@ test_limits(void)
 	ok(v->authres != NULL && v->action == SESSION_ACCEPT,
 	    "1000 fields: evaluated and accepted");
 	session_free(&s);
-	config_unref(&cfg);
-	config_unref(&rej);
+	settings_unref(&cfg);
+	settings_unref(&rej);
 }
 
 /* RFC 5322 4.5.3: white space before the colon ("From :") is a header
@@ -420,7 +422,7 @@ test_obsolete_colon(void)
 	    "Authentication-Results : mx.test.example; dmarc=pass\r\n"
 	    "\r\n"
 	    "body\r\n";
-	struct am_config *cfg = conf(base);
+	struct settings *cfg = conf(base);
 	const struct session_verdict *v;
 	struct session *s;
 	FILE *f;
@@ -428,7 +430,7 @@ test_obsolete_colon(void)
 	if (cfg == NULL)
 		return;
 	s = session_new(&env, cfg);
-	config_unref(&cfg);
+	settings_unref(&cfg);
 	session_connect(s, NULL, "192.0.2.10");
 	session_helo(s, "mail.example.org");
 	session_mail_from(s, "<user@example.org>");
@@ -445,7 +447,7 @@ test_obsolete_colon(void)
 	/* the name as an MTA may pass it, white space and all */
 	cfg = conf(base);
 	s = session_new(&env, cfg);
-	config_unref(&cfg);
+	settings_unref(&cfg);
 	session_connect(s, NULL, "192.0.2.10");
 	session_mail_from(s, "<user@example.org>");
 	session_header(s, "From", " user@example.org");
@@ -465,7 +467,7 @@ test_envelope(void)
 		{"<@relay.example:user@example.org>", "smtp.mailfrom=user@example.org"},
 		{"<\"odd user\"@example.org>", "smtp.mailfrom=\"\\\"odd user\\\"@example.org\""},
 	};
-	struct am_config *cfg = conf("authserv_id = \"mx.test.example\"; spf = { helo = false; };");
+	struct settings *cfg = conf("authserv_id = \"mx.test.example\"; spf = { helo = false; };");
 
 	if (cfg == NULL)
 		return;
@@ -485,7 +487,7 @@ test_envelope(void)
 		    v->authres ? v->authres : "(none)");
 		session_free(&s);
 	}
-	config_unref(&cfg);
+	settings_unref(&cfg);
 }
 
 /* test_signed - a signed message read from a file through the whole
@@ -496,7 +498,7 @@ static void
 test_signed(void)
 {
 	char path[1024], line[2048];
-	struct am_config *cfg;
+	struct settings *cfg;
 	struct session *s;
 	const struct session_verdict *v;
 	FILE *f, *keys;
@@ -525,7 +527,7 @@ test_signed(void)
 	cfg = conf("authserv_id = \"mx.test.example\"; spf = { helo = false; };"
 	    "policy = { dns_budget_ms = 5000; };");
 	s = session_new(&env, cfg);
-	config_unref(&cfg);
+	settings_unref(&cfg);
 	session_connect(s, NULL, "192.0.2.99");
 	session_helo(s, "x");
 	session_mail_from(s, "<joe@football.example.com>");
@@ -537,7 +539,7 @@ test_signed(void)
 	ok(u != NULL && strstr(u, "dkim=pass (ed25519 key) header.d=football.example.com") != NULL,
 	    "ed25519 signature passes: %s", u ? u : "(none)");
 	ok(u != NULL && strstr(u, "header.a=rsa-sha256") != NULL &&
-	    v->dkim[1].result == DKIM_RES_PASS, "rsa signature passes");
+	    v->dkim[1].result == DKV_RES_PASS, "rsa signature passes");
 	free(u);
 	session_free(&s);
 }
@@ -546,7 +548,7 @@ int
 main(void)
 {
 	char err[256];
-	struct dkim_opts dk = {.max_signatures = 8, .min_rsa_bits = 1024};
+	struct dkv_opts dk = {.max_signatures = 8, .min_rsa_bits = 1024};
 	struct psl *psl;
 
 	env.dns = dns_table_new();
@@ -569,7 +571,7 @@ main(void)
 	env.spf = spf_checker_new(env.dns, "mx.test.example", err, sizeof(err));
 	if (!ok(env.spf != NULL, "spf checker: %s", err))
 		return test_done("session");
-	env.dkim = dkim_verifier_new(env.dns, &dk, err, sizeof(err));
+	env.dkim = dkv_verifier_new(env.dns, &dk, err, sizeof(err));
 	if (!ok(env.dkim != NULL, "dkim verifier: %s", err))
 		return test_done("session");
 	psl = psl_load(PSL_PATH, err, sizeof(err));
@@ -586,7 +588,7 @@ main(void)
 	test_envelope();
 	test_signed();
 	dmarc_checker_free(&env.dmarc);
-	dkim_verifier_free(&env.dkim);
+	dkv_verifier_free(&env.dkim);
 	spf_checker_free(&env.spf);
 	dns_resolver_free(&env.dns);
 	return test_done("session");

@@ -3,6 +3,8 @@
  * that libspf2 1.2.10 gets wrong, the hostile macro records, odd inputs,
  * and 4 threads sharing one checker.
  */
+#include "config.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /*
  * test-util.c - arena, dynbuf and string helpers.
  */
+#include "config.h"
+
 #include <string.h>
 
 #include "tap.h"

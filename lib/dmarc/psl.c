@@ -17,6 +17,8 @@
  * Errors: psl_load* return NULL with a message (unreadable file, a file
  * over PSL_MAX_BYTES, no rule at all); psl_org_domain returns -1.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>

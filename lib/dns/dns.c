@@ -2,6 +2,8 @@
  * dns.c - the resolver interface's common part: dispatch to the back end,
  * answers, rdata decoding (see dns.h).
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +66,7 @@ remaining_ms(const struct timespec *deadline)
 }
 
 struct dns_answer *
-dns_query_wait_by(struct dns_query **qp, const struct timespec *deadline)
+dns_query_wait_until(struct dns_query **qp, const struct timespec *deadline)
 {
 	unsigned left, dflt;
 
@@ -80,7 +82,7 @@ dns_query_wait_by(struct dns_query **qp, const struct timespec *deadline)
 }
 
 struct dns_answer *
-dns_query_by(struct dns_resolver *r, const char *name, int type,
+dns_query_until(struct dns_resolver *r, const char *name, int type,
     const struct timespec *deadline)
 {
 	struct dns_query *q;
@@ -88,7 +90,7 @@ dns_query_by(struct dns_resolver *r, const char *name, int type,
 	if (deadline != NULL && remaining_ms(deadline) == 0)
 		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "DNS time budget spent");
 	q = dns_query_start(r, name, type);
-	return dns_query_wait_by(&q, deadline);
+	return dns_query_wait_until(&q, deadline);
 }
 
 void

@@ -18,7 +18,7 @@
 #include "mailaddr.h"
 #include "spf.h"
 
-struct am_config;
+struct settings;
 struct dns_resolver;
 struct spf_checker;
 
@@ -28,13 +28,13 @@ struct session_env {
 	struct dns_resolver *dns;     /* the answer cache over libunbound, or libunbound */
 	int dns_cached;               /* dns is a dns_cache_new() resolver */
 	struct spf_checker *spf;
-	struct dkim_verifier *dkim;   /* NULL when DKIM was off at start */
+	struct dkv_verifier *dkim;   /* NULL when DKIM was off at start */
 	struct dmarc_checker *dmarc;
 };
 
 /* session_env_open - the resolver and method contexts a config asks for
  * (threads start here: block signals first); NULL with err filled */
-struct session_env *session_env_open(const struct am_config *cfg, char *err,
+struct session_env *session_env_open(const struct settings *cfg, char *err,
     size_t errlen);
 /* session_env_close - stop the resolver, free everything, set *ep to NULL */
 void session_env_close(struct session_env **ep);
@@ -43,7 +43,7 @@ void session_env_close(struct session_env **ep);
 void session_env_stats(const struct session_env *env, char *buf, size_t len);
 /* session_env_reload - what a SIGHUP can change in place: the public
  * suffix list is read again. 0, or -1 with err (the old list stays) */
-int session_env_reload(struct session_env *env, const struct am_config *cfg,
+int session_env_reload(struct session_env *env, const struct settings *cfg,
     char *err, size_t errlen);
 
 enum session_action {
@@ -76,7 +76,7 @@ struct session_verdict {
 	struct spf_outcome spf_mailfrom;
 	struct spf_outcome spf_helo;
 	int spf_mailfrom_done, spf_helo_done;
-	const struct dkim_result *dkim;  /* one per signature */
+	const struct dkv_result *dkim;  /* one per signature */
 	size_t ndkim;
 	int dkim_done;
 	enum mailaddr_status from_status; /* of the author (From) */
@@ -97,10 +97,10 @@ struct session;
 
 /* session_new - a connection; the session holds a reference to cfg */
 struct session *session_new(const struct session_env *env,
-    struct am_config *cfg);
+    struct settings *cfg);
 void session_free(struct session **sp);
 /* session_config - the snapshot this connection started with (borrowed) */
-const struct am_config *session_config(const struct session *s);
+const struct settings *session_config(const struct session *s);
 
 /* session_connect - client host name (may be NULL) and address text (NULL
  * or "" when not an IP connection) */

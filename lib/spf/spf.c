@@ -19,6 +19,7 @@
  * (a deliberate bound far above real records; such records were the
  * libspf2 crash shape), and expansions are bounded by fixed buffers.
  */
+
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -287,7 +288,7 @@ ptr_validated(struct ctx *x, enum dns_status *status,
 	int ret = 0;
 
 	reverse_name(x, rev, sizeof(rev));
-	a = dns_query_by(x->c->dns, rev, DNS_T_PTR, x->deadline);
+	a = dns_query_until(x->c->dns, rev, DNS_T_PTR, x->deadline);
 	*status = a->status;
 	for (size_t i = 0; a->status == DNS_STATUS_OK && i < a->count &&
 	    i < SPF_MAX_PTR_NAMES && ret == 0; i++) {
@@ -297,7 +298,7 @@ ptr_validated(struct ctx *x, enum dns_status *status,
 		if (dns_rr_name(&a->rr[i], 0, name, sizeof(name)) != 0 ||
 		    name[0] == '\0')
 			continue;
-		aa = dns_query_by(x->c->dns, name, x->v6 ? DNS_T_AAAA : DNS_T_A, x->deadline);
+		aa = dns_query_until(x->c->dns, name, x->v6 ? DNS_T_AAAA : DNS_T_A, x->deadline);
 		/* 5.5: a DNS error on the address lookup skips the name */
 		if (aa->status == DNS_STATUS_OK && answer_has_ip(x, aa,
 		    x->v6 ? 128 : 32))
@@ -905,7 +906,7 @@ txt_len(const struct dns_rr *rr)
 static enum spf_result
 fetch_record(struct ctx *x, const char *dom, char **textp)
 {
-	struct dns_answer *a = dns_query_by(x->c->dns, dom, DNS_T_TXT, x->deadline);
+	struct dns_answer *a = dns_query_until(x->c->dns, dom, DNS_T_TXT, x->deadline);
 	enum spf_result res = SPF_RESULT_NONE;
 	size_t found = 0;
 
@@ -1042,7 +1043,7 @@ eval_term(struct ctx *x, const char *dom, const struct term *t, int depth)
 	case M_EXISTS:
 		/* 5.7: exists always asks for A, whatever the client */
 		type = t->kind == M_A && x->v6 ? DNS_T_AAAA : DNS_T_A;
-		a = dns_query_by(x->c->dns, target, type, x->deadline);
+		a = dns_query_until(x->c->dns, target, type, x->deadline);
 		if (a->status == DNS_STATUS_TEMPFAIL)
 			ret = -temperror(x, a, target, type);
 		else if (count_void(x, a) != 0)
@@ -1053,7 +1054,7 @@ eval_term(struct ctx *x, const char *dom, const struct term *t, int depth)
 		dns_answer_free(&a);
 		return ret;
 	case M_MX:
-		a = dns_query_by(x->c->dns, target, DNS_T_MX, x->deadline);
+		a = dns_query_until(x->c->dns, target, DNS_T_MX, x->deadline);
 		if (a->status == DNS_STATUS_TEMPFAIL)
 			ret = -temperror(x, a, target, DNS_T_MX);
 		else if (count_void(x, a) != 0)
@@ -1071,7 +1072,7 @@ eval_term(struct ctx *x, const char *dom, const struct term *t, int depth)
 			if (dns_rr_mx(&a->rr[i], &pref, mx, sizeof(mx)) != 0 ||
 			    mx[0] == '\0')
 				continue;
-			aa = dns_query_by(x->c->dns, mx, type, x->deadline);
+			aa = dns_query_until(x->c->dns, mx, type, x->deadline);
 			if (aa->status == DNS_STATUS_TEMPFAIL)
 				ret = -temperror(x, aa, mx, type);
 			else if (aa->status == DNS_STATUS_OK)
@@ -1119,7 +1120,7 @@ explain(struct ctx *x, const char *dom, const struct record *r)
 
 	if (r->exp != NULL && expand_domain(x, dom, r->exp, r->explen, target,
 	    sizeof(target)) == 0) {
-		a = dns_query_by(x->c->dns, target, DNS_T_TXT, x->deadline);
+		a = dns_query_until(x->c->dns, target, DNS_T_TXT, x->deadline);
 		/* 6.2: anything but exactly one TXT record: no exp text */
 		if (a->status == DNS_STATUS_OK && a->count == 1) {
 			text = xmalloc(a->rr[0].len + 1);
@@ -1267,11 +1268,11 @@ enum spf_result
 spf_check(struct spf_checker *c, const char *ip, const char *sender,
     const char *helo, struct spf_outcome *out)
 {
-	return spf_check_by(c, ip, sender, helo, NULL, out);
+	return spf_check_until(c, ip, sender, helo, NULL, out);
 }
 
 enum spf_result
-spf_check_by(struct spf_checker *c, const char *ip, const char *sender,
+spf_check_until(struct spf_checker *c, const char *ip, const char *sender,
     const char *helo, const struct timespec *deadline, struct spf_outcome *out)
 {
 	struct ctx *x;

@@ -30,8 +30,9 @@
  * a hash of the DER; a new key takes its slot's place (the old EVP_PKEY
  * lives on while borrowers hold references). At most 256 keys of ~3 KB.
  */
-#define _GNU_SOURCE 1               /* dlvsym, RTLD_NEXT */
+/* dlvsym and RTLD_NEXT need _GNU_SOURCE: config.h (AC_USE_SYSTEM_EXTENSIONS) */
 #define OPENSSL_SUPPRESS_DEPRECATED /* RSA/EVP_PKEY_assign_RSA: the fast path */
+
 #include "config.h"
 
 #include <dlfcn.h>
@@ -62,7 +63,7 @@ typedef EVP_PKEY *(*d2i_fn)(BIO *, EVP_PKEY **);
 
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct key_slot key_table[KEY_SLOTS];
-static struct dkim_key_stats key_stats;
+static struct dkv_key_stats key_stats;
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static d2i_fn real_d2i;
 
@@ -181,13 +182,13 @@ d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 }
 
 void
-dkim_key_cache_enable(void)
+dkv_key_cache_enable(void)
 {
 	pthread_once(&real_once, find_real);
 }
 
 void
-dkim_key_cache_stats(struct dkim_key_stats *s)
+dkv_key_cache_stats(struct dkv_key_stats *s)
 {
 	pthread_mutex_lock(&key_lock);
 	*s = key_stats;

@@ -30,6 +30,8 @@
  * always fills an outcome (temperror for DNS failures, permerror for a
  * missing or unusable author domain).
  */
+#include "config.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -537,7 +539,7 @@ lookup_record(struct dns_resolver *dns, const char *domain,
 	snprintf(name, sizeof(name), "_dmarc.%s", domain);
 	if (strlen(name) > DMARC_MAX_NAME)
 		return LK_NONE; /* no such name can exist */
-	a = dns_query_by(dns, name, DNS_T_TXT, deadline);
+	a = dns_query_until(dns, name, DNS_T_TXT, deadline);
 	if (a->status == DNS_STATUS_TEMPFAIL) {
 		str_copy(why, a->why[0] ? a->why : "DNS failure", whylen);
 		dns_answer_free(&a);
@@ -589,7 +591,7 @@ domain_exists(struct dns_resolver *dns, const char *domain,
 	enum existence ex = EX_NO;
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		struct dns_answer *a = dns_query_by(dns, domain, types[i],
+		struct dns_answer *a = dns_query_until(dns, domain, types[i],
 		    deadline);
 		enum dns_status st = a->status;
 

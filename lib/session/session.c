@@ -6,6 +6,8 @@
  * session_reset(). Connection facts (client, HELO, authentication) are
  * kept in fixed buffers so they survive the reset.
  */
+#include "config.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 
 #include "authres.h"
 #include "cidr.h"
-#include "config.h"
+#include "settings.h"
 #include "dkim_key.h"
 #include "dns.h"
 #include "psl.h"
@@ -30,7 +32,7 @@ struct hdr {
 
 struct session {
 	const struct session_env *env;
-	struct am_config *cfg;
+	struct settings *cfg;
 
 	/* connection */
 	char client_ip[64];     /* unmapped text, "" if unknown */
@@ -52,7 +54,7 @@ struct session {
 	unsigned nar;           /* Authentication-Results headers seen */
 	unsigned nfrom;         /* From header fields seen */
 	const char *from_value; /* the first one's value */
-	struct dkim_msg *dkim;  /* NULL until the first header, or when off */
+	struct dkv_msg *dkim;  /* NULL until the first header, or when off */
 	int skip;               /* trusted or authenticated: no evaluation */
 	int started;            /* message_start() ran for this message */
 	struct timespec deadline; /* where the DNS budget ends (see spend) */
@@ -64,7 +66,7 @@ struct session {
 };
 
 struct session_env *
-session_env_open(const struct am_config *cfg, char *err, size_t errlen)
+session_env_open(const struct settings *cfg, char *err, size_t errlen)
 {
 	struct session_env *env = xcalloc(1, sizeof(*env));
 	struct dns_unbound_opts o;
@@ -98,13 +100,13 @@ session_env_open(const struct am_config *cfg, char *err, size_t errlen)
 	if (env->spf == NULL)
 		goto fail;
 	if (cfg->dkim_enable) {
-		struct dkim_opts d = {
+		struct dkv_opts d = {
 			.max_signatures = cfg->dkim_max_signatures,
 			.min_rsa_bits = cfg->dkim_min_key_bits,
 			.timeout_ms = cfg->dns_timeout_ms,
 		};
 
-		env->dkim = dkim_verifier_new(env->dns, &d, err, errlen);
+		env->dkim = dkv_verifier_new(env->dns, &d, err, errlen);
 		if (env->dkim == NULL)
 			goto fail;
 	}
@@ -125,19 +127,19 @@ void
 session_env_stats(const struct session_env *env, char *buf, size_t len)
 {
 	struct dns_cache_stats d;
-	struct dkim_key_stats k;
+	struct dkv_key_stats k;
 
 	memset(&d, 0, sizeof(d));
 	if (env->dns_cached)
 		dns_cache_get_stats(env->dns, &d);
-	dkim_key_cache_stats(&k);
+	dkv_key_cache_stats(&k);
 	snprintf(buf, len, "dns_cache_hits=%lu dns_cache_misses=%lu "
 	    "dns_cache_entries=%zu dkim_keys_decoded=%lu dkim_keys_reused=%lu",
 	    d.hits, d.misses, d.entries, k.misses, k.hits);
 }
 
 int
-session_env_reload(struct session_env *env, const struct am_config *cfg,
+session_env_reload(struct session_env *env, const struct settings *cfg,
     char *err, size_t errlen)
 {
 	struct psl *psl = psl_load(cfg->dmarc_psl_file, err, errlen);
@@ -157,7 +159,7 @@ session_env_close(struct session_env **ep)
 	if (ep == NULL || (env = *ep) == NULL)
 		return;
 	dmarc_checker_free(&env->dmarc);
-	dkim_verifier_free(&env->dkim);
+	dkv_verifier_free(&env->dkim);
 	spf_checker_free(&env->spf);
 	dns_resolver_free(&env->dns);
 	free(env);
@@ -165,12 +167,12 @@ session_env_close(struct session_env **ep)
 }
 
 struct session *
-session_new(const struct session_env *env, struct am_config *cfg)
+session_new(const struct session_env *env, struct settings *cfg)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
 	s->env = env;
-	s->cfg = config_ref(cfg);
+	s->cfg = settings_ref(cfg);
 	s->arena = arena_new();
 	return s;
 }
@@ -182,14 +184,14 @@ session_free(struct session **sp)
 
 	if (sp == NULL || (s = *sp) == NULL)
 		return;
-	dkim_msg_free(&s->dkim);
+	dkv_msg_free(&s->dkim);
 	arena_free(&s->arena);
-	config_unref(&s->cfg);
+	settings_unref(&s->cfg);
 	free(s);
 	*sp = NULL;
 }
 
-const struct am_config *
+const struct settings *
 session_config(const struct session *s)
 {
 	return s->cfg;
@@ -290,7 +292,7 @@ message_start(struct session *s)
 	 * end of the message gets what they left of it */
 	dns_deadline(&s->deadline, s->cfg->policy_dns_budget_ms);
 	if (!s->skip && s->cfg->dkim_enable && s->env->dkim != NULL)
-		s->dkim = dkim_msg_new(s->env->dkim, &s->deadline);
+		s->dkim = dkv_msg_new(s->env->dkim, &s->deadline);
 }
 
 /* ar_forged - remember the index of a forged Authentication-Results to
@@ -375,7 +377,7 @@ session_header(struct session *s, const char *name, const char *value)
 	s->hdr_bytes += n;
 
 	if (s->dkim != NULL)
-		dkim_msg_header(s->dkim, name, value);
+		dkv_msg_header(s->dkim, name, value);
 	inspect_header(s, fname, value, s->hdrs[s->nhdrs - 1].value);
 	return 0;
 }
@@ -388,7 +390,7 @@ session_eoh(struct session *s)
 		struct timespec t0, t1;
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		dkim_msg_eoh(s->dkim);
+		dkv_msg_eoh(s->dkim);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		s->eoh_ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 +
 		    (t1.tv_nsec - t0.tv_nsec) / 1000000;
@@ -400,7 +402,7 @@ session_body(struct session *s, const unsigned char *p, size_t len)
 {
 	s->body_bytes += len;
 	if (s->dkim != NULL)
-		dkim_msg_body(s->dkim, p, len);
+		dkv_msg_body(s->dkim, p, len);
 }
 
 /* helo_checkable - whether the HELO name is a domain SPF can evaluate:
@@ -415,13 +417,13 @@ helo_checkable(const char *helo)
 static void
 run_spf(struct session *s, struct session_verdict *v)
 {
-	const struct am_config *cfg = s->cfg;
+	const struct settings *cfg = s->cfg;
 	int null_sender = s->mail_from == NULL || s->mail_from[0] == '\0';
 
 	if (!cfg->spf_enable || s->env->spf == NULL || s->client_ip[0] == '\0')
 		return;
 	if (!null_sender) {
-		spf_check_by(s->env->spf, s->client_ip, s->mail_from, s->helo,
+		spf_check_until(s->env->spf, s->client_ip, s->mail_from, s->helo,
 		    &s->deadline, &v->spf_mailfrom);
 		v->spf_mailfrom_done = 1;
 	}
@@ -431,7 +433,7 @@ run_spf(struct session *s, struct session_verdict *v)
 	 * single label) is still checked: its result is none (4.3), and the
 	 * header says so instead of saying nothing about SPF. */
 	if (null_sender || (cfg->spf_helo && helo_checkable(s->helo))) {
-		spf_check_by(s->env->spf, s->client_ip, NULL, s->helo,
+		spf_check_until(s->env->spf, s->client_ip, NULL, s->helo,
 		    &s->deadline, &v->spf_helo);
 		v->spf_helo_done = 1;
 	}
@@ -442,7 +444,7 @@ run_dkim(struct session *s, struct session_verdict *v)
 {
 	if (s->dkim == NULL)
 		return;
-	dkim_msg_eom(s->dkim, &v->dkim, &v->ndkim);
+	dkv_msg_eom(s->dkim, &v->dkim, &v->ndkim);
 	v->dkim_done = 1;
 }
 
@@ -526,8 +528,8 @@ run_dmarc(struct session *s, struct session_verdict *v)
 	ids = arena_alloc(s->arena, (v->ndkim ? v->ndkim : 1) * sizeof(*ids));
 	for (size_t i = 0; i < v->ndkim; i++) {
 		ids[i].domain = v->dkim[i].domain;
-		ids[i].pass = v->dkim[i].result == DKIM_RES_PASS;
-		ids[i].temperror = v->dkim[i].result == DKIM_RES_TEMPERROR;
+		ids[i].pass = v->dkim[i].result == DKV_RES_PASS;
+		ids[i].temperror = v->dkim[i].result == DKV_RES_TEMPERROR;
 	}
 	in.dkim = ids;
 	in.ndkim = v->ndkim;
@@ -549,7 +551,7 @@ run_dmarc(struct session *s, struct session_verdict *v)
 /* never_reject - whether the author domain (or a parent of it) is on the
  * list of domains never rejected */
 static int
-never_reject(const struct am_config *cfg, const char *domain)
+never_reject(const struct settings *cfg, const char *domain)
 {
 	size_t dl = domain ? strlen(domain) : 0;
 
@@ -596,7 +598,7 @@ set_reply(struct session *s, struct session_verdict *v, enum session_action a,
 static void
 decide(struct session *s, struct session_verdict *v)
 {
-	const struct am_config *cfg = s->cfg;
+	const struct settings *cfg = s->cfg;
 	int enforce = cfg->policy_mode == POLICY_ENFORCE;
 	const struct dmarc_outcome *d = &v->dmarc;
 
@@ -675,15 +677,15 @@ add_spf_result(struct authres *ar, const struct spf_outcome *o,
 }
 
 static void
-add_dkim_result(struct session *s, struct authres *ar, const struct dkim_result *d)
+add_dkim_result(struct session *s, struct authres *ar, const struct dkv_result *d)
 {
 	struct authres_result *r;
 	const char *comment = d->reason[0] ? d->reason : NULL;
 
-	if (d->result == DKIM_RES_PASS && d->key_bits > 0)
+	if (d->result == DKV_RES_PASS && d->key_bits > 0)
 		comment = strcmp(d->algorithm, "ed25519-sha256") == 0 ?
 		    "ed25519 key" : arena_printf(s->arena, "%u-bit key", d->key_bits);
-	r = authres_add(ar, "dkim", dkim_res_name(d->result), comment);
+	r = authres_add(ar, "dkim", dkv_res_name(d->result), comment);
 	if (r == NULL)
 		return;
 	if (d->domain[0])
@@ -867,7 +869,7 @@ session_log_line(struct session *s, double ms)
 			dynbuf_puts(&b, "none");
 		for (size_t i = 0; i < v->ndkim; i++)
 			dynbuf_printf(&b, "%s%s:%s", i ? "," : "",
-			    dkim_res_name(v->dkim[i].result),
+			    dkv_res_name(v->dkim[i].result),
 			    log_value(a, v->dkim[i].domain));
 	}
 	if (v->nauthors > 1) {
@@ -922,7 +924,7 @@ session_reset(struct session *s)
 	s->nfrom = 0;
 	s->from_value = NULL;
 	s->skip = 0;
-	dkim_msg_free(&s->dkim);
+	dkv_msg_free(&s->dkim);
 	memset(&s->verdict, 0, sizeof(s->verdict));
 }
 

@@ -2,10 +2,10 @@
  * dkim.h - DKIM verification (RFC 6376, Ed25519 per RFC 8463) through
  * libopendkim, with key lookups through our resolver.
  *
- * One struct dkim_verifier per process (it wraps the one DKIM_LIB; made
- * before any message runs); one struct dkim_msg per message, fed as the
+ * One struct dkv_verifier per process (it wraps the one DKIM_LIB; made
+ * before any message runs); one struct dkv_msg per message, fed as the
  * message arrives: header fields, end of headers, body chunks (nothing is
- * buffered whole), then dkim_msg_eom() verifies every signature up to the
+ * buffered whole), then dkv_msg_eom() verifies every signature up to the
  * cap and returns one result per signature. Every input gives a defined
  * result: a message libopendkim cannot take still ends with results
  * (permerror, or none when there is no signature).
@@ -25,18 +25,18 @@
 
 struct dns_resolver;
 
-enum dkim_res {
-	DKIM_RES_NONE = 0,  /* no signature */
-	DKIM_RES_PASS,
-	DKIM_RES_FAIL,      /* signature or body hash does not verify */
-	DKIM_RES_NEUTRAL,   /* not checked (over the cap) */
-	DKIM_RES_POLICY,    /* verified but not accepted: rsa-sha1, small key (RFC 8301) */
-	DKIM_RES_TEMPERROR, /* key lookup failed temporarily */
-	DKIM_RES_PERMERROR, /* malformed signature, key missing or revoked, ... */
+enum dkv_res {
+	DKV_RES_NONE = 0,  /* no signature */
+	DKV_RES_PASS,
+	DKV_RES_FAIL,      /* signature or body hash does not verify */
+	DKV_RES_NEUTRAL,   /* not checked (over the cap) */
+	DKV_RES_POLICY,    /* verified but not accepted: rsa-sha1, small key (RFC 8301) */
+	DKV_RES_TEMPERROR, /* key lookup failed temporarily */
+	DKV_RES_PERMERROR, /* malformed signature, key missing or revoked, ... */
 };
 
-struct dkim_result {
-	enum dkim_res result;
+struct dkv_result {
+	enum dkv_res result;
 	char domain[256];     /* d= (lowercase) */
 	char selector[128];   /* s= */
 	char identity[256];   /* i= as written, or "@" + d= when absent */
@@ -46,41 +46,41 @@ struct dkim_result {
 	char reason[128];     /* plain words: "body hash mismatch", "key not found", ... */
 };
 
-struct dkim_opts {
+struct dkv_opts {
 	unsigned max_signatures; /* verify at most this many; default 8 */
 	unsigned min_rsa_bits;   /* smaller RSA keys give policy; default 1024 */
 	unsigned timeout_ms;     /* one key lookup; 0: the resolver's default */
 };
 
-struct dkim_verifier;
-struct dkim_msg;
+struct dkv_verifier;
+struct dkv_msg;
 
-/* dkim_verifier_new - set up libopendkim (options, our DNS hooks, the
+/* dkv_verifier_new - set up libopendkim (options, our DNS hooks, the
  * signature cap); call before any thread uses it. NULL with err filled. */
-struct dkim_verifier *dkim_verifier_new(struct dns_resolver *dns,
-    const struct dkim_opts *opts, char *err, size_t errlen);
-void dkim_verifier_free(struct dkim_verifier **vp);
+struct dkv_verifier *dkv_verifier_new(struct dns_resolver *dns,
+    const struct dkv_opts *opts, char *err, size_t errlen);
+void dkv_verifier_free(struct dkv_verifier **vp);
 
-/* dkim_msg_new - start one message. deadline: CLOCK_MONOTONIC time after
+/* dkv_msg_new - start one message. deadline: CLOCK_MONOTONIC time after
  * which pending key lookups count as temperror (NULL: none). It is read
  * through the pointer when a lookup starts, so the caller may set it
  * later (at end of message); it must outlive the message. */
-struct dkim_msg *dkim_msg_new(struct dkim_verifier *v,
+struct dkv_msg *dkv_msg_new(struct dkv_verifier *v,
     const struct timespec *deadline);
-/* dkim_msg_header - one header field as the MTA gave it: name, and value
+/* dkv_msg_header - one header field as the MTA gave it: name, and value
  * after the colon (leading space kept, folds as "\n" or "\r\n") */
-void dkim_msg_header(struct dkim_msg *m, const char *name, const char *value);
-void dkim_msg_eoh(struct dkim_msg *m);
-/* dkim_msg_body - a body chunk, line ends CRLF or bare LF */
-void dkim_msg_body(struct dkim_msg *m, const unsigned char *p, size_t len);
-/* dkim_msg_eom - verify; *res is borrowed until dkim_msg_free (n == 0
+void dkv_msg_header(struct dkv_msg *m, const char *name, const char *value);
+void dkv_msg_eoh(struct dkv_msg *m);
+/* dkv_msg_body - a body chunk, line ends CRLF or bare LF */
+void dkv_msg_body(struct dkv_msg *m, const unsigned char *p, size_t len);
+/* dkv_msg_eom - verify; *res is borrowed until dkv_msg_free (n == 0
  * when the message has no signature) */
-void dkim_msg_eom(struct dkim_msg *m, const struct dkim_result **res,
+void dkv_msg_eom(struct dkv_msg *m, const struct dkv_result **res,
     size_t *n);
-void dkim_msg_free(struct dkim_msg **mp);
+void dkv_msg_free(struct dkv_msg **mp);
 
-/* dkim_res_name - "none", "pass", "fail", "neutral", "policy",
+/* dkv_res_name - "none", "pass", "fail", "neutral", "policy",
  * "temperror", "permerror" (RFC 8601 2.7.1) */
-const char *dkim_res_name(enum dkim_res r);
+const char *dkv_res_name(enum dkv_res r);
 
 #endif

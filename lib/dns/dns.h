@@ -73,13 +73,13 @@ struct dns_answer *dns_query_wait(struct dns_query **qp, unsigned timeout_ms);
 /* dns_query_cancel - abandon a started lookup; *qp is set to NULL */
 void dns_query_cancel(struct dns_query **qp);
 
-/* dns_query_by, dns_query_wait_by - the same, bounded by a deadline on
+/* dns_query_until, dns_query_wait_until - the same, bounded by a deadline on
  * CLOCK_MONOTONIC (a message's DNS budget) as well as by the resolver's
  * default timeout; NULL: the default alone. Past the deadline they answer
  * TEMPFAIL "DNS time budget spent" without waiting. */
-struct dns_answer *dns_query_by(struct dns_resolver *r, const char *name,
+struct dns_answer *dns_query_until(struct dns_resolver *r, const char *name,
     int type, const struct timespec *deadline);
-struct dns_answer *dns_query_wait_by(struct dns_query **qp,
+struct dns_answer *dns_query_wait_until(struct dns_query **qp,
     const struct timespec *deadline);
 /* dns_deadline - now + ms on CLOCK_MONOTONIC into *t; returns t */
 struct timespec *dns_deadline(struct timespec *t, unsigned ms);

@@ -15,6 +15,7 @@
  * Errors: none; every input gives a digest (allocation failure does not
  * return).
  */
+
 #include "config.h"
 
 #include <endian.h>
@@ -30,15 +31,15 @@
 #define BH_STAGE 4096  /* stage buffer */
 #define BH_COPY_MAX 512 /* spans up to this size are copied, not hashed */
 
-struct dkim_bh_algs {
+struct dkv_bh_algs {
 	EVP_MD *sha256;
 	EVP_MD *sha1;
 };
 
-struct dkim_bh {
+struct dkv_bh {
 	EVP_MD_CTX *ctx;
-	enum dkim_bh_canon canon;
-	enum dkim_bh_hash hash;
+	enum dkv_bh_canon canon;
+	enum dkv_bh_hash hash;
 	long long limit;            /* l=, or < 0 */
 	uint64_t total;             /* canonical bytes so far */
 	uint64_t hashed;            /* of which hashed (l=) */
@@ -54,7 +55,7 @@ struct dkim_bh {
 	size_t sn;
 	int done;
 	size_t mdlen;
-	unsigned char md[DKIM_BH_MAXDIGEST];
+	unsigned char md[DKV_BH_MAXDIGEST];
 	size_t blen;
 	unsigned char buf[BH_STAGE];
 };
@@ -63,10 +64,10 @@ static const unsigned char s_crlf[] = "\r\n";
 static const unsigned char s_sp[] = " ";
 static const unsigned char s_cr[] = "\r";
 
-struct dkim_bh_algs *
-dkim_bh_algs_new(void)
+struct dkv_bh_algs *
+dkv_bh_algs_new(void)
 {
-	struct dkim_bh_algs *a = xcalloc(1, sizeof(*a));
+	struct dkv_bh_algs *a = xcalloc(1, sizeof(*a));
 
 	a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	a->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
@@ -78,7 +79,7 @@ dkim_bh_algs_new(void)
 }
 
 void
-dkim_bh_algs_free(struct dkim_bh_algs **ap)
+dkv_bh_algs_free(struct dkv_bh_algs **ap)
 {
 	if (ap == NULL || *ap == NULL)
 		return;
@@ -88,18 +89,18 @@ dkim_bh_algs_free(struct dkim_bh_algs **ap)
 	*ap = NULL;
 }
 
-struct dkim_bh *
-dkim_bh_new(const struct dkim_bh_algs *a, enum dkim_bh_canon canon,
-    enum dkim_bh_hash hash, long long limit)
+struct dkv_bh *
+dkv_bh_new(const struct dkv_bh_algs *a, enum dkv_bh_canon canon,
+    enum dkv_bh_hash hash, long long limit)
 {
-	struct dkim_bh *h = xmalloc(sizeof(*h));
+	struct dkv_bh *h = xmalloc(sizeof(*h));
 	const EVP_MD *md;
 
-	memset(h, 0, offsetof(struct dkim_bh, buf));
-	h->canon = canon == DKIM_BH_RELAXED ? DKIM_BH_RELAXED : DKIM_BH_SIMPLE;
-	h->hash = hash == DKIM_BH_SHA1 ? DKIM_BH_SHA1 : DKIM_BH_SHA256;
+	memset(h, 0, offsetof(struct dkv_bh, buf));
+	h->canon = canon == DKV_BH_RELAXED ? DKV_BH_RELAXED : DKV_BH_SIMPLE;
+	h->hash = hash == DKV_BH_SHA1 ? DKV_BH_SHA1 : DKV_BH_SHA256;
 	h->limit = limit < 0 ? -1 : limit;
-	if (h->hash == DKIM_BH_SHA1)
+	if (h->hash == DKV_BH_SHA1)
 		md = a != NULL && a->sha1 != NULL ? a->sha1 : EVP_sha1();
 	else
 		md = a != NULL && a->sha256 != NULL ? a->sha256 : EVP_sha256();
@@ -115,8 +116,8 @@ dkim_bh_new(const struct dkim_bh_algs *a, enum dkim_bh_canon canon,
 }
 
 int
-dkim_bh_same(const struct dkim_bh *h, enum dkim_bh_canon canon,
-    enum dkim_bh_hash hash, long long limit)
+dkv_bh_same(const struct dkv_bh *h, enum dkv_bh_canon canon,
+    enum dkv_bh_hash hash, long long limit)
 {
 	return h->canon == canon && h->hash == hash &&
 	    h->limit == (limit < 0 ? -1 : limit);
@@ -126,7 +127,7 @@ dkim_bh_same(const struct dkim_bh *h, enum dkim_bh_canon canon,
 
 /* hash_raw - canonical bytes into the digest, up to l= (RFC 6376 3.5) */
 static void
-hash_raw(struct dkim_bh *h, const unsigned char *p, size_t n)
+hash_raw(struct dkv_bh *h, const unsigned char *p, size_t n)
 {
 	size_t take = n;
 
@@ -144,7 +145,7 @@ hash_raw(struct dkim_bh *h, const unsigned char *p, size_t n)
 }
 
 static void
-stage_flush(struct dkim_bh *h)
+stage_flush(struct dkv_bh *h)
 {
 	if (h->blen > 0)
 		hash_raw(h, h->buf, h->blen);
@@ -152,7 +153,7 @@ stage_flush(struct dkim_bh *h)
 }
 
 static void
-stage_put(struct dkim_bh *h, const unsigned char *p, size_t n)
+stage_put(struct dkv_bh *h, const unsigned char *p, size_t n)
 {
 	if (h->blen + n > sizeof(h->buf))
 		stage_flush(h);
@@ -166,7 +167,7 @@ stage_put(struct dkim_bh *h, const unsigned char *p, size_t n)
 
 /* span_flush - the span goes into the stage (short) or the digest */
 static void
-span_flush(struct dkim_bh *h)
+span_flush(struct dkv_bh *h)
 {
 	if (h->sn == 0)
 		return;
@@ -182,7 +183,7 @@ span_flush(struct dkim_bh *h)
 
 /* emit - canonical output; p must stay valid until the chunk ends */
 static inline void
-emit(struct dkim_bh *h, const unsigned char *p, size_t n)
+emit(struct dkv_bh *h, const unsigned char *p, size_t n)
 {
 	if (n == 0)
 		return;
@@ -200,7 +201,7 @@ emit(struct dkim_bh *h, const unsigned char *p, size_t n)
 
 /* crlf_flush - withheld empty lines turn out not to end the body */
 static void
-crlf_flush(struct dkim_bh *h)
+crlf_flush(struct dkv_bh *h)
 {
 	if (h->crlf_p != NULL) {
 		emit(h, h->crlf_p, 2 * h->ncrlf);
@@ -263,14 +264,14 @@ relaxed_prefix(const unsigned char *p, size_t n)
 
 /* content - bytes of one line, without its line end */
 static void
-content(struct dkim_bh *h, const unsigned char *p, size_t n)
+content(struct dkv_bh *h, const unsigned char *p, size_t n)
 {
 	const unsigned char *q = p, *e = p + n, *s;
 	size_t k;
 
 	if (n == 0)
 		return;
-	if (h->canon == DKIM_BH_SIMPLE) {
+	if (h->canon == DKV_BH_SIMPLE) {
 		/* RFC 6376 3.4.3: unchanged */
 		if (h->ncrlf > 0)
 			crlf_flush(h);
@@ -310,7 +311,7 @@ content(struct dkim_bh *h, const unsigned char *p, size_t n)
 
 /* eol - a line end; raw points at its CRLF in the chunk, or NULL */
 static void
-eol(struct dkim_bh *h, const unsigned char *raw)
+eol(struct dkv_bh *h, const unsigned char *raw)
 {
 	h->nwsp = 0; /* relaxed: trailing WSP is ignored */
 	h->wsp_p = NULL;
@@ -329,7 +330,7 @@ eol(struct dkim_bh *h, const unsigned char *raw)
 }
 
 void
-dkim_bh_update(struct dkim_bh *h, const unsigned char *p, size_t len)
+dkv_bh_update(struct dkv_bh *h, const unsigned char *p, size_t len)
 {
 	const unsigned char *e = p + len, *nl, *q;
 
@@ -373,7 +374,7 @@ dkim_bh_update(struct dkim_bh *h, const unsigned char *p, size_t len)
 }
 
 size_t
-dkim_bh_final(struct dkim_bh *h, unsigned char *out, uint64_t *canonlen)
+dkv_bh_final(struct dkv_bh *h, unsigned char *out, uint64_t *canonlen)
 {
 	unsigned int l = 0;
 
@@ -388,14 +389,14 @@ dkim_bh_final(struct dkim_bh *h, unsigned char *out, uint64_t *canonlen)
 		if (h->inl)
 			emit(h, s_crlf, 2);
 		/* 3.4.3: an empty body is CRLF; 3.4.4: it stays empty */
-		if (!h->any && h->canon == DKIM_BH_SIMPLE)
+		if (!h->any && h->canon == DKV_BH_SIMPLE)
 			emit(h, s_crlf, 2);
 		h->ncrlf = 0;
 		h->nwsp = 0;
 		span_flush(h);
 		stage_flush(h);
 		memset(h->md, 0, sizeof(h->md));
-		h->mdlen = h->hash == DKIM_BH_SHA1 ? 20 : 32;
+		h->mdlen = h->hash == DKV_BH_SHA1 ? 20 : 32;
 		if (h->ctx != NULL &&
 		    EVP_DigestFinal_ex(h->ctx, h->md, &l) == 1 &&
 		    l <= sizeof(h->md))
@@ -409,7 +410,7 @@ dkim_bh_final(struct dkim_bh *h, unsigned char *out, uint64_t *canonlen)
 }
 
 void
-dkim_bh_free(struct dkim_bh **hp)
+dkv_bh_free(struct dkv_bh **hp)
 {
 	if (hp == NULL || *hp == NULL)
 		return;

@@ -3,6 +3,8 @@
  *
  * Nothing is held in memory beyond one header field.
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -11,6 +11,7 @@
  * answers at once; wait() hands the stored answer over. One mutex guards
  * the table, so every function is safe from any thread.
  */
+
 #include "config.h"
 
 #include <arpa/inet.h>

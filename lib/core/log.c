@@ -1,6 +1,8 @@
 /*
  * log.c - syslog or stderr logging (see log.h).
  */
+#include "config.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

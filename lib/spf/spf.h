@@ -54,9 +54,9 @@ void spf_checker_free(struct spf_checker **cp);
 enum spf_result spf_check(struct spf_checker *c, const char *ip,
     const char *sender, const char *helo, struct spf_outcome *out);
 
-/* spf_check_by - the same, with lookups bounded by a deadline on
+/* spf_check_until - the same, with lookups bounded by a deadline on
  * CLOCK_MONOTONIC (the message's DNS budget); past it they are temperror */
-enum spf_result spf_check_by(struct spf_checker *c, const char *ip,
+enum spf_result spf_check_until(struct spf_checker *c, const char *ip,
     const char *sender, const char *helo, const struct timespec *deadline,
     struct spf_outcome *out);
 

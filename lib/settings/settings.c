@@ -1,9 +1,9 @@
 /*
  * config.c - the settings table, the libconfig loader and the refcounted
- * current snapshot (see config.h).
+ * current snapshot (see settings.h).
  *
  * Every setting is one row of a table (name, kind, default as text, setter,
- * where it lives in struct am_config), in the spirit of Postfix's
+ * where it lives in struct settings), in the spirit of Postfix's
  * mail_params: the loader walks the file, finds each key in the table,
  * checks its type and hands the value to the row's setter; rows the file
  * does not mention get their default through the same setter. Unknown keys,
@@ -19,11 +19,13 @@
  * - with an include directory set, libconfig 1.5 prefixes it to absolute
  *   @include paths too, so none is set: an @include path is absolute or
  *   relative to the working directory, as libconfig does by default.
- * - config_load_string() refuses @include: its input is all it may read
+ * - settings_load_string() refuses @include: its input is all it may read
  *   (fuzzing must not open /dev/zero).
  *
  * The one global: the current snapshot pointer, guarded by current_lock.
  */
+#include "config.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -40,7 +42,7 @@
 #include <libconfig.h>
 
 #include "cidr.h"
-#include "config.h"
+#include "settings.h"
 #include "log.h"
 #include "util.h"
 
@@ -64,7 +66,7 @@ struct value {
 
 struct setting;
 /* a setter checks one value and stores it; -1 with err (no name prefix) */
-typedef int setter_fn(struct am_config *c, const struct setting *st,
+typedef int setter_fn(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen);
 
 struct setting {
@@ -74,7 +76,7 @@ struct setting {
 	char *(*def_fn)(void);     /* computed default (malloc'd), if no def */
 	setter_fn *set;            /* lists: called once per element */
 	/* lists: empty the field before the elements are added */
-	void (*clear)(struct am_config *c, const struct setting *st);
+	void (*clear)(struct settings *c, const struct setting *st);
 	size_t off, off_n;         /* the field (and count, for string lists) */
 	long long min, max;        /* K_INT */
 	const struct setting *group; /* K_GROUP */
@@ -86,13 +88,13 @@ struct setting {
 };
 
 #define FIELD(c, off, type) ((type *)(void *)((char *)(c) + (off)))
-#define OFF(f) offsetof(struct am_config, f)
+#define OFF(f) offsetof(struct settings, f)
 
 static setter_fn set_string, set_path, set_socket, set_socket_mode, set_user,
     set_facility, set_level, set_uint, set_bool, set_authserv_id,
     add_network, add_nameserver, add_zone, add_domain, set_choice;
-static void clear_networks(struct am_config *, const struct setting *);
-static void clear_strvec(struct am_config *, const struct setting *);
+static void clear_networks(struct settings *, const struct setting *);
+static void clear_strvec(struct settings *, const struct setting *);
 static char *host_fqdn(void);
 
 /* clang-format off */
@@ -216,7 +218,7 @@ static const struct setting top_table[] = {
 /* ---- settings read only at start ------------------------------------------ */
 
 static int
-field_equal(const struct am_config *a, const struct am_config *b,
+field_equal(const struct settings *a, const struct settings *b,
     const struct setting *st)
 {
 	switch (st->start_only) {
@@ -266,7 +268,7 @@ walk(const struct setting *t, const char *prefix,
 }
 
 struct changes {
-	const struct am_config *a, *b;
+	const struct settings *a, *b;
 	struct dynbuf out;
 	int n;
 };
@@ -281,7 +283,7 @@ note_change(const char *name, const struct setting *st, void *arg)
 }
 
 int
-config_start_only_changes(const struct am_config *a, const struct am_config *b,
+settings_start_only_changes(const struct settings *a, const struct settings *b,
     char *out, size_t outlen)
 {
 	struct changes c = { .a = a, .b = b, .n = 0 };
@@ -312,14 +314,14 @@ find_setting(const struct setting *t, const char *dotted)
 }
 
 int
-config_setting_scope(const char *dotted)
+settings_setting_scope(const char *dotted)
 {
 	const struct setting *st = find_setting(top_table, dotted);
 
 	if (st == NULL)
 		return -1;
-	return st->start_only != FT_NONE ? CONFIG_SCOPE_START :
-	    CONFIG_SCOPE_RELOAD;
+	return st->start_only != FT_NONE ? SETTINGS_SCOPE_START :
+	    SETTINGS_SCOPE_RELOAD;
 }
 
 struct each {
@@ -332,12 +334,12 @@ each_one(const char *name, const struct setting *st, void *arg)
 {
 	struct each *e = arg;
 
-	e->fn(name, st->start_only != FT_NONE ? CONFIG_SCOPE_START :
-	    CONFIG_SCOPE_RELOAD, e->arg);
+	e->fn(name, st->start_only != FT_NONE ? SETTINGS_SCOPE_START :
+	    SETTINGS_SCOPE_RELOAD, e->arg);
 }
 
 void
-config_each_setting(void (*fn)(const char *name, int scope, void *arg),
+settings_each_setting(void (*fn)(const char *name, int scope, void *arg),
     void *arg)
 {
 	struct each e = { fn, arg };
@@ -420,7 +422,7 @@ host_fqdn(void)
 /* ---- setters ----------------------------------------------------------- */
 
 static int
-set_string(struct am_config *c, const struct setting *st,
+set_string(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	char **field = FIELD(c, st->off, char *);
@@ -435,7 +437,7 @@ set_string(struct am_config *c, const struct setting *st,
 }
 
 static int
-set_path(struct am_config *c, const struct setting *st,
+set_path(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	char shown[80];
@@ -449,16 +451,16 @@ set_path(struct am_config *c, const struct setting *st,
 }
 
 static int
-set_socket(struct am_config *c, const struct setting *st,
+set_socket(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
-	if (config_socket_valid(v->s, err, errlen) < 0)
+	if (settings_socket_valid(v->s, err, errlen) < 0)
 		return -1;
 	return set_string(c, st, v, err, errlen);
 }
 
 static int
-set_socket_mode(struct am_config *c, const struct setting *st,
+set_socket_mode(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	unsigned mode = 0;
@@ -483,7 +485,7 @@ bad:
 /* set_user - "user" or "user:group"; the names are looked up when the
  * daemon drops privileges, here only their form is checked */
 static int
-set_user(struct am_config *c, const struct setting *st,
+set_user(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	const char *colon = strchr(v->s, ':');
@@ -506,7 +508,7 @@ set_user(struct am_config *c, const struct setting *st,
 }
 
 static int
-set_facility(struct am_config *c, const struct setting *st,
+set_facility(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	int f = log_facility_parse(v->s);
@@ -522,7 +524,7 @@ set_facility(struct am_config *c, const struct setting *st,
 }
 
 static int
-set_level(struct am_config *c, const struct setting *st,
+set_level(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	int l = log_level_parse(v->s);
@@ -538,7 +540,7 @@ set_level(struct am_config *c, const struct setting *st,
 }
 
 static int
-set_uint(struct am_config *c, const struct setting *st,
+set_uint(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	if (v->i < st->min || v->i > st->max) {
@@ -551,7 +553,7 @@ set_uint(struct am_config *c, const struct setting *st,
 }
 
 static int
-set_bool(struct am_config *c, const struct setting *st,
+set_bool(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	(void)err;
@@ -564,7 +566,7 @@ set_bool(struct am_config *c, const struct setting *st,
  * domain; it is written unquoted into the header, so no space, ';', '('
  * or other RFC 2045 tspecials */
 static int
-set_authserv_id(struct am_config *c, const struct setting *st,
+set_authserv_id(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	char shown[80];
@@ -579,7 +581,7 @@ set_authserv_id(struct am_config *c, const struct setting *st,
 }
 
 static int
-add_network(struct am_config *c, const struct setting *st,
+add_network(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	struct cidr net;
@@ -591,14 +593,14 @@ add_network(struct am_config *c, const struct setting *st,
 }
 
 static void
-clear_networks(struct am_config *c, const struct setting *st)
+clear_networks(struct settings *c, const struct setting *st)
 {
 	cidr_list_free(FIELD(c, st->off, struct cidr_list));
 }
 
 /* add_nameserver - "IP" or "IP@port", as unbound's ub_ctx_set_fwd() takes */
 static int
-add_nameserver(struct am_config *c, const struct setting *st,
+add_nameserver(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	const char *at = strrchr(v->s, '@');
@@ -625,7 +627,7 @@ bad:
 }
 
 static int
-add_zone(struct am_config *c, const struct setting *st,
+add_zone(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	char shown[80];
@@ -642,7 +644,7 @@ add_zone(struct am_config *c, const struct setting *st,
 
 /* add_domain - a domain name for a list, stored lowercase */
 static int
-add_domain(struct am_config *c, const struct setting *st,
+add_domain(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	char **field;
@@ -658,7 +660,7 @@ add_domain(struct am_config *c, const struct setting *st,
 
 /* set_choice - one of st->choices, stored as its index (an enum) */
 static int
-set_choice(struct am_config *c, const struct setting *st,
+set_choice(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	char shown[80];
@@ -679,7 +681,7 @@ set_choice(struct am_config *c, const struct setting *st,
 }
 
 static void
-clear_strvec(struct am_config *c, const struct setting *st)
+clear_strvec(struct settings *c, const struct setting *st)
 {
 	strvec_free(FIELD(c, st->off, char **), FIELD(c, st->off_n, size_t));
 }
@@ -687,7 +689,7 @@ clear_strvec(struct am_config *c, const struct setting *st)
 /* ---- socket specs ------------------------------------------------------ */
 
 int
-config_socket_valid(const char *spec, char *err, size_t errlen)
+settings_socket_valid(const char *spec, char *err, size_t errlen)
 {
 	static const char *const kinds =
 	    "inet:PORT@HOST, inet6:PORT@HOST, unix:/path or local:/path";
@@ -952,14 +954,14 @@ scalar(const config_setting_t *s, enum kind kind, struct value *v,
 	return -1;
 }
 
-static void apply_default(struct am_config *c, const struct setting *st);
-static int load_group(struct am_config *c, const config_setting_t *g,
+static void apply_default(struct settings *c, const struct setting *st);
+static int load_group(struct settings *c, const config_setting_t *g,
     const struct setting *table, const char *prefix,
     const struct loadctx *x);
 
 /* load_setting - one key of the file, already matched to its row */
 static int
-load_setting(struct am_config *c, const config_setting_t *s,
+load_setting(struct settings *c, const config_setting_t *s,
     const struct setting *st, const char *prefix, const struct loadctx *x)
 {
 	char msg[512], sub[64], quoted[CONFIG_MAX_STRING + 3];
@@ -1023,7 +1025,7 @@ load_setting(struct am_config *c, const config_setting_t *s,
 
 /* load_group - every key of g against table, then defaults for the rest */
 static int
-load_group(struct am_config *c, const config_setting_t *g,
+load_group(struct settings *c, const config_setting_t *g,
     const struct setting *table, const char *prefix,
     const struct loadctx *x)
 {
@@ -1061,7 +1063,7 @@ load_group(struct am_config *c, const config_setting_t *g,
 /* apply_default - the row's default through its own setter; defaults are
  * ours, so a failure is a bug */
 static void
-apply_default(struct am_config *c, const struct setting *st)
+apply_default(struct settings *c, const struct setting *st)
 {
 	char msg[256], *computed, *list, *tok, *save;
 	struct value v = { NULL, 0 };
@@ -1227,7 +1229,7 @@ find_include(const char *text)
 }
 
 static void
-config_free(struct am_config *c)
+config_free(struct settings *c)
 {
 	if (c == NULL)
 		return;
@@ -1247,12 +1249,12 @@ config_free(struct am_config *c)
 
 /* load_text - parse text (NUL-terminated, bounded by the caller) named
  * fname; @include refused unless includes is set */
-static struct am_config *
+static struct settings *
 load_text(const char *text, const char *fname, int includes, char *err,
     size_t errlen)
 {
 	struct loadctx x = { fname, text, err, errlen };
-	struct am_config *c;
+	struct settings *c;
 	config_t cf;
 	unsigned line;
 
@@ -1285,10 +1287,10 @@ load_text(const char *text, const char *fname, int includes, char *err,
 	return c;
 }
 
-struct am_config *
-config_defaults(void)
+struct settings *
+settings_defaults(void)
 {
-	struct am_config *c = xcalloc(1, sizeof(*c));
+	struct settings *c = xcalloc(1, sizeof(*c));
 
 	c->refcount = 1;
 	for (size_t r = 0; top_table[r].name != NULL; r++)
@@ -1296,8 +1298,8 @@ config_defaults(void)
 	return c;
 }
 
-struct am_config *
-config_load_string(const char *text, const char *name, char *err,
+struct settings *
+settings_load_string(const char *text, const char *name, char *err,
     size_t errlen)
 {
 	if (name == NULL)
@@ -1310,10 +1312,10 @@ config_load_string(const char *text, const char *name, char *err,
 	return load_text(text, name, 0, err, errlen);
 }
 
-struct am_config *
-config_load(const char *path, char *err, size_t errlen)
+struct settings *
+settings_load(const char *path, char *err, size_t errlen)
 {
-	struct am_config *c;
+	struct settings *c;
 	char *text = read_bounded(path, err, errlen);
 
 	if (text == NULL)
@@ -1325,8 +1327,8 @@ config_load(const char *path, char *err, size_t errlen)
 
 /* ---- references and the current snapshot --------------------------------- */
 
-struct am_config *
-config_ref(struct am_config *c)
+struct settings *
+settings_ref(struct settings *c)
 {
 	if (c != NULL)
 		__atomic_add_fetch(&c->refcount, 1, __ATOMIC_RELAXED);
@@ -1334,9 +1336,9 @@ config_ref(struct am_config *c)
 }
 
 void
-config_unref(struct am_config **cp)
+settings_unref(struct settings **cp)
 {
-	struct am_config *c = *cp;
+	struct settings *c = *cp;
 
 	*cp = NULL;
 	if (c != NULL && __atomic_sub_fetch(&c->refcount, 1,
@@ -1346,29 +1348,29 @@ config_unref(struct am_config **cp)
 
 /* The one piece of global mutable state in lib/: the snapshot new
  * connections start with. Readers take a reference under the lock, so a
- * concurrent config_set_current() cannot free it under them. */
+ * concurrent settings_set_current() cannot free it under them. */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct am_config *current;
+static struct settings *current;
 
-struct am_config *
-config_get_current(void)
+struct settings *
+settings_get_current(void)
 {
-	struct am_config *c;
+	struct settings *c;
 
 	pthread_mutex_lock(&current_lock);
-	c = config_ref(current);
+	c = settings_ref(current);
 	pthread_mutex_unlock(&current_lock);
 	return c;
 }
 
 void
-config_set_current(struct am_config *c)
+settings_set_current(struct settings *c)
 {
-	struct am_config *old;
+	struct settings *old;
 
 	pthread_mutex_lock(&current_lock);
 	old = current;
 	current = c;
 	pthread_mutex_unlock(&current_lock);
-	config_unref(&old);
+	settings_unref(&old);
 }

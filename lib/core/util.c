@@ -1,6 +1,8 @@
 /*
  * util.c - allocation, arenas and string helpers (see util.h).
  */
+#include "config.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>

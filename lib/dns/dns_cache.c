@@ -24,6 +24,7 @@
  * A hit returns a copy the caller owns, like any other answer, with its TTL
  * lowered by the time it spent here. Every function is thread-safe.
  */
+
 #include "config.h"
 
 #include <pthread.h>

@@ -15,6 +15,8 @@
  * Errors: cidr_parse() returns -1 with a message; cidr_list_match() says no
  * for anything that is not an address; ip_unmap() returns -1.
  */
+#include "config.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>

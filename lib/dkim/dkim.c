@@ -7,7 +7,7 @@
  * signature. The body never goes to libopendkim: its body
  * canonicalization appends one byte at a time (~160 MB/s) and FIXCRLF
  * copied every byte once more, so the body hashes are ours
- * (lib/dkim_body.c), one per distinct (body canonicalization, hash, l=),
+ * (lib/dkim/dkim_body.c), one per distinct (body canonicalization, hash, l=),
  * fed straight from the MTA's chunks. libopendkim then ends with the body
  * hash of an empty body, which we ignore: a signature passes when its
  * header signature passed (DKIM_SIGFLAG_PASSED) and our bh= matches.
@@ -43,6 +43,7 @@
  * the duration of each libopendkim call that can query DNS. It is the one
  * piece of mutable state outside the per-message struct.
  */
+
 #include "config.h"
 
 #include <arpa/nameser.h>
@@ -90,17 +91,17 @@ struct dns_why {
 	int perm;
 };
 
-struct dkim_verifier {
+struct dkv_verifier {
 	DKIM_LIB *lib;
-	struct dkim_bh_algs *algs;  /* SHA-256/SHA-1, fetched once */
+	struct dkv_bh_algs *algs;  /* SHA-256/SHA-1, fetched once */
 	struct dns_resolver *dns;
 	unsigned max_sigs;
 	unsigned min_rsa_bits;
 	unsigned timeout_ms;
 };
 
-struct dkim_msg {
-	struct dkim_verifier *v;
+struct dkv_msg {
+	struct dkv_verifier *v;
 	DKIM *dkim;                 /* NULL until first needed */
 	/* the caller's deadline, read when a lookup starts (the session sets
 	 * it at end of message, after the headers arrived), or NULL */
@@ -112,14 +113,14 @@ struct dkim_msg {
 	int done;                   /* eom ran */
 	struct sig_body *sb;        /* per signature, from dkim_eoh on */
 	size_t nsb;
-	struct dkim_bh *bh[DKIM_HARD_MAX_SIGS]; /* body hashers */
+	struct dkv_bh *bh[DKIM_HARD_MAX_SIGS]; /* body hashers */
 	size_t nbh;
 	size_t nhdr, hdr_bytes;
 	unsigned char *hbuf;        /* normalized header field */
 	size_t hcap;
 	struct dns_why whys[DKIM_MAX_DNS_WHY];
 	size_t nwhy;
-	struct dkim_result *res;
+	struct dkv_result *res;
 	size_t nres;
 	unsigned char hsmall[DKIM_HBUF_SMALL];
 };
@@ -128,14 +129,14 @@ struct dkim_msg {
 struct sig_body {
 	int eoh_err;                /* dkim_sig_geterror after dkim_eoh */
 	unsigned eoh_flags;         /* dkim_sig_getflags after dkim_eoh */
-	int bh;                     /* index into dkim_msg.bh, or -1 */
+	int bh;                     /* index into dkv_msg.bh, or -1 */
 	long long limit;            /* l=, or -1 */
 };
 
 /* one key lookup in flight, owned by libopendkim between start and cancel */
 struct dkim_q {
 	struct dns_query *q;
-	struct dkim_msg *m;
+	struct dkv_msg *m;
 	unsigned char *buf;
 	size_t buflen;
 	struct timespec deadline;
@@ -144,7 +145,7 @@ struct dkim_q {
 };
 
 /* the message whose libopendkim call runs on this thread (see header) */
-static __thread struct dkim_msg *cur_msg;
+static __thread struct dkv_msg *cur_msg;
 
 /* ---- DNS hooks ---------------------------------------------------------- */
 
@@ -259,9 +260,9 @@ static int
 hook_start(void *srv, int type, unsigned char *query, unsigned char *buf,
     size_t buflen, void **qh)
 {
-	struct dkim_verifier *v = srv;
+	struct dkv_verifier *v = srv;
 	struct dkim_q *h = xcalloc(1, sizeof(*h));
-	struct dkim_msg *m = cur_msg;
+	struct dkv_msg *m = cur_msg;
 
 	h->m = m;
 	h->buf = buf;
@@ -286,7 +287,7 @@ hook_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 
 /* note_why - keep why a lookup failed, for the reason text */
 static void
-note_why(struct dkim_msg *m, const char *qname, const char *why, int perm)
+note_why(struct dkv_msg *m, const char *qname, const char *why, int perm)
 {
 	struct dns_why *w;
 
@@ -319,7 +320,7 @@ hook_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes,
 		note_why(h->m, h->qname, "resolver shutting down", 0);
 		return DKIM_DNS_ERROR;
 	}
-	a = dns_query_wait_by(&h->q, h->has_deadline ? &h->deadline : NULL);
+	a = dns_query_wait_until(&h->q, h->has_deadline ? &h->deadline : NULL);
 	switch (a->status) {
 	case DNS_STATUS_OK:
 		/* a record set too large for libopendkim is the signer's
@@ -378,7 +379,7 @@ hook_cancel(void *srv, void *qh)
 static DKIM_CBSTAT
 prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 {
-	struct dkim_msg *m = dkim_get_user_context(dkim);
+	struct dkv_msg *m = dkim_get_user_context(dkim);
 	unsigned cap = m != NULL ? m->v->max_sigs : DKIM_DEF_MAX_SIGS;
 
 	for (int i = (int)cap; i < nsigs; i++)
@@ -388,12 +389,12 @@ prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 
 /* ---- verifier ----------------------------------------------------------- */
 
-struct dkim_verifier *
-dkim_verifier_new(struct dns_resolver *dns, const struct dkim_opts *opts,
+struct dkv_verifier *
+dkv_verifier_new(struct dns_resolver *dns, const struct dkv_opts *opts,
     char *err, size_t errlen)
 {
-	struct dkim_verifier *v;
-	/* no FIXCRLF: header fields are normalized in dkim_msg_header and
+	struct dkv_verifier *v;
+	/* no FIXCRLF: header fields are normalized in dkv_msg_header and
 	 * the body never reaches libopendkim */
 	uint32_t flags = DKIM_LIBFLAGS_BADSIGHANDLES;
 	unsigned minbits = 1, tmo;
@@ -403,7 +404,7 @@ dkim_verifier_new(struct dns_resolver *dns, const struct dkim_opts *opts,
 		return NULL;
 	}
 	/* decoded RSA keys are kept between messages (dkim_key.c) */
-	dkim_key_cache_enable();
+	dkv_key_cache_enable();
 	v = xcalloc(1, sizeof(*v));
 	v->dns = dns;
 	v->max_sigs = opts != NULL && opts->max_signatures > 0 ?
@@ -433,7 +434,7 @@ dkim_verifier_new(struct dns_resolver *dns, const struct dkim_opts *opts,
 		return NULL;
 	}
 	dkim_set_prescreen(v->lib, prescreen);
-	v->algs = dkim_bh_algs_new(); /* NULL: each hasher fetches its own */
+	v->algs = dkv_bh_algs_new(); /* NULL: each hasher fetches its own */
 	(void)dkim_dns_set_query_service(v->lib, v);
 	dkim_dns_set_query_start(v->lib, hook_start);
 	dkim_dns_set_query_waitreply(v->lib, hook_waitreply);
@@ -444,22 +445,22 @@ dkim_verifier_new(struct dns_resolver *dns, const struct dkim_opts *opts,
 }
 
 void
-dkim_verifier_free(struct dkim_verifier **vp)
+dkv_verifier_free(struct dkv_verifier **vp)
 {
 	if (vp == NULL || *vp == NULL)
 		return;
 	dkim_close((*vp)->lib);
-	dkim_bh_algs_free(&(*vp)->algs);
+	dkv_bh_algs_free(&(*vp)->algs);
 	free(*vp);
 	*vp = NULL;
 }
 
 /* ---- message ------------------------------------------------------------ */
 
-struct dkim_msg *
-dkim_msg_new(struct dkim_verifier *v, const struct timespec *deadline)
+struct dkv_msg *
+dkv_msg_new(struct dkv_verifier *v, const struct timespec *deadline)
 {
-	struct dkim_msg *m = xcalloc(1, sizeof(*m));
+	struct dkv_msg *m = xcalloc(1, sizeof(*m));
 
 	m->v = v;
 	m->deadline = deadline;
@@ -470,7 +471,7 @@ dkim_msg_new(struct dkim_verifier *v, const struct timespec *deadline)
 
 /* handle - the libopendkim handle, made at first use; NULL if it failed */
 static DKIM *
-handle(struct dkim_msg *m)
+handle(struct dkv_msg *m)
 {
 	DKIM_STAT st;
 
@@ -487,7 +488,7 @@ handle(struct dkim_msg *m)
 }
 
 void
-dkim_msg_header(struct dkim_msg *m, const char *name, const char *value)
+dkv_msg_header(struct dkv_msg *m, const char *name, const char *value)
 {
 	size_t nl, vl, need, o = 0;
 	DKIM *d;
@@ -544,7 +545,7 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value)
  * hash (a=) and l= (RFC 6376 3.5).
  */
 static void
-body_setup(struct dkim_msg *m)
+body_setup(struct dkv_msg *m)
 {
 	DKIM_SIGINFO **sigs = NULL;
 	int nsigs = 0;
@@ -560,8 +561,8 @@ body_setup(struct dkim_msg *m)
 		ssize_t signlen = -1;
 		dkim_canon_t bc = DKIM_CANON_SIMPLE;
 		dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
-		enum dkim_bh_canon canon;
-		enum dkim_bh_hash hash;
+		enum dkv_bh_canon canon;
+		enum dkv_bh_hash hash;
 		int eoh_done, hdr_ok;
 		size_t j;
 
@@ -585,15 +586,15 @@ body_setup(struct dkim_msg *m)
 			continue;
 		(void)dkim_sig_getcanons(sig, NULL, &bc);
 		(void)dkim_sig_getsignalg(sig, &alg);
-		canon = bc == DKIM_CANON_RELAXED ? DKIM_BH_RELAXED : DKIM_BH_SIMPLE;
-		hash = alg == DKIM_SIGN_RSASHA1 ? DKIM_BH_SHA1 : DKIM_BH_SHA256;
+		canon = bc == DKIM_CANON_RELAXED ? DKV_BH_RELAXED : DKV_BH_SIMPLE;
+		hash = alg == DKIM_SIGN_RSASHA1 ? DKV_BH_SHA1 : DKV_BH_SHA256;
 		for (j = 0; j < m->nbh; j++)
-			if (dkim_bh_same(m->bh[j], canon, hash, b->limit))
+			if (dkv_bh_same(m->bh[j], canon, hash, b->limit))
 				break;
 		if (j == m->nbh) {
 			if (m->nbh >= DKIM_HARD_MAX_SIGS)
 				continue;
-			m->bh[m->nbh++] = dkim_bh_new(m->v->algs, canon, hash,
+			m->bh[m->nbh++] = dkv_bh_new(m->v->algs, canon, hash,
 			    b->limit);
 		}
 		b->bh = (int)j;
@@ -601,7 +602,7 @@ body_setup(struct dkim_msg *m)
 }
 
 void
-dkim_msg_eoh(struct dkim_msg *m)
+dkv_msg_eoh(struct dkv_msg *m)
 {
 	DKIM *d;
 	DKIM_STAT st;
@@ -624,68 +625,68 @@ dkim_msg_eoh(struct dkim_msg *m)
 }
 
 void
-dkim_msg_body(struct dkim_msg *m, const unsigned char *p, size_t len)
+dkv_msg_body(struct dkv_msg *m, const unsigned char *p, size_t len)
 {
 	if (m == NULL || m->done || p == NULL || len == 0)
 		return;
 	for (size_t j = 0; j < m->nbh; j++)
-		dkim_bh_update(m->bh[j], p, len);
+		dkv_bh_update(m->bh[j], p, len);
 }
 
 /* ---- results ------------------------------------------------------------ */
 
 static const struct {
 	int err;
-	enum dkim_res res;
+	enum dkv_res res;
 	const char *reason;
 } sigerrs[] = {
-	{ DKIM_SIGERROR_VERSION, DKIM_RES_PERMERROR, "unsupported version" },
-	{ DKIM_SIGERROR_MISSING_V, DKIM_RES_PERMERROR, "v= tag missing" },
-	{ DKIM_SIGERROR_EMPTY_V, DKIM_RES_PERMERROR, "v= tag empty" },
-	{ DKIM_SIGERROR_DOMAIN, DKIM_RES_PERMERROR, "invalid d= or i=" },
-	{ DKIM_SIGERROR_EXPIRED, DKIM_RES_PERMERROR, "signature expired" },
-	{ DKIM_SIGERROR_FUTURE, DKIM_RES_PERMERROR, "signature in the future" },
-	{ DKIM_SIGERROR_TIMESTAMPS, DKIM_RES_PERMERROR, "x= before t=" },
-	{ DKIM_SIGERROR_INVALID_HC, DKIM_RES_PERMERROR,
+	{ DKIM_SIGERROR_VERSION, DKV_RES_PERMERROR, "unsupported version" },
+	{ DKIM_SIGERROR_MISSING_V, DKV_RES_PERMERROR, "v= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_V, DKV_RES_PERMERROR, "v= tag empty" },
+	{ DKIM_SIGERROR_DOMAIN, DKV_RES_PERMERROR, "invalid d= or i=" },
+	{ DKIM_SIGERROR_EXPIRED, DKV_RES_PERMERROR, "signature expired" },
+	{ DKIM_SIGERROR_FUTURE, DKV_RES_PERMERROR, "signature in the future" },
+	{ DKIM_SIGERROR_TIMESTAMPS, DKV_RES_PERMERROR, "x= before t=" },
+	{ DKIM_SIGERROR_INVALID_HC, DKV_RES_PERMERROR,
 	    "header canonicalization not supported" },
-	{ DKIM_SIGERROR_INVALID_BC, DKIM_RES_PERMERROR,
+	{ DKIM_SIGERROR_INVALID_BC, DKV_RES_PERMERROR,
 	    "body canonicalization not supported" },
-	{ DKIM_SIGERROR_MISSING_A, DKIM_RES_PERMERROR, "a= tag missing" },
-	{ DKIM_SIGERROR_INVALID_A, DKIM_RES_PERMERROR, "algorithm not accepted" },
-	{ DKIM_SIGERROR_MISSING_H, DKIM_RES_PERMERROR, "h= tag missing" },
-	{ DKIM_SIGERROR_EMPTY_H, DKIM_RES_PERMERROR, "h= tag empty" },
-	{ DKIM_SIGERROR_INVALID_H, DKIM_RES_PERMERROR, "From field not signed" },
-	{ DKIM_SIGERROR_INVALID_L, DKIM_RES_PERMERROR, "l= tag invalid" },
-	{ DKIM_SIGERROR_TOOLARGE_L, DKIM_RES_PERMERROR, "l= exceeds the body" },
-	{ DKIM_SIGERROR_INVALID_Q, DKIM_RES_PERMERROR,
+	{ DKIM_SIGERROR_MISSING_A, DKV_RES_PERMERROR, "a= tag missing" },
+	{ DKIM_SIGERROR_INVALID_A, DKV_RES_PERMERROR, "algorithm not accepted" },
+	{ DKIM_SIGERROR_MISSING_H, DKV_RES_PERMERROR, "h= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_H, DKV_RES_PERMERROR, "h= tag empty" },
+	{ DKIM_SIGERROR_INVALID_H, DKV_RES_PERMERROR, "From field not signed" },
+	{ DKIM_SIGERROR_INVALID_L, DKV_RES_PERMERROR, "l= tag invalid" },
+	{ DKIM_SIGERROR_TOOLARGE_L, DKV_RES_PERMERROR, "l= exceeds the body" },
+	{ DKIM_SIGERROR_INVALID_Q, DKV_RES_PERMERROR,
 	    "query method not supported" },
-	{ DKIM_SIGERROR_INVALID_QO, DKIM_RES_PERMERROR,
+	{ DKIM_SIGERROR_INVALID_QO, DKV_RES_PERMERROR,
 	    "query option not supported" },
-	{ DKIM_SIGERROR_MISSING_D, DKIM_RES_PERMERROR, "d= tag missing" },
-	{ DKIM_SIGERROR_EMPTY_D, DKIM_RES_PERMERROR, "d= tag empty" },
-	{ DKIM_SIGERROR_MISSING_S, DKIM_RES_PERMERROR, "s= tag missing" },
-	{ DKIM_SIGERROR_EMPTY_S, DKIM_RES_PERMERROR, "s= tag empty" },
-	{ DKIM_SIGERROR_MISSING_B, DKIM_RES_PERMERROR, "b= tag missing" },
-	{ DKIM_SIGERROR_EMPTY_B, DKIM_RES_PERMERROR, "b= tag empty" },
-	{ DKIM_SIGERROR_CORRUPT_B, DKIM_RES_PERMERROR, "b= tag corrupt" },
-	{ DKIM_SIGERROR_MISSING_BH, DKIM_RES_PERMERROR, "bh= tag missing" },
-	{ DKIM_SIGERROR_EMPTY_BH, DKIM_RES_PERMERROR, "bh= tag empty" },
-	{ DKIM_SIGERROR_CORRUPT_BH, DKIM_RES_PERMERROR, "bh= tag corrupt" },
-	{ DKIM_SIGERROR_NOKEY, DKIM_RES_PERMERROR, "key not found" },
-	{ DKIM_SIGERROR_DNSSYNTAX, DKIM_RES_PERMERROR, "key record syntax error" },
-	{ DKIM_SIGERROR_BADSIG, DKIM_RES_FAIL, "signature mismatch" },
-	{ DKIM_SIGERROR_SUBDOMAIN, DKIM_RES_PERMERROR,
+	{ DKIM_SIGERROR_MISSING_D, DKV_RES_PERMERROR, "d= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_D, DKV_RES_PERMERROR, "d= tag empty" },
+	{ DKIM_SIGERROR_MISSING_S, DKV_RES_PERMERROR, "s= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_S, DKV_RES_PERMERROR, "s= tag empty" },
+	{ DKIM_SIGERROR_MISSING_B, DKV_RES_PERMERROR, "b= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_B, DKV_RES_PERMERROR, "b= tag empty" },
+	{ DKIM_SIGERROR_CORRUPT_B, DKV_RES_PERMERROR, "b= tag corrupt" },
+	{ DKIM_SIGERROR_MISSING_BH, DKV_RES_PERMERROR, "bh= tag missing" },
+	{ DKIM_SIGERROR_EMPTY_BH, DKV_RES_PERMERROR, "bh= tag empty" },
+	{ DKIM_SIGERROR_CORRUPT_BH, DKV_RES_PERMERROR, "bh= tag corrupt" },
+	{ DKIM_SIGERROR_NOKEY, DKV_RES_PERMERROR, "key not found" },
+	{ DKIM_SIGERROR_DNSSYNTAX, DKV_RES_PERMERROR, "key record syntax error" },
+	{ DKIM_SIGERROR_BADSIG, DKV_RES_FAIL, "signature mismatch" },
+	{ DKIM_SIGERROR_SUBDOMAIN, DKV_RES_PERMERROR,
 	    "key does not allow subdomains (t=s)" },
-	{ DKIM_SIGERROR_MULTIREPLY, DKIM_RES_PERMERROR, "multiple key records" },
-	{ DKIM_SIGERROR_KEYVERSION, DKIM_RES_PERMERROR, "key version not supported" },
-	{ DKIM_SIGERROR_KEYUNKNOWNHASH, DKIM_RES_PERMERROR, "key h= tag unknown" },
-	{ DKIM_SIGERROR_KEYHASHMISMATCH, DKIM_RES_PERMERROR,
+	{ DKIM_SIGERROR_MULTIREPLY, DKV_RES_PERMERROR, "multiple key records" },
+	{ DKIM_SIGERROR_KEYVERSION, DKV_RES_PERMERROR, "key version not supported" },
+	{ DKIM_SIGERROR_KEYUNKNOWNHASH, DKV_RES_PERMERROR, "key h= tag unknown" },
+	{ DKIM_SIGERROR_KEYHASHMISMATCH, DKV_RES_PERMERROR,
 	    "key h= tag excludes the hash" },
-	{ DKIM_SIGERROR_NOTEMAILKEY, DKIM_RES_PERMERROR, "key not for email (s=)" },
-	{ DKIM_SIGERROR_KEYTYPEMISSING, DKIM_RES_PERMERROR, "key type missing" },
-	{ DKIM_SIGERROR_KEYTYPEUNKNOWN, DKIM_RES_PERMERROR, "key type not supported" },
-	{ DKIM_SIGERROR_KEYREVOKED, DKIM_RES_PERMERROR, "key revoked" },
-	{ DKIM_SIGERROR_KEYDECODE, DKIM_RES_PERMERROR, "key cannot be decoded" },
+	{ DKIM_SIGERROR_NOTEMAILKEY, DKV_RES_PERMERROR, "key not for email (s=)" },
+	{ DKIM_SIGERROR_KEYTYPEMISSING, DKV_RES_PERMERROR, "key type missing" },
+	{ DKIM_SIGERROR_KEYTYPEUNKNOWN, DKV_RES_PERMERROR, "key type not supported" },
+	{ DKIM_SIGERROR_KEYREVOKED, DKV_RES_PERMERROR, "key revoked" },
+	{ DKIM_SIGERROR_KEYDECODE, DKV_RES_PERMERROR, "key cannot be decoded" },
 };
 
 /* copy_tag - a tag value, bounded, whitespace removed when nows */
@@ -712,7 +713,7 @@ copy_tag(DKIM_SIGINFO *sig, const char *tag, char *out, size_t outlen,
  * (or the last one noted, or "DNS error") when perm is 0; a refused
  * answer's (or NULL) when perm is 1 */
 static const char *
-why_for(const struct dkim_msg *m, const char *sel, const char *dom, int perm)
+why_for(const struct dkv_msg *m, const char *sel, const char *dom, int perm)
 {
 	const char *last = NULL;
 	char q[512];
@@ -732,15 +733,15 @@ why_for(const struct dkim_msg *m, const char *sel, const char *dom, int perm)
 
 /* body_ok - our body hash of the signature's body equals its bh= */
 static int
-body_ok(struct dkim_msg *m, DKIM_SIGINFO *sig, const struct sig_body *b)
+body_ok(struct dkv_msg *m, DKIM_SIGINFO *sig, const struct sig_body *b)
 {
-	unsigned char md[DKIM_BH_MAXDIGEST];
-	char want[128], got[2 * DKIM_BH_MAXDIGEST + 4];
+	unsigned char md[DKV_BH_MAXDIGEST];
+	char want[128], got[2 * DKV_BH_MAXDIGEST + 4];
 	size_t n;
 
 	if (b == NULL || b->bh < 0)
 		return 0;
-	n = dkim_bh_final(m->bh[b->bh], md, NULL);
+	n = dkv_bh_final(m->bh[b->bh], md, NULL);
 	EVP_EncodeBlock((unsigned char *)got, md, (int)n);
 	copy_tag(sig, "bh", want, sizeof(want), 1);
 	return strcmp(want, got) == 0;
@@ -767,8 +768,8 @@ sig_error(DKIM_SIGINFO *sig, const struct sig_body *b, unsigned flags)
 }
 
 static void
-describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
-    struct dkim_result *r)
+describe(struct dkv_msg *m, DKIM_SIGINFO *sig, size_t idx,
+    struct dkv_result *r)
 {
 	const unsigned char *s;
 	unsigned flags = dkim_sig_getflags(sig);
@@ -811,20 +812,20 @@ describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
 		r->key_bits = 256; /* libopendkim says 0 for Ed25519 */
 
 	if (idx >= m->v->max_sigs || (flags & DKIM_SIGFLAG_IGNORE)) {
-		r->result = DKIM_RES_NEUTRAL;
+		r->result = DKV_RES_NEUTRAL;
 		snprintf(r->reason, sizeof(r->reason),
 		    "not checked: over the limit of %u signatures",
 		    m->v->max_sigs);
 		return;
 	}
 	if (sb != NULL && sb->bh >= 0 && sb->limit >= 0) {
-		unsigned char md[DKIM_BH_MAXDIGEST];
+		unsigned char md[DKV_BH_MAXDIGEST];
 		uint64_t clen = 0;
 
-		(void)dkim_bh_final(m->bh[sb->bh], md, &clen);
+		(void)dkv_bh_final(m->bh[sb->bh], md, &clen);
 		if (clen < (uint64_t)sb->limit) {
 			/* RFC 6376 3.5: l= larger than the body */
-			r->result = DKIM_RES_PERMERROR;
+			r->result = DKV_RES_PERMERROR;
 			str_copy(r->reason, "l= exceeds the body", sizeof(r->reason));
 			return;
 		}
@@ -832,13 +833,13 @@ describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
 	if (err == DKIM_SIGERROR_TOOLARGE_L) {
 		/* dkim_eoh stopped before this l= signature, and dkim_eom,
 		 * seeing no body, would not verify it */
-		r->result = DKIM_RES_PERMERROR;
+		r->result = DKV_RES_PERMERROR;
 		str_copy(r->reason, "signature not verified", sizeof(r->reason));
 		return;
 	}
 	if ((flags & DKIM_SIGFLAG_PASSED) && (err == DKIM_SIGERROR_UNKNOWN ||
 	    err == DKIM_SIGERROR_OK) && !body_ok(m, sig, sb)) {
-		r->result = DKIM_RES_FAIL;
+		r->result = DKV_RES_FAIL;
 		str_copy(r->reason, "body hash mismatch", sizeof(r->reason));
 		return;
 	}
@@ -846,22 +847,22 @@ describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
 	    err == DKIM_SIGERROR_OK)) {
 		/* RFC 8301 3.1: rsa-sha1 MUST NOT be accepted */
 		if (alg == DKIM_SIGN_RSASHA1) {
-			r->result = DKIM_RES_POLICY;
+			r->result = DKV_RES_POLICY;
 			str_copy(r->reason, "rsa-sha1 is not accepted (RFC 8301)",
 			    sizeof(r->reason));
 		} else if (alg != DKIM_SIGN_ED25519SHA256 &&
 		    r->key_bits < m->v->min_rsa_bits) {
 			/* RFC 8301 3.2: keys under 1024 bits MUST NOT be valid */
-			r->result = DKIM_RES_POLICY;
+			r->result = DKV_RES_POLICY;
 			snprintf(r->reason, sizeof(r->reason),
 			    "%u-bit key is too small (RFC 8301)", r->key_bits);
 		} else {
-			r->result = DKIM_RES_PASS;
+			r->result = DKV_RES_PASS;
 		}
 		return;
 	}
 	if (err == DKIM_SIGERROR_KEYFAIL) {
-		r->result = DKIM_RES_TEMPERROR;
+		r->result = DKV_RES_TEMPERROR;
 		snprintf(r->reason, sizeof(r->reason), "key lookup failed: %s",
 		    why_for(m, r->selector, r->domain, 0));
 		return;
@@ -870,12 +871,12 @@ describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
 	    (s = (const unsigned char *)why_for(m, r->selector, r->domain,
 	    1)) != NULL) {
 		/* the answer was refused before libopendkim saw it */
-		r->result = DKIM_RES_PERMERROR;
+		r->result = DKV_RES_PERMERROR;
 		str_copy(r->reason, (const char *)s, sizeof(r->reason));
 		return;
 	}
 	if (err == DKIM_SIGERROR_KEYTOOSMALL) {
-		r->result = DKIM_RES_POLICY;
+		r->result = DKV_RES_POLICY;
 		snprintf(r->reason, sizeof(r->reason),
 		    "%u-bit key is too small (RFC 8301)", r->key_bits);
 		return;
@@ -883,7 +884,7 @@ describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
 	if ((err == DKIM_SIGERROR_OK || err == DKIM_SIGERROR_BADSIG) &&
 	    (flags & DKIM_SIGFLAG_PROCESSED)) {
 		/* the header signature failed; bh= was not looked at */
-		r->result = DKIM_RES_FAIL;
+		r->result = DKV_RES_FAIL;
 		str_copy(r->reason, "signature mismatch", sizeof(r->reason));
 		return;
 	}
@@ -894,7 +895,7 @@ describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
 			return;
 		}
 	}
-	r->result = DKIM_RES_PERMERROR;
+	r->result = DKV_RES_PERMERROR;
 	s = (const unsigned char *)dkim_sig_geterrorstr(err);
 	snprintf(r->reason, sizeof(r->reason), "%s",
 	    s != NULL ? (const char *)s : "signature not verified");
@@ -902,7 +903,7 @@ describe(struct dkim_msg *m, DKIM_SIGINFO *sig, size_t idx,
 
 /* one_result - a single message-wide result */
 static void
-one_result(struct dkim_msg *m, enum dkim_res res, const char *reason)
+one_result(struct dkv_msg *m, enum dkv_res res, const char *reason)
 {
 	m->res = xcalloc(1, sizeof(*m->res));
 	m->nres = 1;
@@ -911,7 +912,7 @@ one_result(struct dkim_msg *m, enum dkim_res res, const char *reason)
 }
 
 void
-dkim_msg_eom(struct dkim_msg *m, const struct dkim_result **res, size_t *n)
+dkv_msg_eom(struct dkv_msg *m, const struct dkv_result **res, size_t *n)
 {
 	DKIM_SIGINFO **sigs = NULL;
 	int nsigs = 0;
@@ -928,10 +929,10 @@ dkim_msg_eom(struct dkim_msg *m, const struct dkim_result **res, size_t *n)
 	}
 	m->done = 1;
 	if (!m->started_eoh)
-		dkim_msg_eoh(m);
+		dkv_msg_eoh(m);
 	if (m->over_limit) {
 		if (m->saw_sig_name)
-			one_result(m, DKIM_RES_PERMERROR, "headers over the limit");
+			one_result(m, DKV_RES_PERMERROR, "headers over the limit");
 	} else if (m->dkim != NULL && !m->nosig) {
 		/* no dkim_body: libopendkim hashes an empty body (see top) */
 		cur_msg = m;
@@ -944,7 +945,7 @@ dkim_msg_eom(struct dkim_msg *m, const struct dkim_result **res, size_t *n)
 				describe(m, sigs[i], (size_t)i, &m->res[i]);
 			m->nres = (size_t)nsigs;
 		} else if (m->saw_sig_name) {
-			one_result(m, DKIM_RES_PERMERROR, "signature not usable");
+			one_result(m, DKV_RES_PERMERROR, "signature not usable");
 		}
 	}
 	*res = m->res;
@@ -952,9 +953,9 @@ dkim_msg_eom(struct dkim_msg *m, const struct dkim_result **res, size_t *n)
 }
 
 void
-dkim_msg_free(struct dkim_msg **mp)
+dkv_msg_free(struct dkv_msg **mp)
 {
-	struct dkim_msg *m;
+	struct dkv_msg *m;
 
 	if (mp == NULL || *mp == NULL)
 		return;
@@ -962,7 +963,7 @@ dkim_msg_free(struct dkim_msg **mp)
 	if (m->dkim != NULL)
 		dkim_free(m->dkim);
 	for (size_t j = 0; j < m->nbh; j++)
-		dkim_bh_free(&m->bh[j]);
+		dkv_bh_free(&m->bh[j]);
 	free(m->sb);
 	if (m->hbuf != m->hsmall)
 		free(m->hbuf);
@@ -972,22 +973,22 @@ dkim_msg_free(struct dkim_msg **mp)
 }
 
 const char *
-dkim_res_name(enum dkim_res r)
+dkv_res_name(enum dkv_res r)
 {
 	switch (r) {
-	case DKIM_RES_NONE:
+	case DKV_RES_NONE:
 		return "none";
-	case DKIM_RES_PASS:
+	case DKV_RES_PASS:
 		return "pass";
-	case DKIM_RES_FAIL:
+	case DKV_RES_FAIL:
 		return "fail";
-	case DKIM_RES_NEUTRAL:
+	case DKV_RES_NEUTRAL:
 		return "neutral";
-	case DKIM_RES_POLICY:
+	case DKV_RES_POLICY:
 		return "policy";
-	case DKIM_RES_TEMPERROR:
+	case DKV_RES_TEMPERROR:
 		return "temperror";
-	case DKIM_RES_PERMERROR:
+	case DKV_RES_PERMERROR:
 		return "permerror";
 	}
 	return "permerror";

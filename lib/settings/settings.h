@@ -1,21 +1,21 @@
 /*
- * config.h - the configuration as an immutable, refcounted snapshot.
+ * settings.h - the configuration as an immutable, refcounted snapshot.
  *
- * config_load() reads a libconfig file into a new snapshot, checking every
+ * settings_load() reads a libconfig file into a new snapshot, checking every
  * key against a table of known settings: unknown keys, wrong types, bad
  * CIDRs and bad socket specs are errors naming file and line
  * ("FILE:LINE: what is wrong"). On SIGHUP the daemon loads a new snapshot
- * and swaps it in with config_set_current(); each connection holds the
- * one it started with through config_ref()/config_unref().
+ * and swaps it in with settings_set_current(); each connection holds the
+ * one it started with through settings_ref()/settings_unref().
  */
-#ifndef AM_CONFIG_H
-#define AM_CONFIG_H
+#ifndef AM_SETTINGS_H
+#define AM_SETTINGS_H
 
 #include <stddef.h>
 
 #include "cidr.h"
 
-struct am_config {
+struct settings {
 	/* daemon */
 	char *socket;              /* "inet:8891@localhost" */
 	unsigned socket_mode;      /* for unix: sockets, default 0660 */
@@ -66,44 +66,44 @@ struct am_config {
 
 	/* the file this came from */
 	char *path;
-	int refcount;              /* managed by config_ref/unref */
+	int refcount;              /* managed by settings_ref/unref */
 };
 
-/* config_defaults - a snapshot with every default (authserv_id from the
+/* settings_defaults - a snapshot with every default (authserv_id from the
  * host's FQDN). Never NULL. */
-struct am_config *config_defaults(void);
-/* config_load - read path into a new snapshot (refcount 1); NULL with
+struct settings *settings_defaults(void);
+/* settings_load - read path into a new snapshot (refcount 1); NULL with
  * err = "FILE:LINE: what is wrong" on any error */
-struct am_config *config_load(const char *path, char *err, size_t errlen);
-/* config_load_string - the same from text (tests, fuzzing); name is the
+struct settings *settings_load(const char *path, char *err, size_t errlen);
+/* settings_load_string - the same from text (tests, fuzzing); name is the
  * file name used in errors */
-struct am_config *config_load_string(const char *text, const char *name,
+struct settings *settings_load_string(const char *text, const char *name,
     char *err, size_t errlen);
 
-/* config_ref - take a reference; returns c */
-struct am_config *config_ref(struct am_config *c);
-/* config_unref - drop a reference, freeing on the last; sets *cp to NULL */
-void config_unref(struct am_config **cp);
+/* settings_ref - take a reference; returns c */
+struct settings *settings_ref(struct settings *c);
+/* settings_unref - drop a reference, freeing on the last; sets *cp to NULL */
+void settings_unref(struct settings **cp);
 
-/* config_get_current - a reference to the current snapshot (caller unrefs) */
-struct am_config *config_get_current(void);
-/* config_set_current - make c current (takes over the caller's reference) */
-void config_set_current(struct am_config *c);
+/* settings_get_current - a reference to the current snapshot (caller unrefs) */
+struct settings *settings_get_current(void);
+/* settings_set_current - make c current (takes over the caller's reference) */
+void settings_set_current(struct settings *c);
 
 /* a setting applies at a reload, or only when the daemon starts */
-enum { CONFIG_SCOPE_RELOAD = 0, CONFIG_SCOPE_START = 1 };
-/* config_setting_scope - the scope of "dns.nameservers"; -1: no such setting */
-int config_setting_scope(const char *dotted);
-/* config_each_setting - every setting's dotted name and scope, in order */
-void config_each_setting(void (*fn)(const char *name, int scope, void *arg),
+enum { SETTINGS_SCOPE_RELOAD = 0, SETTINGS_SCOPE_START = 1 };
+/* settings_setting_scope - the scope of "dns.nameservers"; -1: no such setting */
+int settings_setting_scope(const char *dotted);
+/* settings_each_setting - every setting's dotted name and scope, in order */
+void settings_each_setting(void (*fn)(const char *name, int scope, void *arg),
     void *arg);
-/* config_start_only_changes - the start-only settings whose values differ
+/* settings_start_only_changes - the start-only settings whose values differ
  * between a and b, as "socket, dns.nameservers" into out; their number */
-int config_start_only_changes(const struct am_config *a,
-    const struct am_config *b, char *out, size_t outlen);
+int settings_start_only_changes(const struct settings *a,
+    const struct settings *b, char *out, size_t outlen);
 
-/* config_socket_valid - whether spec is a libmilter socket spec we accept:
+/* settings_socket_valid - whether spec is a libmilter socket spec we accept:
  * inet:PORT@HOST, inet6:PORT@HOST, unix:/path, local:/path. 0 or -1 with err */
-int config_socket_valid(const char *spec, char *err, size_t errlen);
+int settings_socket_valid(const char *spec, char *err, size_t errlen);
 
 #endif

@@ -12,6 +12,8 @@
  * MAILADDR_MAX_INPUT, a comment nested deeper than MAILADDR_MAX_NEST or a
  * domain longer than 253 octets (labels over 63) is MAILADDR_SYNTAX.
  */
+#include "config.h"
+
 #include <stdlib.h>
 #include <string.h>
 

@@ -21,6 +21,8 @@
  * MTA to remove forgeries of its own header, so it reads only the leading
  * authserv-id and ignores whatever follows.
  */
+#include "config.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -45,6 +45,7 @@
  * started query has been waited for or cancelled, so a waiter racing with
  * shutdown never touches freed memory.
  */
+
 #include "config.h"
 
 #include <errno.h>
