@@ -35,12 +35,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "settings.h"
+#include "deadline.h"
 #include "dmarc.h"
 #include "dns.h"
 #include "mailaddr.h"
 #include "psl.h"
 #include "session.h"
+#include "settings.h"
 #include "suite-unbound.h"
 #include "tap.h"
 #include "util.h"
@@ -449,7 +450,7 @@ run_eval(char **f)
 	/* the production DNS path: the session's function and resolver,
 	 * with the session's default DNS budget for a message */
 	c = unbound_checker();
-	uagree = eval(f, c, dns_deadline(&deadline, ucfg->policy_dns_budget_ms),
+	uagree = eval(f, c, deadline_in(&deadline, ucfg->policy_dns_budget_ms),
 	    ugot, sizeof(ugot), ucmp, sizeof(ucmp));
 	if (info_flag(f)) {
 		tb->u_info_total++;

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include "dname.h"
 #include "settings.h"
 
 #include <arpa/inet.h>
@@ -787,9 +788,9 @@ test_bad_names(struct dns_resolver *r, const char *label)
 	while (strlen(longname) < 250)
 		strcat(longname, "abcdefghi.");
 	strcat(longname, "example.test");
-	ok(!dns_name_valid(longlabel) && !dns_name_valid(longname) &&
-	    dns_name_valid("example.test.") && dns_name_valid("."),
-	    "dns_name_valid");
+	ok(!dname_valid(longlabel) && !dname_valid(longname) &&
+	    dname_valid("example.test.") && dname_valid("."),
+	    "dname_valid");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct dns_answer *a = dns_query(r, names[i], DNS_T_TXT, 0);
 

@@ -21,7 +21,9 @@ dname_valid(const char *name)
 {
 	size_t n = dname_len(name), label = 0;
 
-	if (n == 0 || n > DNAME_MAX)
+	if (n == 0)
+		return name[0] == '\0' || strcmp(name, ".") == 0;
+	if (n > DNAME_MAX)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		if (name[i] == '.') {
@@ -40,7 +42,7 @@ dname_host_valid(const char *name, int multi)
 {
 	size_t n = dname_len(name);
 
-	if (!dname_valid(name))
+	if (n == 0 || !dname_valid(name))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];

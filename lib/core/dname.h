@@ -20,10 +20,12 @@
 size_t dname_len(const char *name);
 /* dname_valid - labels of 1 to 63 octets, at most DNAME_MAX octets, a
  * final dot allowed; any octet but '.' may be in a label (the DNS is
- * 8-bit clean). The empty name and "." are not valid. */
+ * 8-bit clean). "" and "." are the root, which is valid (a name that can
+ * be asked); a mail domain wants dname_host_valid(). */
 int dname_valid(const char *name);
-/* dname_host_valid - dname_valid, and every octet printable ASCII other
- * than space; at least two labels when multi is set (RFC 7208 4.3) */
+/* dname_host_valid - dname_valid and not the root, and every octet
+ * printable ASCII other than space; at least two labels when multi is set
+ * (RFC 7208 4.3) */
 int dname_host_valid(const char *name, int multi);
 /* dname_norm - name lowercased, without the final dot, into out; 0, or -1
  * when the name is not dname_valid() or does not fit (out is then "") */

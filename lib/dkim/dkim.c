@@ -59,6 +59,7 @@
 #include <openssl/evp.h>
 #include <opendkim/dkim.h>
 
+#include "deadline.h"
 #include "dkim.h"
 #include "dkim_body.h"
 #include "dkim_key.h"
@@ -275,7 +276,7 @@ hook_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 	if (v->timeout_ms > 0) {
 		struct timespec t;
 
-		dns_deadline(&t, v->timeout_ms);
+		deadline_in(&t, v->timeout_ms);
 		if (!h->has_deadline || ts_before(&t, &h->deadline))
 			h->deadline = t;
 		h->has_deadline = 1;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deadline.h"
+#include "dname.h"
 #include "dns_impl.h"
 #include "util.h"
 
@@ -39,32 +41,6 @@ dns_query_wait(struct dns_query **qp, unsigned timeout_ms)
 	return q->r->ops->wait(q, timeout_ms);
 }
 
-struct timespec *
-dns_deadline(struct timespec *t, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, t);
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-/* remaining_ms - what is left before the deadline, 0 when it passed */
-static unsigned
-remaining_ms(const struct timespec *deadline)
-{
-	struct timespec now;
-	long long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms <= 0 ? 0 : ms > 3600000 ? 3600000 : (unsigned)ms;
-}
-
 struct dns_answer *
 dns_query_wait_until(struct dns_query **qp, const struct timespec *deadline)
 {
@@ -72,7 +48,7 @@ dns_query_wait_until(struct dns_query **qp, const struct timespec *deadline)
 
 	if (deadline == NULL || *qp == NULL)
 		return dns_query_wait(qp, 0);
-	left = remaining_ms(deadline);
+	left = deadline_left_ms(deadline);
 	if (left == 0) {
 		dns_query_cancel(qp);
 		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "DNS time budget spent");
@@ -87,7 +63,7 @@ dns_query_until(struct dns_resolver *r, const char *name, int type,
 {
 	struct dns_query *q;
 
-	if (deadline != NULL && remaining_ms(deadline) == 0)
+	if (deadline != NULL && deadline_left_ms(deadline) == 0)
 		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "DNS time budget spent");
 	q = dns_query_start(r, name, type);
 	return dns_query_wait_until(&q, deadline);
@@ -155,6 +131,24 @@ dns_answer_free(struct dns_answer **ap)
 	free((*ap)->packet);
 	free(*ap);
 	*ap = NULL;
+}
+
+const char *
+dns_fail_name(enum dns_fail f)
+{
+	static const char *const names[] = {
+		[DNS_FAIL_NONE] = "none",
+		[DNS_FAIL_SERVFAIL] = "servfail",
+		[DNS_FAIL_REFUSED] = "refused",
+		[DNS_FAIL_TIMEOUT] = "timeout",
+		[DNS_FAIL_BUDGET] = "budget",
+		[DNS_FAIL_BOGUS] = "bogus",
+		[DNS_FAIL_MALFORMED] = "malformed",
+		[DNS_FAIL_RESOLVER] = "resolver",
+		[DNS_FAIL_BADNAME] = "badname",
+	};
+
+	return (unsigned)f < sizeof(names) / sizeof(names[0]) ? names[f] : "?";
 }
 
 const char *
@@ -253,16 +247,6 @@ dns_name_to_wire(const char *name, unsigned char *out, size_t outlen, size_t *le
 		return -1;
 	*lenp = o;
 	return 0;
-}
-
-int
-dns_name_valid(const char *name)
-{
-	unsigned char wire[256];
-	size_t len;
-
-	return name != NULL && dns_name_to_wire(name, wire, sizeof(wire),
-	    &len) == 0;
 }
 
 int

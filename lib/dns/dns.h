@@ -37,6 +37,20 @@ enum dns_status {
 	DNS_STATUS_TEMPFAIL, /* temporary: SERVFAIL, REFUSED, timeout, bogus */
 };
 
+/* what made an answer what it is, beyond its status: code tests this,
+ * never the why text (which is for people) */
+enum dns_fail {
+	DNS_FAIL_NONE = 0,  /* an answer as the server gave it */
+	DNS_FAIL_SERVFAIL,  /* TEMPFAIL: the server answered SERVFAIL */
+	DNS_FAIL_REFUSED,   /* TEMPFAIL: REFUSED or another error rcode */
+	DNS_FAIL_TIMEOUT,   /* TEMPFAIL: no answer within the timeout */
+	DNS_FAIL_BUDGET,    /* TEMPFAIL: the message's DNS time budget was spent */
+	DNS_FAIL_BOGUS,     /* TEMPFAIL: DNSSEC validation failed */
+	DNS_FAIL_MALFORMED, /* TEMPFAIL: an answer that could not be parsed */
+	DNS_FAIL_RESOLVER,  /* TEMPFAIL: the resolver failed or is shutting down */
+	DNS_FAIL_BADNAME,   /* NXDOMAIN: not a domain name, never asked */
+};
+
 struct dns_rr {
 	const unsigned char *data; /* rdata, names uncompressed */
 	size_t len;
@@ -44,6 +58,7 @@ struct dns_rr {
 
 struct dns_answer {
 	enum dns_status status;
+	enum dns_fail fail;
 	int rcode;          /* DNS rcode as received (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN) */
 	int secure;         /* DNSSEC validated */
 	int bogus;          /* DNSSEC validation failed (status is TEMPFAIL) */
@@ -81,14 +96,14 @@ struct dns_answer *dns_query_until(struct dns_resolver *r, const char *name,
     int type, const struct timespec *deadline);
 struct dns_answer *dns_query_wait_until(struct dns_query **qp,
     const struct timespec *deadline);
-/* dns_deadline - now + ms on CLOCK_MONOTONIC into *t; returns t */
-struct timespec *dns_deadline(struct timespec *t, unsigned ms);
-
 void dns_answer_free(struct dns_answer **ap);
 void dns_resolver_free(struct dns_resolver **rp);
 
 /* dns_status_name - "ok", "nxdomain", "nodata", "tempfail" */
 const char *dns_status_name(enum dns_status s);
+/* dns_fail_name - "none", "servfail", "refused", "timeout", "budget",
+ * "bogus", "malformed", "resolver", "badname" */
+const char *dns_fail_name(enum dns_fail f);
 
 /* rdata decoding. Each returns 0, or -1 when the rdata is malformed or the
  * output does not fit (a defined result, never a crash). */
@@ -102,13 +117,6 @@ int dns_rr_name(const struct dns_rr *rr, size_t off, char *out, size_t outlen);
  * not a name (empty label, label over 63, over 255 octets) or out is short */
 int dns_name_to_wire(const char *name, unsigned char *out, size_t outlen,
     size_t *lenp);
-/* dns_name_valid - whether a dotted name can be asked at all (labels of 1
- * to 63 octets, at most 255 octets on the wire; a trailing dot allowed).
- * Every back end answers any other name NXDOMAIN "not a domain name"
- * without asking: a name that cannot exist is a permanent answer, never a
- * temporary failure (libunbound refuses such names with an error that
- * looks like any other). */
-int dns_name_valid(const char *name);
 /* dns_rr_mx - preference and exchange of an MX RR */
 int dns_rr_mx(const struct dns_rr *rr, unsigned *pref, char *out, size_t outlen);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dname.h"
 #include "dns_impl.h"
 #include "util.h"
 
@@ -316,7 +317,7 @@ table_start(struct dns_resolver *r, const char *name, int type)
 	q->base.r = r;
 	pthread_mutex_lock(&t->lock);
 	t->queries++;
-	q->ans = dns_name_valid(name) ? lookup_locked(t, name, type) :
+	q->ans = dname_valid(name) ? lookup_locked(t, name, type) :
 	    dns_answer_new(DNS_STATUS_NXDOMAIN, 3, "not a domain name");
 	pthread_mutex_unlock(&t->lock);
 	if (q->ans->status != DNS_STATUS_TEMPFAIL)

@@ -61,6 +61,7 @@
 
 #include <unbound.h>
 
+#include "dname.h"
 #include "dns_impl.h"
 #include "log.h"
 #include "util.h"
@@ -313,7 +314,7 @@ ubq_start(struct ubres *r, const char *name, int type, int *ubrc)
 		*ubrc = UB_SYNTAX;
 		return q;
 	}
-	if (!dns_name_valid(name)) {
+	if (!dname_valid(name)) {
 		ubq_finish(q, dns_answer_new(DNS_STATUS_NXDOMAIN, 3,
 		    "not a domain name"));
 		pthread_mutex_unlock(&r->lock);

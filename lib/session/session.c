@@ -16,11 +16,12 @@
 
 #include "authres.h"
 #include "cidr.h"
-#include "settings.h"
+#include "deadline.h"
 #include "dkim_key.h"
 #include "dns.h"
 #include "psl.h"
 #include "session.h"
+#include "settings.h"
 #include "util.h"
 
 #define AR_NAME "Authentication-Results"
@@ -290,7 +291,7 @@ message_start(struct session *s)
 	/* libopendkim fetches keys as soon as the headers are complete, and
 	 * waits for them there: those lookups get the budget from here; the
 	 * end of the message gets what they left of it */
-	dns_deadline(&s->deadline, s->cfg->policy_dns_budget_ms);
+	deadline_in(&s->deadline, s->cfg->policy_dns_budget_ms);
 	if (!s->skip && s->cfg->dkim_enable && s->env->dkim != NULL)
 		s->dkim = dkv_msg_new(s->env->dkim, &s->deadline);
 }
@@ -807,7 +808,7 @@ session_eom(struct session *s)
 	{
 		long left = (long)s->cfg->policy_dns_budget_ms - s->eoh_ms;
 
-		dns_deadline(&s->deadline, left > 0 ? (unsigned)left : 0);
+		deadline_in(&s->deadline, left > 0 ? (unsigned)left : 0);
 	}
 	run_spf(s, v);
 	run_dkim(s, v);
