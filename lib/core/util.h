@@ -44,6 +44,8 @@ size_t str_copy(char *dst, const char *src, size_t dstlen);
 const char *str_show(const char *s, char *buf, size_t buflen);
 /* str_lower - lowercase ASCII in place; returns s */
 char *str_lower(char *s);
+/* str_word_is - whether the n bytes at s are word, ignoring ASCII case */
+int str_word_is(const char *s, size_t n, const char *word);
 /* mem_hash - FNV-1a of n bytes (for in-memory tables, not for security) */
 uint32_t mem_hash(const void *p, size_t n);
 /* str_parse_uint - parse a whole decimal string into *out (<= max); 0 or -1 */
