@@ -1,7 +1,8 @@
 /*
  * test-spf.c - spf_check() against a table resolver: each RFC 7208 rule
  * that libspf2 1.2.10 gets wrong, the hostile macro records, odd inputs,
- * and 4 threads sharing one checker.
+ * the RFC 7208 4.3 domain checks, the per-result counters, and 4 threads
+ * sharing one checker.
  */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 
 #include "dns.h"
 #include "spf.h"
+#include "stats.h"
 #include "tap.h"
 #include "util.h"
 
@@ -187,6 +189,24 @@ static const struct tcase cases[] = {
 	    NULL, NULL },
 	{ "single-label domain", "192.0.2.9", "a@localhost", "h.example",
 	    SPF_RESULT_NONE, NULL, NULL },
+	/* RFC 7208 4.3: a malformed domain gives none, a final dot is fine */
+	{ "one final dot", "192.0.2.8", "a@local.example.", "h.example",
+	    SPF_RESULT_FAIL, "not permitted by local.example.",
+	    "192.0.2.8 is not permitted by local.example" },
+	{ "two final dots", "192.0.2.8", "a@local.example..", "h.example",
+	    SPF_RESULT_NONE, "not a valid domain name: local.example..", NULL },
+	{ "empty label", "192.0.2.8", "a@local..example", "h.example",
+	    SPF_RESULT_NONE, "not a valid domain name", NULL },
+	{ "label of 64 octets", "192.0.2.8", "a@"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    ".example", "h.example", SPF_RESULT_NONE, "not a valid domain name",
+	    NULL },
+	{ "space in the domain", "192.0.2.8", "a@local example", "h.example",
+	    SPF_RESULT_NONE, "not a valid domain name", NULL },
+	{ "HELO address literal", "192.0.2.9", NULL, "[192.0.2.9]",
+	    SPF_RESULT_NONE, "not a valid domain name: [192.0.2.9]", NULL },
+	{ "HELO with a final dot", "192.0.2.9", NULL, "helo.example.",
+	    SPF_RESULT_PASS, NULL, NULL },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
@@ -212,12 +232,23 @@ int
 main(void)
 {
 	struct dns_resolver *dns = build_zone();
-	char err[128];
+	const struct stats_metric *counter[SPF_RESULT_PERMERROR + 1];
+	uint64_t before[SPF_RESULT_PERMERROR + 1];
+	long long want[SPF_RESULT_PERMERROR + 1];
+	char err[128], name[64];
 	pthread_t th[4];
 	int bad[4] = { 0, 0, 0, 0 };
 
 	checker = spf_checker_new(dns, "mx.receiver.example", err, sizeof(err));
 	ok(checker != NULL, "checker created");
+	for (int r = SPF_RESULT_NONE; r <= SPF_RESULT_PERMERROR; r++) {
+		snprintf(name, sizeof(name), "spf_checks_%s_total",
+		    spf_result_name((enum spf_result)r));
+		counter[r] = stats_find(name);
+		ok(counter[r] != NULL, "counter %s registered", name);
+		before[r] = counter[r] ? stats_value(counter[r]) : 0;
+		want[r] = 0;
+	}
 	for (size_t i = 0; i < NCASES; i++) {
 		const struct tcase *t = &cases[i];
 		struct spf_outcome o;
@@ -232,7 +263,13 @@ main(void)
 		if (t->explanation != NULL)
 			is_str(o.explanation, t->explanation, "%s: explanation",
 			    t->name);
+		want[t->want]++;
 	}
+	for (int r = SPF_RESULT_NONE; r <= SPF_RESULT_PERMERROR; r++)
+		if (counter[r] != NULL)
+			is_int((long long)(stats_value(counter[r]) - before[r]),
+			    want[r], "counter of %s moved by its checks",
+			    spf_result_name((enum spf_result)r));
 	{
 		struct spf_outcome o;
 

@@ -32,8 +32,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cidr.h"
+#include "dname.h"
 #include "dns.h"
 #include "spf.h"
+#include "stats.h"
 #include "util.h"
 
 #define SPF_MAX_LOOKUPS 10   /* RFC 7208 4.6.4: terms causing DNS lookups */
@@ -44,7 +47,6 @@
 #define SPF_MAX_MACROS 48    /* macros in one record or explanation */
 #define SPF_MAX_TERMS 512
 #define SPF_MAX_EXPAND 1024  /* bytes of one macro-expanded string */
-#define SPF_NAME_MAX 254     /* expanded domain names: RFC 7208 7.3 (253) */
 
 struct spf_checker {
 	struct dns_resolver *dns;
@@ -75,11 +77,29 @@ struct ctx {
 	int v6;                  /* client family */
 	unsigned char ip[16];    /* 4 bytes used for IPv4 */
 	char ipstr[64];          /* %{c} */
-	char local[128], sdomain[256], helo[256];
+	char local[128], sdomain[DNAME_BUFSIZE], helo[DNAME_BUFSIZE];
 	unsigned lookups, voids;
 	const struct timespec *deadline; /* the message's DNS budget, or NULL */
 	char reason[256];
 	char explanation[512];
+};
+
+/* checks by result, process-wide (registered by spf_checker_new) */
+static struct stats_metric checks[] = {
+	[SPF_RESULT_NONE] = STATS_COUNTER("spf_checks_none_total",
+	    "SPF checks with result none"),
+	[SPF_RESULT_NEUTRAL] = STATS_COUNTER("spf_checks_neutral_total",
+	    "SPF checks with result neutral"),
+	[SPF_RESULT_PASS] = STATS_COUNTER("spf_checks_pass_total",
+	    "SPF checks with result pass"),
+	[SPF_RESULT_FAIL] = STATS_COUNTER("spf_checks_fail_total",
+	    "SPF checks with result fail"),
+	[SPF_RESULT_SOFTFAIL] = STATS_COUNTER("spf_checks_softfail_total",
+	    "SPF checks with result softfail"),
+	[SPF_RESULT_TEMPERROR] = STATS_COUNTER("spf_checks_temperror_total",
+	    "SPF checks with result temperror"),
+	[SPF_RESULT_PERMERROR] = STATS_COUNTER("spf_checks_permerror_total",
+	    "SPF checks with result permerror"),
 };
 
 const char *
@@ -114,6 +134,8 @@ spf_checker_new(struct dns_resolver *dns, const char *receiving_host,
 		snprintf(err, errlen, "no resolver");
 		return NULL;
 	}
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+		stats_register(&checks[i]);
 	c = xcalloc(1, sizeof(*c));
 	c->dns = dns;
 	c->rhost = xstrdup(receiving_host && *receiving_host ?
@@ -175,45 +197,6 @@ temperror(struct ctx *x, const struct dns_answer *a, const char *name,
 
 /* ---- names and addresses ------------------------------------------------ */
 
-/* domain_ok - RFC 7208 4.3: a well-formed multi-label domain name */
-static int
-domain_ok(const char *d)
-{
-	size_t len = strlen(d), label = 0, labels = 0;
-
-	if (len > 0 && d[len - 1] == '.')
-		len--;
-	if (len == 0 || len > 253 || d[0] == '[')
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)d[i];
-
-		if (ch <= 0x20 || ch >= 0x7f)
-			return 0;
-		if (ch == '.') {
-			if (label == 0)
-				return 0;
-			labels++;
-			label = 0;
-		} else if (++label > 63) {
-			return 0;
-		}
-	}
-	if (label == 0)
-		return 0;
-	return labels + 1 >= 2;
-}
-
-/* strip_dot - copy name without a trailing dot */
-static void
-strip_dot(const char *in, char *out, size_t outlen)
-{
-	size_t n = str_copy(out, in, outlen);
-
-	if (n > 0 && n < outlen && out[n - 1] == '.')
-		out[n - 1] = '\0';
-}
-
 static int
 addr_match(const struct ctx *x, const unsigned char *a, unsigned prefix)
 {
@@ -262,20 +245,7 @@ reverse_name(const struct ctx *x, char *out, size_t outlen)
 	dynbuf_free(&b);
 }
 
-/* name_under - whether name equals dom or is a subdomain (case-insensitive) */
-static int
-name_under(const char *name, const char *dom)
-{
-	size_t n = strlen(name), d = strlen(dom);
-
-	if (n < d)
-		return 0;
-	if (strcasecmp(name + n - d, dom) != 0)
-		return 0;
-	return n == d || name[n - d - 1] == '.';
-}
-
-/* ptr_names - RFC 7208 5.5: the validated names of the client, at most
+/* ptr_validated - RFC 7208 5.5: the validated names of the client, at most
  * SPF_MAX_PTR_NAMES PTR records looked at (the rest are ignored, 4.6.4).
  * Calls fn for each validated name until it returns nonzero; returns that
  * value, or 0. *status gets the PTR answer's status. */
@@ -292,7 +262,7 @@ ptr_validated(struct ctx *x, enum dns_status *status,
 	*status = a->status;
 	for (size_t i = 0; a->status == DNS_STATUS_OK && i < a->count &&
 	    i < SPF_MAX_PTR_NAMES && ret == 0; i++) {
-		char name[SPF_NAME_MAX + 2];
+		char name[DNAME_BUFSIZE];
 		struct dns_answer *aa;
 
 		if (dns_rr_name(&a->rr[i], 0, name, sizeof(name)) != 0 ||
@@ -311,7 +281,7 @@ ptr_validated(struct ctx *x, enum dns_status *status,
 
 struct pname {
 	const char *dom;
-	char best[SPF_NAME_MAX + 2];
+	char best[DNAME_BUFSIZE];
 	int found;
 };
 
@@ -320,7 +290,7 @@ pname_fn(const char *name, void *arg)
 {
 	struct pname *p = arg;
 
-	if (name_under(name, p->dom)) {
+	if (dname_under(name, p->dom)) {
 		str_copy(p->best, name, sizeof(p->best));
 		return 1;
 	}
@@ -580,9 +550,10 @@ expand(struct ctx *x, const char *dom, const char *s, size_t n)
 	return dynbuf_take(&b);
 }
 
-/* expand_domain - expand a domain-spec and bound it as a name to look up:
- * 7.3, more than 253 characters are truncated from the left by labels.
- * 0, or -1 when nothing usable is left. */
+/* expand_domain - expand a domain-spec and bound it as a name to look up,
+ * without one final dot: 7.3, more than DNAME_MAX (253) characters are
+ * truncated from the left by labels. 0, or -1 when nothing usable is
+ * left. */
 static int
 expand_domain(struct ctx *x, const char *dom, const char *spec, size_t n,
     char *out, size_t outlen)
@@ -592,11 +563,10 @@ expand_domain(struct ctx *x, const char *dom, const char *spec, size_t n,
 
 	if (e == NULL)
 		return -1;
-	len = strlen(e);
-	if (len > 0 && e[len - 1] == '.')
-		e[--len] = '\0';
+	len = dname_len(e);
+	e[len] = '\0';
 	p = e;
-	while (len > 253) {
+	while (len > DNAME_MAX) {
 		char *dot = strchr(p, '.');
 
 		if (dot == NULL)
@@ -604,7 +574,7 @@ expand_domain(struct ctx *x, const char *dom, const char *spec, size_t n,
 		len -= (size_t)(dot + 1 - p);
 		p = dot + 1;
 	}
-	if (len == 0 || len > 253 || len >= outlen) {
+	if (len == 0 || len > DNAME_MAX || len >= outlen) {
 		free(e);
 		return -1;
 	}
@@ -694,13 +664,6 @@ domain_spec_ok(const char *s, size_t n, int *macros)
 	return toplabel_ok(dot + 1, (size_t)(s + len - dot - 1));
 }
 
-static int
-name_is(const char *s, size_t n, const char *want)
-{
-	return strlen(want) == n && strncasecmp(s, want, n) == 0;
-}
-
-/* parse_term - one term into *t, or a modifier into r; 0 or -1 */
 /* opt_domain_spec - the optional ":domain-spec" of a, mx and ptr
  * (RFC 7208 5.3, 5.4, 5.5); 0, or -1 when present and malformed */
 static int
@@ -715,6 +678,7 @@ opt_domain_spec(struct term *t, char *rest, size_t restlen, int *macros)
 	return 0;
 }
 
+/* parse_term - one term into *t, or a modifier into r; 0 or -1 */
 static int
 parse_term(char *s, struct record *r, struct term *t, int *is_mod,
     int *macros)
@@ -735,13 +699,13 @@ parse_term(char *s, struct record *r, struct term *t, int *is_mod,
 			size_t vl = n - nl - 1;
 
 			*is_mod = 1;
-			if (name_is(s, nl, "redirect")) {
+			if (str_word_is(s, nl, "redirect")) {
 				if (r->redirect != NULL || !domain_spec_ok(v, vl,
 				    macros))
 					return -1;
 				r->redirect = v;
 				r->redirectlen = vl;
-			} else if (name_is(s, nl, "exp")) {
+			} else if (str_word_is(s, nl, "exp")) {
 				if (r->exp != NULL || !domain_spec_ok(v, vl,
 				    macros))
 					return -1;
@@ -771,12 +735,12 @@ parse_term(char *s, struct record *r, struct term *t, int *is_mod,
 	t->speclen = 0;
 	t->cidr4 = 32;
 	t->cidr6 = 128;
-	if (name_is(s, nl, "all")) {
+	if (str_word_is(s, nl, "all")) {
 		t->kind = M_ALL;
 		return restlen == 0 ? 0 : -1;
 	}
-	if (name_is(s, nl, "include") || name_is(s, nl, "exists")) {
-		t->kind = name_is(s, nl, "include") ? M_INCLUDE : M_EXISTS;
+	if (str_word_is(s, nl, "include") || str_word_is(s, nl, "exists")) {
+		t->kind = str_word_is(s, nl, "include") ? M_INCLUDE : M_EXISTS;
 		if (restlen < 2 || rest[0] != ':' ||
 		    !domain_spec_ok(rest + 1, restlen - 1, macros))
 			return -1;
@@ -784,14 +748,14 @@ parse_term(char *s, struct record *r, struct term *t, int *is_mod,
 		t->speclen = restlen - 1;
 		return 0;
 	}
-	if (name_is(s, nl, "ptr")) {
+	if (str_word_is(s, nl, "ptr")) {
 		t->kind = M_PTR;
 		return opt_domain_spec(t, rest, restlen, macros);
 	}
-	if (name_is(s, nl, "a") || name_is(s, nl, "mx")) {
+	if (str_word_is(s, nl, "a") || str_word_is(s, nl, "mx")) {
 		char *sl;
 
-		t->kind = name_is(s, nl, "a") ? M_A : M_MX;
+		t->kind = str_word_is(s, nl, "a") ? M_A : M_MX;
 		/* dual-cidr-length at the end (5.6): [/n4][//n6] */
 		rest[restlen] = '\0';
 		sl = strrchr(rest, '/');
@@ -811,8 +775,8 @@ parse_term(char *s, struct record *r, struct term *t, int *is_mod,
 		}
 		return opt_domain_spec(t, rest, restlen, macros);
 	}
-	if (name_is(s, nl, "ip4") || name_is(s, nl, "ip6")) {
-		int v6 = name_is(s, nl, "ip6");
+	if (str_word_is(s, nl, "ip4") || str_word_is(s, nl, "ip6")) {
+		int v6 = str_word_is(s, nl, "ip6");
 		char *sl;
 
 		t->kind = v6 ? M_IP6 : M_IP4;
@@ -947,7 +911,7 @@ fetch_record(struct ctx *x, const char *dom, char **textp)
 	if (found == 0) {
 		if (x->reason[0] == '\0')
 			snprintf(x->reason, sizeof(x->reason),
-			    "no SPF record for %s", dom);
+			    "no SPF record for %.200s", dom);
 		return SPF_RESULT_NONE;
 	}
 	if (strlen(*textp) > SPF_MAX_RECORD) {
@@ -982,7 +946,7 @@ count_void(struct ctx *x, const struct dns_answer *a)
 	return 0;
 }
 
-static enum spf_result check_host(struct ctx *x, const char *dom, int depth,
+static enum spf_result check_host(struct ctx *x, const char *domain,
     int want_exp);
 
 struct ptr_arg {
@@ -992,14 +956,14 @@ struct ptr_arg {
 static int
 ptr_fn(const char *name, void *arg)
 {
-	return name_under(name, ((struct ptr_arg *)arg)->target);
+	return dname_under(name, ((struct ptr_arg *)arg)->target);
 }
 
 /* eval_term - 1 match, 0 no match, or a negative spf_result to return */
 static int
-eval_term(struct ctx *x, const char *dom, const struct term *t, int depth)
+eval_term(struct ctx *x, const char *dom, const struct term *t)
 {
-	char target[SPF_NAME_MAX + 2];
+	char target[DNAME_BUFSIZE];
 	struct dns_answer *a;
 	int ret = 0, type;
 
@@ -1020,7 +984,7 @@ eval_term(struct ctx *x, const char *dom, const struct term *t, int depth)
 	case M_INCLUDE: {
 		/* 5.2: pass matches; temperror and permerror propagate;
 		 * none is a permerror */
-		enum spf_result r = check_host(x, target, depth + 1, 0);
+		enum spf_result r = check_host(x, target, 0);
 
 		switch (r) {
 		case SPF_RESULT_PASS:
@@ -1064,7 +1028,7 @@ eval_term(struct ctx *x, const char *dom, const struct term *t, int depth)
 		type = x->v6 ? DNS_T_AAAA : DNS_T_A;
 		for (size_t i = 0; ret == 0 && a->status == DNS_STATUS_OK &&
 		    i < a->count; i++) {
-			char mx[SPF_NAME_MAX + 2];
+			char mx[DNAME_BUFSIZE];
 			unsigned pref;
 			struct dns_answer *aa;
 
@@ -1114,7 +1078,7 @@ ascii_ok(const char *s)
 static void
 explain(struct ctx *x, const char *dom, const struct record *r)
 {
-	char target[SPF_NAME_MAX + 2];
+	char target[DNAME_BUFSIZE];
 	struct dns_answer *a;
 	char *text = NULL, *e = NULL;
 
@@ -1169,25 +1133,28 @@ qual_result(char q)
 	}
 }
 
-/* check_host - RFC 7208 section 4 for dom. depth is bounded by the lookup
- * limit (every include and redirect counts). want_exp: compute the
- * explanation on fail (not inside include, 6.2). */
+/* check_host - RFC 7208 section 4 for domain. Recursion (include,
+ * redirect) is bounded by the lookup limit, which every include and
+ * redirect counts against. want_exp: compute the explanation on fail
+ * (not inside include, 6.2). */
 static enum spf_result
-check_host(struct ctx *x, const char *domain, int depth, int want_exp)
+check_host(struct ctx *x, const char *domain, int want_exp)
 {
-	char dom[SPF_NAME_MAX + 2], *text = NULL;
+	char dom[DNAME_BUFSIZE], *text = NULL;
 	struct record r;
 	enum spf_result res;
 
-	strip_dot(domain, dom, sizeof(dom));
-	/* 4.3: a malformed or single-label domain gives none */
-	if (!domain_ok(dom)) {
+	/* 4.3: a malformed or single-label domain gives none; so does an
+	 * address literal (a HELO's "[192.0.2.1]") */
+	if (domain[0] == '[' || !dname_host_valid(domain, 1)) {
 		if (x->reason[0] == '\0')
 			snprintf(x->reason, sizeof(x->reason), domain[0] == '\0' ?
 			    "no domain name given" :
 			    "not a valid domain name: %.200s", domain);
 		return SPF_RESULT_NONE;
 	}
+	/* the name without its final dot (it fits: it is valid) */
+	str_copy(dom, domain, dname_len(domain) + 1);
 	res = fetch_record(x, dom, &text);
 	if (text == NULL)
 		return res;
@@ -1198,7 +1165,7 @@ check_host(struct ctx *x, const char *domain, int depth, int want_exp)
 	}
 	res = SPF_RESULT_NEUTRAL; /* 4.7: no match, no redirect */
 	for (size_t i = 0; i < r.n; i++) {
-		int m = eval_term(x, dom, &r.t[i], depth);
+		int m = eval_term(x, dom, &r.t[i]);
 
 		if (m < 0) {
 			res = (enum spf_result)-m;
@@ -1212,7 +1179,7 @@ check_host(struct ctx *x, const char *domain, int depth, int want_exp)
 		}
 	}
 	if (r.redirect != NULL) {
-		char target[SPF_NAME_MAX + 2];
+		char target[DNAME_BUFSIZE];
 
 		/* 6.1: redirect counts as a lookup; none there is permerror */
 		if (count_lookup(x) != 0) {
@@ -1221,7 +1188,7 @@ check_host(struct ctx *x, const char *domain, int depth, int want_exp)
 		    target, sizeof(target)) != 0) {
 			res = permerror(x, "bad redirect domain");
 		} else {
-			res = check_host(x, target, depth + 1, want_exp);
+			res = check_host(x, target, want_exp);
 			if (res == SPF_RESULT_NONE) {
 				x->reason[0] = '\0';
 				res = permerror(x,
@@ -1239,29 +1206,10 @@ done:
 static int
 parse_ip(struct ctx *x, const char *ip)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0, 0xff, 0xff };
-	unsigned char b[16];
-
-	if (ip == NULL)
+	if (ip_unmap(ip, x->ipstr, sizeof(x->ipstr)) != 0)
 		return -1;
-	if (inet_pton(AF_INET, ip, b) == 1) {
-		x->v6 = 0;
-		memcpy(x->ip, b, 4);
-	} else if (inet_pton(AF_INET6, ip, b) == 1) {
-		if (memcmp(b, mapped, 12) == 0) {
-			x->v6 = 0;
-			memcpy(x->ip, b + 12, 4);
-		} else {
-			x->v6 = 1;
-			memcpy(x->ip, b, 16);
-		}
-	} else {
-		return -1;
-	}
-	inet_ntop(x->v6 ? AF_INET6 : AF_INET, x->ip, x->ipstr,
-	    sizeof(x->ipstr));
-	return 0;
+	x->v6 = inet_pton(AF_INET, x->ipstr, x->ip) != 1;
+	return x->v6 && inet_pton(AF_INET6, x->ipstr, x->ip) != 1 ? -1 : 0;
 }
 
 enum spf_result
@@ -1276,23 +1224,25 @@ spf_check_until(struct spf_checker *c, const char *ip, const char *sender,
     const char *helo, const struct timespec *deadline, struct spf_outcome *out)
 {
 	struct ctx *x;
-	const char *at;
+	const char *at, *domain;
 	enum spf_result res;
 
 	memset(out, 0, sizeof(*out));
 	x = xcalloc(1, sizeof(*x));
 	x->c = c;
 	x->deadline = deadline;
-	str_copy(x->helo, helo ? helo : "", sizeof(x->helo));
+	if (helo == NULL)
+		helo = "";
+	str_copy(x->helo, helo, sizeof(x->helo));
 	/* 4.3: MAIL FROM with no local-part uses postmaster; an empty
 	 * MAIL FROM checks the HELO identity as postmaster@helo */
 	if (sender == NULL || *sender == '\0' ||
 	    ((at = strrchr(sender, '@')) != NULL && at[1] == '\0')) {
 		str_copy(x->local, "postmaster", sizeof(x->local));
-		str_copy(x->sdomain, x->helo, sizeof(x->sdomain));
+		domain = helo;
 	} else if (at == NULL) {
 		str_copy(x->local, "postmaster", sizeof(x->local));
-		str_copy(x->sdomain, sender, sizeof(x->sdomain));
+		domain = sender;
 	} else {
 		size_t ll = (size_t)(at - sender);
 
@@ -1300,14 +1250,17 @@ spf_check_until(struct spf_checker *c, const char *ip, const char *sender,
 			str_copy(x->local, "postmaster", sizeof(x->local));
 		else
 			str_copy(x->local, sender, ll + 1);
-		str_copy(x->sdomain, at + 1, sizeof(x->sdomain));
+		domain = at + 1;
 	}
+	/* a domain too long for sdomain is not a name: check_host() sees
+	 * it whole and gives none before %{o} could show the cut copy */
+	str_copy(x->sdomain, domain, sizeof(x->sdomain));
 	str_copy(out->domain, x->sdomain, sizeof(out->domain));
 	if (c == NULL || parse_ip(x, ip) != 0) {
 		res = SPF_RESULT_NONE;
 		str_copy(x->reason, "no client address", sizeof(x->reason));
 	} else {
-		res = check_host(x, x->sdomain, 0, 1);
+		res = check_host(x, domain, 1);
 	}
 	switch (res) {
 	case SPF_RESULT_PASS:
@@ -1334,5 +1287,6 @@ spf_check_until(struct spf_checker *c, const char *ip, const char *sender,
 	out->dns_lookups = x->lookups;
 	out->void_lookups = x->voids;
 	free(x);
+	stats_inc(&checks[res]);
 	return res;
 }

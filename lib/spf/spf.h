@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "dname.h"
+
 struct dns_resolver;
 
 enum spf_result {
@@ -31,7 +33,7 @@ enum spf_result {
 
 struct spf_outcome {
 	enum spf_result result;
-	char domain[256];       /* the domain check_host() started from */
+	char domain[DNAME_BUFSIZE]; /* the domain check_host() started from */
 	char reason[256];       /* short plain-language why, for logs and A-R comments */
 	char explanation[512];  /* exp= text for fail, or "" */
 	unsigned dns_lookups;   /* terms that caused DNS lookups */
