@@ -127,6 +127,41 @@ test_hits(void)
 	ok(c == NULL, "cache freed with its back end");
 }
 
+/* test_fail_kept - the back end's failures come through the cache with
+ * their kind, asked again each time; a hit is no failure */
+static void
+test_fail_kept(void)
+{
+	struct dns_resolver *t, *c = new_cache(&t, 0, 0);
+	struct dns_answer *a;
+
+	fake_now = 1000;
+	dns_table_set_fail(t, "servfail.example.org", DNS_T_TXT,
+	    DNS_FAIL_SERVFAIL);
+	dns_table_set_fail(t, "bogus.example.org", DNS_T_TXT, DNS_FAIL_BOGUS);
+	for (int i = 0; i < 2; i++) {
+		a = dns_query(c, "fail.example.org", DNS_T_TXT, 0);
+		is_str(dns_fail_name(a->fail), "timeout",
+		    "simulated timeout through the cache (%d)", i);
+		dns_answer_free(&a);
+		a = dns_query(c, "servfail.example.org", DNS_T_TXT, 0);
+		is_str(dns_fail_name(a->fail), "servfail",
+		    "SERVFAIL through the cache (%d)", i);
+		dns_answer_free(&a);
+		a = dns_query(c, "bogus.example.org", DNS_T_TXT, 0);
+		is_str(dns_fail_name(a->fail), "bogus",
+		    "bogus through the cache (%d)", i);
+		is_int(a->bogus, 1, "bogus flag through the cache (%d)", i);
+		dns_answer_free(&a);
+		a = dns_query(c, "example.org", DNS_T_TXT, 0);
+		is_str(dns_fail_name(a->fail), "none", "an answer, %s (%d)",
+		    i ? "a hit" : "a miss", i);
+		dns_answer_free(&a);
+	}
+	is_int(dns_table_queries(t), 7, "failures asked again, the answer kept");
+	dns_resolver_free(&c);
+}
+
 static void
 test_eviction(void)
 {
@@ -291,6 +326,7 @@ int
 main(void)
 {
 	test_hits();
+	test_fail_kept();
 	test_eviction();
 	test_ownership();
 	test_threads();

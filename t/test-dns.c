@@ -10,8 +10,8 @@
  */
 #include "config.h"
 
+#include "deadline.h"
 #include "dname.h"
-#include "settings.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -198,6 +198,151 @@ test_decoders(void)
 	    "status name tempfail");
 }
 
+/* test_budget - a spent DNS time budget answers TEMPFAIL
+ * DNS_FAIL_BUDGET, whether it runs out before the start or during the
+ * wait; a budget with time left answers as usual */
+static void
+test_budget(struct dns_resolver *r, const char *label)
+{
+	struct timespec spent, later;
+	struct dns_query *q;
+	struct dns_answer *a;
+
+	deadline_in(&spent, 0);
+	a = dns_query_until(r, "example.test", DNS_T_TXT, &spent);
+	is_str(dns_status_name(a->status), "tempfail", "%s: budget: tempfail",
+	    label);
+	is_str(dns_fail_name(a->fail), "budget", "%s: budget: fail", label);
+	is_str(a->why, "DNS time budget spent", "%s: budget: why", label);
+	dns_answer_free(&a);
+	q = dns_query_start(r, "example.test", DNS_T_TXT);
+	a = dns_query_wait_until(&q, &spent);
+	ok(q == NULL, "%s: budget: wait consumes the query", label);
+	is_str(dns_fail_name(a->fail), "budget", "%s: budget at wait: fail",
+	    label);
+	dns_answer_free(&a);
+	a = dns_query_until(r, "example.test", DNS_T_TXT,
+	    deadline_in(&later, 5000));
+	is_str(dns_fail_name(a->fail), "none", "%s: budget left: fail", label);
+	is_str(dns_status_name(a->status), "ok", "%s: budget left: ok", label);
+	dns_answer_free(&a);
+}
+
+/* test_table_fails - every kind of failure the table back end simulates,
+ * and the answers that are no failure */
+static void
+test_table_fails(void)
+{
+	static const struct {
+		enum dns_fail fail;
+		const char *name;
+		int rcode;
+		const char *why;
+	} kinds[] = {
+		{ DNS_FAIL_SERVFAIL, "servfail", 2, "SERVFAIL" },
+		{ DNS_FAIL_REFUSED, "refused", 5, "REFUSED" },
+		{ DNS_FAIL_TIMEOUT, "timeout", 2, "timeout" },
+		{ DNS_FAIL_BUDGET, "budget", 2, "DNS time budget spent" },
+		{ DNS_FAIL_BOGUS, "bogus", 0, "DNSSEC bogus: simulated" },
+		{ DNS_FAIL_MALFORMED, "malformed", 2, "malformed answer" },
+		{ DNS_FAIL_RESOLVER, "resolver", 2, "resolver failure" },
+	};
+	struct dns_resolver *t = dns_table_new();
+	struct dns_answer *a;
+	char name[64];
+
+	is_str(dns_fail_name(DNS_FAIL_NONE), "none", "fail name none");
+	is_str(dns_fail_name(DNS_FAIL_BADNAME), "badname", "fail name badname");
+	is_str(dns_fail_name((enum dns_fail)99), "?", "fail name out of range");
+	dns_table_add_text(t, "example.test", DNS_T_TXT, "v=spf1 -all");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(name, sizeof(name), "%s.example.test", kinds[i].name);
+		dns_table_set_fail(t, name, DNS_T_TXT, kinds[i].fail);
+	}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const char *k = kinds[i].name;
+
+		is_str(dns_fail_name(kinds[i].fail), k, "fail name %s", k);
+		snprintf(name, sizeof(name), "%s.example.test", k);
+		a = dns_query(t, name, DNS_T_TXT, 0);
+		is_str(dns_status_name(a->status), "tempfail", "table %s: status",
+		    k);
+		is_str(dns_fail_name(a->fail), k, "table %s: fail", k);
+		is_int(a->rcode, kinds[i].rcode, "table %s: rcode", k);
+		is_str(a->why, kinds[i].why, "table %s: why", k);
+		is_int(a->bogus, kinds[i].fail == DNS_FAIL_BOGUS,
+		    "table %s: bogus flag", k);
+		is_int(a->count, 0, "table %s: no data", k);
+		is_int(a->ttl, 0, "table %s: TTL 0", k);
+		dns_answer_free(&a);
+		/* only the type that was set fails */
+		a = dns_query(t, name, DNS_T_A, 0);
+		is_str(dns_fail_name(a->fail), "none", "table %s: other type", k);
+		dns_answer_free(&a);
+	}
+
+	/* dns_table_set_status: TEMPFAIL is a timeout */
+	dns_table_set_status(t, "tempfail.example.test", 0, DNS_STATUS_TEMPFAIL);
+	a = dns_query(t, "tempfail.example.test", DNS_T_MX, 0);
+	is_str(dns_status_name(a->status), "tempfail", "set_status: tempfail");
+	is_str(dns_fail_name(a->fail), "timeout", "set_status: fail timeout");
+	is_str(a->why, "timeout", "set_status: why");
+	dns_answer_free(&a);
+	dns_table_set_status(t, "nx.example.test", DNS_T_TXT,
+	    DNS_STATUS_NXDOMAIN);
+	a = dns_query(t, "nx.example.test", DNS_T_TXT, 0);
+	is_str(dns_status_name(a->status), "nxdomain", "set_status: nxdomain");
+	is_str(dns_fail_name(a->fail), "none", "set_status nxdomain: no fail");
+	dns_answer_free(&a);
+	dns_table_set_fail(t, "none.example.test", DNS_T_TXT, DNS_FAIL_NONE);
+	a = dns_query(t, "none.example.test", DNS_T_TXT, 0);
+	is_str(dns_status_name(a->status), "nxdomain",
+	    "set_fail NONE is ignored");
+	dns_answer_free(&a);
+	dns_table_set_fail(t, "badname.example.test", DNS_T_TXT,
+	    DNS_FAIL_BADNAME);
+	a = dns_query(t, "badname.example.test", DNS_T_TXT, 0);
+	is_str(dns_status_name(a->status), "nxdomain", "set_fail badname: nxdomain");
+	is_str(dns_fail_name(a->fail), "badname", "set_fail badname: fail");
+	is_int(a->ttl, 0, "set_fail badname: TTL 0");
+	dns_answer_free(&a);
+
+	/* CNAME trouble */
+	dns_table_add_text(t, "loop1.example.test", DNS_T_CNAME,
+	    "loop2.example.test");
+	dns_table_add_text(t, "loop2.example.test", DNS_T_CNAME,
+	    "loop1.example.test");
+	a = dns_query(t, "loop1.example.test", DNS_T_TXT, 0);
+	is_str(dns_fail_name(a->fail), "servfail", "CNAME loop: fail");
+	is_str(a->why, "CNAME loop", "CNAME loop: why");
+	dns_answer_free(&a);
+	dns_table_add(t, "badcname.example.test", DNS_T_CNAME, "\x05" "ab", 3);
+	a = dns_query(t, "badcname.example.test", DNS_T_TXT, 0);
+	is_str(dns_status_name(a->status), "tempfail", "bad CNAME: tempfail");
+	is_str(dns_fail_name(a->fail), "malformed", "bad CNAME: fail");
+	dns_answer_free(&a);
+
+	/* answers that are no failure */
+	a = dns_query(t, "example.test", DNS_T_TXT, 0);
+	is_str(dns_status_name(a->status), "ok", "table ok");
+	is_str(dns_fail_name(a->fail), "none", "table ok: no fail");
+	dns_answer_free(&a);
+	a = dns_query(t, "example.test", DNS_T_A, 0);
+	is_str(dns_status_name(a->status), "nodata", "table nodata");
+	is_str(dns_fail_name(a->fail), "none", "table nodata: no fail");
+	dns_answer_free(&a);
+	a = dns_query(t, "absent.example.test", DNS_T_A, 0);
+	is_str(dns_status_name(a->status), "nxdomain", "table nxdomain");
+	is_str(dns_fail_name(a->fail), "none", "table nxdomain: no fail");
+	dns_answer_free(&a);
+
+	test_budget(t, "table");
+	a = dns_query_wait(&(struct dns_query *){ NULL }, 0);
+	is_str(dns_fail_name(a->fail), "resolver", "wait on NULL: fail");
+	dns_answer_free(&a);
+	dns_resolver_free(&t);
+}
+
 /* ---- the test server ----------------------------------------------------------- */
 
 /* Zone example.test. count.example.test TXT answers how many TXT queries
@@ -241,6 +386,8 @@ static const char server_py[] =
     "        r.add_answer(RR(q.q.qname, qt, ttl=300, rdata=A('192.0.2.53')))\n"
     "    elif name == 'fail.' + Z:\n"
     "        r.header.rcode = RCODE.SERVFAIL\n"
+    "    elif name == 'refused.' + Z:\n"
+    "        r.header.rcode = RCODE.REFUSED\n"
     "    elif name == 'count.' + Z and qt == QTYPE.TXT:\n"
     "        r.add_answer(RR(q.q.qname, qt, ttl=0, rdata=TXT(str(seen))))\n"
     "    elif (name, qt) in recs:\n"
@@ -369,22 +516,35 @@ static const struct {
 	const char *qname;
 	int type;
 	enum dns_status status;
+	enum dns_fail fail;
 	int rcode;
 	size_t count;
 	const char *why;
 } status_cases[] = {
-	{ "TXT", "example.test", DNS_T_TXT, DNS_STATUS_OK, 0, 1, "" },
-	{ "TXT, trailing dot", "example.test.", DNS_T_TXT, DNS_STATUS_OK, 0, 1, "" },
-	{ "TXT, upper case", "EXAMPLE.Test", DNS_T_TXT, DNS_STATUS_OK, 0, 1, "" },
-	{ "A", "example.test", DNS_T_A, DNS_STATUS_OK, 0, 2, "" },
-	{ "AAAA", "example.test", DNS_T_AAAA, DNS_STATUS_OK, 0, 1, "" },
-	{ "MX", "example.test", DNS_T_MX, DNS_STATUS_OK, 0, 1, "" },
-	{ "SPF type: nodata", "example.test", DNS_T_SPF, DNS_STATUS_NODATA, 0, 0, "" },
-	{ "nxdomain", "nx.example.test", DNS_T_TXT, DNS_STATUS_NXDOMAIN, 3, 0, "" },
-	{ "nxdomain A", "nx.example.test", DNS_T_A, DNS_STATUS_NXDOMAIN, 3, 0, "" },
-	{ "nodata", "nodata.example.test", DNS_T_TXT, DNS_STATUS_NODATA, 0, 0, "" },
-	{ "servfail", "fail.example.test", DNS_T_TXT, DNS_STATUS_TEMPFAIL, 2, 0, "SERVFAIL" },
-	{ "bad name", "a..b.example.test", DNS_T_TXT, DNS_STATUS_NXDOMAIN, 3, 0, "not a domain name" },
+	{ "TXT", "example.test", DNS_T_TXT, DNS_STATUS_OK, DNS_FAIL_NONE, 0, 1, "" },
+	{ "TXT, trailing dot", "example.test.", DNS_T_TXT, DNS_STATUS_OK,
+	    DNS_FAIL_NONE, 0, 1, "" },
+	{ "TXT, upper case", "EXAMPLE.Test", DNS_T_TXT, DNS_STATUS_OK,
+	    DNS_FAIL_NONE, 0, 1, "" },
+	{ "A", "example.test", DNS_T_A, DNS_STATUS_OK, DNS_FAIL_NONE, 0, 2, "" },
+	{ "AAAA", "example.test", DNS_T_AAAA, DNS_STATUS_OK, DNS_FAIL_NONE, 0, 1, "" },
+	{ "MX", "example.test", DNS_T_MX, DNS_STATUS_OK, DNS_FAIL_NONE, 0, 1, "" },
+	{ "SPF type: nodata", "example.test", DNS_T_SPF, DNS_STATUS_NODATA,
+	    DNS_FAIL_NONE, 0, 0, "" },
+	{ "nxdomain", "nx.example.test", DNS_T_TXT, DNS_STATUS_NXDOMAIN,
+	    DNS_FAIL_NONE, 3, 0, "" },
+	{ "nxdomain A", "nx.example.test", DNS_T_A, DNS_STATUS_NXDOMAIN,
+	    DNS_FAIL_NONE, 3, 0, "" },
+	{ "nodata", "nodata.example.test", DNS_T_TXT, DNS_STATUS_NODATA,
+	    DNS_FAIL_NONE, 0, 0, "" },
+	{ "servfail", "fail.example.test", DNS_T_TXT, DNS_STATUS_TEMPFAIL,
+	    DNS_FAIL_SERVFAIL, 2, 0, "SERVFAIL" },
+	/* libunbound answers SERVFAIL when its forwarder refuses: REFUSED
+	 * (DNS_FAIL_REFUSED) reaches us only from libunbound itself */
+	{ "forwarder refused", "refused.example.test", DNS_T_TXT,
+	    DNS_STATUS_TEMPFAIL, DNS_FAIL_SERVFAIL, 2, 0, "SERVFAIL" },
+	{ "bad name", "a..b.example.test", DNS_T_TXT, DNS_STATUS_NXDOMAIN,
+	    DNS_FAIL_BADNAME, 3, 0, "not a domain name" },
 };
 
 static void
@@ -398,6 +558,8 @@ test_statuses(struct dns_resolver *r)
 		is_str(dns_status_name(a->status),
 		    dns_status_name(status_cases[i].status), "%s: status (%s)",
 		    n, a->why);
+		is_str(dns_fail_name(a->fail),
+		    dns_fail_name(status_cases[i].fail), "%s: fail", n);
 		is_int(a->rcode, status_cases[i].rcode, "%s: rcode", n);
 		is_int(a->count, status_cases[i].count, "%s: count", n);
 		is_str(a->why, status_cases[i].why, "%s: why", n);
@@ -504,6 +666,7 @@ test_timeout(struct dns_resolver *r)
 	a = dns_query(r, "slow.example.test", DNS_T_TXT, 300);
 	is_str(dns_status_name(a->status), "tempfail", "no answer: tempfail");
 	is_str(a->why, "timeout", "no answer: why");
+	is_str(dns_fail_name(a->fail), "timeout", "no answer: fail");
 	is_int(a->count, 0, "no answer: no RRs");
 	dns_answer_free(&a);
 
@@ -512,6 +675,7 @@ test_timeout(struct dns_resolver *r)
 	a = dns_query_wait(&q, 200);
 	ok(q == NULL, "wait consumes the query");
 	is_str(a->why, "timeout", "start/wait: timeout");
+	is_str(dns_fail_name(a->fail), "timeout", "start/wait: fail");
 	dns_answer_free(&a);
 
 	/* cancel while libunbound still works on it */
@@ -521,6 +685,7 @@ test_timeout(struct dns_resolver *r)
 	dns_query_cancel(&q); /* NULL is fine */
 	a = dns_query_wait(&q, 0);
 	is_str(a->why, "resolver shut down", "wait on NULL query");
+	is_str(dns_fail_name(a->fail), "resolver", "wait on NULL query: fail");
 	dns_answer_free(&a);
 }
 
@@ -724,9 +889,11 @@ test_destroy_pending(void)
 		w.a = dns_query_wait(&w.q, 20000);
 	is_str(dns_status_name(w.a->status), "tempfail", "waiter: tempfail");
 	is_str(w.a->why, "resolver shut down", "waiter: why");
+	is_str(dns_fail_name(w.a->fail), "resolver", "waiter: fail");
 	dns_answer_free(&w.a);
 	a = dns_query_wait(&orphan, 20000);
 	is_str(a->why, "resolver shut down", "wait after destroy: why");
+	is_str(dns_fail_name(a->fail), "resolver", "wait after destroy: fail");
 	dns_answer_free(&a);
 	close(hole);
 }
@@ -797,6 +964,8 @@ test_bad_names(struct dns_resolver *r, const char *label)
 		is_str(dns_status_name(a->status), "nxdomain",
 		    "%s: bad name %.20s...: nxdomain", label, names[i]);
 		is_str(a->why, "not a domain name", "%s: bad name: why", label);
+		is_str(dns_fail_name(a->fail), "badname", "%s: bad name: fail",
+		    label);
 		dns_answer_free(&a);
 	}
 }
@@ -865,6 +1034,7 @@ test_dnssec(const char *fwd)
 		a = dns_query(r, "example.test", DNS_T_TXT, 0);
 		is_str(dns_status_name(a->status), "tempfail", "bogus: tempfail");
 		is_int(a->bogus, 1, "bogus: flag");
+		is_str(dns_fail_name(a->fail), "bogus", "bogus: fail");
 		is_int(a->secure, 0, "bogus: not secure");
 		is_int(a->count, 0, "bogus: data not handed out");
 		ok(strncmp(a->why, "DNSSEC bogus: ", 14) == 0 && a->why[14] != '\0',
@@ -896,6 +1066,7 @@ main(void)
 	test_decoders();
 	test_name_to_wire();
 	test_bad_options();
+	test_table_fails();
 
 	for (size_t i = 0; i < sizeof(pythons) / sizeof(pythons[0]); i++)
 		if ((rc = server_start(pythons[i], &port)) != 0)
@@ -920,6 +1091,7 @@ main(void)
 	test_statuses(r);
 	test_local_zones(r);
 	test_bad_names(r, "unbound");
+	test_budget(r, "unbound");
 	{
 		struct dns_resolver *t = dns_table_new();
 

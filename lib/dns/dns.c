@@ -35,7 +35,7 @@ dns_query_wait(struct dns_query **qp, unsigned timeout_ms)
 
 	*qp = NULL;
 	if (q == NULL)
-		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "resolver shut down");
+		return dns_answer_fail(DNS_FAIL_RESOLVER, 2, "resolver shut down");
 	if (timeout_ms == 0)
 		timeout_ms = q->r->default_timeout_ms ? q->r->default_timeout_ms : 5000;
 	return q->r->ops->wait(q, timeout_ms);
@@ -51,7 +51,7 @@ dns_query_wait_until(struct dns_query **qp, const struct timespec *deadline)
 	left = deadline_left_ms(deadline);
 	if (left == 0) {
 		dns_query_cancel(qp);
-		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "DNS time budget spent");
+		return dns_answer_fail(DNS_FAIL_BUDGET, 2, "DNS time budget spent");
 	}
 	dflt = (*qp)->r->default_timeout_ms ? (*qp)->r->default_timeout_ms : 5000;
 	return dns_query_wait(qp, left < dflt ? left : dflt);
@@ -64,7 +64,7 @@ dns_query_until(struct dns_resolver *r, const char *name, int type,
 	struct dns_query *q;
 
 	if (deadline != NULL && deadline_left_ms(deadline) == 0)
-		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "DNS time budget spent");
+		return dns_answer_fail(DNS_FAIL_BUDGET, 2, "DNS time budget spent");
 	q = dns_query_start(r, name, type);
 	return dns_query_wait_until(&q, deadline);
 }
@@ -97,6 +97,17 @@ dns_answer_new(enum dns_status status, int rcode, const char *why)
 	a->rcode = rcode;
 	if (why != NULL)
 		str_copy(a->why, why, sizeof(a->why));
+	return a;
+}
+
+struct dns_answer *
+dns_answer_fail(enum dns_fail fail, int rcode, const char *why)
+{
+	struct dns_answer *a = dns_answer_new(fail == DNS_FAIL_BADNAME ?
+	    DNS_STATUS_NXDOMAIN : DNS_STATUS_TEMPFAIL, rcode, why);
+
+	a->fail = fail;
+	a->bogus = fail == DNS_FAIL_BOGUS;
 	return a;
 }
 

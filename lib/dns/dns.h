@@ -37,8 +37,9 @@ enum dns_status {
 	DNS_STATUS_TEMPFAIL, /* temporary: SERVFAIL, REFUSED, timeout, bogus */
 };
 
-/* what made an answer what it is, beyond its status: code tests this,
- * never the why text (which is for people) */
+/* what made an answer what it is, beyond its status: every back end fills
+ * it in every answer, and code tests it, never the why text (which is for
+ * people) */
 enum dns_fail {
 	DNS_FAIL_NONE = 0,  /* an answer as the server gave it */
 	DNS_FAIL_SERVFAIL,  /* TEMPFAIL: the server answered SERVFAIL */
@@ -67,7 +68,7 @@ struct dns_answer {
 	struct dns_rr *rr;
 	unsigned char *packet; /* whole answer in wire format, or NULL */
 	size_t packet_len;
-	char why[128];      /* for TEMPFAIL: "timeout", "SERVFAIL", "DNSSEC bogus: ..." */
+	char why[128];      /* for people, with a fail: "timeout", "SERVFAIL", "DNSSEC bogus: ..." */
 };
 
 struct dns_resolver;
@@ -83,7 +84,8 @@ struct dns_query *dns_query_start(struct dns_resolver *r, const char *name,
     int type);
 /* dns_query_wait - wait for a started lookup, at most timeout_ms (0: the
  * resolver's default). Consumes *qp (set to NULL); a timeout cancels the
- * lookup and answers TEMPFAIL "timeout". Never NULL. */
+ * lookup and answers TEMPFAIL DNS_FAIL_TIMEOUT; a NULL query (the resolver
+ * was shutting down) answers TEMPFAIL DNS_FAIL_RESOLVER. Never NULL. */
 struct dns_answer *dns_query_wait(struct dns_query **qp, unsigned timeout_ms);
 /* dns_query_cancel - abandon a started lookup; *qp is set to NULL */
 void dns_query_cancel(struct dns_query **qp);
@@ -91,7 +93,7 @@ void dns_query_cancel(struct dns_query **qp);
 /* dns_query_until, dns_query_wait_until - the same, bounded by a deadline on
  * CLOCK_MONOTONIC (a message's DNS budget) as well as by the resolver's
  * default timeout; NULL: the default alone. Past the deadline they answer
- * TEMPFAIL "DNS time budget spent" without waiting. */
+ * TEMPFAIL DNS_FAIL_BUDGET ("DNS time budget spent") without waiting. */
 struct dns_answer *dns_query_until(struct dns_resolver *r, const char *name,
     int type, const struct timespec *deadline);
 struct dns_answer *dns_query_wait_until(struct dns_query **qp,
@@ -172,9 +174,15 @@ int dns_table_add_text(struct dns_resolver *r, const char *name, int type,
 void dns_table_add_txt_strings(struct dns_resolver *r, const char *name,
     const char *const *strings, size_t n);
 /* dns_table_set_status - make name/type (type 0: every type) answer with
- * this status and no data: TEMPFAIL simulates a timeout or SERVFAIL */
+ * this status and no data: TEMPFAIL simulates a timeout (fail
+ * DNS_FAIL_TIMEOUT, why "timeout"), OK answers NODATA */
 void dns_table_set_status(struct dns_resolver *r, const char *name, int type,
     enum dns_status status);
+/* dns_table_set_fail - make name/type (type 0: every type) fail that way,
+ * with no data: TEMPFAIL with the fail, rcode and why the other back ends
+ * give (DNS_FAIL_BOGUS sets bogus); DNS_FAIL_NONE is ignored */
+void dns_table_set_fail(struct dns_resolver *r, const char *name, int type,
+    enum dns_fail fail);
 /* dns_table_queries - how many queries were answered so far */
 unsigned long dns_table_queries(struct dns_resolver *r);
 

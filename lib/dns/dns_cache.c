@@ -127,6 +127,7 @@ answer_copy(const struct dns_answer *a)
 {
 	struct dns_answer *c = dns_answer_new(a->status, a->rcode, a->why);
 
+	c->fail = a->fail;
 	c->secure = a->secure;
 	c->bogus = a->bogus;
 	c->ttl = a->ttl;
@@ -215,7 +216,8 @@ cache_store(struct cache_resolver *c, const char *name, int type,
 	unsigned ttl;
 	struct centry *e;
 
-	if (a->status == DNS_STATUS_TEMPFAIL || a->bogus || a->ttl == 0)
+	if (a->status == DNS_STATUS_TEMPFAIL || a->fail != DNS_FAIL_NONE ||
+	    a->bogus || a->ttl == 0)
 		return;
 	bytes = answer_bytes(a) + sizeof(*e) + namelen + 1;
 	if (bytes > c->max_bytes / 8)

@@ -26,9 +26,16 @@ struct dns_query {
 	struct dns_resolver *r;
 };
 
-/* dns_answer_new - an empty answer with the given status (helpers for
- * back ends); dns_answer_set_rrs copies count rdata blobs into it */
+/* dns_answer_new - an empty answer with the given status and fail
+ * DNS_FAIL_NONE (helpers for back ends); dns_answer_set_rrs copies count
+ * rdata blobs into it */
 struct dns_answer *dns_answer_new(enum dns_status status, int rcode,
+    const char *why);
+/* dns_answer_fail - an empty answer for a failure of that kind (not
+ * DNS_FAIL_NONE): NXDOMAIN for DNS_FAIL_BADNAME, TEMPFAIL otherwise; bogus
+ * set for DNS_FAIL_BOGUS. rcode is the one received, or the one the
+ * failure stands for (2, SERVFAIL, when nothing was received) */
+struct dns_answer *dns_answer_fail(enum dns_fail fail, int rcode,
     const char *why);
 void dns_answer_set_rrs(struct dns_answer *a, const struct dns_rr *rrs,
     size_t count);

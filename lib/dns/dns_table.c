@@ -4,10 +4,12 @@
  *
  * Names match case-insensitively with any trailing dot ignored. A name
  * with no entries at all answers NXDOMAIN, a name that has entries of
- * other types answers NODATA, and dns_table_set_status() overrides both
- * (TEMPFAIL answers with why "timeout"). CNAME entries are followed like
- * a recursive resolver would (at most DNS_TABLE_CNAME_HOPS; a longer chain
- * or a loop answers TEMPFAIL "CNAME loop", like SERVFAIL). start()
+ * other types answers NODATA, and dns_table_set_status() or
+ * dns_table_set_fail() overrides both (TEMPFAIL from set_status is a
+ * simulated timeout: fail DNS_FAIL_TIMEOUT, why "timeout"). CNAME entries
+ * are followed like a recursive resolver would (at most
+ * DNS_TABLE_CNAME_HOPS; a longer chain or a loop answers TEMPFAIL
+ * DNS_FAIL_SERVFAIL "CNAME loop", as a resolver's SERVFAIL). start()
  * answers at once; wait() hands the stored answer over. One mutex guards
  * the table, so every function is safe from any thread.
  */
@@ -34,8 +36,9 @@ struct table_entry {
 	int type;
 	unsigned char *rdata;
 	size_t len;
-	int is_status; /* a dns_table_set_status() override */
+	int is_status; /* a dns_table_set_status() or _set_fail() override */
 	enum dns_status status;
+	enum dns_fail fail; /* of the override; NONE: status alone */
 };
 
 struct table_resolver {
@@ -79,7 +82,8 @@ norm_name(const char *name)
 
 static void
 table_push(struct table_resolver *t, const char *name, int type,
-    const void *rdata, size_t len, int is_status, enum dns_status status)
+    const void *rdata, size_t len, int is_status, enum dns_status status,
+    enum dns_fail fail)
 {
 	struct table_entry *e;
 
@@ -97,6 +101,7 @@ table_push(struct table_resolver *t, const char *name, int type,
 	e->len = len;
 	e->is_status = is_status;
 	e->status = status;
+	e->fail = fail;
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -116,7 +121,7 @@ dns_table_add(struct dns_resolver *r, const char *name, int type,
     const void *rdata, size_t len)
 {
 	table_push((struct table_resolver *)r, name, type, rdata, len, 0,
-	    DNS_STATUS_OK);
+	    DNS_STATUS_OK, DNS_FAIL_NONE);
 }
 
 void
@@ -219,7 +224,19 @@ void
 dns_table_set_status(struct dns_resolver *r, const char *name, int type,
     enum dns_status status)
 {
-	table_push((struct table_resolver *)r, name, type, NULL, 0, 1, status);
+	table_push((struct table_resolver *)r, name, type, NULL, 0, 1, status,
+	    status == DNS_STATUS_TEMPFAIL ? DNS_FAIL_TIMEOUT : DNS_FAIL_NONE);
+}
+
+void
+dns_table_set_fail(struct dns_resolver *r, const char *name, int type,
+    enum dns_fail fail)
+{
+	if (fail == DNS_FAIL_NONE)
+		return;
+	table_push((struct table_resolver *)r, name, type, NULL, 0, 1,
+	    fail == DNS_FAIL_BADNAME ? DNS_STATUS_NXDOMAIN : DNS_STATUS_TEMPFAIL,
+	    fail);
 }
 
 unsigned long
@@ -234,14 +251,41 @@ dns_table_queries(struct dns_resolver *r)
 	return n;
 }
 
+/* fail_answer - a simulated failure, with the rcode and why the other
+ * back ends give it */
 static struct dns_answer *
-status_answer(enum dns_status s)
+fail_answer(enum dns_fail f)
 {
+	static const struct {
+		int rcode;
+		const char *why;
+	} sim[] = {
+		[DNS_FAIL_SERVFAIL] = { 2, "SERVFAIL" },
+		[DNS_FAIL_REFUSED] = { 5, "REFUSED" },
+		[DNS_FAIL_TIMEOUT] = { 2, "timeout" },
+		[DNS_FAIL_BUDGET] = { 2, "DNS time budget spent" },
+		[DNS_FAIL_BOGUS] = { 0, "DNSSEC bogus: simulated" },
+		[DNS_FAIL_MALFORMED] = { 2, "malformed answer" },
+		[DNS_FAIL_RESOLVER] = { 2, "resolver failure" },
+		[DNS_FAIL_BADNAME] = { 3, "not a domain name" },
+	};
+
+	if ((unsigned)f >= sizeof(sim) / sizeof(sim[0]) || sim[f].why == NULL)
+		f = DNS_FAIL_RESOLVER;
+	return dns_answer_fail(f, sim[f].rcode, sim[f].why);
+}
+
+/* status_answer - an answer with no data for an override or a name */
+static struct dns_answer *
+status_answer(enum dns_status s, enum dns_fail f)
+{
+	if (f != DNS_FAIL_NONE)
+		return fail_answer(f);
 	switch (s) {
 	case DNS_STATUS_NXDOMAIN:
 		return dns_answer_new(s, 3, NULL);
 	case DNS_STATUS_TEMPFAIL:
-		return dns_answer_new(s, 2, "timeout");
+		return fail_answer(DNS_FAIL_TIMEOUT);
 	default:
 		return dns_answer_new(DNS_STATUS_NODATA, 0, NULL);
 	}
@@ -265,7 +309,7 @@ lookup_locked(struct table_resolver *t, const char *qname, int type)
 			if (strcmp(e->name, name) != 0)
 				continue;
 			if (e->is_status && (e->type == 0 || e->type == type)) {
-				a = status_answer(e->status);
+				a = status_answer(e->status, e->fail);
 				goto out;
 			}
 			if (e->is_status)
@@ -291,7 +335,7 @@ lookup_locked(struct table_resolver *t, const char *qname, int type)
 			char target[DNS_TABLE_NAME_MAX];
 
 			if (dns_rr_name(&rr, 0, target, sizeof(target)) != 0) {
-				a = dns_answer_new(DNS_STATUS_TEMPFAIL, 2,
+				a = dns_answer_fail(DNS_FAIL_MALFORMED, 2,
 				    "bad CNAME");
 				goto out;
 			}
@@ -299,10 +343,11 @@ lookup_locked(struct table_resolver *t, const char *qname, int type)
 			name = norm_name(target);
 			continue;
 		}
-		a = status_answer(known ? DNS_STATUS_NODATA : DNS_STATUS_NXDOMAIN);
+		a = status_answer(known ? DNS_STATUS_NODATA :
+		    DNS_STATUS_NXDOMAIN, DNS_FAIL_NONE);
 		goto out;
 	}
-	a = dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "CNAME loop");
+	a = dns_answer_fail(DNS_FAIL_SERVFAIL, 2, "CNAME loop");
 out:
 	free(name);
 	return a;
@@ -318,9 +363,9 @@ table_start(struct dns_resolver *r, const char *name, int type)
 	pthread_mutex_lock(&t->lock);
 	t->queries++;
 	q->ans = dname_valid(name) ? lookup_locked(t, name, type) :
-	    dns_answer_new(DNS_STATUS_NXDOMAIN, 3, "not a domain name");
+	    fail_answer(DNS_FAIL_BADNAME);
 	pthread_mutex_unlock(&t->lock);
-	if (q->ans->status != DNS_STATUS_TEMPFAIL)
+	if (q->ans->fail == DNS_FAIL_NONE)
 		q->ans->ttl = DNS_TABLE_TTL;
 	return &q->base;
 }

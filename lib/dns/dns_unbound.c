@@ -34,9 +34,13 @@
  *	dns_resolver_free(&r);
  *
  * Answers: rcode 0 with data is OK, rcode 3 NXDOMAIN, rcode 0 without data
- * NODATA; any other rcode, a libunbound error, a timeout, a DNSSEC bogus
- * answer (which still carries data) or shutdown is TEMPFAIL with a reason.
- * The whole answer packet is kept in answer->packet.
+ * NODATA; the rest is TEMPFAIL with its kind in answer->fail and a reason
+ * in answer->why: rcode SERVFAIL (DNS_FAIL_SERVFAIL), REFUSED or any other
+ * rcode (DNS_FAIL_REFUSED), no answer in time (DNS_FAIL_TIMEOUT), a DNSSEC
+ * bogus answer, which still carries data (DNS_FAIL_BOGUS), a result whose
+ * data libunbound did not hand over whole (DNS_FAIL_MALFORMED), a
+ * libunbound error or shutdown (DNS_FAIL_RESOLVER). The whole answer
+ * packet is kept in answer->packet.
  *
  * Ownership: a query object is freed when both its waiter (wait/cancel)
  * and libunbound (callback, successful ub_cancel, or shutdown) are done
@@ -124,6 +128,34 @@ rcode_name(int rcode, char *buf, size_t len)
 	return buf;
 }
 
+/* ubr_data - an OK answer with the RRs of a result that has data; a
+ * result that says it has data but lacks it or has a negative length is
+ * TEMPFAIL DNS_FAIL_MALFORMED */
+static struct dns_answer *
+ubr_data(const struct ub_result *res)
+{
+	struct dns_answer *a;
+	struct dns_rr *rrs;
+	size_t n = 0;
+
+	if (res->data == NULL || res->len == NULL || res->data[0] == NULL)
+		return dns_answer_fail(DNS_FAIL_MALFORMED, 0,
+		    "answer without its data");
+	while (res->data[n] != NULL)
+		if (res->len[n++] < 0)
+			return dns_answer_fail(DNS_FAIL_MALFORMED, 0,
+			    "answer with a negative length");
+	rrs = xcalloc(n, sizeof(*rrs));
+	for (size_t i = 0; i < n; i++) {
+		rrs[i].data = (const unsigned char *)res->data[i];
+		rrs[i].len = (size_t)res->len[i];
+	}
+	a = dns_answer_new(DNS_STATUS_OK, 0, NULL);
+	dns_answer_set_rrs(a, rrs, n);
+	free(rrs);
+	return a;
+}
+
 /* ubr_answer - convert (and free) what the callback received */
 static struct dns_answer *
 ubr_answer(int err, struct ub_result *res)
@@ -133,37 +165,24 @@ ubr_answer(int err, struct ub_result *res)
 
 	if (err != 0 || res == NULL) {
 		ub_resolve_free(res);
-		return dns_answer_new(DNS_STATUS_TEMPFAIL, 2,
+		return dns_answer_fail(DNS_FAIL_RESOLVER, 2,
 		    err != 0 ? ub_strerror(err) : "no result");
 	}
 	if (res->bogus) {
 		/* bogus answers still carry rcode 0 and data: never use them */
-		a = dns_answer_new(DNS_STATUS_TEMPFAIL, res->rcode, NULL);
-		a->bogus = 1;
+		a = dns_answer_fail(DNS_FAIL_BOGUS, res->rcode, NULL);
 		snprintf(a->why, sizeof(a->why), "DNSSEC bogus: %s",
 		    res->why_bogus != NULL ? res->why_bogus :
 		    "validation failed");
-	} else if (res->rcode == 0 && res->havedata && res->data != NULL &&
-	    res->data[0] != NULL) {
-		size_t n = 0;
-		struct dns_rr *rrs;
-
-		while (res->data[n] != NULL)
-			n++;
-		rrs = xcalloc(n, sizeof(*rrs));
-		for (size_t i = 0; i < n; i++) {
-			rrs[i].data = (const unsigned char *)res->data[i];
-			rrs[i].len = res->len[i] > 0 ? (size_t)res->len[i] : 0;
-		}
-		a = dns_answer_new(DNS_STATUS_OK, 0, NULL);
-		dns_answer_set_rrs(a, rrs, n);
-		free(rrs);
+	} else if (res->rcode == 0 && res->havedata) {
+		a = ubr_data(res);
 	} else if (res->rcode == 3 || res->nxdomain) {
 		a = dns_answer_new(DNS_STATUS_NXDOMAIN, 3, NULL);
 	} else if (res->rcode == 0) {
 		a = dns_answer_new(DNS_STATUS_NODATA, 0, NULL);
 	} else {
-		a = dns_answer_new(DNS_STATUS_TEMPFAIL, res->rcode,
+		a = dns_answer_fail(res->rcode == 2 ? DNS_FAIL_SERVFAIL :
+		    DNS_FAIL_REFUSED, res->rcode,
 		    rcode_name(res->rcode, buf, sizeof(buf)));
 	}
 	a->secure = res->secure && !res->bogus;
@@ -308,14 +327,14 @@ ubq_start(struct ubres *r, const char *name, int type, int *ubrc)
 	q->waiter = 1;
 	r->nq++;
 	if (name == NULL || type < 0 || type > 65535) {
-		ubq_finish(q, dns_answer_new(DNS_STATUS_TEMPFAIL, 2,
+		ubq_finish(q, dns_answer_fail(DNS_FAIL_RESOLVER, 2,
 		    ub_strerror(UB_SYNTAX)));
 		pthread_mutex_unlock(&r->lock);
 		*ubrc = UB_SYNTAX;
 		return q;
 	}
 	if (!dname_valid(name)) {
-		ubq_finish(q, dns_answer_new(DNS_STATUS_NXDOMAIN, 3,
+		ubq_finish(q, dns_answer_fail(DNS_FAIL_BADNAME, 3,
 		    "not a domain name"));
 		pthread_mutex_unlock(&r->lock);
 		return q;
@@ -336,7 +355,7 @@ ubq_start(struct ubres *r, const char *name, int type, int *ubrc)
 	if (rc != 0) {
 		/* the callback will never run */
 		ubq_unlink(r, q);
-		ubq_finish(q, dns_answer_new(DNS_STATUS_TEMPFAIL, 2,
+		ubq_finish(q, dns_answer_fail(DNS_FAIL_RESOLVER, 2,
 		    ub_strerror(rc)));
 		*ubrc = rc;
 	} else {
@@ -408,12 +427,12 @@ ubr_wait(struct dns_query *base, unsigned timeout_ms)
 		a = q->ans;
 		q->ans = NULL;
 	} else {
-		a = dns_answer_new(DNS_STATUS_TEMPFAIL, 2, "timeout");
+		a = dns_answer_fail(DNS_FAIL_TIMEOUT, 2, "timeout");
 	}
 	/* a timeout of ours or a SERVFAIL (the forwarder's, or libunbound's
 	 * own once it counts the forwarder as down); not DNSSEC: that is the
 	 * data, not the server */
-	if (a->status == DNS_STATUS_TEMPFAIL && !a->bogus)
+	if (a->status == DNS_STATUS_TEMPFAIL && a->fail != DNS_FAIL_BOGUS)
 		r->suspect = 1;
 	q->waiter = 0;
 	freer = ubq_release(r, q);
@@ -467,7 +486,7 @@ ubr_destroy(struct dns_resolver *base)
 	for (q = r->pending; q != NULL; q = next) {
 		next = q->next;
 		ubq_unlink(r, q);
-		ubq_finish(q, dns_answer_new(DNS_STATUS_TEMPFAIL, 2,
+		ubq_finish(q, dns_answer_fail(DNS_FAIL_RESOLVER, 2,
 		    "resolver shut down"));
 		(void)ubq_release(r, q);
 	}
