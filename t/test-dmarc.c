@@ -20,6 +20,7 @@
 #include "dns.h"
 #include "mailaddr.h"
 #include "psl.h"
+#include "stats.h"
 #include "tap.h"
 #include "util.h"
 
@@ -181,6 +182,10 @@ test_records(void)
 
 /* ---- alignment ---------------------------------------------------------- */
 
+/* a label of 64 octets: not in a domain name */
+#define L64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
 static const struct {
 	const char *name, *a, *b;
 	int strict, want;
@@ -206,6 +211,10 @@ static const struct {
 	{"not a name: leading dot", ".mac.com.", "mac.com", 1, 0},
 	{"not a name: empty", "", "", 0, 0},
 	{"not a name: empty label", "mac..com", "mac..com", 1, 0},
+	{"not a name: label over 63",
+	    L64 ".example.com", L64 ".example.com", 1, 0},
+	{"not a name: two final dots", "mac.com..", "mac.com..", 1, 0},
+	{"final dot", "mac.com.", "MAC.com", 1, 1},
 };
 
 static void
@@ -441,9 +450,22 @@ test_evaluate(struct psl *psl)
 	struct dns_resolver *dns = make_zone();
 	char err[128];
 	struct dmarc_checker *c = dmarc_checker_new(dns, psl, err, sizeof(err));
+	const struct stats_metric *counter[DMARC_RES_PERMERROR + 1];
+	uint64_t before[DMARC_RES_PERMERROR + 1];
+	long long want[DMARC_RES_PERMERROR + 1];
 
 	if (!ok(c != NULL, "checker: %s", c ? "ok" : err))
 		return;
+	for (int r = DMARC_RES_NONE; r <= DMARC_RES_PERMERROR; r++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "dmarc_evaluations_%s_total",
+		    dmarc_res_name((enum dmarc_res)r));
+		counter[r] = stats_find(name);
+		ok(counter[r] != NULL, "counter %s registered", name);
+		before[r] = counter[r] ? stats_value(counter[r]) : 0;
+		want[r] = 0;
+	}
 	for (size_t i = 0; i < N(evals); i++) {
 		struct dmarc_dkim dk[8];
 		char buf[256];
@@ -482,6 +504,21 @@ test_evaluate(struct psl *psl)
 			    strlen(evals[i].reason)) == 0,
 			    "%s: reason \"%s\", want \"%s\"", n, out.reason,
 			    evals[i].reason);
+		want[evals[i].res]++;
+	}
+	for (int r = DMARC_RES_NONE; r <= DMARC_RES_PERMERROR; r++)
+		if (counter[r] != NULL)
+			is_int((long long)(stats_value(counter[r]) - before[r]),
+			    want[r], "counter of %s moved by its evaluations",
+			    dmarc_res_name((enum dmarc_res)r));
+	/* an author domain that is not a domain name (a label over 63) */
+	{
+		struct dmarc_input in = {.from_domain = L64 ".example.com"};
+		struct dmarc_outcome out;
+
+		dmarc_evaluate(c, &in, 0, NULL, &out);
+		is_int(out.result, DMARC_RES_PERMERROR, "label over 63: %s",
+		    out.reason);
 	}
 
 	/* a swapped list applies to the next message: with example.com a

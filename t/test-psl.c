@@ -67,6 +67,9 @@ static const struct {
 	{"trailing dot", "www.example.com.", "example.com"},
 	{"leading dot", ".example.com", NULL},
 	{"empty label", "a..example.com", NULL},
+	{"two final dots", "www.example.com..", NULL},
+	{"label over 63", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.com", NULL},
 	{"empty", "", NULL},
 	{"root", ".", NULL},
 };
@@ -98,6 +101,20 @@ test_string(void)
 	is_int(psl_org_domain(p, "www.example.com", out, 5), -1,
 	    "small out: -1");
 	is_int(psl_org_domain(p, NULL, out, sizeof(out)), -1, "NULL name");
+	/* the most labels a name has: 127 of one octet, 253 octets */
+	{
+		char many[300];
+
+		for (size_t i = 0; i < 127; i++)
+			memcpy(many + 2 * i, "b.", 2);
+		many[253] = '\0';
+		is_int(psl_org_domain(p, many, out, sizeof(out)), 0,
+		    "127 labels: found");
+		is_str(out, "b.b", "127 labels: org domain");
+		memcpy(many + 253, "b", 2); /* 254 octets */
+		is_int(psl_org_domain(p, many, out, sizeof(out)), -1,
+		    "254 octets: not a name");
+	}
 
 	/* refcount: the list outlives one unref while referenced */
 	q = psl_ref(p);

@@ -40,17 +40,34 @@
 #include <strings.h>
 
 #include "dmarc.h"
+#include "dname.h"
 #include "dns.h"
 #include "psl.h"
+#include "stats.h"
 #include "util.h"
 
 #define DMARC_MAX_RECORD 8192  /* longest record text we parse */
-#define DMARC_MAX_NAME 253     /* longest domain name in text */
 
 struct dmarc_checker {
 	struct dns_resolver *dns;
 	pthread_mutex_t lock;   /* guards psl */
 	struct psl *psl;
+};
+
+/* evaluations by result, process-wide (registered by dmarc_checker_new) */
+static struct stats_metric evals[] = {
+	[DMARC_RES_NONE] = STATS_COUNTER("dmarc_evaluations_none_total",
+	    "DMARC evaluations with result none"),
+	[DMARC_RES_PASS] = STATS_COUNTER("dmarc_evaluations_pass_total",
+	    "DMARC evaluations with result pass"),
+	[DMARC_RES_FAIL] = STATS_COUNTER("dmarc_evaluations_fail_total",
+	    "DMARC evaluations with result fail"),
+	[DMARC_RES_TEMPERROR] = STATS_COUNTER(
+	    "dmarc_evaluations_temperror_total",
+	    "DMARC evaluations with result temperror"),
+	[DMARC_RES_PERMERROR] = STATS_COUNTER(
+	    "dmarc_evaluations_permerror_total",
+	    "DMARC evaluations with result permerror"),
 };
 
 /* ---- record --------------------------------------------------------- */
@@ -103,20 +120,14 @@ starts_version(const char *txt, const char **rest)
 	return 1;
 }
 
-static int
-word_is(const char *v, size_t n, const char *word)
-{
-	return n == strlen(word) && strncasecmp(v, word, n) == 0;
-}
-
 static enum dmarc_policy
 parse_policy(const char *v, size_t n)
 {
-	if (word_is(v, n, "none"))
+	if (str_word_is(v, n, "none"))
 		return DMARC_POLICY_NONE;
-	if (word_is(v, n, "quarantine"))
+	if (str_word_is(v, n, "quarantine"))
 		return DMARC_POLICY_QUARANTINE;
-	if (word_is(v, n, "reject"))
+	if (str_word_is(v, n, "reject"))
 		return DMARC_POLICY_REJECT;
 	return DMARC_POLICY_UNSET;
 }
@@ -231,7 +242,7 @@ colon_list_ok(const char *v, size_t n, const char *const *words)
 		int found = 0;
 
 		for (size_t i = 0; words[i] != NULL; i++)
-			if (word_is(s, len, words[i]))
+			if (str_word_is(s, len, words[i]))
 				found = 1;
 		if (!found)
 			return 0;
@@ -295,27 +306,27 @@ dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
 		tn = trim(&tag, eq);
 		val = eq + 1;
 		vn = trim(&val, semi);
-		if (word_is(tag, tn, "p"))
+		if (str_word_is(tag, tn, "p"))
 			bit = T_P;
-		else if (word_is(tag, tn, "sp"))
+		else if (str_word_is(tag, tn, "sp"))
 			bit = T_SP;
-		else if (word_is(tag, tn, "np"))
+		else if (str_word_is(tag, tn, "np"))
 			bit = T_NP;
-		else if (word_is(tag, tn, "pct"))
+		else if (str_word_is(tag, tn, "pct"))
 			bit = T_PCT;
-		else if (word_is(tag, tn, "adkim"))
+		else if (str_word_is(tag, tn, "adkim"))
 			bit = T_ADKIM;
-		else if (word_is(tag, tn, "aspf"))
+		else if (str_word_is(tag, tn, "aspf"))
 			bit = T_ASPF;
-		else if (word_is(tag, tn, "rua"))
+		else if (str_word_is(tag, tn, "rua"))
 			bit = T_RUA;
-		else if (word_is(tag, tn, "ruf"))
+		else if (str_word_is(tag, tn, "ruf"))
 			bit = T_RUF;
-		else if (word_is(tag, tn, "fo"))
+		else if (str_word_is(tag, tn, "fo"))
 			bit = T_FO;
-		else if (word_is(tag, tn, "ri"))
+		else if (str_word_is(tag, tn, "ri"))
 			bit = T_RI;
-		else if (word_is(tag, tn, "rf"))
+		else if (str_word_is(tag, tn, "rf"))
 			bit = T_RF;
 		else
 			continue; /* unknown tags MUST be ignored (6.3) */
@@ -340,8 +351,8 @@ dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
 			break;
 		case T_ADKIM:
 		case T_ASPF:
-			if (word_is(val, vn, "s") || word_is(val, vn, "r")) {
-				int strict = word_is(val, vn, "s");
+			if (str_word_is(val, vn, "s") || str_word_is(val, vn, "r")) {
+				int strict = str_word_is(val, vn, "s");
 
 				if (bit == T_ADKIM)
 					r->adkim_strict = strict;
@@ -390,25 +401,13 @@ dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
 
 /* ---- alignment -------------------------------------------------------- */
 
-/* norm_domain - lowercase copy without one trailing dot; -1 when it is not
- * a domain name (empty, an empty label, too long) */
+/* norm_domain - dname_norm() of a name other than the root; -1 when it
+ * is not a domain name (empty, an empty label, too long) */
 static int
 norm_domain(const char *d, char *out, size_t outlen)
 {
-	size_t n;
-
-	if (d == NULL)
+	if (d == NULL || dname_norm(d, out, outlen) < 0 || out[0] == '\0')
 		return -1;
-	n = strnlen(d, DMARC_MAX_NAME + 2);
-	if (n > 0 && d[n - 1] == '.')
-		n--;
-	if (n == 0 || n > DMARC_MAX_NAME || n >= outlen)
-		return -1;
-	memcpy(out, d, n);
-	out[n] = '\0';
-	if (out[0] == '.' || strstr(out, "..") != NULL || out[n - 1] == '.')
-		return -1;
-	str_lower(out);
 	return 0;
 }
 
@@ -416,8 +415,8 @@ int
 dmarc_aligned(const struct psl *psl, const char *a, const char *b,
     int strict)
 {
-	char na[DMARC_MAX_NAME + 1], nb[DMARC_MAX_NAME + 1];
-	char oa[DMARC_MAX_NAME + 1], ob[DMARC_MAX_NAME + 1];
+	char na[DNAME_BUFSIZE], nb[DNAME_BUFSIZE];
+	char oa[DNAME_BUFSIZE], ob[DNAME_BUFSIZE];
 
 	if (norm_domain(a, na, sizeof(na)) < 0 ||
 	    norm_domain(b, nb, sizeof(nb)) < 0)
@@ -482,6 +481,8 @@ dmarc_checker_new(struct dns_resolver *dns, struct psl *psl, char *err,
 		snprintf(err, errlen, "DMARC needs a resolver");
 		return NULL;
 	}
+	for (size_t i = 0; i < sizeof(evals) / sizeof(evals[0]); i++)
+		stats_register(&evals[i]);
 	c = xcalloc(1, sizeof(*c));
 	c->dns = dns;
 	if (pthread_mutex_init(&c->lock, NULL) != 0) {
@@ -529,7 +530,7 @@ static enum lookup
 lookup_record(struct dns_resolver *dns, const char *domain,
     const struct timespec *deadline, char **txt, char *why, size_t whylen)
 {
-	char name[DMARC_MAX_NAME + 16];
+	char name[sizeof("_dmarc.") + DNAME_MAX];
 	struct dns_answer *a;
 	enum lookup res = LK_NONE;
 	char *buf;
@@ -537,7 +538,7 @@ lookup_record(struct dns_resolver *dns, const char *domain,
 
 	*txt = NULL;
 	snprintf(name, sizeof(name), "_dmarc.%s", domain);
-	if (strlen(name) > DMARC_MAX_NAME)
+	if (strlen(name) > DNAME_MAX)
 		return LK_NONE; /* no such name can exist */
 	a = dns_query_until(dns, name, DNS_T_TXT, deadline);
 	if (a->status == DNS_STATUS_TEMPFAIL) {
@@ -690,12 +691,13 @@ align(const struct psl *psl, const struct dmarc_input *in, const char *fd,
 	}
 }
 
-enum dmarc_res
-dmarc_evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
+/* evaluate - dmarc_evaluate() but for the count */
+static enum dmarc_res
+evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
     unsigned random_0_99, const struct timespec *deadline,
     struct dmarc_outcome *out)
 {
-	char fd[DMARC_MAX_NAME + 1], org[DMARC_MAX_NAME + 1];
+	char fd[DNAME_BUFSIZE], org[DNAME_BUFSIZE];
 	char why[128], err[128], *txt = NULL;
 	struct psl *psl;
 	enum lookup lk;
@@ -787,5 +789,16 @@ dmarc_evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
 done:
 	free(txt);
 	psl_unref(&psl);
+	return res;
+}
+
+enum dmarc_res
+dmarc_evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
+    unsigned random_0_99, const struct timespec *deadline,
+    struct dmarc_outcome *out)
+{
+	enum dmarc_res res = evaluate(c, in, random_0_99, deadline, out);
+
+	stats_inc(&evals[res]);
 	return res;
 }

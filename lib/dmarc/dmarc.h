@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "dname.h"
+
 struct dns_resolver;
 struct psl;
 
@@ -72,8 +74,8 @@ struct dmarc_outcome {
 	int temp_aligned;               /* on fail: an aligned identifier had a
 					 * temporary error, so the failure may
 					 * not be final */
-	char policy_domain[256];        /* where the record was found */
-	char dkim_domain[256];          /* the aligned passing d=, or "" */
+	char policy_domain[DNAME_BUFSIZE]; /* where the record was found */
+	char dkim_domain[DNAME_BUFSIZE];   /* the aligned passing d=, or "" */
 	char reason[160];               /* plain words for logs and comments */
 	struct dmarc_record record;
 };

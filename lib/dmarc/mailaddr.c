@@ -10,19 +10,20 @@
  *
  * Errors: every outcome is an enum mailaddr_status; a value longer than
  * MAILADDR_MAX_INPUT, a comment nested deeper than MAILADDR_MAX_NEST or a
- * domain longer than 253 octets (labels over 63) is MAILADDR_SYNTAX.
+ * domain over the bounds of a domain name (dname_valid: 253 octets,
+ * labels of 63) is MAILADDR_SYNTAX.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "dname.h"
 #include "mailaddr.h"
 #include "util.h"
 
 #define MAILADDR_MAX_INPUT 65536
 #define MAILADDR_MAX_NEST 64
-#define MAILADDR_MAX_DOMAIN 253
 
 enum tok_type {
 	T_ATOM, T_QSTRING, T_DLITERAL, T_DOT, T_AT, T_LT, T_GT, T_COMMA,
@@ -42,7 +43,7 @@ struct parse {
 	int syntax;        /* the list is not RFC 5322 */
 	int have_domain;   /* the first address had a usable domain */
 	int all_domains;   /* every address so far had a usable domain */
-	char domain[MAILADDR_MAX_DOMAIN + 2];
+	char domain[DNAME_BUFSIZE];
 	struct mailaddr_authors *authors; /* NULL: only the first is kept */
 	int too_many;      /* authors would have needed more room */
 };
@@ -185,13 +186,15 @@ is_word(enum tok_type t)
 	return t == T_ATOM || t == T_QSTRING;
 }
 
-/* parse_domain - domain (3.4.1: dot-atom, obs-domain, domain-literal);
- * the domain goes into dom (NULL: only checked). 1 for a name, 0 for a
- * literal, -1 on a syntax error. One trailing dot is dropped. */
+/* parse_domain - domain (3.4.1: dot-atom, obs-domain, domain-literal)
+ * whose text is a domain name (dname_valid); the domain, lowercased, goes
+ * into dom (DNAME_BUFSIZE bytes; NULL: only checked). 1 for a name, 0 for
+ * a literal, -1 on a syntax error. One trailing dot is dropped. */
 static int
 parse_domain(struct parse *ps, char *dom)
 {
-	size_t len = 0, label;
+	char checked[DNAME_BUFSIZE], *name = dom != NULL ? dom : checked;
+	size_t len = 0;
 
 	if (peek(ps, 0) == T_DLITERAL) {
 		ps->i++;
@@ -200,18 +203,11 @@ parse_domain(struct parse *ps, char *dom)
 	for (;;) {
 		const struct tok *t = &ps->t[ps->i];
 
-		if (t->type != T_ATOM)
+		if (t->type != T_ATOM || len + t->len + 1 > DNAME_BUFSIZE)
 			return -1;
-		label = t->len;
-		if (label > 63 || len + label + 1 > MAILADDR_MAX_DOMAIN + 1)
-			return -1;
-		if (dom != NULL) {
-			if (len > 0)
-				dom[len - 1] = '.';
-			memcpy(dom + len, ps->s + t->off, label);
-			dom[len + label] = '\0';
-		}
-		len += label + 1;
+		memcpy(name + len, ps->s + t->off, t->len);
+		len += t->len;
+		name[len] = '\0';
 		ps->i++;
 		if (peek(ps, 0) != T_DOT)
 			break;
@@ -219,11 +215,11 @@ parse_domain(struct parse *ps, char *dom)
 		/* a trailing dot: "user@example.com." (root) */
 		if (peek(ps, 0) != T_ATOM)
 			break;
+		name[len++] = '.';
 	}
-	if (len - 1 > MAILADDR_MAX_DOMAIN)
+	if (!dname_valid(name))
 		return -1;
-	if (dom != NULL)
-		str_lower(dom);
+	str_lower(name);
 	return 1;
 }
 
@@ -275,7 +271,7 @@ got_address(struct parse *ps, int has_domain, const char *dom)
 static int
 parse_addr_spec(struct parse *ps)
 {
-	char dom[MAILADDR_MAX_DOMAIN + 2];
+	char dom[DNAME_BUFSIZE];
 	int r;
 
 	if (parse_local_part(ps) < 0)

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "dname.h"
+
 enum mailaddr_status {
 	MAILADDR_OK = 0,     /* exactly one address: its domain is in out */
 	MAILADDR_NONE,       /* no address (empty, or an empty group) */
@@ -20,13 +22,12 @@ enum mailaddr_status {
 };
 
 #define MAILADDR_MAX_AUTHORS 8  /* distinct author domains evaluated */
-#define MAILADDR_DOMAIN_SIZE 256
 
 /* the author domains of one From field, distinct, in order of appearance */
 struct mailaddr_authors {
 	size_t n;
 	unsigned naddr;                /* addresses, repeats included */
-	char domain[MAILADDR_MAX_AUTHORS][MAILADDR_DOMAIN_SIZE];
+	char domain[MAILADDR_MAX_AUTHORS][DNAME_BUFSIZE];
 };
 
 /* mailaddr_from_domain - parse a From value; on MAILADDR_OK the domain,

@@ -26,12 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dname.h"
 #include "psl.h"
 #include "util.h"
 
 #define PSL_MAX_BYTES (16u * 1024 * 1024)
-#define PSL_MAX_NAME 253
-#define PSL_MAX_LABELS 128
+#define PSL_MAX_LABELS ((DNAME_MAX + 1) / 2) /* "a.b.c...": 127 labels */
 #define PSL_MAX_KEYS (4 * PSL_MAX_BYTES)  /* rule text, A-labels added */
 
 enum {
@@ -302,7 +302,7 @@ to_alabels(const char *name, size_t len, char *out, size_t outlen)
 static void
 add_rule(struct psl *p, const char *rule, size_t len)
 {
-	char name[PSL_MAX_NAME + 1], alabels[PSL_MAX_NAME + 1];
+	char name[DNAME_MAX + 1], alabels[DNAME_MAX + 1];
 	unsigned flag = RULE_NORMAL;
 
 	if (len > 0 && rule[0] == '!') {
@@ -314,7 +314,7 @@ add_rule(struct psl *p, const char *rule, size_t len)
 		rule += 2;
 		len -= 2;
 	}
-	if (len == 0 || len > PSL_MAX_NAME)
+	if (len == 0 || len > DNAME_MAX)
 		return;
 	memcpy(name, rule, len);
 	name[len] = '\0';
@@ -444,36 +444,22 @@ int
 psl_org_domain(const struct psl *p, const char *domain, char *out,
     size_t outlen)
 {
-	char name[PSL_MAX_NAME + 2];
+	char name[DNAME_BUFSIZE];
 	size_t len, start[PSL_MAX_LABELS], nl = 0, suffix = 0, org;
 	int found = 0;
 
 	if (out != NULL && outlen > 0)
 		out[0] = '\0';
-	if (domain == NULL || out == NULL)
+	/* a domain name other than the root, lowercased, no final dot */
+	if (domain == NULL || out == NULL ||
+	    dname_norm(domain, name, sizeof(name)) < 0 || name[0] == '\0')
 		return -1;
-	len = strnlen(domain, PSL_MAX_NAME + 2);
-	if (len > 0 && domain[len - 1] == '.')
-		len--;
-	if (len == 0 || len > PSL_MAX_NAME)
-		return -1;
-	memcpy(name, domain, len);
-	name[len] = '\0';
-	str_lower(name);
-	/* labels: start[i] is where label i begins, 0 the leftmost */
-	for (size_t i = 0; i <= len; i++) {
-		if (i == 0 || name[i - 1] == '.') {
-			if (i == len || name[i] == '.' || nl == PSL_MAX_LABELS)
-				return -1; /* empty label */
+	len = strlen(name);
+	/* labels: start[i] is where label i begins, 0 the leftmost (none is
+	 * empty, and there are at most PSL_MAX_LABELS of them) */
+	for (size_t i = 0; i < len; i++)
+		if (i == 0 || name[i - 1] == '.')
 			start[nl++] = i;
-		}
-	}
-	for (size_t i = 0; i < nl; i++) {
-		size_t ll = (i + 1 < nl ? start[i + 1] - 1 : len) - start[i];
-
-		if (ll > 63)
-			return -1;
-	}
 	/* an exception rule prevails: its suffix drops the leftmost label */
 	for (size_t k = 0; k < nl && !found; k++) {
 		if (rule_flags(p, name + start[k], len - start[k]) &
