@@ -2,9 +2,9 @@
  * authmilter.c - command line: run the daemon, check the config (-n), or
  * evaluate one message offline (-t).
  *
- * Exit codes follow sysexits: 64 usage, 66 no input, 70 the milter stopped
- * serving by itself (libmilter's smfi_main returned), 71 system error,
- * 78 configuration error.
+ * Exit codes are <sysexits.h>'s, listed in authmilter(8) under EXIT STATUS:
+ * EX_USAGE (64) here, EX_CONFIG (78) for a configuration -n or -t cannot
+ * load; daemon.c and offline.c say theirs.
  */
 #include "config.h"
 
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "settings.h"
@@ -107,18 +108,18 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("authmilter %s\n", PACKAGE_VERSION);
-			return 0;
+			return EX_OK;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return EX_OK;
 		default:
 			usage(stderr);
-			return 64;
+			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 64;
+		return EX_USAGE;
 	}
 
 	if (check || t.file != NULL) {
@@ -134,12 +135,12 @@ main(int argc, char **argv)
 			    err, sizeof(err));
 		if (cfg == NULL) {
 			fprintf(stderr, "%s\n", err);
-			return 78;
+			return EX_CONFIG;
 		}
 		if (check) {
 			printf("%s: configuration OK\n", cfg->path ? cfg->path : DEFAULT_CONFIG);
 			settings_unref(&cfg);
-			return 0;
+			return EX_OK;
 		}
 		rc = offline_run(cfg, &t);
 		settings_unref(&cfg);

@@ -11,8 +11,11 @@
  *   SIGTERM, SIGINT: log event=stop with the signal and its sender, let
  *           the messages in flight finish (up to the milter timeout),
  *           exit 0.
- *   smfi_main() returning by itself: log event=stop reason=..., exit 70
- *           (EX_SOFTWARE), so that systemd's Restart=on-failure restarts us.
+ *   smfi_main() returning by itself: log event=stop reason=..., exit
+ *           EX_SOFTWARE (70), so that systemd's Restart=on-failure restarts us.
+ * Before serving, daemon_run() returns the <sysexits.h> code of what went
+ * wrong: EX_CONFIG, EX_USAGE (-p), EX_NOUSER, EX_OSERR, EX_CANTCREAT (the
+ * pid file), EX_NOPERM (dropping privileges).
  *
  * How the signals get there. The three are blocked in every thread for the
  * life of the process, from the first line of daemon_run() (before any
@@ -73,6 +76,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -347,7 +351,7 @@ check_libmilter_signals(void)
 	}
 	log_msg(LOG_WARNING, "event=start note=\"libmilter's signal thread did not "
 	    "call our sigwait(): a SIGHUP, SIGTERM or SIGINT it takes will stop "
-	    "the milter (exit 70)\"");
+	    "the milter (exit 70, EX_SOFTWARE)\"");
 }
 
 /* read_signals - take every signal pending on the signalfd: *hup is set
@@ -390,20 +394,20 @@ daemon_run(const struct daemon_opts *o)
 	cfg = settings_load(o->config_path, err, sizeof(err));
 	if (cfg == NULL) {
 		fprintf(stderr, "authmilter: %s\n", err);
-		return 78;
+		return EX_CONFIG;
 	}
 	spec = o->socket ? o->socket : cfg->socket;
 	if (settings_socket_valid(spec, err, sizeof(err)) != 0) {
 		fprintf(stderr, "authmilter: -p %s: %s\n", spec, err);
 		settings_unref(&cfg);
-		return 64;
+		return EX_USAGE;
 	}
 	user = o->user ? o->user : cfg->user;
 	if (user != NULL &&
 	    lookup_user(user, &uid, &gid, username, sizeof(username), err, sizeof(err)) != 0) {
 		fprintf(stderr, "authmilter: %s\n", err);
 		settings_unref(&cfg);
-		return 67;
+		return EX_NOUSER;
 	}
 	pidfile = o->pidfile ? o->pidfile : cfg->pidfile;
 	log_open("authmilter", cfg->log_facility, o->foreground);
@@ -412,20 +416,20 @@ daemon_run(const struct daemon_opts *o)
 	if (!o->foreground && daemon(0, 0) != 0) {
 		fprintf(stderr, "authmilter: cannot detach: %s\n", strerror(errno));
 		settings_unref(&cfg);
-		return 71;
+		return EX_OSERR;
 	}
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0 || pipe2(done_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		log_msg(LOG_ERR, "event=fatal reason=\"signalfd, pipe: %s\"",
 		    strerror(errno));
-		return 71;
+		return EX_OSERR;
 	}
 
 	env = session_env_open(cfg, err, sizeof(err));
 	if (env == NULL) {
 		log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);
 		settings_unref(&cfg);
-		return 71;
+		return EX_OSERR;
 	}
 	callbacks_init(env, socket_path(spec) != NULL);
 	settings_set_current(settings_ref(cfg));
@@ -434,7 +438,7 @@ daemon_run(const struct daemon_opts *o)
 	    smfi_setconn((char *)spec) == MI_FAILURE ||
 	    smfi_settimeout((int)cfg->milter_timeout_s) == MI_FAILURE) {
 		log_msg(LOG_ERR, "event=fatal reason=\"libmilter setup failed for %s\"", spec);
-		return 71;
+		return EX_OSERR;
 	}
 	path = socket_path(spec);
 	if (path != NULL) {
@@ -445,7 +449,7 @@ daemon_run(const struct daemon_opts *o)
 		if (smfi_opensocket(1) == MI_FAILURE) {
 			socket_failed(spec, errno);
 			umask(old);
-			return 71;
+			return EX_OSERR;
 		}
 		umask(old);
 		chmod(path, cfg->socket_mode);
@@ -454,17 +458,17 @@ daemon_run(const struct daemon_opts *o)
 			    strerror(errno));
 	} else if (errno = 0, smfi_opensocket(0) == MI_FAILURE) {
 		socket_failed(spec, errno);
-		return 71;
+		return EX_OSERR;
 	}
 	set_nodelay();
 	if (pidfile != NULL && write_pidfile(pidfile) != 0)
-		return 73;
+		return EX_CANTCREAT;
 	if (user != NULL && drop_privileges(username, uid, gid) != 0)
-		return 77;
+		return EX_NOPERM;
 
 	if (pthread_create(&tid, NULL, milter_thread, &milter_rc) != 0) {
 		log_msg(LOG_ERR, "event=fatal reason=\"cannot start the milter thread\"");
-		return 71;
+		return EX_OSERR;
 	}
 	check_libmilter_signals();
 	log_msg(LOG_INFO, "event=start version=%s socket=%s authserv_id=%s",
@@ -511,15 +515,16 @@ daemon_run(const struct daemon_opts *o)
 	 * anything that arrives after. */
 	callbacks_stopping();
 	drain(cfg->milter_timeout_s);
-	/* only a signal of ours is a clean stop; anything else exits 70 */
-	exit_code = stop.ssi_signo != 0 ? 0 : 70;
+	/* only a signal of ours is a clean stop; anything else is a fault
+	 * that systemd restarts us for */
+	exit_code = stop.ssi_signo != 0 ? EX_OK : EX_SOFTWARE;
 	if (pidfile != NULL)
 		unlink(pidfile);
 	if (path != NULL)
 		unlink(path);
 	session_env_stats(env, stats, sizeof(stats));
-	log_msg(exit_code == 0 ? LOG_INFO : LOG_ERR, "event=exit status=%s %s",
-	    exit_code == 0 ? "ok" : "error", stats);
+	log_msg(exit_code == EX_OK ? LOG_INFO : LOG_ERR, "event=exit status=%s %s",
+	    exit_code == EX_OK ? "ok" : "error", stats);
 	/* worker threads may still hold sessions: leave without running
 	 * destructors under them */
 	fflush(NULL);

@@ -12,7 +12,10 @@ struct daemon_opts {
 	int foreground;       /* -f */
 };
 
-/* daemon_run - start and serve until SIGTERM/SIGINT; returns the exit code */
+/* daemon_run - start and serve until SIGTERM/SIGINT. Returns the
+ * <sysexits.h> code of a failure to start; once serving, it ends the
+ * process itself: EX_OK after SIGTERM/SIGINT, EX_SOFTWARE when libmilter
+ * stopped by itself */
 int daemon_run(const struct daemon_opts *o);
 
 #endif

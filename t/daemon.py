@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""daemon.py - the authmilter daemon as a process: config check exit codes,
+"""daemon.py - the authmilter daemon as a process: the exit statuses of
+authmilter(8) (<sysexits.h>: usage, config, user, pid file, -t input),
 serving the milter protocol on inet and unix sockets, SIGHUP reload (good
 and bad files), SIGTERM shutdown, a storm of SIGHUPs from several senders
 under load (reloads only, never a stop). Uses t/milterclient.py; no DNS needed
@@ -64,6 +65,30 @@ def header_of(spec, nodelay=False, timeout=30):
         c.close()
     ins = [v for (i, n, v) in r["inserted"] if n == "Authentication-Results"]
     return r["verdict"], ins
+
+
+def exit_statuses(tmp, cfg):
+    """the exit statuses of authmilter(8) that need no running milter: each
+    failure is found before the daemon serves"""
+    conf(cfg, "inet:%d@127.0.0.1" % free_port(), "mx.exit.example")
+    cases = [
+        ("an extra argument", [BIN, "-n", "-c", cfg, "extra"], os.EX_USAGE, "usage:"),
+        ("a bad -p socket", [BIN, "-f", "-c", cfg, "-p", "tcp:1@x"], os.EX_USAGE, "-p"),
+        ("an unknown -u user", [BIN, "-f", "-c", cfg, "-u", "no-such-user-am"],
+         os.EX_NOUSER, "no-such-user-am"),
+        ("a pid file that cannot be written",
+         [BIN, "-f", "-c", cfg, "-P", os.path.join(tmp, "no", "dir", "pid")],
+         os.EX_CANTCREAT, "pid"),
+        ("-t on a missing file", [BIN, "-t", os.path.join(tmp, "missing.eml"), "-c", cfg],
+         os.EX_NOINPUT, "missing.eml"),
+        ("-t on a file that cannot be read (a directory)", [BIN, "-t", tmp, "-c", cfg],
+         os.EX_IOERR, "read error"),
+    ]
+    for what, argv, want, says in cases:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        check(out.returncode == want and says in out.stderr,
+              "%s exits %d" % (what, want),
+              "exit %d: %s" % (out.returncode, out.stderr[-300:]))
 
 
 def signal_storm(tmp):
@@ -186,20 +211,23 @@ def main():
     with open(cfg, "w") as f:
         f.write('socket = "inet:8891@localhost";\n\nbogus_key = 1;\n')
     out = subprocess.run([BIN, "-n", "-c", cfg], capture_output=True, text=True)
-    check(out.returncode == 78, "-n on a bad config exits 78", out.stderr)
+    check(out.returncode == os.EX_CONFIG, "-n on a bad config exits 78 (EX_CONFIG)",
+          out.stderr)
     check(out.stderr.startswith(cfg + ":3:"), "-n names file and line", out.stderr)
     out = subprocess.run([BIN, "-n", "-c", os.path.join(tmp, "missing.conf")],
                          capture_output=True, text=True)
-    check(out.returncode == 78 and "missing.conf" in out.stderr, "-n on a missing file", out.stderr)
+    check(out.returncode == os.EX_CONFIG and "missing.conf" in out.stderr,
+          "-n on a missing file", out.stderr)
     out = subprocess.run([BIN, "-x"], capture_output=True, text=True)
-    check(out.returncode == 64, "unknown option exits 64")
+    check(out.returncode == os.EX_USAGE, "unknown option exits 64 (EX_USAGE)")
+    exit_statuses(tmp, cfg)
 
     # a socket that cannot be opened: our line says why, and in the
     # foreground libmilter's own message reaches stderr too
     conf(cfg, "unix:%s/no/such/dir/x.sock" % tmp, "vm")
     out = subprocess.run([BIN, "-f", "-c", cfg], capture_output=True, text=True,
                          timeout=30)
-    check(out.returncode == 71, "a socket that cannot be opened exits 71",
+    check(out.returncode == os.EX_OSERR, "a socket that cannot be opened exits 71 (EX_OSERR)",
           str(out.returncode))
     check(re.search(r'event=fatal reason="cannot open socket unix:\S+: No such '
                     r'file or directory"', out.stderr) is not None,
