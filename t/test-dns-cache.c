@@ -238,7 +238,7 @@ test_ownership(void)
 	struct dns_resolver *t, *c = new_cache(&t, 0, 0);
 	struct dns_answer *a, *b;
 	struct dns_query *q;
-	char buf[256], name[400];
+	char buf[256];
 
 	fake_now = 1000;
 	a = dns_query(c, "example.org", DNS_T_TXT, 0);
@@ -260,14 +260,43 @@ test_ownership(void)
 	dns_query_cancel(&q);
 	ok(q == NULL, "cancel a hit");
 
-	/* a name longer than any DNS name passes through, uncached */
+	dns_resolver_free(&c);
+}
+
+/* test_bad_names - what is not a domain name is answered by
+ * dns_query_start() itself: it reaches neither the cache (no hit, no
+ * miss) nor the back end */
+static void
+test_bad_names(void)
+{
+	struct dns_resolver *t, *c = new_cache(&t, 0, 0);
+	struct dns_cache_stats before, after;
+	struct dns_answer *a;
+	char name[400];
+	const char *names[] = { name, "a..example.org", ".example.org",
+		"example.org.." };
+
+	fake_now = 1000;
 	memset(name, 'a', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
-	is_str(ask(c, name, DNS_T_TXT, buf, sizeof(buf)), "nxdomain",
-	    "overlong name passes through");
-	is_str(ask(c, name, DNS_T_TXT, buf, sizeof(buf)), "nxdomain",
-	    "overlong name again");
-	is_int(dns_table_queries(t), 4, "overlong name never kept");
+	a = dns_query(c, "example.org", DNS_T_TXT, 0);
+	dns_answer_free(&a);
+	dns_cache_get_stats(c, &before);
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			a = dns_query(c, names[i], DNS_T_TXT, 0);
+			is_str(dns_status_name(a->status), "nxdomain",
+			    "bad name %.20s: nxdomain", names[i]);
+			is_str(dns_fail_name(a->fail), "badname",
+			    "bad name %.20s: fail", names[i]);
+			is_int(a->ttl, 0, "bad name %.20s: TTL 0", names[i]);
+			dns_answer_free(&a);
+		}
+	dns_cache_get_stats(c, &after);
+	is_int(dns_table_queries(t), 1, "no bad name reached the back end");
+	is_int(after.hits, before.hits, "no bad name counted as a hit");
+	is_int(after.misses, before.misses, "no bad name counted as a miss");
+	is_int(after.entries, before.entries, "no bad name kept");
 	dns_resolver_free(&c);
 }
 
@@ -329,6 +358,7 @@ main(void)
 	test_fail_kept();
 	test_eviction();
 	test_ownership();
+	test_bad_names();
 	test_threads();
 	return test_done("dns-cache");
 }

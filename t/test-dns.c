@@ -940,11 +940,17 @@ test_local_zones(struct dns_resolver *r)
 	}
 }
 
-/* names that cannot exist: NXDOMAIN "not a domain name" from every back
- * end, without asking (libunbound alone would fail them like a SERVFAIL) */
+/* names that cannot exist: NXDOMAIN DNS_FAIL_BADNAME "not a domain name"
+ * from dns_query_start() whatever the back end, without asking it
+ * (libunbound alone would fail them like a SERVFAIL); through every way
+ * of asking */
 static void
 test_bad_names(struct dns_resolver *r, const char *label)
 {
+	struct timespec later;
+	struct dns_query *q;
+	struct dns_answer *a;
+
 	char longlabel[80], longname[300];
 	const char *names[] = { "a..example.test", ".example.test",
 		longlabel, longname, "example.test.." };
@@ -968,6 +974,39 @@ test_bad_names(struct dns_resolver *r, const char *label)
 		    label);
 		dns_answer_free(&a);
 	}
+	a = dns_query(r, NULL, DNS_T_TXT, 0);
+	is_str(dns_fail_name(a->fail), "badname", "%s: NULL name: fail", label);
+	dns_answer_free(&a);
+	a = dns_query_until(r, "a..b", DNS_T_TXT, deadline_in(&later, 5000));
+	is_str(dns_fail_name(a->fail), "badname", "%s: bad name until: fail",
+	    label);
+	dns_answer_free(&a);
+	q = dns_query_start(r, "a..b", DNS_T_A);
+	ok(q != NULL, "%s: bad name: a query to wait for", label);
+	a = dns_query_wait_until(&q, &later);
+	is_str(dns_fail_name(a->fail), "badname", "%s: bad name wait_until: fail",
+	    label);
+	dns_answer_free(&a);
+	q = dns_query_start(r, "a..b", DNS_T_A);
+	dns_query_cancel(&q);
+	ok(q == NULL, "%s: bad name: cancel", label);
+}
+
+/* test_table_bad_names - the table back end never sees a bad name */
+static void
+test_table_bad_names(void)
+{
+	struct dns_resolver *t = dns_table_new();
+	struct dns_answer *a;
+
+	test_bad_names(t, "table");
+	is_int(dns_table_queries(t), 0, "table: no bad name reached it");
+	a = dns_query(t, ".", DNS_T_NS, 0);
+	is_str(dns_status_name(a->status), "nxdomain", "table: the root is asked");
+	is_str(dns_fail_name(a->fail), "none", "table: the root is a name");
+	dns_answer_free(&a);
+	is_int(dns_table_queries(t), 1, "table: the root reached it");
+	dns_resolver_free(&t);
 }
 
 static void
@@ -1067,6 +1106,7 @@ main(void)
 	test_name_to_wire();
 	test_bad_options();
 	test_table_fails();
+	test_table_bad_names();
 
 	for (size_t i = 0; i < sizeof(pythons) / sizeof(pythons[0]); i++)
 		if ((rc = server_start(pythons[i], &port)) != 0)
@@ -1092,12 +1132,6 @@ main(void)
 	test_local_zones(r);
 	test_bad_names(r, "unbound");
 	test_budget(r, "unbound");
-	{
-		struct dns_resolver *t = dns_table_new();
-
-		test_bad_names(t, "table");
-		dns_resolver_free(&t);
-	}
 	test_rdata(r);
 	test_cache(r);
 	test_ttl(r);

@@ -13,6 +13,39 @@
 #include "dns_impl.h"
 #include "util.h"
 
+/*
+ * A lookup of something that is not a domain name is answered here, for
+ * every back end and without reaching one: its query belongs to a resolver
+ * of its own that only hands the answer over.
+ */
+struct fixed_query {
+	struct dns_query base;
+	struct dns_answer *ans;
+};
+
+static struct dns_answer *
+fixed_wait(struct dns_query *q, unsigned timeout_ms)
+{
+	struct dns_answer *a = ((struct fixed_query *)q)->ans;
+
+	(void)timeout_ms;
+	free(q);
+	return a;
+}
+
+static void
+fixed_cancel(struct dns_query *q)
+{
+	dns_answer_free(&((struct fixed_query *)q)->ans);
+	free(q);
+}
+
+static const struct dns_ops fixed_ops = {
+	.wait = fixed_wait,
+	.cancel = fixed_cancel,
+};
+static struct dns_resolver fixed_resolver = { .ops = &fixed_ops };
+
 struct dns_answer *
 dns_query(struct dns_resolver *r, const char *name, int type,
     unsigned timeout_ms)
@@ -25,7 +58,14 @@ dns_query(struct dns_resolver *r, const char *name, int type,
 struct dns_query *
 dns_query_start(struct dns_resolver *r, const char *name, int type)
 {
-	return r->ops->start(r, name, type);
+	struct fixed_query *q;
+
+	if (name != NULL && dname_valid(name))
+		return r->ops->start(r, name, type);
+	q = xcalloc(1, sizeof(*q));
+	q->base.r = &fixed_resolver;
+	q->ans = dns_answer_fail(DNS_FAIL_BADNAME, 3, "not a domain name");
+	return &q->base;
 }
 
 struct dns_answer *

@@ -79,7 +79,9 @@ struct dns_query;
 struct dns_answer *dns_query(struct dns_resolver *r, const char *name,
     int type, unsigned timeout_ms);
 /* dns_query_start - start a lookup without waiting; NULL only when the
- * resolver is shutting down (treat as TEMPFAIL). */
+ * resolver is shutting down (treat as TEMPFAIL). A name that is not
+ * dname_valid() (or NULL) reaches no back end and no cache: it is answered
+ * NXDOMAIN, fail DNS_FAIL_BADNAME, why "not a domain name". */
 struct dns_query *dns_query_start(struct dns_resolver *r, const char *name,
     int type);
 /* dns_query_wait - wait for a started lookup, at most timeout_ms (0: the

@@ -7,6 +7,7 @@
 #include "dns.h"
 
 struct dns_ops {
+	/* start: name is dname_valid() (dns_query_start checked it) */
 	struct dns_query *(*start)(struct dns_resolver *r, const char *name, int type);
 	/* wait: timeout_ms is never 0 here (the default is filled in) */
 	struct dns_answer *(*wait)(struct dns_query *q, unsigned timeout_ms);

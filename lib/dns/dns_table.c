@@ -362,8 +362,7 @@ table_start(struct dns_resolver *r, const char *name, int type)
 	q->base.r = r;
 	pthread_mutex_lock(&t->lock);
 	t->queries++;
-	q->ans = dname_valid(name) ? lookup_locked(t, name, type) :
-	    fail_answer(DNS_FAIL_BADNAME);
+	q->ans = lookup_locked(t, name, type);
 	pthread_mutex_unlock(&t->lock);
 	if (q->ans->fail == DNS_FAIL_NONE)
 		q->ans->ttl = DNS_TABLE_TTL;

@@ -326,17 +326,11 @@ ubq_start(struct ubres *r, const char *name, int type, int *ubrc)
 	pthread_cond_init(&q->cond, &r->cattr);
 	q->waiter = 1;
 	r->nq++;
-	if (name == NULL || type < 0 || type > 65535) {
+	if (type < 0 || type > 65535) {
 		ubq_finish(q, dns_answer_fail(DNS_FAIL_RESOLVER, 2,
 		    ub_strerror(UB_SYNTAX)));
 		pthread_mutex_unlock(&r->lock);
 		*ubrc = UB_SYNTAX;
-		return q;
-	}
-	if (!dname_valid(name)) {
-		ubq_finish(q, dns_answer_fail(DNS_FAIL_BADNAME, 3,
-		    "not a domain name"));
-		pthread_mutex_unlock(&r->lock);
 		return q;
 	}
 	q->listed = 1;
