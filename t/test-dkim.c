@@ -21,6 +21,7 @@
 #include "dkim.h"
 #include "dkim_key.h"
 #include "dns.h"
+#include "stats.h"
 #include "tap.h"
 #include "util.h"
 
@@ -225,6 +226,14 @@ simple_cases(struct dkv_verifier *v)
 		    DKV_RES_PERMERROR, "key not found", 0 },
 		{ "key tempfail", &k2048, "tempfail", "", NULL, NULL,
 		    DKV_RES_TEMPERROR, "key lookup failed: timeout", 0 },
+		{ "key servfail", &k2048, "servfail", "", NULL, NULL,
+		    DKV_RES_TEMPERROR, "key lookup failed: SERVFAIL", 0 },
+		{ "key budget spent", &k2048, "budget", "", NULL, NULL,
+		    DKV_RES_TEMPERROR, "key lookup failed: DNS time budget spent",
+		    0 },
+		{ "key bogus", &k2048, "bogus", "", NULL, NULL,
+		    DKV_RES_TEMPERROR, "key lookup failed: DNSSEC bogus: simulated",
+		    0 },
 		{ "key revoked", &k2048, "revoked", "", NULL, NULL,
 		    DKV_RES_PERMERROR, "key revoked", 0 },
 		{ "key garbage", &k2048, "garbage", "", NULL, NULL,
@@ -233,6 +242,20 @@ simple_cases(struct dkv_verifier *v)
 		    NULL, DKV_RES_PERMERROR, "signature expired", 0 },
 	};
 
+	const struct stats_metric *counter[DKV_RES_PERMERROR + 1];
+	uint64_t before[DKV_RES_PERMERROR + 1];
+	long long want[DKV_RES_PERMERROR + 1];
+
+	for (int r = DKV_RES_PASS; r <= DKV_RES_PERMERROR; r++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "dkim_signatures_%s_total",
+		    dkv_res_name((enum dkv_res)r));
+		counter[r] = stats_find(name);
+		ok(counter[r] != NULL, "counter %s registered", name);
+		before[r] = counter[r] ? stats_value(counter[r]) : 0;
+		want[r] = 0;
+	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct simple_case *c = &cases[i];
 		struct hdr h[3];
@@ -247,6 +270,7 @@ simple_cases(struct dkv_verifier *v)
 		if (c->subject != NULL)
 			h[2].value = c->subject;
 		n = run(v, &sp, 1, h, 3, c->bd ? c->bd : body, NULL, r, 2);
+		want[c->want]++;
 		if (!is_int(n, 1, "%s: one result", c->name))
 			continue;
 		is_str(dkv_res_name(r[0].result), dkv_res_name(c->want),
@@ -263,6 +287,11 @@ simple_cases(struct dkv_verifier *v)
 		    strstr(sig, "; b=") + 4, 8) == 0, "%s: b prefix %s", c->name,
 		    r[0].b);
 	}
+	for (int r = DKV_RES_PASS; r <= DKV_RES_PERMERROR; r++)
+		if (counter[r] != NULL)
+			is_int((long long)(stats_value(counter[r]) - before[r]),
+			    want[r], "counter of %s moved by its signatures",
+			    dkv_res_name((enum dkv_res)r));
 }
 
 /* key_record_pad - the key's record, padded with an n= note to exactly
@@ -802,10 +831,12 @@ rfc_examples(void)
  * libopendkim calls for every signature: OpenSSL 3's own decodes an
  * RSA-2048 key in ~95 us (LIBRARY-TRAPS.md); ours keeps decoded keys.
  * The simple cases ran before: their RSA keys were decoded once each and
- * then reused, with every verdict as expected. */
+ * then reused, with every verdict as expected. The counters are the stats
+ * registry's (dkim_keys_*_total). */
 static void
 key_cache_cases(void)
 {
+	const struct stats_metric *decoded, *reused, *passed_on;
 	struct dkv_key_stats st;
 	unsigned char *der = NULL, two[4096];
 	const unsigned char *p;
@@ -813,12 +844,24 @@ key_cache_cases(void)
 	BIO *b;
 	EVP_PKEY *got, *want;
 	unsigned long passed;
+	uint64_t reused0;
 
 	dkv_key_cache_stats(&st);
 	ok(st.misses >= 3, "RSA keys decoded by us: %lu (2048, 1024, 512)",
 	    st.misses);
 	ok(st.hits >= 3, "decoded keys reused: %lu", st.hits);
 	ok(st.misses <= 4, "each key decoded about once: %lu", st.misses);
+	decoded = stats_find("dkim_keys_decoded_total");
+	reused = stats_find("dkim_keys_reused_total");
+	passed_on = stats_find("dkim_keys_passed_total");
+	if (!ok(decoded != NULL && reused != NULL && passed_on != NULL,
+	    "key counters registered"))
+		return;
+	is_int((long long)stats_value(decoded), (long long)st.misses,
+	    "registry: keys decoded");
+	is_int((long long)stats_value(reused), (long long)st.hits,
+	    "registry: keys reused");
+	reused0 = stats_value(reused);
 
 	/* two keys back to back in one memory BIO: each call takes one */
 	n = i2d_PUBKEY(k2048.pk, &der);
@@ -834,6 +877,8 @@ key_cache_cases(void)
 	got = d2i_PUBKEY_bio(b, NULL);
 	ok(got != NULL && EVP_PKEY_eq(got, k2048.pk) == 1, "second key equal");
 	is_int(BIO_pending(b), 0, "and past the second");
+	is_int((long long)(stats_value(reused) - reused0), 2,
+	    "both served from the cache");
 	EVP_PKEY_free(got);
 	BIO_free(b);
 
@@ -859,6 +904,8 @@ key_cache_cases(void)
 	    "Ed25519 key passed to OpenSSL");
 	dkv_key_cache_stats(&st);
 	is_int(st.passed, passed + 1, "counted as passed on");
+	is_int((long long)stats_value(passed_on), (long long)st.passed,
+	    "registry: keys passed on");
 	EVP_PKEY_free(got);
 	BIO_free(b);
 	OPENSSL_free(der);
@@ -899,6 +946,12 @@ main(void)
 	    "192.0.2.1");
 	dns_table_set_status(dns, "tempfail._domainkey.example.org", DNS_T_TXT,
 	    DNS_STATUS_TEMPFAIL);
+	dns_table_set_fail(dns, "servfail._domainkey.example.org", DNS_T_TXT,
+	    DNS_FAIL_SERVFAIL);
+	dns_table_set_fail(dns, "budget._domainkey.example.org", DNS_T_TXT,
+	    DNS_FAIL_BUDGET);
+	dns_table_set_fail(dns, "bogus._domainkey.example.org", DNS_T_TXT,
+	    DNS_FAIL_BOGUS);
 	dns_table_add_text(dns, "revoked._domainkey.example.org", DNS_T_TXT,
 	    "v=DKIM1; k=rsa; p=");
 	dns_table_add_text(dns, "garbage._domainkey.example.org", DNS_T_TXT,

@@ -63,7 +63,9 @@
 #include "dkim.h"
 #include "dkim_body.h"
 #include "dkim_key.h"
+#include "dname.h"
 #include "dns.h"
+#include "stats.h"
 #include "util.h"
 
 #define DKIM_DEF_MAX_SIGS 8
@@ -87,7 +89,7 @@
 /* one key-lookup failure: the name and why, for the reason; perm: the
  * answer was refused as a permanent error (too large, too many) */
 struct dns_why {
-	char qname[256];
+	char qname[DNAME_BUFSIZE];
 	char why[96];
 	int perm;
 };
@@ -142,11 +144,28 @@ struct dkim_q {
 	size_t buflen;
 	struct timespec deadline;
 	int has_deadline;
-	char qname[256];
+	char qname[DNAME_BUFSIZE]; /* a longer one is cut: not a name anyway */
 };
 
 /* the message whose libopendkim call runs on this thread (see header) */
 static __thread struct dkv_msg *cur_msg;
+
+/* signatures by result, process-wide (registered by dkv_verifier_new); a
+ * message without a signature (none) is not counted */
+static struct stats_metric sig_results[] = {
+	[DKV_RES_PASS] = STATS_COUNTER("dkim_signatures_pass_total",
+	    "DKIM signatures with result pass"),
+	[DKV_RES_FAIL] = STATS_COUNTER("dkim_signatures_fail_total",
+	    "DKIM signatures with result fail"),
+	[DKV_RES_NEUTRAL] = STATS_COUNTER("dkim_signatures_neutral_total",
+	    "DKIM signatures with result neutral (over the cap)"),
+	[DKV_RES_POLICY] = STATS_COUNTER("dkim_signatures_policy_total",
+	    "DKIM signatures with result policy (RFC 8301)"),
+	[DKV_RES_TEMPERROR] = STATS_COUNTER("dkim_signatures_temperror_total",
+	    "DKIM signatures with result temperror"),
+	[DKV_RES_PERMERROR] = STATS_COUNTER("dkim_signatures_permerror_total",
+	    "DKIM signatures with result permerror"),
+};
 
 /* ---- DNS hooks ---------------------------------------------------------- */
 
@@ -281,7 +300,8 @@ hook_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 			h->deadline = t;
 		h->has_deadline = 1;
 	}
-	h->q = dns_query_start(v->dns, h->qname, type);
+	/* the whole name: the resolver refuses one that is too long */
+	h->q = dns_query_start(v->dns, (const char *)query, type);
 	*qh = h;
 	return 0; /* a NULL query is answered as TEMPFAIL in waitreply */
 }
@@ -346,10 +366,10 @@ hook_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes,
 		ret = n > 0 ? DKIM_DNS_SUCCESS : DKIM_DNS_ERROR;
 		break;
 	default:
+		/* why is for the reason text; what failed is a->fail */
 		note_why(h->m, h->qname, a->why, 0);
-		ret = strstr(a->why, "timeout") != NULL ||
-		    strstr(a->why, "budget") != NULL ?
-		    DKIM_DNS_EXPIRED : DKIM_DNS_ERROR;
+		ret = a->fail == DNS_FAIL_TIMEOUT ||
+		    a->fail == DNS_FAIL_BUDGET ? DKIM_DNS_EXPIRED : DKIM_DNS_ERROR;
 		break;
 	}
 	if (ret == DKIM_DNS_SUCCESS && dnssec != NULL)
@@ -406,6 +426,8 @@ dkv_verifier_new(struct dns_resolver *dns, const struct dkv_opts *opts,
 	}
 	/* decoded RSA keys are kept between messages (dkim_key.c) */
 	dkv_key_cache_enable();
+	for (int r = DKV_RES_PASS; r <= DKV_RES_PERMERROR; r++)
+		stats_register(&sig_results[r]);
 	v = xcalloc(1, sizeof(*v));
 	v->dns = dns;
 	v->max_sigs = opts != NULL && opts->max_signatures > 0 ?
@@ -723,7 +745,7 @@ why_for(const struct dkv_msg *m, const char *sel, const char *dom, int perm)
 	for (size_t i = 0; i < m->nwhy; i++) {
 		if (m->whys[i].perm != perm)
 			continue;
-		if (strcasecmp(m->whys[i].qname, q) == 0)
+		if (dname_equal(m->whys[i].qname, q))
 			return m->whys[i].why;
 		last = m->whys[i].why;
 	}
@@ -949,6 +971,9 @@ dkv_msg_eom(struct dkv_msg *m, const struct dkv_result **res, size_t *n)
 			one_result(m, DKV_RES_PERMERROR, "signature not usable");
 		}
 	}
+	for (size_t i = 0; i < m->nres; i++)
+		if (m->res[i].result != DKV_RES_NONE)
+			stats_inc(&sig_results[m->res[i].result]);
 	*res = m->res;
 	*n = m->nres;
 }

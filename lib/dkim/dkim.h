@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "dname.h"
+
 struct dns_resolver;
 
 enum dkv_res {
@@ -37,7 +39,7 @@ enum dkv_res {
 
 struct dkv_result {
 	enum dkv_res result;
-	char domain[256];     /* d= (lowercase) */
+	char domain[DNAME_BUFSIZE]; /* d= (lowercase) */
 	char selector[128];   /* s= */
 	char identity[256];   /* i= as written, or "@" + d= when absent */
 	char algorithm[32];   /* "rsa-sha256", "ed25519-sha256", "rsa-sha1" */

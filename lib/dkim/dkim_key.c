@@ -29,6 +29,10 @@
  * key's lock) and frees its references. The table has 256 slots chosen by
  * a hash of the DER; a new key takes its slot's place (the old EVP_PKEY
  * lives on while borrowers hold references). At most 256 keys of ~3 KB.
+ *
+ * Counters: keys decoded by us, reused, and passed on to OpenSSL are
+ * process-wide counters of the stats registry (dkim_keys_*_total);
+ * dkv_key_cache_stats() reads the same counters.
  */
 /* dlvsym and RTLD_NEXT need _GNU_SOURCE: config.h (AC_USE_SYSTEM_EXTENSIONS) */
 #define OPENSSL_SUPPRESS_DEPRECATED /* RSA/EVP_PKEY_assign_RSA: the fast path */
@@ -47,6 +51,7 @@
 #include <openssl/x509.h>
 
 #include "dkim_key.h"
+#include "stats.h"
 #include "util.h"
 
 #define KEY_SLOTS 256
@@ -63,7 +68,13 @@ typedef EVP_PKEY *(*d2i_fn)(BIO *, EVP_PKEY **);
 
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct key_slot key_table[KEY_SLOTS];
-static struct dkv_key_stats key_stats;
+static struct stats_metric keys_reused = STATS_COUNTER(
+    "dkim_keys_reused_total", "DKIM RSA keys served decoded from the cache");
+static struct stats_metric keys_decoded = STATS_COUNTER(
+    "dkim_keys_decoded_total", "DKIM RSA keys decoded and kept in the cache");
+static struct stats_metric keys_passed = STATS_COUNTER(
+    "dkim_keys_passed_total",
+    "DKIM keys decoded by OpenSSL (not RSA, or not a memory BIO)");
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static d2i_fn real_d2i;
 
@@ -81,9 +92,7 @@ static EVP_PKEY *
 pass_on(BIO *bp, EVP_PKEY **a)
 {
 	pthread_once(&real_once, find_real);
-	pthread_mutex_lock(&key_lock);
-	key_stats.passed++;
-	pthread_mutex_unlock(&key_lock);
+	stats_inc(&keys_passed);
 	return real_d2i != NULL ? real_d2i(bp, a) : NULL;
 }
 
@@ -141,13 +150,13 @@ d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 
 	pthread_mutex_lock(&key_lock);
 	if (s->pkey != NULL && s->hash == h && s->len == len &&
-	    memcmp(s->der, data, len) == 0 && EVP_PKEY_up_ref(s->pkey) == 1) {
+	    memcmp(s->der, data, len) == 0 && EVP_PKEY_up_ref(s->pkey) == 1)
 		pkey = s->pkey;
-		key_stats.hits++;
-	}
 	pthread_mutex_unlock(&key_lock);
 
-	if (pkey == NULL) {
+	if (pkey != NULL) {
+		stats_inc(&keys_reused);
+	} else {
 		p = data;
 		rsa = d2i_RSA_PUBKEY(NULL, &p, (long)len);
 		if (rsa == NULL)
@@ -171,8 +180,8 @@ d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 			s->hash = h;
 			s->pkey = pkey;
 		}
-		key_stats.misses++;
 		pthread_mutex_unlock(&key_lock);
+		stats_inc(&keys_decoded);
 	}
 	/* consume the object, as OpenSSL's decoder would */
 	if (BIO_read(bp, skip, (int)len) != (int)len) {
@@ -185,12 +194,15 @@ void
 dkv_key_cache_enable(void)
 {
 	pthread_once(&real_once, find_real);
+	stats_register(&keys_reused);
+	stats_register(&keys_decoded);
+	stats_register(&keys_passed);
 }
 
 void
 dkv_key_cache_stats(struct dkv_key_stats *s)
 {
-	pthread_mutex_lock(&key_lock);
-	*s = key_stats;
-	pthread_mutex_unlock(&key_lock);
+	s->hits = (unsigned long)stats_value(&keys_reused);
+	s->misses = (unsigned long)stats_value(&keys_decoded);
+	s->passed = (unsigned long)stats_value(&keys_passed);
 }

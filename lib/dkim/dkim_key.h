@@ -11,10 +11,12 @@ struct dkv_key_stats {
 	unsigned long passed;    /* not an RSA key or not a memory BIO: OpenSSL decoded it */
 };
 
-/* dkv_key_cache_enable - make sure the cache is linked in and ready; call
- * once before threads start (dkv_verifier_new does) */
+/* dkv_key_cache_enable - make sure the cache is linked in and ready and
+ * its counters registered (dkim_keys_reused_total, dkim_keys_decoded_total,
+ * dkim_keys_passed_total); call once before threads start
+ * (dkv_verifier_new does) */
 void dkv_key_cache_enable(void);
-/* dkv_key_cache_stats - counters since start */
+/* dkv_key_cache_stats - counters since start (the registry's) */
 void dkv_key_cache_stats(struct dkv_key_stats *s);
 
 #endif
