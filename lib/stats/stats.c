@@ -41,9 +41,11 @@ stats_register(struct stats_metric *m)
 void
 stats_observe(struct stats_metric *m, uint64_t v)
 {
+	size_t nb = m->nbounds < STATS_MAX_BUCKETS ? m->nbounds : STATS_MAX_BUCKETS;
 	size_t i = 0;
 
-	while (i < m->nbounds && v > m->bounds[i])
+	/* bounded here too: a metric may be observed before it is registered */
+	while (i < nb && v > m->bounds[i])
 		i++;
 	atomic_fetch_add_explicit(&m->buckets[i], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->sum, v, memory_order_relaxed);
@@ -103,6 +105,9 @@ fmt_one(const struct stats_metric *m, void *arg)
 		    (unsigned long long)stats_value(m), m->name,
 		    (unsigned long long)atomic_load_explicit(&m->sum,
 		    memory_order_relaxed));
+	else if (m->kind == STATS_KIND_GAUGE)
+		n = snprintf(f->buf + f->used, f->len - f->used, "%s%s=%lld",
+		    f->used ? " " : "", m->name, (long long)(int64_t)stats_value(m));
 	else
 		n = snprintf(f->buf + f->used, f->len - f->used, "%s%s=%llu",
 		    f->used ? " " : "", m->name,

@@ -78,14 +78,17 @@ stats_set(struct stats_metric *m, uint64_t v)
 /* stats_observe - one histogram observation */
 void stats_observe(struct stats_metric *m, uint64_t v);
 
-/* stats_value - a counter's or gauge's value; a histogram's count */
+/* stats_value - a counter's value; a gauge's (cast it to int64_t: a gauge
+ * may go below zero); a histogram's count */
 uint64_t stats_value(const struct stats_metric *m);
 /* stats_find - the registered metric of that name, or NULL */
 const struct stats_metric *stats_find(const char *name);
 /* stats_each - every registered metric, in order of registration */
 void stats_each(void (*fn)(const struct stats_metric *m, void *arg), void *arg);
-/* stats_format - "name=value ..." of every counter and gauge (histograms
- * as name_count= and name_sum=) into buf, for a log line; returns buf */
+/* stats_format - "name=value ..." of every counter and gauge (a gauge
+ * signed; histograms as name_count= and name_sum=) into buf, for a log
+ * line; returns buf. Cut after the last metric that fits whole: never half
+ * a pair, nor a histogram's count without its sum */
 const char *stats_format(char *buf, size_t len);
 
 #endif
