@@ -81,6 +81,7 @@ PREFIXES = {
     "dmarc/psl.c": ("psl_",),
     "dmarc/mailaddr.c": ("mailaddr_",),
     "policy/policy.c": ("policy_",),
+    "policy/results.c": ("results_",),
     "session/session.c": ("session_",),
     "session/message.c": ("message_",),
 }
