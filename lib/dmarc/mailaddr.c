@@ -40,7 +40,6 @@ struct parse {
 	struct tok *t;
 	size_t nt, i;
 	int count;         /* addresses seen */
-	int syntax;        /* the list is not RFC 5322 */
 	int have_domain;   /* the first address had a usable domain */
 	int all_domains;   /* every address so far had a usable domain */
 	char domain[DNAME_BUFSIZE];
