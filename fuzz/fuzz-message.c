@@ -17,11 +17,13 @@
 #include <string.h>
 
 #include "authres.h"
-#include "settings.h"
+#include "dkim.h"
+#include "dmarc.h"
 #include "dns.h"
 #include "message.h"
 #include "psl.h"
 #include "session.h"
+#include "settings.h"
 #include "spf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

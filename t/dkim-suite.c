@@ -34,6 +34,7 @@
 #include "settings.h"
 #include "dkim.h"
 #include "dns.h"
+#include "results.h"
 #include "session.h"
 #include "suite-unbound.h"
 #include "tap.h"
@@ -324,9 +325,19 @@ verify_session(const char *msg, size_t len, struct got *g)
 	session_mail_from(s, "<>");
 	feed(&k, msg, len);
 	v = session_eom(s);
-	if (v->dkim_done)
-		collect(v->dkim, v->ndkim, g);
-	else {
+	if (results_next(v->results, NULL, "dkim") != NULL) {
+		size_t n = 0;
+		struct dkv_result *res = xcalloc(results_count(v->results,
+		    "dkim"), sizeof(*res));
+
+		/* the signatures' outcomes (dkim=none has none) */
+		for (const struct result *r = results_next(v->results, NULL,
+		    "dkim"); r != NULL; r = results_next(v->results, r, "dkim"))
+			if (r->dkim != NULL)
+				res[n++] = *r->dkim;
+		collect(res, n, g);
+		free(res);
+	} else {
 		str_copy(g->text, "(no dkim result)", sizeof(g->text));
 		str_copy(g->names, g->text, sizeof(g->names));
 		g->best = -1;

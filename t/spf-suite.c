@@ -27,6 +27,7 @@
 
 #include "settings.h"
 #include "dns.h"
+#include "results.h"
 #include "session.h"
 #include "spf.h"
 #include "spf-suitefile.h"
@@ -132,6 +133,7 @@ session_check(const struct session_env *env, struct settings *cfg, char **f,
 {
 	struct session *s = session_new(env, cfg);
 	const struct session_verdict *v;
+	const struct result *r;
 	char *arg = xasprintf("<%s>", f[4]);
 	int have = 1;
 
@@ -140,10 +142,10 @@ session_check(const struct session_env *env, struct settings *cfg, char **f,
 	session_mail_from(s, arg);
 	session_eoh(s);
 	v = session_eom(s);
-	if (v->spf_mailfrom_done)
-		*o = v->spf_mailfrom;
-	else if (v->spf_helo_done)
-		*o = v->spf_helo;
+	/* MAIL FROM's result comes first when it was checked */
+	r = results_next(v->results, NULL, "spf");
+	if (r != NULL)
+		*o = *r->spf;
 	else
 		have = 0;
 	session_free(&s);

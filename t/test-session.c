@@ -8,11 +8,15 @@
 #include <string.h>
 
 #include "authres.h"
-#include "settings.h"
+#include "dkim.h"
+#include "dmarc.h"
 #include "dns.h"
+#include "mailaddr.h"
 #include "message.h"
 #include "psl.h"
+#include "results.h"
 #include "session.h"
+#include "settings.h"
 #include "spf.h"
 #include "tap.h"
 #include "util.h"
@@ -354,7 +358,8 @@ test_limits(void)
 		session_header(s, "X-Pad", " v");
 	session_header(s, "From", " ceo@example.com");
 	v = session_eom(s);
-	is_int(v->nfrom, 2, "From past the limit: counted");
+	is_str(v->reason, "the message has several From headers",
+	    "From past the limit: counted");
 	is_int(v->action, SESSION_REJECT, "From past the limit: several From, reject");
 	is_str(v->smtp_rcode, "550", "From past the limit: 550");
 	session_free(&s);
@@ -385,7 +390,8 @@ test_limits(void)
 	session_header(s, "From", " user@example.org");
 	v = session_eom(s);
 	is_int(v->nar_delete, 1, "forgery past 1 MB of headers removed");
-	is_int(v->nfrom, 1, "From past 1 MB of headers counted");
+	ok(results_next(v->results, NULL, "dmarc") == NULL,
+	    "From past 1 MB of headers counted (no From error)");
 	is_int(v->action, SESSION_TEMPFAIL, "past 1 MB of headers: tempfail");
 	free(big);
 	session_free(&s);
@@ -425,6 +431,7 @@ test_obsolete_colon(void)
 	struct settings *cfg = conf(base);
 	const struct session_verdict *v;
 	struct session *s;
+	const struct result *r;
 	FILE *f;
 
 	if (cfg == NULL)
@@ -439,8 +446,12 @@ test_obsolete_colon(void)
 	if (f != NULL)
 		fclose(f);
 	v = session_eom(s);
-	is_int(v->nfrom, 2, "obsolete colon: \"From :\" is a second From field");
-	is_int(v->from_status, MAILADDR_MULTIPLE, "obsolete colon: several From");
+	is_str(v->reason, "the message has several From headers",
+	    "obsolete colon: \"From :\" is a second From field");
+	r = results_next(v->results, NULL, "dmarc");
+	ok(r != NULL && r->from_error == MAILADDR_MULTIPLE &&
+	    strcmp(r->result, "permerror") == 0 && r->dmarc == NULL,
+	    "obsolete colon: several From, a dmarc permerror");
 	is_int(v->nar_delete, 1, "obsolete colon: our forged A-R is removed");
 	session_free(&s);
 
@@ -453,7 +464,8 @@ test_obsolete_colon(void)
 	session_header(s, "From", " user@example.org");
 	session_header(s, "From ", " other@example.net");
 	v = session_eom(s);
-	is_int(v->nfrom, 2, "name \"From \" from the MTA counts as From");
+	is_str(v->reason, "the message has several From headers",
+	    "name \"From \" from the MTA counts as From");
 	session_free(&s);
 }
 
@@ -474,14 +486,17 @@ test_envelope(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct session *s = session_new(&env, cfg);
 		const struct session_verdict *v;
+		const struct result *r;
 
 		session_connect(s, NULL, "192.0.2.10");
 		session_helo(s, "x");
 		session_mail_from(s, cases[i].arg);
 		session_header(s, "From", " user@example.org");
 		v = session_eom(s);
-		ok(v->authres != NULL && v->spf_mailfrom_done, "envelope %s evaluated",
-		    cases[i].arg);
+		r = results_next(v->results, NULL, "spf");
+		ok(v->authres != NULL && r != NULL && r->spf != NULL &&
+		    results_prop_value(r, "smtp", "mailfrom") != NULL,
+		    "envelope %s evaluated", cases[i].arg);
 		ok(v->authres != NULL && strstr(v->authres, cases[i].want) != NULL,
 		    "envelope %s: header has %s: %s", cases[i].arg, cases[i].want,
 		    v->authres ? v->authres : "(none)");
@@ -501,6 +516,7 @@ test_signed(void)
 	struct settings *cfg;
 	struct session *s;
 	const struct session_verdict *v;
+	const struct result *r;
 	FILE *f, *keys;
 	char *u;
 
@@ -534,12 +550,15 @@ test_signed(void)
 	is_int(message_feed(s, f), 0, "signed message read");
 	fclose(f);
 	v = session_eom(s);
-	is_int(v->ndkim, 2, "two signatures");
+	is_int(results_count(v->results, "dkim"), 2, "two signatures");
+	r = results_next(v->results, results_next(v->results, NULL, "dkim"),
+	    "dkim");
 	u = v->authres ? strdup(v->authres) : NULL;
 	ok(u != NULL && strstr(u, "dkim=pass (ed25519 key) header.d=football.example.com") != NULL,
 	    "ed25519 signature passes: %s", u ? u : "(none)");
 	ok(u != NULL && strstr(u, "header.a=rsa-sha256") != NULL &&
-	    v->dkim[1].result == DKV_RES_PASS, "rsa signature passes");
+	    r != NULL && r->dkim != NULL && r->dkim->result == DKV_RES_PASS,
+	    "rsa signature passes");
 	free(u);
 	session_free(&s);
 }

@@ -17,11 +17,15 @@
 #include "authres.h"
 #include "cidr.h"
 #include "deadline.h"
+#include "dkim.h"
 #include "dkim_key.h"
+#include "dmarc.h"
 #include "dns.h"
+#include "mailaddr.h"
 #include "psl.h"
 #include "session.h"
 #include "settings.h"
+#include "spf.h"
 #include "util.h"
 
 #define AR_NAME "Authentication-Results"
@@ -30,6 +34,36 @@ struct hdr {
 	const char *name;
 	const char *value;
 };
+
+struct session;
+
+/* session_method - one authentication method as the session runs it.
+ * Every hook may be NULL. start() runs at the first header of a message
+ * that is evaluated and returns the method's state for the message (NULL:
+ * nothing to stream); header(), eoh() and body() get the message as it
+ * arrives, when there is state; eom() adds the method's results to the
+ * list (state may be NULL); done() frees the state. */
+struct session_method {
+	const char *name;
+	void *(*start)(struct session *s);
+	void (*header)(void *st, const char *name, const char *value);
+	void (*eoh)(void *st);
+	void (*body)(void *st, const unsigned char *p, size_t len);
+	void (*eom)(struct session *s, void *st, struct results *rs);
+	void (*done)(void *st);
+};
+
+static const struct session_method method_spf, method_dkim, method_dmarc;
+
+/* the methods, in the order their results go into the header: DMARC
+ * reads what SPF and DKIM found. A new method is a module of its own, a
+ * struct session_method and one line here. */
+static const struct session_method *const methods[] = {
+	&method_spf,
+	&method_dkim,
+	&method_dmarc,
+};
+#define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 
 struct session {
 	const struct session_env *env;
@@ -55,13 +89,23 @@ struct session {
 	unsigned nar;           /* Authentication-Results headers seen */
 	unsigned nfrom;         /* From header fields seen */
 	const char *from_value; /* the first one's value */
-	struct dkv_msg *dkim;  /* NULL until the first header, or when off */
+	void *state[NMETHODS];  /* each method's, while the message runs */
 	int skip;               /* trusted or authenticated: no evaluation */
 	int started;            /* message_start() ran for this message */
 	struct timespec deadline; /* where the DNS budget ends (see spend) */
 	long eoh_ms;            /* spent waiting at the end of the headers */
 	unsigned *ar_delete;    /* forged ones of ours, however many (arena) */
 	size_t nar_delete, cap_ar_delete;
+
+	/* the author domains (RFC 7489 6.6.1), found at the end of message */
+	enum mailaddr_status from_status;
+	const char *from_error;   /* why from_status is not OK, in words */
+	const char *const *authors; /* nauthors, when from_status is OK */
+	size_t nauthors;
+
+	/* the evaluation */
+	struct results results;
+	struct policy_decision decision;
 	struct session_verdict verdict;
 	char log_line[1024];
 };
@@ -167,6 +211,17 @@ session_env_close(struct session_env **ep)
 	*ep = NULL;
 }
 
+/* methods_done - free what the methods hold for the message */
+static void
+methods_done(struct session *s)
+{
+	for (size_t i = 0; i < NMETHODS; i++) {
+		if (s->state[i] != NULL && methods[i]->done != NULL)
+			methods[i]->done(s->state[i]);
+		s->state[i] = NULL;
+	}
+}
+
 struct session *
 session_new(const struct session_env *env, struct settings *cfg)
 {
@@ -185,7 +240,7 @@ session_free(struct session **sp)
 
 	if (sp == NULL || (s = *sp) == NULL)
 		return;
-	dkv_msg_free(&s->dkim);
+	methods_done(s);
 	arena_free(&s->arena);
 	settings_unref(&s->cfg);
 	free(s);
@@ -292,8 +347,11 @@ message_start(struct session *s)
 	 * waits for them there: those lookups get the budget from here; the
 	 * end of the message gets what they left of it */
 	deadline_in(&s->deadline, s->cfg->policy_dns_budget_ms);
-	if (!s->skip && s->cfg->dkim_enable && s->env->dkim != NULL)
-		s->dkim = dkv_msg_new(s->env->dkim, &s->deadline);
+	if (s->skip)
+		return;
+	for (size_t i = 0; i < NMETHODS; i++)
+		if (methods[i]->start != NULL)
+			s->state[i] = methods[i]->start(s);
 }
 
 /* ar_forged - remember the index of a forged Authentication-Results to
@@ -377,8 +435,9 @@ session_header(struct session *s, const char *name, const char *value)
 	s->nhdrs++;
 	s->hdr_bytes += n;
 
-	if (s->dkim != NULL)
-		dkv_msg_header(s->dkim, name, value);
+	for (size_t i = 0; i < NMETHODS; i++)
+		if (s->state[i] != NULL && methods[i]->header != NULL)
+			methods[i]->header(s->state[i], name, value);
 	inspect_header(s, fname, value, s->hdrs[s->nhdrs - 1].value);
 	return 0;
 }
@@ -386,25 +445,28 @@ session_header(struct session *s, const char *name, const char *value)
 void
 session_eoh(struct session *s)
 {
-	message_start(s);
-	if (s->dkim != NULL) {
-		struct timespec t0, t1;
+	struct timespec t0, t1;
 
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		dkv_msg_eoh(s->dkim);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		s->eoh_ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 +
-		    (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	}
+	message_start(s);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < NMETHODS; i++)
+		if (s->state[i] != NULL && methods[i]->eoh != NULL)
+			methods[i]->eoh(s->state[i]);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s->eoh_ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
 }
 
 void
 session_body(struct session *s, const unsigned char *p, size_t len)
 {
 	s->body_bytes += len;
-	if (s->dkim != NULL)
-		dkv_msg_body(s->dkim, p, len);
+	for (size_t i = 0; i < NMETHODS; i++)
+		if (s->state[i] != NULL && methods[i]->body != NULL)
+			methods[i]->body(s->state[i], p, len);
 }
+
+/* ---- the methods ------------------------------------------------------ */
 
 /* helo_checkable - whether the HELO name is a domain SPF can evaluate:
  * not empty, not an address literal, at least one dot */
@@ -415,408 +477,374 @@ helo_checkable(const char *helo)
 	    strchr(helo, ' ') == NULL;
 }
 
+/* spf_one - check one identity (sender NULL: HELO) and add its result */
 static void
-run_spf(struct session *s, struct session_verdict *v)
+spf_one(struct session *s, struct results *rs, const char *sender,
+    const char *property, const char *value)
+{
+	struct spf_outcome *o = arena_alloc(s->arena, sizeof(*o));
+	struct result *r;
+
+	spf_check_until(s->env->spf, s->client_ip, sender, s->helo,
+	    &s->deadline, o);
+	r = results_add(rs, "spf", spf_result_name(o->result),
+	    o->reason[0] ? o->reason : NULL);
+	results_prop(rs, r, "smtp", property, value, NULL);
+	r->spf = o;
+}
+
+static void
+spf_eom(struct session *s, void *st, struct results *rs)
 {
 	const struct settings *cfg = s->cfg;
 	int null_sender = s->mail_from == NULL || s->mail_from[0] == '\0';
 
+	(void)st;
 	if (!cfg->spf_enable || s->env->spf == NULL || s->client_ip[0] == '\0')
 		return;
-	if (!null_sender) {
-		spf_check_until(s->env->spf, s->client_ip, s->mail_from, s->helo,
-		    &s->deadline, &v->spf_mailfrom);
-		v->spf_mailfrom_done = 1;
-	}
+	if (!null_sender)
+		spf_one(s, rs, s->mail_from, "mailfrom", s->mail_from);
 	/* RFC 7208 2.3: the HELO identity is checked always when MAIL FROM is
 	 * null (the identity is then postmaster@HELO), optionally otherwise.
 	 * For the null sender a HELO that is no domain (an address literal, a
 	 * single label) is still checked: its result is none (4.3), and the
 	 * header says so instead of saying nothing about SPF. */
-	if (null_sender || (cfg->spf_helo && helo_checkable(s->helo))) {
-		spf_check_until(s->env->spf, s->client_ip, NULL, s->helo,
-		    &s->deadline, &v->spf_helo);
-		v->spf_helo_done = 1;
+	if (null_sender || (cfg->spf_helo && helo_checkable(s->helo)))
+		spf_one(s, rs, NULL, "helo", s->helo);
+}
+
+static const struct session_method method_spf = {
+	.name = "spf",
+	.eom = spf_eom,
+};
+
+static void *
+dkim_start(struct session *s)
+{
+	if (!s->cfg->dkim_enable || s->env->dkim == NULL)
+		return NULL;
+	return dkv_msg_new(s->env->dkim, &s->deadline);
+}
+
+static void
+dkim_header(void *st, const char *name, const char *value)
+{
+	dkv_msg_header(st, name, value);
+}
+
+static void
+dkim_eoh(void *st)
+{
+	dkv_msg_eoh(st);
+}
+
+static void
+dkim_body(void *st, const unsigned char *p, size_t len)
+{
+	dkv_msg_body(st, p, len);
+}
+
+/* dkim_eom - one result per signature, or dkim=none */
+static void
+dkim_eom(struct session *s, void *st, struct results *rs)
+{
+	const struct dkv_result *res;
+	size_t n;
+
+	if (st == NULL)
+		return;
+	dkv_msg_eom(st, &res, &n);
+	if (n == 0)
+		results_add(rs, "dkim", "none", NULL);
+	for (size_t i = 0; i < n; i++) {
+		const struct dkv_result *d = &res[i];
+		const char *reason = d->reason[0] ? d->reason : NULL;
+		struct result *r;
+
+		if (d->result == DKV_RES_PASS && d->key_bits > 0)
+			reason = strcmp(d->algorithm, "ed25519-sha256") == 0 ?
+			    "ed25519 key" : arena_printf(s->arena, "%u-bit key",
+			    d->key_bits);
+		r = results_add(rs, "dkim", dkv_res_name(d->result), reason);
+		r->dkim = d;
+		if (d->domain[0])
+			results_prop(rs, r, "header", "d", d->domain, NULL);
+		if (d->identity[0])
+			results_prop(rs, r, "header", "i", d->identity, NULL);
+		if (d->selector[0])
+			results_prop(rs, r, "header", "s", d->selector, NULL);
+		if (d->algorithm[0])
+			results_prop(rs, r, "header", "a", d->algorithm, NULL);
+		if (d->b[0])
+			results_prop(rs, r, "header", "b", d->b, NULL);
 	}
 }
 
 static void
-run_dkim(struct session *s, struct session_verdict *v)
+dkim_done(void *st)
 {
-	if (s->dkim == NULL)
+	struct dkv_msg *m = st;
+
+	dkv_msg_free(&m);
+}
+
+static const struct session_method method_dkim = {
+	.name = "dkim",
+	.start = dkim_start,
+	.header = dkim_header,
+	.eoh = dkim_eoh,
+	.body = dkim_body,
+	.eom = dkim_eom,
+	.done = dkim_done,
+};
+
+/* dmarc_from_error - the result for a From that names no usable author:
+ * permerror, with the reason */
+static void
+dmarc_from_error(struct session *s, struct results *rs)
+{
+	struct result *r = results_add(rs, "dmarc", "permerror", s->from_error);
+
+	r->from_error = s->from_status;
+}
+
+/* dmarc_input - what SPF and DKIM found, from the list, as DMARC takes it */
+static void
+dmarc_input(struct session *s, const struct results *rs,
+    struct dmarc_input *in)
+{
+	const struct result *mf = NULL, *helo = NULL, *spf = NULL;
+	struct dmarc_dkim *ids;
+	size_t n = 0;
+
+	memset(in, 0, sizeof(*in));
+	for (const struct result *r = results_next(rs, NULL, "spf"); r != NULL;
+	    r = results_next(rs, r, "spf")) {
+		if (mf == NULL && results_prop_value(r, "smtp", "mailfrom"))
+			mf = r;
+		if (helo == NULL && results_prop_value(r, "smtp", "helo"))
+			helo = r;
+	}
+	if (mf != NULL) {
+		const char *at = strrchr(results_prop_value(mf, "smtp",
+		    "mailfrom"), '@');
+
+		in->spf_domain = at != NULL && at[1] != '\0' ? at + 1 : NULL;
+		spf = mf;
+	} else if (helo != NULL) {
+		/* the null sender: RFC 7208 2.4 makes postmaster@HELO the MAIL
+		 * FROM identity, which is the one DMARC uses (RFC 7489 4.1) */
+		in->spf_domain = results_prop_value(helo, "smtp", "helo");
+		spf = helo;
+	}
+	if (spf != NULL) {
+		in->spf_pass = spf->spf->result == SPF_RESULT_PASS;
+		in->spf_temperror = spf->spf->result == SPF_RESULT_TEMPERROR;
+	}
+	/* every signature counts, however many dkim.max_signatures allows */
+	ids = arena_alloc(s->arena, (results_count(rs, "dkim") + 1) *
+	    sizeof(*ids));
+	for (const struct result *r = results_next(rs, NULL, "dkim"); r != NULL;
+	    r = results_next(rs, r, "dkim")) {
+		if (r->dkim == NULL)
+			continue;
+		ids[n].domain = r->dkim->domain;
+		ids[n].pass = r->dkim->result == DKV_RES_PASS;
+		ids[n].temperror = r->dkim->result == DKV_RES_TEMPERROR;
+		n++;
+	}
+	in->dkim = ids;
+	in->ndkim = n;
+}
+
+/* dmarc_eom - one result per author domain (RFC 7489 6.6.1), in order of
+ * appearance; a From without a usable author is one permerror */
+static void
+dmarc_eom(struct session *s, void *st, struct results *rs)
+{
+	struct dmarc_input in;
+
+	(void)st;
+	if (!s->cfg->dmarc_enable)
 		return;
-	dkv_msg_eom(s->dkim, &v->dkim, &v->ndkim);
-	v->dkim_done = 1;
+	if (s->from_status != MAILADDR_OK) {
+		dmarc_from_error(s, rs);
+		return;
+	}
+	dmarc_input(s, rs, &in);
+	for (size_t i = 0; i < s->nauthors; i++) {
+		struct dmarc_outcome *o = arena_alloc(s->arena, sizeof(*o));
+		struct result *r;
+		const char *reason;
+
+		in.from_domain = s->authors[i];
+		/* RFC 7489 6.6.4: pct is a sample of messages: our own coin */
+		dmarc_evaluate(s->env->dmarc, &in, arc4random_uniform(100),
+		    &s->deadline, o);
+		if (o->result == DMARC_RES_PASS || o->result == DMARC_RES_FAIL)
+			reason = arena_printf(s->arena, "p=%s dis=%s",
+			    dmarc_policy_name(o->policy),
+			    dmarc_policy_name(o->disposition));
+		else
+			reason = o->reason[0] ? o->reason : NULL;
+		r = results_add(rs, "dmarc", dmarc_res_name(o->result), reason);
+		results_prop(rs, r, "header", "from", s->authors[i], NULL);
+		r->dmarc = o;
+	}
 }
 
-/* dmarc_rank - how strongly an author domain's evaluation weighs on the
- * action (RFC 7489 6.6.1: the strictest policy among the checks that fail):
- * a final reject, a final quarantine, a temporary error that could change
- * the outcome, a failure with p=none, a pass, no policy */
-static int
-dmarc_rank(const struct dmarc_outcome *o)
-{
-	int temp = o->result == DMARC_RES_TEMPERROR ||
-	    (o->result == DMARC_RES_FAIL && o->temp_aligned);
+static const struct session_method method_dmarc = {
+	.name = "dmarc",
+	.eom = dmarc_eom,
+};
 
-	if (o->result == DMARC_RES_FAIL && !temp)
-		return o->disposition == DMARC_POLICY_REJECT ? 6 :
-		    o->disposition == DMARC_POLICY_QUARANTINE ? 5 : 3;
-	if (temp)
-		return 4;
-	return o->result == DMARC_RES_PASS ? 2 : 1;
-}
+/* ---- the end of the message ------------------------------------------- */
 
 /* find_authors - the author domains from the From fields (all of them
- * are counted, past the header limits too), into v; no DNS */
+ * are counted, past the header limits too); no DNS */
 static void
-find_authors(struct session *s, struct session_verdict *v)
+find_authors(struct session *s)
 {
 	struct mailaddr_authors *au;
 	const char **doms;
 
-	v->nfrom = s->nfrom;
+	s->nauthors = 0;
+	s->authors = NULL;
+	s->from_error = NULL;
 	if (s->nfrom == 0) {
-		v->from_status = MAILADDR_NONE;
-		return;
-	}
-	if (s->nfrom > 1) {
+		s->from_status = MAILADDR_NONE;
+	} else if (s->nfrom > 1) {
 		/* RFC 5322 3.6: one From field; several stay an error */
-		v->from_status = MAILADDR_MULTIPLE;
-		return;
-	}
-	au = arena_alloc(s->arena, sizeof(*au));
-	v->from_status = mailaddr_from_domains(s->from_value, au);
-	if (v->from_status != MAILADDR_OK)
-		return;
-	doms = arena_alloc(s->arena, au->n * sizeof(*doms));
-	for (size_t i = 0; i < au->n; i++)
-		doms[i] = arena_strdup(s->arena, au->domain[i]);
-	v->author_domains = doms;
-	v->nauthors = au->n;
-	v->from_domain = doms[0];
-}
-
-static void
-run_dmarc(struct session *s, struct session_verdict *v)
-{
-	const char *const *doms;
-	struct dmarc_outcome *outs;
-	struct dmarc_dkim *ids;
-	struct dmarc_input in;
-	const char *at;
-	size_t pick = 0;
-
-	find_authors(s, v);
-	if (v->from_status != MAILADDR_OK || !s->cfg->dmarc_enable)
-		return;
-	doms = v->author_domains;
-
-	memset(&in, 0, sizeof(in));
-	at = s->mail_from ? strrchr(s->mail_from, '@') : NULL;
-	if (v->spf_mailfrom_done) {
-		in.spf_domain = at != NULL && at[1] != '\0' ? at + 1 : NULL;
-		in.spf_pass = v->spf_mailfrom.result == SPF_RESULT_PASS;
-		in.spf_temperror = v->spf_mailfrom.result == SPF_RESULT_TEMPERROR;
-	} else if (v->spf_helo_done) {
-		/* the null sender: RFC 7208 2.4 makes postmaster@HELO the MAIL
-		 * FROM identity, which is the one DMARC uses (RFC 7489 4.1) */
-		in.spf_domain = s->helo;
-		in.spf_pass = v->spf_helo.result == SPF_RESULT_PASS;
-		in.spf_temperror = v->spf_helo.result == SPF_RESULT_TEMPERROR;
-	}
-	/* every signature counts, however many dkim.max_signatures allows */
-	ids = arena_alloc(s->arena, (v->ndkim ? v->ndkim : 1) * sizeof(*ids));
-	for (size_t i = 0; i < v->ndkim; i++) {
-		ids[i].domain = v->dkim[i].domain;
-		ids[i].pass = v->dkim[i].result == DKV_RES_PASS;
-		ids[i].temperror = v->dkim[i].result == DKV_RES_TEMPERROR;
-	}
-	in.dkim = ids;
-	in.ndkim = v->ndkim;
-	outs = arena_alloc(s->arena, v->nauthors * sizeof(*outs));
-	for (size_t i = 0; i < v->nauthors; i++) {
-		in.from_domain = doms[i];
-		/* RFC 7489 6.6.4: pct is a sample of messages: our own coin */
-		dmarc_evaluate(s->env->dmarc, &in, arc4random_uniform(100),
-		    &s->deadline, &outs[i]);
-		if (dmarc_rank(&outs[i]) > dmarc_rank(&outs[pick]))
-			pick = i;
-	}
-	v->author_dmarc = outs;
-	v->dmarc = outs[pick];
-	v->from_domain = doms[pick];
-	v->dmarc_done = 1;
-}
-
-/* never_reject - whether the author domain (or a parent of it) is on the
- * list of domains never rejected */
-static int
-never_reject(const struct settings *cfg, const char *domain)
-{
-	size_t dl = domain ? strlen(domain) : 0;
-
-	for (size_t i = 0; i < cfg->policy_nnever_reject; i++) {
-		const char *d = cfg->policy_never_reject[i];
-		size_t n = strlen(d);
-
-		if (dl == n && strcasecmp(domain, d) == 0)
-			return 1;
-		if (dl > n && domain[dl - n - 1] == '.' &&
-		    strcasecmp(domain + dl - n, d) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* temp_relevant - a temporary DNS error that could change the outcome:
- * the DMARC record lookup itself, or, on a failure, the check of an
- * identifier that would have aligned (an unaligned one cannot matter) */
-static int
-temp_relevant(const struct session_verdict *v)
-{
-	return v->dmarc.result == DMARC_RES_TEMPERROR ||
-	    (v->dmarc.result == DMARC_RES_FAIL && v->dmarc.temp_aligned);
-}
-
-static void
-set_reply(struct session *s, struct session_verdict *v, enum session_action a,
-    const char *rcode, const char *xcode, const char *text)
-{
-	char *t = arena_strdup(s->arena, text);
-
-	/* libmilter takes the text as a format: no '%', no line breaks */
-	for (char *p = t; *p; p++)
-		if (*p == '%' || *p == '\r' || *p == '\n')
-			*p = ' ';
-	v->action = a;
-	v->smtp_rcode = rcode;
-	v->smtp_xcode = xcode;
-	v->smtp_text = t;
-}
-
-/* decide - the action from the results, the config and the client */
-static void
-decide(struct session *s, struct session_verdict *v)
-{
-	const struct settings *cfg = s->cfg;
-	int enforce = cfg->policy_mode == POLICY_ENFORCE;
-	const struct dmarc_outcome *d = &v->dmarc;
-
-	v->action = SESSION_ACCEPT;
-	if (cfg->dmarc_enable && v->from_status != MAILADDR_OK) {
-		const char *why;
-
-		switch (v->from_status) {
-		case MAILADDR_NONE:
-			why = v->nfrom == 0 ? "the message has no From header" :
-			    "the From header has no address";
-			break;
-		case MAILADDR_MULTIPLE:
-			why = v->nfrom > 1 ? "the message has several From headers" :
-			    "the From header has several addresses";
-			break;
-		case MAILADDR_NO_DOMAIN:
-			why = "the From address has no domain";
-			break;
-		case MAILADDR_TOO_MANY:
-			why = arena_printf(s->arena, "the From header names "
-			    "more than %d author domains", MAILADDR_MAX_AUTHORS);
-			break;
-		default:
-			why = "the From header cannot be parsed";
-			break;
+		s->from_status = MAILADDR_MULTIPLE;
+	} else {
+		au = arena_alloc(s->arena, sizeof(*au));
+		s->from_status = mailaddr_from_domains(s->from_value, au);
+		if (s->from_status == MAILADDR_OK) {
+			doms = arena_alloc(s->arena, au->n * sizeof(*doms));
+			for (size_t i = 0; i < au->n; i++)
+				doms[i] = arena_strdup(s->arena, au->domain[i]);
+			s->authors = doms;
+			s->nauthors = au->n;
+			return;
 		}
-		v->reason = why;
-		if (enforce && cfg->policy_on_from_error == FROM_ERROR_REJECT)
-			set_reply(s, v, SESSION_REJECT, "550", "5.7.1",
-			    arena_printf(s->arena, "Rejected: %s (RFC 5322 3.6 "
-			    "requires exactly one author for DMARC)", why));
-		return;
 	}
-	if (!v->dmarc_done)
-		return;
-	if (temp_relevant(v)) {
-		v->reason = "temporary DNS error";
-		if (enforce && cfg->policy_on_temperror == TEMPERROR_TEMPFAIL)
-			set_reply(s, v, SESSION_TEMPFAIL, "451", "4.7.5",
-			    arena_printf(s->arena, "Cannot check DMARC for %s now: "
-			    "temporary DNS error, try again later", v->from_domain));
-		return;
-	}
-	if (d->result != DMARC_RES_FAIL)
-		return;
-	if (d->disposition == DMARC_POLICY_REJECT) {
-		v->reason = "DMARC policy reject";
-		if (!enforce || never_reject(cfg, v->from_domain))
-			return;
-		set_reply(s, v, SESSION_REJECT, "550", "5.7.1",
-		    arena_printf(s->arena, "Rejected by the DMARC policy of %s: %s",
-		    d->policy_domain[0] ? d->policy_domain : v->from_domain,
-		    d->reason[0] ? d->reason : "no aligned SPF or DKIM pass"));
-	} else if (d->disposition == DMARC_POLICY_QUARANTINE) {
-		v->reason = "DMARC policy quarantine";
-		if (!enforce || cfg->policy_quarantine != QUARANTINE_HOLD)
-			return;
-		v->action = SESSION_QUARANTINE;
-		v->quarantine_reason = arena_printf(s->arena,
-		    "DMARC policy of %s: %s", d->policy_domain[0] ?
-		    d->policy_domain : v->from_domain, d->reason);
+	switch (s->from_status) {
+	case MAILADDR_NONE:
+		s->from_error = s->nfrom == 0 ? "the message has no From header" :
+		    "the From header has no address";
+		break;
+	case MAILADDR_MULTIPLE:
+		s->from_error = s->nfrom > 1 ?
+		    "the message has several From headers" :
+		    "the From header has several addresses";
+		break;
+	case MAILADDR_NO_DOMAIN:
+		s->from_error = "the From address has no domain";
+		break;
+	case MAILADDR_TOO_MANY:
+		s->from_error = arena_printf(s->arena, "the From header names "
+		    "more than %d author domains", MAILADDR_MAX_AUTHORS);
+		break;
+	default:
+		s->from_error = "the From header cannot be parsed";
+		break;
 	}
 }
 
-static void
-add_spf_result(struct authres *ar, const struct spf_outcome *o,
-    const char *property, const char *value)
-{
-	struct authres_result *r;
-
-	r = authres_add(ar, "spf", spf_result_name(o->result),
-	    o->reason[0] ? o->reason : NULL);
-	if (r != NULL)
-		authres_add_prop(r, "smtp", property, value);
-}
-
-static void
-add_dkim_result(struct session *s, struct authres *ar, const struct dkv_result *d)
-{
-	struct authres_result *r;
-	const char *comment = d->reason[0] ? d->reason : NULL;
-
-	if (d->result == DKV_RES_PASS && d->key_bits > 0)
-		comment = strcmp(d->algorithm, "ed25519-sha256") == 0 ?
-		    "ed25519 key" : arena_printf(s->arena, "%u-bit key", d->key_bits);
-	r = authres_add(ar, "dkim", dkv_res_name(d->result), comment);
-	if (r == NULL)
-		return;
-	if (d->domain[0])
-		authres_add_prop(r, "header", "d", d->domain);
-	if (d->identity[0])
-		authres_add_prop(r, "header", "i", d->identity);
-	if (d->selector[0])
-		authres_add_prop(r, "header", "s", d->selector);
-	if (d->algorithm[0])
-		authres_add_prop(r, "header", "a", d->algorithm);
-	if (d->b[0])
-		authres_add_prop(r, "header", "b", d->b);
-}
-
-static void
-add_dmarc_one(struct session *s, struct authres *ar,
-    const struct dmarc_outcome *d, const char *domain)
-{
-	struct authres_result *r;
-	const char *comment;
-
-	if (d->result == DMARC_RES_PASS || d->result == DMARC_RES_FAIL)
-		comment = arena_printf(s->arena, "p=%s dis=%s",
-		    dmarc_policy_name(d->policy), dmarc_policy_name(d->disposition));
-	else
-		comment = d->reason[0] ? d->reason : NULL;
-	r = authres_add(ar, "dmarc", dmarc_res_name(d->result), comment);
-	if (r != NULL)
-		authres_add_prop(r, "header", "from", domain);
-}
-
-/* add_dmarc_result - one dmarc= per author domain (RFC 7489 6.6.1) */
-static void
-add_dmarc_result(struct session *s, struct authres *ar,
-    const struct session_verdict *v)
-{
-	if (v->from_status != MAILADDR_OK) {
-		authres_add(ar, "dmarc", "permerror", v->reason);
-		return;
-	}
-	for (size_t i = 0; i < v->nauthors; i++)
-		add_dmarc_one(s, ar, &v->author_dmarc[i], v->author_domains[i]);
-}
-
-static void
-build_authres(struct session *s, struct session_verdict *v)
+/* build_authres - the header from the results list */
+static const char *
+build_authres(struct session *s)
 {
 	struct authres *ar = authres_new(s->cfg->authserv_id);
+	const char *out;
 	char *text;
 
-	if (v->spf_mailfrom_done)
-		add_spf_result(ar, &v->spf_mailfrom, "mailfrom", s->mail_from);
-	if (v->spf_helo_done)
-		add_spf_result(ar, &v->spf_helo, "helo", s->helo);
-	if (v->dkim_done && v->ndkim == 0)
-		authres_add(ar, "dkim", "none", NULL);
-	for (size_t i = 0; i < v->ndkim; i++)
-		add_dkim_result(s, ar, &v->dkim[i]);
-	if (s->cfg->dmarc_enable && (v->dmarc_done || v->from_status != MAILADDR_OK))
-		add_dmarc_result(s, ar, v);
+	for (size_t i = 0; i < s->results.n; i++) {
+		const struct result *r = &s->results.v[i];
+		struct authres_result *a;
+
+		a = authres_add(ar, r->method, r->result, r->reason);
+		for (size_t j = 0; a != NULL && j < r->nprops; j++)
+			authres_add_prop_comment(a, r->props[j].ptype,
+			    r->props[j].property, r->props[j].value,
+			    r->props[j].comment);
+	}
 	text = authres_render_lf(ar);
-	v->authres = arena_strdup(s->arena, text);
+	out = arena_strdup(s->arena, text);
 	free(text);
 	authres_free(&ar);
+	return out;
 }
 
 const struct session_verdict *
 session_eom(struct session *s)
 {
 	struct session_verdict *v = &s->verdict;
+	struct policy_decision *d = &s->decision;
+	struct policy_input in;
 
 	memset(v, 0, sizeof(*v));
-	v->action = SESSION_ACCEPT;
+	memset(&in, 0, sizeof(in));
 	message_start(s);
+	results_init(&s->results, s->arena);
+	in.results = &s->results;
+	s->nauthors = 0;
 	if (s->trusted) {
 		/* trusted hosts (a content filter re-injecting, local
 		 * submission) keep their headers: they may carry ours */
-		v->skipped = "trusted network";
-		return v;
+		in.skipped = "trusted network";
+	} else {
+		v->ar_delete = s->ar_delete;
+		v->nar_delete = s->nar_delete;
+		if (s->skip)
+			in.skipped = "authenticated";
 	}
-	v->ar_delete = s->ar_delete;
-	v->nar_delete = s->nar_delete;
-	if (s->skip) {
-		v->skipped = "authenticated";
-		return v;
-	}
-	if (s->hdr_overflow) {
-		/* every field was looked at for From and forgeries, but DKIM
-		 * would rest on fields it never saw: policy.on_oversize, in
-		 * report-only mode too (a limit of ours, not a DMARC verdict).
-		 * A From that is wrong whatever the rest says (none, several,
-		 * unparseable: every field was counted) keeps its own answer. */
-		find_authors(s, v);
-		if (s->cfg->dmarc_enable && v->from_status != MAILADDR_OK) {
-			decide(s, v);
-			if (v->action == SESSION_REJECT)
-				return v;
-		}
-		/* nothing was evaluated: no author to report either */
-		v->from_domain = NULL;
-		v->nauthors = 0;
-		v->reason = arena_printf(s->arena, "more than %d header fields "
-		    "or %d bytes of them", SESSION_MAX_HEADERS,
-		    SESSION_MAX_HEADER_BYTES);
-		if (s->cfg->policy_on_oversize == OVERSIZE_REJECT)
-			set_reply(s, v, SESSION_REJECT, "552", "5.3.4",
-			    "Message header too large for authmilter to check");
-		else
-			set_reply(s, v, SESSION_TEMPFAIL, "451", "4.7.0",
-			    "Message header too large for authmilter to check "
-			    "now");
-		return v;
-	}
-	/* one DNS budget for the message, counted in time the MTA waits for
-	 * us: what the key lookups at the end of the headers left of it
-	 * starts now, so every lookup below ends by it, well inside the
-	 * MTA's milter timeouts (the body's transfer in between is not ours
-	 * to count) */
-	{
-		long left = (long)s->cfg->policy_dns_budget_ms - s->eoh_ms;
+	if (in.skipped == NULL) {
+		find_authors(s);
+		if (s->hdr_overflow) {
+			/* every field was looked at for From and forgeries,
+			 * but DKIM would rest on fields it never saw: a From
+			 * that is wrong whatever the rest says (none, several,
+			 * unparseable: every field was counted) is all that
+			 * is evaluated; no author to report either */
+			if (s->cfg->dmarc_enable && s->from_status != MAILADDR_OK)
+				dmarc_from_error(s, &s->results);
+			s->nauthors = 0;
+			in.oversize = arena_printf(s->arena, "more than %d "
+			    "header fields or %d bytes of them",
+			    SESSION_MAX_HEADERS, SESSION_MAX_HEADER_BYTES);
+		} else {
+			/* one DNS budget for the message, counted in time
+			 * the MTA waits for us: what the key lookups at the
+			 * end of the headers left of it starts now, so every
+			 * lookup below ends by it, well inside the MTA's
+			 * milter timeouts (the body's transfer in between
+			 * is not ours to count) */
+			long left = (long)s->cfg->policy_dns_budget_ms -
+			    s->eoh_ms;
 
-		deadline_in(&s->deadline, left > 0 ? (unsigned)left : 0);
+			deadline_in(&s->deadline, left > 0 ? (unsigned)left : 0);
+			for (size_t i = 0; i < NMETHODS; i++)
+				if (methods[i]->eom != NULL)
+					methods[i]->eom(s, s->state[i],
+					    &s->results);
+		}
 	}
-	run_spf(s, v);
-	run_dkim(s, v);
-	run_dmarc(s, v);
-	decide(s, v);
-	build_authres(s, v);
+	policy_decide(&in, s->cfg, s->arena, d);
+	v->action = (enum session_action)d->action;
+	v->smtp_rcode = d->smtp_rcode;
+	v->smtp_xcode = d->smtp_xcode;
+	v->smtp_text = d->smtp_text;
+	v->quarantine_reason = d->quarantine_reason;
+	v->reason = d->reason;
+	v->skipped = in.skipped;
+	v->results = &s->results;
+	if (in.skipped == NULL && in.oversize == NULL)
+		v->authres = build_authres(s);
 	return v;
 }
+
+/* ---- the log line ----------------------------------------------------- */
 
 /* log_value - a value for key=value logging: quoted when it has spaces or
  * quotes, control characters replaced */
@@ -845,10 +873,33 @@ log_value(struct arena *a, const char *v)
 	return out;
 }
 
+/* spf_identity - the SPF result for one identity ("mailfrom", "helo") */
+static const char *
+spf_identity(const struct results *rs, const char *property)
+{
+	for (const struct result *r = results_next(rs, NULL, "spf"); r != NULL;
+	    r = results_next(rs, r, "spf"))
+		if (results_prop_value(r, "smtp", property) != NULL)
+			return r->result;
+	return NULL;
+}
+
+/* prop_or_empty - a property's value, "" when the result has none */
+static const char *
+prop_or_empty(const struct result *r, const char *ptype, const char *property)
+{
+	const char *v = results_prop_value(r, ptype, property);
+
+	return v != NULL ? v : "";
+}
+
 const char *
 session_log_line(struct session *s, double ms)
 {
 	const struct session_verdict *v = &s->verdict;
+	const struct results *rs = &s->results;
+	const struct result *acted = s->decision.acted_on;
+	const char *spf_mf, *spf_helo, *from_domain;
 	struct arena *a = s->arena;
 	struct dynbuf b;
 	char *line;
@@ -860,41 +911,55 @@ session_log_line(struct session *s, double ms)
 	    log_value(a, s->mail_from ? s->mail_from : ""));
 	if (v->skipped)
 		dynbuf_printf(&b, " skipped=%s", log_value(a, v->skipped));
-	if (v->spf_mailfrom_done || v->spf_helo_done)
-		dynbuf_printf(&b, " spf=%s spf_helo=%s",
-		    v->spf_mailfrom_done ? spf_result_name(v->spf_mailfrom.result) : "-",
-		    v->spf_helo_done ? spf_result_name(v->spf_helo.result) : "-");
-	if (v->dkim_done) {
+	spf_mf = spf_identity(rs, "mailfrom");
+	spf_helo = spf_identity(rs, "helo");
+	if (spf_mf != NULL || spf_helo != NULL)
+		dynbuf_printf(&b, " spf=%s spf_helo=%s", spf_mf ? spf_mf : "-",
+		    spf_helo ? spf_helo : "-");
+	if (results_next(rs, NULL, "dkim") != NULL) {
+		const char *sep = "";
+
 		dynbuf_puts(&b, " dkim=");
-		if (v->ndkim == 0)
-			dynbuf_puts(&b, "none");
-		for (size_t i = 0; i < v->ndkim; i++)
-			dynbuf_printf(&b, "%s%s:%s", i ? "," : "",
-			    dkv_res_name(v->dkim[i].result),
-			    log_value(a, v->dkim[i].domain));
+		for (const struct result *r = results_next(rs, NULL, "dkim");
+		    r != NULL; r = results_next(rs, r, "dkim"), sep = ",") {
+			if (r->dkim == NULL)
+				dynbuf_printf(&b, "%s%s", sep, r->result);
+			else
+				dynbuf_printf(&b, "%s%s:%s", sep, r->result,
+				    log_value(a, prop_or_empty(r, "header", "d")));
+		}
 	}
-	if (v->nauthors > 1) {
+	/* the author domain the action follows: the one DMARC acted on, or
+	 * the first when DMARC did not run */
+	from_domain = acted != NULL ? results_prop_value(acted, "header", "from") :
+	    s->nauthors > 0 ? s->authors[0] : NULL;
+	if (s->nauthors > 1) {
 		/* every author domain; dmarc= below is the one acted on */
 		dynbuf_puts(&b, " header_from=");
-		for (size_t i = 0; i < v->nauthors; i++)
+		for (size_t i = 0; i < s->nauthors; i++)
 			dynbuf_printf(&b, "%s%s", i ? "," : "",
-			    log_value(a, v->author_domains[i]));
-		if (v->dmarc_done) {
+			    log_value(a, s->authors[i]));
+		if (acted != NULL) {
+			const char *sep = "";
+
 			dynbuf_puts(&b, " dmarc_authors=");
-			for (size_t i = 0; i < v->nauthors; i++)
-				dynbuf_printf(&b, "%s%s:%s", i ? "," : "",
-				    dmarc_res_name(v->author_dmarc[i].result),
-				    log_value(a, v->author_domains[i]));
+			for (const struct result *r = results_next(rs, NULL,
+			    "dmarc"); r != NULL; r = results_next(rs, r, "dmarc"))
+				if (r->dmarc != NULL) {
+					dynbuf_printf(&b, "%s%s:%s", sep,
+					    r->result, log_value(a,
+					    prop_or_empty(r, "header", "from")));
+					sep = ",";
+				}
 		}
-		dynbuf_printf(&b, " acted_on=%s", log_value(a, v->from_domain));
-	} else if (v->from_domain) {
-		dynbuf_printf(&b, " header_from=%s", log_value(a, v->from_domain));
+		dynbuf_printf(&b, " acted_on=%s", log_value(a, from_domain));
+	} else if (from_domain != NULL) {
+		dynbuf_printf(&b, " header_from=%s", log_value(a, from_domain));
 	}
-	if (v->dmarc_done)
-		dynbuf_printf(&b, " dmarc=%s policy=%s dis=%s",
-		    dmarc_res_name(v->dmarc.result),
-		    dmarc_policy_name(v->dmarc.policy),
-		    dmarc_policy_name(v->dmarc.disposition));
+	if (acted != NULL)
+		dynbuf_printf(&b, " dmarc=%s policy=%s dis=%s", acted->result,
+		    dmarc_policy_name(acted->dmarc->policy),
+		    dmarc_policy_name(acted->dmarc->disposition));
 	if (v->reason)
 		dynbuf_printf(&b, " reason=%s", log_value(a, v->reason));
 	dynbuf_printf(&b, " ar_removed=%zu action=%s ms=%.1f", v->nar_delete,
@@ -925,22 +990,18 @@ session_reset(struct session *s)
 	s->nfrom = 0;
 	s->from_value = NULL;
 	s->skip = 0;
-	dkv_msg_free(&s->dkim);
+	methods_done(s);
+	s->from_status = MAILADDR_OK;
+	s->from_error = NULL;
+	s->authors = NULL;
+	s->nauthors = 0;
+	memset(&s->results, 0, sizeof(s->results));
+	memset(&s->decision, 0, sizeof(s->decision));
 	memset(&s->verdict, 0, sizeof(s->verdict));
 }
 
 const char *
 session_action_name(enum session_action a)
 {
-	switch (a) {
-	case SESSION_ACCEPT:
-		return "accept";
-	case SESSION_REJECT:
-		return "reject";
-	case SESSION_QUARANTINE:
-		return "quarantine";
-	case SESSION_TEMPFAIL:
-		return "tempfail";
-	}
-	return "accept";
+	return policy_action_name((enum policy_action)a);
 }

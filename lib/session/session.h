@@ -2,21 +2,20 @@
  * session.h - one SMTP connection and its messages, evaluated.
  *
  * The milter callbacks and `authmilter -t` feed the same session: connect
- * and HELO facts, macros, envelope, headers and body, then session_eom()
- * runs every method (SPF now; DKIM and DMARC slot in beside it), decides
- * the action and renders the Authentication-Results header. Per-message
- * memory lives in one arena, freed by session_reset() (end of message or
- * abort). A session is used by one thread at a time.
+ * and HELO facts, macros, envelope, headers and body. session_eom() runs
+ * each method in turn (SPF, DKIM, DMARC: each adds its results to the
+ * message's list, results.h), asks policy (policy.h) for the action and
+ * renders the Authentication-Results header and the log line from the
+ * list. Per-message memory lives in one arena, freed by session_reset()
+ * (end of message or abort). A session is used by one thread at a time.
  */
 #ifndef AM_SESSION_H
 #define AM_SESSION_H
 
 #include <stddef.h>
 
-#include "dkim.h"
-#include "dmarc.h"
-#include "mailaddr.h"
-#include "spf.h"
+#include "policy.h"
+#include "results.h"
 
 struct settings;
 struct dns_resolver;
@@ -46,11 +45,12 @@ void session_env_stats(const struct session_env *env, char *buf, size_t len);
 int session_env_reload(struct session_env *env, const struct settings *cfg,
     char *err, size_t errlen);
 
+/* the action, as policy decides it (policy.h) */
 enum session_action {
-	SESSION_ACCEPT = 0,
-	SESSION_REJECT,
-	SESSION_QUARANTINE,
-	SESSION_TEMPFAIL,
+	SESSION_ACCEPT = POLICY_ACCEPT,
+	SESSION_REJECT = POLICY_REJECT,
+	SESSION_QUARANTINE = POLICY_QUARANTINE,
+	SESSION_TEMPFAIL = POLICY_TEMPFAIL,
 };
 
 /* limits on what one message may hand us */
@@ -64,33 +64,18 @@ struct session_verdict {
 	const char *smtp_text;
 	const char *quarantine_reason;
 	/* the Authentication-Results value to insert at the top, folded with
-	 * "\n\t" as libmilter wants; NULL when the client was skipped */
+	 * "\n\t" as libmilter wants; NULL when the client was skipped or the
+	 * headers were over the limits */
 	const char *authres;
 	/* 1-based indices, among the message's Authentication-Results headers,
 	 * of those to delete (ours forged), in ascending order */
 	const unsigned *ar_delete;
 	size_t nar_delete;
-	/* results, for the log line and tests */
 	const char *skipped;      /* why evaluation was skipped, or NULL */
 	const char *reason;       /* why the action, in plain words, or NULL */
-	struct spf_outcome spf_mailfrom;
-	struct spf_outcome spf_helo;
-	int spf_mailfrom_done, spf_helo_done;
-	const struct dkv_result *dkim;  /* one per signature */
-	size_t ndkim;
-	int dkim_done;
-	enum mailaddr_status from_status; /* of the author (From) */
-	const char *from_domain;  /* the author domain the action follows, or NULL */
-	unsigned nfrom;           /* From header fields seen */
-	struct dmarc_outcome dmarc; /* the evaluation the action follows */
-	int dmarc_done;
-	/* RFC 7489 6.6.1: one From field may name several author domains;
-	 * each is evaluated (in order of appearance), the action follows the
-	 * strictest failure (dmarc, from_domain above) and the header carries
-	 * one dmarc= per author domain */
-	size_t nauthors;
-	const char *const *author_domains;
-	const struct dmarc_outcome *author_dmarc; /* nauthors, when dmarc_done */
+	/* what each method found, in the header's order (results.h): the
+	 * header and the log line are built from it */
+	const struct results *results;
 };
 
 struct session;
