@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 
+#include "deadline.h"
 #include "settings.h"
 #include "tap.h"
 #include "util.h"
@@ -387,7 +388,10 @@ check_defaults(const struct settings *c, const char *what)
 	is_int(c->skip_authenticated, 1, "%s: skip_authenticated", what);
 	ok(c->dns_nameservers == NULL && c->dns_nnameservers == 0,
 	    "%s: no nameservers (resolv.conf)", what);
+	/* the documented default, and the one every resolver uses */
 	is_int(c->dns_timeout_ms, 5000, "%s: timeout_ms", what);
+	is_int(c->dns_timeout_ms, DNS_TIMEOUT_DEFAULT_MS,
+	    "%s: timeout_ms is DNS_TIMEOUT_DEFAULT_MS", what);
 	is_int(c->dns_cache_entries, 10000, "%s: cache_entries", what);
 	ok(c->dns_transparent_zones == NULL && c->dns_ntransparent == 0,
 	    "%s: no transparent zones", what);

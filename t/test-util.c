@@ -77,6 +77,10 @@ test_strings(void)
 		char s[] = "MiXeD.Example";
 		is_str(str_lower(s), "mixed.example", "str_lower");
 	}
+#define TEST_UTIL_VALUE 5000
+	is_str(STRINGIFY(TEST_UTIL_VALUE), "5000", "STRINGIFY: a macro's value");
+	is_str(STRINGIFY(x), "x", "STRINGIFY: a word");
+#undef TEST_UTIL_VALUE
 }
 
 int

@@ -35,6 +35,10 @@ size_t arena_bytes(const struct arena *a);
 /* arena_free - release everything and set *ap to NULL */
 void arena_free(struct arena **ap);
 
+/* STRINGIFY - the value of a macro as a string literal */
+#define STRINGIFY(x) STRINGIFY_(x)
+#define STRINGIFY_(x) #x
+
 /* str_copy - copy src into dst of size dstlen, always terminated; returns
  * strlen(src) (>= dstlen means it was truncated) */
 size_t str_copy(char *dst, const char *src, size_t dstlen);

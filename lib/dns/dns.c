@@ -46,6 +46,14 @@ static const struct dns_ops fixed_ops = {
 };
 static struct dns_resolver fixed_resolver = { .ops = &fixed_ops };
 
+/* default_ms - the resolver's default timeout */
+static unsigned
+default_ms(const struct dns_resolver *r)
+{
+	return r->default_timeout_ms ? r->default_timeout_ms :
+	    DNS_TIMEOUT_DEFAULT_MS;
+}
+
 struct dns_answer *
 dns_query(struct dns_resolver *r, const char *name, int type,
     unsigned timeout_ms)
@@ -77,7 +85,7 @@ dns_query_wait(struct dns_query **qp, unsigned timeout_ms)
 	if (q == NULL)
 		return dns_answer_fail(DNS_FAIL_RESOLVER, 2, "resolver shut down");
 	if (timeout_ms == 0)
-		timeout_ms = q->r->default_timeout_ms ? q->r->default_timeout_ms : 5000;
+		timeout_ms = default_ms(q->r);
 	return q->r->ops->wait(q, timeout_ms);
 }
 
@@ -93,7 +101,7 @@ dns_query_wait_until(struct dns_query **qp, const struct timespec *deadline)
 		dns_query_cancel(qp);
 		return dns_answer_fail(DNS_FAIL_BUDGET, 2, "DNS time budget spent");
 	}
-	dflt = (*qp)->r->default_timeout_ms ? (*qp)->r->default_timeout_ms : 5000;
+	dflt = default_ms((*qp)->r);
 	return dns_query_wait(qp, left < dflt ? left : dflt);
 }
 

@@ -129,7 +129,7 @@ struct dns_unbound_opts {
 	const char *const *forwarders; /* "127.0.0.1@5353", "::1"; NULL: resolv.conf */
 	size_t nforwarders;
 	const char *resolv_conf;       /* NULL: /etc/resolv.conf (when no forwarders) */
-	unsigned timeout_ms;           /* default per-query timeout */
+	unsigned timeout_ms;           /* default per-query timeout; 0: DNS_TIMEOUT_DEFAULT_MS */
 	const char *const *transparent_zones; /* let queries reach these built-in local zones */
 	size_t ntransparent;
 	const char *trust_anchor_file; /* DNSSEC validation when set */

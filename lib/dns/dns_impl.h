@@ -18,7 +18,7 @@ struct dns_ops {
 /* every back end's resolver struct begins with this */
 struct dns_resolver {
 	const struct dns_ops *ops;
-	unsigned default_timeout_ms;
+	unsigned default_timeout_ms; /* 0: DNS_TIMEOUT_DEFAULT_MS */
 };
 
 /* every back end's query struct begins with this; wait() and cancel()

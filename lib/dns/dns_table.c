@@ -111,7 +111,6 @@ dns_table_new(void)
 	struct table_resolver *t = xcalloc(1, sizeof(*t));
 
 	t->base.ops = &table_ops;
-	t->base.default_timeout_ms = 5000;
 	pthread_mutex_init(&t->lock, NULL);
 	return &t->base;
 }

@@ -70,7 +70,6 @@
 #include "log.h"
 #include "util.h"
 
-#define UB_DEFAULT_TIMEOUT_MS 5000
 #define UB_DEFAULT_CACHE (4u * 1024 * 1024)
 /* answered NXDOMAIN locally: the start-up resolve */
 #define UB_START_NAME "start.authmilter.invalid."
@@ -705,8 +704,7 @@ ubr_new(const struct dns_unbound_opts *o, char *err, size_t errlen)
 
 	r = xcalloc(1, sizeof(*r));
 	r->base.ops = &ubr_ops;
-	r->base.default_timeout_ms = o->timeout_ms ? o->timeout_ms :
-	    UB_DEFAULT_TIMEOUT_MS;
+	r->base.default_timeout_ms = o->timeout_ms;
 	r->wake[0] = r->wake[1] = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->idle, NULL);
@@ -977,8 +975,7 @@ dns_unbound_new(const struct dns_unbound_opts *opts, char *err, size_t errlen)
 	    dup_or_null(o->trust_anchor_file);
 	pthread_mutex_init(&p->lock, NULL);
 	p->base.ops = &ubp_ops;
-	p->base.default_timeout_ms = o->timeout_ms ? o->timeout_ms :
-	    UB_DEFAULT_TIMEOUT_MS;
+	p->base.default_timeout_ms = o->timeout_ms;
 	if ((p->cur = ubr_new(&p->o, err, errlen)) == NULL) {
 		ubp_free(p);
 		return NULL;

@@ -42,6 +42,7 @@
 #include <libconfig.h>
 
 #include "cidr.h"
+#include "deadline.h"
 #include "settings.h"
 #include "log.h"
 #include "util.h"
@@ -103,7 +104,8 @@ static const struct setting dns_table[] = {
 	  .set = add_nameserver, .clear = clear_strvec,
 	  .off = OFF(dns_nameservers), .off_n = OFF(dns_nnameservers),
 	  .start_only = FT_STRVEC },
-	{ .name = "timeout_ms", .kind = K_INT, .def = "5000", .set = set_uint,
+	{ .name = "timeout_ms", .def = STRINGIFY(DNS_TIMEOUT_DEFAULT_MS),
+	  .kind = K_INT, .set = set_uint,
 	  .off = OFF(dns_timeout_ms), .min = 1, .max = 60000,
 	  .start_only = FT_UINT },
 	{ .name = "transparent_zones", .kind = K_LIST, .def = NULL,

@@ -33,7 +33,7 @@ struct settings {
 	/* dns */
 	char **dns_nameservers;    /* NULL: /etc/resolv.conf */
 	size_t dns_nnameservers;
-	unsigned dns_timeout_ms;   /* default 5000 */
+	unsigned dns_timeout_ms;   /* default DNS_TIMEOUT_DEFAULT_MS (deadline.h) */
 	char **dns_transparent_zones; /* built-in unbound local zones to let through */
 	size_t dns_ntransparent;
 	char *dns_trust_anchor;    /* DNSSEC trust anchor file, NULL: no validation */
