@@ -82,7 +82,7 @@ PREFIXES = {
     "dmarc/mailaddr.c": ("mailaddr_",),
     "policy/policy.c": ("policy_",),
     "policy/results.c": ("results_",),
-    "session/session.c": ("session_",),
+    "session/*": ("session_",),  # session.c, env.c, render.c, method_*.c
     "session/message.c": ("message_",),
 }
 
