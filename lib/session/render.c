@@ -1,0 +1,171 @@
+/*
+ * render.c - the Authentication-Results header and the log line of a
+ * message, from its results list (see session_impl.h).
+ *
+ * The header is the list as it is: one method=result (reason) and its
+ * properties per result, in order. The log line takes from the list
+ * spf= and spf_helo= (the results with smtp.mailfrom and smtp.helo),
+ * dkim= (result:header.d per signature, or none), dmarc_authors=
+ * (result:header.from per author domain), and dmarc=, policy= and dis=
+ * of the result policy acted on; header_from= and acted_on= come from
+ * the author domains the session found, skipped=, reason= and action=
+ * from the verdict.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "authres.h"
+#include "dmarc.h"
+#include "session_impl.h"
+#include "settings.h"
+#include "util.h"
+
+const char *
+session_render_authres(struct session *s)
+{
+	struct authres *ar = authres_new(s->cfg->authserv_id);
+	const char *out;
+	char *text;
+
+	for (size_t i = 0; i < s->results.n; i++) {
+		const struct result *r = &s->results.v[i];
+		struct authres_result *a;
+
+		a = authres_add(ar, r->method, r->result, r->reason);
+		for (size_t j = 0; a != NULL && j < r->nprops; j++)
+			authres_add_prop_comment(a, r->props[j].ptype,
+			    r->props[j].property, r->props[j].value,
+			    r->props[j].comment);
+	}
+	text = authres_render_lf(ar);
+	out = arena_strdup(s->arena, text);
+	free(text);
+	authres_free(&ar);
+	return out;
+}
+
+/* log_value - a value for key=value logging: quoted when it has spaces or
+ * quotes, control characters replaced */
+static const char *
+log_value(struct arena *a, const char *v)
+{
+	size_t n = strlen(v);
+	char *out;
+	int need = n == 0;
+
+	if (n > 200)
+		n = 200;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == ' ' || v[i] == '"' || v[i] == '=' || (unsigned char)v[i] < 0x20)
+			need = 1;
+	if (!need)
+		return arena_strndup(a, v, n);
+	out = arena_alloc(a, n + 3);
+	out[0] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		out[i + 1] = c < 0x20 || c == '"' ? '?' : (char)c;
+	}
+	out[n + 1] = '"';
+	return out;
+}
+
+/* spf_identity - the SPF result for one identity ("mailfrom", "helo") */
+static const char *
+spf_identity(const struct results *rs, const char *property)
+{
+	for (const struct result *r = results_next(rs, NULL, "spf"); r != NULL;
+	    r = results_next(rs, r, "spf"))
+		if (results_prop_value(r, "smtp", property) != NULL)
+			return r->result;
+	return NULL;
+}
+
+/* prop_or_empty - a property's value, "" when the result has none */
+static const char *
+prop_or_empty(const struct result *r, const char *ptype, const char *property)
+{
+	const char *v = results_prop_value(r, ptype, property);
+
+	return v != NULL ? v : "";
+}
+
+const char *
+session_log_line(struct session *s, double ms)
+{
+	const struct session_verdict *v = &s->verdict;
+	const struct results *rs = &s->results;
+	const struct result *acted = s->decision.acted_on;
+	const char *spf_mf, *spf_helo, *from_domain;
+	struct arena *a = s->arena;
+	struct dynbuf b;
+	char *line;
+
+	dynbuf_init(&b, sizeof(s->log_line) - 1);
+	dynbuf_printf(&b, "qid=%s client=%s helo=%s from=%s",
+	    s->queue_id[0] ? s->queue_id : "-",
+	    s->client_ip[0] ? s->client_ip : "-", log_value(a, s->helo),
+	    log_value(a, s->mail_from ? s->mail_from : ""));
+	if (v->skipped)
+		dynbuf_printf(&b, " skipped=%s", log_value(a, v->skipped));
+	spf_mf = spf_identity(rs, "mailfrom");
+	spf_helo = spf_identity(rs, "helo");
+	if (spf_mf != NULL || spf_helo != NULL)
+		dynbuf_printf(&b, " spf=%s spf_helo=%s", spf_mf ? spf_mf : "-",
+		    spf_helo ? spf_helo : "-");
+	if (results_next(rs, NULL, "dkim") != NULL) {
+		const char *sep = "";
+
+		dynbuf_puts(&b, " dkim=");
+		for (const struct result *r = results_next(rs, NULL, "dkim");
+		    r != NULL; r = results_next(rs, r, "dkim"), sep = ",") {
+			if (r->dkim == NULL)
+				dynbuf_printf(&b, "%s%s", sep, r->result);
+			else
+				dynbuf_printf(&b, "%s%s:%s", sep, r->result,
+				    log_value(a, prop_or_empty(r, "header", "d")));
+		}
+	}
+	/* the author domain the action follows: the one DMARC acted on, or
+	 * the first when DMARC did not run */
+	from_domain = acted != NULL ? results_prop_value(acted, "header", "from") :
+	    s->nauthors > 0 ? s->authors[0] : NULL;
+	if (s->nauthors > 1) {
+		/* every author domain; dmarc= below is the one acted on */
+		dynbuf_puts(&b, " header_from=");
+		for (size_t i = 0; i < s->nauthors; i++)
+			dynbuf_printf(&b, "%s%s", i ? "," : "",
+			    log_value(a, s->authors[i]));
+		if (acted != NULL) {
+			const char *sep = "";
+
+			dynbuf_puts(&b, " dmarc_authors=");
+			for (const struct result *r = results_next(rs, NULL,
+			    "dmarc"); r != NULL; r = results_next(rs, r, "dmarc"))
+				if (r->dmarc != NULL) {
+					dynbuf_printf(&b, "%s%s:%s", sep,
+					    r->result, log_value(a,
+					    prop_or_empty(r, "header", "from")));
+					sep = ",";
+				}
+		}
+		dynbuf_printf(&b, " acted_on=%s", log_value(a, from_domain));
+	} else if (from_domain != NULL) {
+		dynbuf_printf(&b, " header_from=%s", log_value(a, from_domain));
+	}
+	if (acted != NULL)
+		dynbuf_printf(&b, " dmarc=%s policy=%s dis=%s", acted->result,
+		    dmarc_policy_name(acted->dmarc->policy),
+		    dmarc_policy_name(acted->dmarc->disposition));
+	if (v->reason)
+		dynbuf_printf(&b, " reason=%s", log_value(a, v->reason));
+	dynbuf_printf(&b, " ar_removed=%zu action=%s ms=%.1f", v->nar_delete,
+	    session_action_name(v->action), ms);
+	line = dynbuf_take(&b);
+	str_copy(s->log_line, line, sizeof(s->log_line));
+	free(line);
+	return s->log_line;
+}
