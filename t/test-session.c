@@ -18,6 +18,7 @@
 #include "session.h"
 #include "settings.h"
 #include "spf.h"
+#include "stats.h"
 #include "tap.h"
 #include "util.h"
 
@@ -232,10 +233,20 @@ unfold(const char *v)
 	return o;
 }
 
+/* counter - a registered counter's value (0 when it is not registered) */
+static unsigned long long
+counter(const char *name)
+{
+	const struct stats_metric *m = stats_find(name);
+
+	return m != NULL ? stats_value(m) : 0;
+}
+
 static void
 run_case(const struct msg *m)
 {
-	char text[1024];
+	char text[1024], name[64];
+	unsigned long long total, action, skipped, evals;
 	struct settings *cfg;
 	struct session *s;
 	const struct session_verdict *v;
@@ -261,9 +272,22 @@ run_case(const struct msg *m)
 		session_header(s, "From", " user@example.org");
 	session_eoh(s);
 	session_body(s, (const unsigned char *)"hello\r\n", 7);
+	snprintf(name, sizeof(name), "messages_%s_total",
+	    session_action_name(m->action));
+	total = counter("messages_total");
+	action = counter(name);
+	skipped = counter("messages_skipped_total");
+	evals = counter("message_eval_microseconds");
 	v = session_eom(s);
 	is_str(session_action_name(v->action), session_action_name(m->action),
 	    "%s: action", m->name);
+	is_int(counter("messages_total"), total + 1, "%s: counted", m->name);
+	is_int(counter(name), action + 1, "%s: counted as %s", m->name,
+	    session_action_name(m->action));
+	is_int(counter("messages_skipped_total"), skipped + (m->skipped != NULL),
+	    "%s: counted as skipped or not", m->name);
+	is_int(counter("message_eval_microseconds"), evals + 1,
+	    "%s: evaluation time observed", m->name);
 	if (m->ar == NULL)
 		ok(v->authres == NULL, "%s: no header", m->name);
 	else if (strcmp(m->ar, "*") != 0)

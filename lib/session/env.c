@@ -13,9 +13,10 @@
 #include "dmarc.h"
 #include "dns.h"
 #include "psl.h"
-#include "session.h"
+#include "session_impl.h"
 #include "settings.h"
 #include "spf.h"
+#include "stats.h"
 #include "util.h"
 
 struct session_env *
@@ -70,6 +71,7 @@ session_env_open(const struct settings *cfg, char *err, size_t errlen)
 	psl_unref(&psl);
 	if (env->dmarc == NULL)
 		goto fail;
+	session_stats_register();
 	return env;
 fail:
 	session_env_close(&env);

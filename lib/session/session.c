@@ -22,9 +22,34 @@
 #include "mailaddr.h"
 #include "session_impl.h"
 #include "settings.h"
+#include "stats.h"
 #include "util.h"
 
 #define AR_NAME "Authentication-Results"
+
+/* the messages, counted at their end (session_eom) */
+static struct stats_metric messages = STATS_COUNTER("messages_total",
+    "messages evaluated to the end");
+static struct stats_metric actions[] = {
+	[SESSION_ACCEPT] = STATS_COUNTER("messages_accept_total",
+	    "messages accepted (skipped ones too)"),
+	[SESSION_REJECT] = STATS_COUNTER("messages_reject_total",
+	    "messages rejected"),
+	[SESSION_QUARANTINE] = STATS_COUNTER("messages_quarantine_total",
+	    "messages accepted and held in quarantine"),
+	[SESSION_TEMPFAIL] = STATS_COUNTER("messages_tempfail_total",
+	    "messages refused for now"),
+};
+static struct stats_metric skipped = STATS_COUNTER("messages_skipped_total",
+    "messages not evaluated (trusted network, authenticated client)");
+/* the time the MTA waits for the methods: the end of the headers (DKIM's
+ * key lookups) and the end of the message, in microseconds */
+static const uint64_t eval_bounds[] = {
+	1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000,
+};
+static struct stats_metric eval_us = STATS_HISTOGRAM(
+    "message_eval_microseconds", "time spent evaluating one message",
+    eval_bounds, sizeof(eval_bounds) / sizeof(eval_bounds[0]));
 
 /* the methods, in the order their results go into the header: DMARC
  * reads what SPF and DKIM found. A new method is a module of its own, a
@@ -36,6 +61,26 @@ static const struct session_method *const methods[] = {
 };
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 _Static_assert(NMETHODS <= SESSION_MAX_METHODS, "SESSION_MAX_METHODS");
+
+void
+session_stats_register(void)
+{
+	stats_register(&messages);
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		stats_register(&actions[i]);
+	stats_register(&skipped);
+	stats_register(&eval_us);
+}
+
+/* elapsed_us - microseconds from t0 to t1 on CLOCK_MONOTONIC */
+static uint64_t
+elapsed_us(const struct timespec *t0, const struct timespec *t1)
+{
+	int64_t us = (int64_t)(t1->tv_sec - t0->tv_sec) * 1000000 +
+	    (t1->tv_nsec - t0->tv_nsec) / 1000;
+
+	return us > 0 ? (uint64_t)us : 0;
+}
 
 /* methods_done - free what the methods hold for the message */
 static void
@@ -53,6 +98,7 @@ session_new(const struct session_env *env, struct settings *cfg)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
+	session_stats_register();
 	s->env = env;
 	s->cfg = settings_ref(cfg);
 	s->arena = arena_new();
@@ -279,8 +325,7 @@ session_eoh(struct session *s)
 		if (s->state[i] != NULL && methods[i]->eoh != NULL)
 			methods[i]->eoh(s->state[i]);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	s->eoh_ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	s->eoh_us = elapsed_us(&t0, &t1);
 }
 
 void
@@ -349,7 +394,9 @@ session_eom(struct session *s)
 	struct session_verdict *v = &s->verdict;
 	struct policy_decision *d = &s->decision;
 	struct policy_input in;
+	struct timespec t0, t1;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(v, 0, sizeof(*v));
 	memset(&in, 0, sizeof(in));
 	message_start(s);
@@ -388,7 +435,7 @@ session_eom(struct session *s)
 			 * milter timeouts (the body's transfer in between
 			 * is not ours to count) */
 			long left = (long)s->cfg->policy_dns_budget_ms -
-			    s->eoh_ms;
+			    (long)(s->eoh_us / 1000);
 
 			deadline_in(&s->deadline, left > 0 ? (unsigned)left : 0);
 			for (size_t i = 0; i < NMETHODS; i++)
@@ -408,6 +455,12 @@ session_eom(struct session *s)
 	v->results = &s->results;
 	if (in.skipped == NULL && in.oversize == NULL)
 		v->authres = session_render_authres(s);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	stats_inc(&messages);
+	stats_inc(&actions[v->action]);
+	if (v->skipped != NULL)
+		stats_inc(&skipped);
+	stats_observe(&eval_us, s->eoh_us + elapsed_us(&t0, &t1));
 	return v;
 }
 
@@ -427,7 +480,7 @@ session_reset(struct session *s)
 	s->ar_delete = NULL;
 	s->nar_delete = s->cap_ar_delete = 0;
 	s->started = 0;
-	s->eoh_ms = 0;
+	s->eoh_us = 0;
 	s->nfrom = 0;
 	s->from_value = NULL;
 	s->skip = 0;

@@ -8,6 +8,7 @@
 #define AM_SESSION_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "mailaddr.h"
@@ -74,7 +75,7 @@ struct session {
 	int skip;               /* trusted or authenticated: no evaluation */
 	int started;            /* message_start() ran for this message */
 	struct timespec deadline; /* where the DNS budget ends */
-	long eoh_ms;            /* spent waiting at the end of the headers */
+	uint64_t eoh_us;        /* spent waiting at the end of the headers */
 	unsigned *ar_delete;    /* forged ones of ours, however many (arena) */
 	size_t nar_delete, cap_ar_delete;
 
@@ -90,6 +91,10 @@ struct session {
 	struct session_verdict verdict;
 	char log_line[1024];
 };
+
+/* session_stats_register - the session's counters into the stats
+ * registry (idempotent; session_env_open() and session_new() call it) */
+void session_stats_register(void);
 
 /* session_dmarc_from_error - the dmarc=permerror result for a From that
  * names no usable author (s->from_status, s->from_error) */
