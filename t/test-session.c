@@ -11,6 +11,7 @@
 #include "dkim.h"
 #include "dmarc.h"
 #include "dns.h"
+#include "log.h"
 #include "mailaddr.h"
 #include "message.h"
 #include "psl.h"
@@ -587,6 +588,125 @@ test_signed(void)
 	session_free(&s);
 }
 
+/* test_log_line - the whole line for a few messages, byte for byte: it
+ * is built from the results list, the author domains and the verdict */
+static void
+test_log_line(void)
+{
+	static const struct {
+		const char *name, *conf, *ip, *helo, *from, *qid, *fromhdr;
+		int pad;
+		const char *line;
+	} cases[] = {
+		{"spf, dkim none, dmarc none", "", "192.0.2.10",
+		    "mail.example.org", "<user@example.org>", "4XyZ",
+		    " user@example.org", 0,
+		    "qid=4XyZ client=192.0.2.10 helo=mail.example.org "
+		    "from=user@example.org spf=pass spf_helo=pass dkim=none "
+		    "header_from=example.org dmarc=none policy=unset dis=unset "
+		    "ar_removed=0 action=accept ms=1.5"},
+		{"two authors, the quarantine acted on", "spf = { helo = false; };",
+		    "192.0.2.20", "x y", "<bounce@example.com>", NULL,
+		    " a@example.com, Boss <b@example.net>", 0,
+		    "qid=- client=192.0.2.20 helo=\"x y\" from=bounce@example.com "
+		    "spf=pass spf_helo=- dkim=none header_from=example.com,"
+		    "example.net dmarc_authors=pass:example.com,fail:example.net "
+		    "acted_on=example.net dmarc=fail policy=quarantine "
+		    "dis=quarantine reason=\"DMARC policy quarantine\" "
+		    "ar_removed=0 action=quarantine ms=1.5"},
+		{"two authors, DMARC off", "dmarc = { enable = false; };"
+		    "spf = { enable = false; };", "192.0.2.20", "x", "<>", NULL,
+		    " a@example.com, b@example.net", 0,
+		    "qid=- client=192.0.2.20 helo=x from=\"\" dkim=none "
+		    "header_from=example.com,example.net acted_on=example.com "
+		    "ar_removed=0 action=accept ms=1.5"},
+		{"trusted", "", "10.0.0.1", "x", "<a@example.com>", NULL,
+		    " a@example.com", 0,
+		    "qid=- client=10.0.0.1 helo=x from=a@example.com "
+		    "skipped=\"trusted network\" ar_removed=0 action=accept ms=1.5"},
+		{"several From", "", "192.0.2.20", "x", "<a@example.com>", NULL,
+		    NULL, 0,
+		    "qid=- client=192.0.2.20 helo=x from=a@example.com spf=pass "
+		    "spf_helo=- dkim=none reason=\"the message has several From "
+		    "headers\" ar_removed=0 action=reject ms=1.5"},
+		{"oversize", "", "192.0.2.20", "x", "<a@example.com>", NULL,
+		    " a@example.com", SESSION_MAX_HEADERS,
+		    "qid=- client=192.0.2.20 helo=x from=a@example.com "
+		    "reason=\"more than 1000 header fields or 1048576 bytes of "
+		    "them\" ar_removed=0 action=tempfail ms=1.5"},
+	};
+	char text[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct settings *cfg;
+		struct session *s;
+
+		snprintf(text, sizeof(text), "%s%s", base, cases[i].conf);
+		if ((cfg = conf(text)) == NULL)
+			continue;
+		s = session_new(&env, cfg);
+		settings_unref(&cfg);
+		session_connect(s, NULL, cases[i].ip);
+		session_helo(s, cases[i].helo);
+		session_mail_from(s, cases[i].from);
+		if (cases[i].qid != NULL)
+			session_macro(s, "i", cases[i].qid);
+		if (cases[i].fromhdr != NULL) {
+			session_header(s, "From", cases[i].fromhdr);
+		} else {
+			session_header(s, "From", " a@example.com");
+			session_header(s, "From", " b@example.com");
+		}
+		for (int j = 0; j < cases[i].pad; j++)
+			session_header(s, "X-Pad", " v");
+		session_eoh(s);
+		session_eom(s);
+		is_str(session_log_line(s, 1.5), cases[i].line, "log line: %s",
+		    cases[i].name);
+		session_free(&s);
+	}
+}
+
+/* test_log_value - the values of the log line (log.h) */
+static void
+test_log_value(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"example.org", "example.org"},
+		{"", "\"\""},
+		{"a b", "\"a b\""},
+		{"a=b", "\"a=b\""},
+		{"say \"hi\"", "\"say ?hi?\""},
+		{"tab\there", "\"tab?here\""},
+		{"line\r\nbreak", "\"line??break\""},
+		{"caf\xc3\xa9", "caf\xc3\xa9"},
+	};
+	char buf[LOG_VALUE_SIZE], big[300], want[LOG_VALUE_SIZE], small[6];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		is_str(log_value(cases[i].in, buf, sizeof(buf)), cases[i].out,
+		    "log_value \"%s\"", cases[i].out);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memset(want, 'x', LOG_VALUE_MAX);
+	want[LOG_VALUE_MAX] = '\0';
+	is_str(log_value(big, buf, sizeof(buf)), want, "log_value: cut at %d",
+	    LOG_VALUE_MAX);
+	big[250] = ' ';
+	is_str(log_value(big, buf, sizeof(buf)), want,
+	    "log_value: what is cut off does not quote");
+	big[10] = ' ';
+	ok(strlen(log_value(big, buf, sizeof(buf))) == LOG_VALUE_MAX + 2 &&
+	    buf[0] == '"' && buf[LOG_VALUE_MAX + 1] == '"',
+	    "log_value: quoted and cut fits LOG_VALUE_SIZE");
+	is_str(log_value("a b c d", small, sizeof(small)), "\"a b\"",
+	    "log_value: a small buffer keeps the quotes");
+	is_str(log_value("abcdefgh", small, sizeof(small)), "abcde",
+	    "log_value: a small buffer, unquoted");
+}
+
 int
 main(void)
 {
@@ -629,6 +749,8 @@ main(void)
 	test_limits();
 	test_obsolete_colon();
 	test_envelope();
+	test_log_line();
+	test_log_value();
 	test_signed();
 	dmarc_checker_free(&env.dmarc);
 	dkv_verifier_free(&env.dkim);

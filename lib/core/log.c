@@ -93,3 +93,32 @@ log_level_parse(const char *name)
 			return levels[i].value;
 	return -1;
 }
+
+const char *
+log_value(const char *v, char *buf, size_t len)
+{
+	size_t n = strnlen(v, LOG_VALUE_MAX), o = 0;
+	int quote = n == 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == ' ' || v[i] == '"' || v[i] == '=' ||
+		    (unsigned char)v[i] < 0x20)
+			quote = 1;
+	if (len < 3) {
+		buf[0] = '\0';
+		return buf;
+	}
+	if (n > len - (quote ? 3 : 1))
+		n = len - (quote ? 3 : 1);
+	if (quote)
+		buf[o++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		buf[o++] = c < 0x20 || c == '"' ? '?' : (char)c;
+	}
+	if (quote)
+		buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}

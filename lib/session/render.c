@@ -18,6 +18,7 @@
 
 #include "authres.h"
 #include "dmarc.h"
+#include "log.h"
 #include "session_impl.h"
 #include "settings.h"
 #include "util.h"
@@ -46,31 +47,13 @@ session_render_authres(struct session *s)
 	return out;
 }
 
-/* log_value - a value for key=value logging: quoted when it has spaces or
- * quotes, control characters replaced */
+/* value - log_value() (log.h), kept in the arena */
 static const char *
-log_value(struct arena *a, const char *v)
+value(struct arena *a, const char *v)
 {
-	size_t n = strlen(v);
-	char *out;
-	int need = n == 0;
+	char buf[LOG_VALUE_SIZE];
 
-	if (n > 200)
-		n = 200;
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == ' ' || v[i] == '"' || v[i] == '=' || (unsigned char)v[i] < 0x20)
-			need = 1;
-	if (!need)
-		return arena_strndup(a, v, n);
-	out = arena_alloc(a, n + 3);
-	out[0] = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		out[i + 1] = c < 0x20 || c == '"' ? '?' : (char)c;
-	}
-	out[n + 1] = '"';
-	return out;
+	return arena_strdup(a, log_value(v, buf, sizeof(buf)));
 }
 
 /* spf_identity - the SPF result for one identity ("mailfrom", "helo") */
@@ -107,10 +90,10 @@ session_log_line(struct session *s, double ms)
 	dynbuf_init(&b, sizeof(s->log_line) - 1);
 	dynbuf_printf(&b, "qid=%s client=%s helo=%s from=%s",
 	    s->queue_id[0] ? s->queue_id : "-",
-	    s->client_ip[0] ? s->client_ip : "-", log_value(a, s->helo),
-	    log_value(a, s->mail_from ? s->mail_from : ""));
+	    s->client_ip[0] ? s->client_ip : "-", value(a, s->helo),
+	    value(a, s->mail_from ? s->mail_from : ""));
 	if (v->skipped)
-		dynbuf_printf(&b, " skipped=%s", log_value(a, v->skipped));
+		dynbuf_printf(&b, " skipped=%s", value(a, v->skipped));
 	spf_mf = spf_identity(rs, "mailfrom");
 	spf_helo = spf_identity(rs, "helo");
 	if (spf_mf != NULL || spf_helo != NULL)
@@ -126,7 +109,7 @@ session_log_line(struct session *s, double ms)
 				dynbuf_printf(&b, "%s%s", sep, r->result);
 			else
 				dynbuf_printf(&b, "%s%s:%s", sep, r->result,
-				    log_value(a, prop_or_empty(r, "header", "d")));
+				    value(a, prop_or_empty(r, "header", "d")));
 		}
 	}
 	/* the author domain the action follows: the one DMARC acted on, or
@@ -138,7 +121,7 @@ session_log_line(struct session *s, double ms)
 		dynbuf_puts(&b, " header_from=");
 		for (size_t i = 0; i < s->nauthors; i++)
 			dynbuf_printf(&b, "%s%s", i ? "," : "",
-			    log_value(a, s->authors[i]));
+			    value(a, s->authors[i]));
 		if (acted != NULL) {
 			const char *sep = "";
 
@@ -147,21 +130,21 @@ session_log_line(struct session *s, double ms)
 			    "dmarc"); r != NULL; r = results_next(rs, r, "dmarc"))
 				if (r->dmarc != NULL) {
 					dynbuf_printf(&b, "%s%s:%s", sep,
-					    r->result, log_value(a,
+					    r->result, value(a,
 					    prop_or_empty(r, "header", "from")));
 					sep = ",";
 				}
 		}
-		dynbuf_printf(&b, " acted_on=%s", log_value(a, from_domain));
+		dynbuf_printf(&b, " acted_on=%s", value(a, from_domain));
 	} else if (from_domain != NULL) {
-		dynbuf_printf(&b, " header_from=%s", log_value(a, from_domain));
+		dynbuf_printf(&b, " header_from=%s", value(a, from_domain));
 	}
 	if (acted != NULL)
 		dynbuf_printf(&b, " dmarc=%s policy=%s dis=%s", acted->result,
 		    dmarc_policy_name(acted->dmarc->policy),
 		    dmarc_policy_name(acted->dmarc->disposition));
 	if (v->reason)
-		dynbuf_printf(&b, " reason=%s", log_value(a, v->reason));
+		dynbuf_printf(&b, " reason=%s", value(a, v->reason));
 	dynbuf_printf(&b, " ar_removed=%zu action=%s ms=%.1f", v->nar_delete,
 	    session_action_name(v->action), ms);
 	line = dynbuf_take(&b);
