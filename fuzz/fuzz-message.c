@@ -78,7 +78,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char empty[1];
-	char from[512], helo[256];
+	char from[512], helo[256], err[256];
 	const uint8_t *p = data, *end = data + size;
 	const struct session_verdict *v;
 	struct session *s;
@@ -102,7 +102,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (f != NULL) {
 		if (end == p)
 			(void)fgetc(f);
-		message_feed(s, f);
+		message_feed(s, f, err, sizeof(err));
 		fclose(f);
 	}
 	v = session_eom(s);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "settings.h"
 #include "log.h"
@@ -25,20 +26,20 @@ offline_run(struct settings *cfg, const struct offline_opts *o)
 	const struct session_verdict *v;
 	FILE *in;
 	char *from;
-	int rc = 0;
+	int rc = EX_OK;
 
 	if (strcmp(o->file, "-") == 0) {
 		in = stdin;
 	} else if ((in = fopen(o->file, "r")) == NULL) {
 		fprintf(stderr, "authmilter: %s: %s\n", o->file, strerror(errno));
-		return 66;
+		return EX_NOINPUT;
 	}
 	env = session_env_open(cfg, err, sizeof(err));
 	if (env == NULL) {
 		fprintf(stderr, "authmilter: %s\n", err);
 		if (in != stdin)
 			fclose(in);
-		return 71;
+		return EX_OSERR;
 	}
 	s = session_new(env, cfg);
 	session_connect(s, o->client_name, o->client_ip);
@@ -50,9 +51,9 @@ offline_run(struct settings *cfg, const struct offline_opts *o)
 		session_macro(s, "{auth_authen}", o->auth_user);
 	if (o->rcpt != NULL)
 		session_rcpt(s, o->rcpt);
-	if (message_feed(s, in) != 0) {
-		fprintf(stderr, "authmilter: %s: read error\n", o->file);
-		rc = 74;
+	if (message_feed(s, in, err, sizeof(err)) != 0) {
+		fprintf(stderr, "authmilter: %s: %s\n", o->file, err);
+		rc = EX_IOERR;
 	} else {
 		v = session_eom(s);
 		for (size_t i = 0; i < v->nar_delete; i++)

@@ -17,8 +17,10 @@ struct offline_opts {
 	const char *auth_user;  /* as {auth_authen} */
 };
 
-/* offline_run - evaluate one message; returns the exit code (0 when it
- * ran, whatever the action) */
+/* offline_run - evaluate one message; returns the exit code: EX_OK when
+ * it ran, whatever the action; EX_NOINPUT when the file cannot be opened,
+ * EX_OSERR when the resolver or a method cannot start, EX_IOERR on a read
+ * error (the error printed to stderr) */
 int offline_run(struct settings *cfg, const struct offline_opts *o);
 
 #endif

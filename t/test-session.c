@@ -457,6 +457,7 @@ test_obsolete_colon(void)
 	const struct session_verdict *v;
 	struct session *s;
 	const struct result *r;
+	char err[256];
 	FILE *f;
 
 	if (cfg == NULL)
@@ -467,7 +468,8 @@ test_obsolete_colon(void)
 	session_helo(s, "mail.example.org");
 	session_mail_from(s, "<user@example.org>");
 	f = fmemopen((void *)msg, sizeof(msg) - 1, "r");
-	ok(f != NULL && message_feed(s, f) == 0, "obsolete colon: message read");
+	ok(f != NULL && message_feed(s, f, err, sizeof(err)) == 0,
+	    "obsolete colon: message read");
 	if (f != NULL)
 		fclose(f);
 	v = session_eom(s);
@@ -537,7 +539,7 @@ test_envelope(void)
 static void
 test_signed(void)
 {
-	char path[1024], line[2048];
+	char path[1024], line[2048], err[256];
 	struct settings *cfg;
 	struct session *s;
 	const struct session_verdict *v;
@@ -572,7 +574,7 @@ test_signed(void)
 	session_connect(s, NULL, "192.0.2.99");
 	session_helo(s, "x");
 	session_mail_from(s, "<joe@football.example.com>");
-	is_int(message_feed(s, f), 0, "signed message read");
+	is_int(message_feed(s, f, err, sizeof(err)), 0, "signed message read");
 	fclose(f);
 	v = session_eom(s);
 	is_int(results_count(v->results, "dkim"), 2, "two signatures");

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@ flush_header(struct session *s, struct dynbuf *h, size_t namelen,
 }
 
 int
-message_feed(struct session *s, FILE *in)
+message_feed(struct session *s, FILE *in, char *err, size_t errlen)
 {
 	struct dynbuf h;
 	char *line = NULL;
@@ -120,6 +121,10 @@ message_feed(struct session *s, FILE *in)
 	/* the body, with line endings as they are: the session normalizes */
 	while ((got = fread(buf, 1, sizeof(buf), in)) > 0)
 		session_body(s, buf, got);
-	return ferror(in) ? -1 : 0;
+	if (ferror(in)) {
+		snprintf(err, errlen, "read error: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 

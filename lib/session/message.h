@@ -5,6 +5,7 @@
 #ifndef AM_MESSAGE_H
 #define AM_MESSAGE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 struct session;
@@ -15,7 +16,7 @@ struct session;
  * skipped; a line that is neither a header field nor a continuation ends
  * the header section, as Postfix does; one header field is bounded
  * (MESSAGE_MAX_HEADER, longer ones are dropped). Returns 0, or -1 on a
- * read error. */
-int message_feed(struct session *s, FILE *in);
+ * read error with err filled ("read error: ..."); nothing is printed. */
+int message_feed(struct session *s, FILE *in, char *err, size_t errlen);
 
 #endif

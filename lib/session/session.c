@@ -119,12 +119,6 @@ session_free(struct session **sp)
 	*sp = NULL;
 }
 
-const struct settings *
-session_config(const struct session *s)
-{
-	return s->cfg;
-}
-
 void
 session_connect(struct session *s, const char *hostname, const char *ip)
 {

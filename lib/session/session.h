@@ -20,6 +20,8 @@
 struct settings;
 struct dns_resolver;
 struct spf_checker;
+struct dkv_verifier;
+struct dmarc_checker;
 
 /* what the whole process shares; read-only while messages run (the PSL
  * inside dmarc is swapped atomically on reload) */
@@ -84,15 +86,14 @@ struct session;
 struct session *session_new(const struct session_env *env,
     struct settings *cfg);
 void session_free(struct session **sp);
-/* session_config - the snapshot this connection started with (borrowed) */
-const struct settings *session_config(const struct session *s);
 
 /* session_connect - client host name (may be NULL) and address text (NULL
  * or "" when not an IP connection) */
 void session_connect(struct session *s, const char *hostname, const char *ip);
 void session_helo(struct session *s, const char *helo);
-/* session_macro - a macro value the MTA sent: "{auth_authen}", "i", "j",
- * "{daemon_name}", "{client_addr}" */
+/* session_macro - a macro value the MTA sent; "{auth_authen}", "i",
+ * "{daemon_name}" and "{client_addr}" (when connect gave no address) are
+ * kept, others ignored */
 void session_macro(struct session *s, const char *name, const char *value);
 /* session_mail_from - the MAIL FROM argument as sent ("<a@b>", "<>") */
 void session_mail_from(struct session *s, const char *arg);
