@@ -709,6 +709,29 @@ test_log_value(void)
 	    "log_value: a small buffer, unquoted");
 }
 
+/* test_env_stats - the exit line's pairs come from the stats registry */
+static void
+test_env_stats(void)
+{
+	char buf[4096], want[128];
+	const struct stats_metric *m = stats_find("messages_total");
+
+	session_env_stats(&env, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "messages_total=%llu ",
+	    m != NULL ? (unsigned long long)stats_value(m) : 0ULL);
+	ok(m != NULL && stats_value(m) > 0 && strstr(buf, want) != NULL,
+	    "env stats: %s in \"%s\"", want, buf);
+	ok(strstr(buf, "messages_reject_total=") != NULL &&
+	    strstr(buf, "messages_skipped_total=") != NULL &&
+	    strstr(buf, "message_eval_microseconds_count=") != NULL,
+	    "env stats: the session's counters and histogram");
+	ok(strstr(buf, "spf_checks_pass_total=") != NULL,
+	    "env stats: the methods' counters too");
+	session_env_stats(&env, buf, 40);
+	ok(strlen(buf) < 40 && buf[0] != ' ' && strchr(buf, '=') != NULL,
+	    "env stats: cut to whole pairs: \"%s\"", buf);
+}
+
 int
 main(void)
 {
@@ -754,6 +777,7 @@ main(void)
 	test_log_line();
 	test_log_value();
 	test_signed();
+	test_env_stats();
 	dmarc_checker_free(&env.dmarc);
 	dkv_verifier_free(&env.dkim);
 	spf_checker_free(&env.spf);

@@ -4,12 +4,10 @@
  */
 #include "config.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dkim.h"
-#include "dkim_key.h"
 #include "dmarc.h"
 #include "dns.h"
 #include "psl.h"
@@ -81,16 +79,8 @@ fail:
 void
 session_env_stats(const struct session_env *env, char *buf, size_t len)
 {
-	struct dns_cache_stats d;
-	struct dkv_key_stats k;
-
-	memset(&d, 0, sizeof(d));
-	if (env->dns_cached)
-		dns_cache_get_stats(env->dns, &d);
-	dkv_key_cache_stats(&k);
-	snprintf(buf, len, "dns_cache_hits=%lu dns_cache_misses=%lu "
-	    "dns_cache_entries=%zu dkim_keys_decoded=%lu dkim_keys_reused=%lu",
-	    d.hits, d.misses, d.entries, k.misses, k.hits);
+	(void)env;
+	stats_format(buf, len);
 }
 
 int

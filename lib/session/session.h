@@ -39,8 +39,10 @@ struct session_env *session_env_open(const struct settings *cfg, char *err,
     size_t errlen);
 /* session_env_close - stop the resolver, free everything, set *ep to NULL */
 void session_env_close(struct session_env **ep);
-/* session_env_stats - the caches' counters since start, as key=value
- * pairs for a log line ("dns_cache_hits=... dkim_keys_reused=...") */
+/* session_env_stats - the stats registry (stats.h) as key=value pairs
+ * for a log line: every counter and gauge the modules registered (the
+ * caches', the methods', the messages'), histograms as _count and _sum;
+ * a pair that does not fit in len is left out whole */
 void session_env_stats(const struct session_env *env, char *buf, size_t len);
 /* session_env_reload - what a SIGHUP can change in place: the public
  * suffix list is read again. 0, or -1 with err (the old list stays) */
