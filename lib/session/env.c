@@ -45,7 +45,6 @@ session_env_open(const struct settings *cfg, char *err, size_t errlen)
 		};
 
 		env->dns = dns_cache_new(env->dns, &co);
-		env->dns_cached = 1;
 	}
 	/* made even when a method is off: a reload may switch it on */
 	env->spf = spf_checker_new(env->dns, cfg->authserv_id, err, errlen);

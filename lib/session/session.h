@@ -27,7 +27,6 @@ struct dmarc_checker;
  * inside dmarc is swapped atomically on reload) */
 struct session_env {
 	struct dns_resolver *dns;     /* the answer cache over libunbound, or libunbound */
-	int dns_cached;               /* dns is a dns_cache_new() resolver */
 	struct spf_checker *spf;
 	struct dkv_verifier *dkim;   /* NULL when DKIM was off at start */
 	struct dmarc_checker *dmarc;
