@@ -73,7 +73,6 @@ directory.
 
 import base64
 import glob
-import importlib.util
 import os
 import pwd
 import grp
@@ -91,12 +90,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("top_srcdir", os.path.join(HERE, "..", ".."))
 BUILDDIR = os.environ.get("top_builddir", SRCDIR)
 sys.dont_write_bytecode = True         # no __pycache__ left in t/e2e/
-_spec = importlib.util.spec_from_file_location(
-    "e2e_run", os.path.join(SRCDIR, "t", "e2e", "run.py"))
-e2e = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(e2e)
+sys.path.insert(0, os.path.join(SRCDIR, "t", "e2e"))
+import rig                              # e2e's rig: Postfix, NSD, the sink
+from judge import split_headers         # e2e's header reader
 
-AUTHSERV_ID = e2e.AUTHSERV_ID           # mx.test.example, the host name too
+AUTHSERV_ID = rig.AUTHSERV_ID           # mx.test.example, the host name too
 CLIENT = "127.0.0.2"                    # the sending client: not trusted
 DEBS = os.environ.get("AM_RECIPES_DEBS", "/var/cache/authmilter-test/debs")
 SENDMAIL_DEBS = ["sendmail-bin", "sendmail-base", "sendmail-cf", "libwrap0"]
@@ -155,12 +153,12 @@ smtpd_sasl_security_options = noanonymous
 """
 
 # e2e's master.cf, with the chroot column of smtpd set by the recipe
-MASTER_CF = e2e.MASTER_CF.replace(
+MASTER_CF = rig.MASTER_CF.replace(
     "127.0.0.1:%(smtpport)d inet n -   n       -       -       smtpd",
     "127.0.0.1:%(smtpport)d inet n - %(chroot)s - - smtpd")
-assert MASTER_CF != e2e.MASTER_CF, "e2e's smtpd line changed"
+assert MASTER_CF != rig.MASTER_CF, "e2e's smtpd line changed"
 
-SASL_CONF = e2e.SASL_CONF
+SASL_CONF = rig.SASL_CONF
 
 # the test's own sendmail.mc lines around the recipe's
 SENDMAIL_MC_HEAD = """\
@@ -199,7 +197,7 @@ def readme_recipes(path):
     for m in re.finditer(r"(?m)^<!-- recipe: (\S+) -->\n```[a-z]*\n(.*?)^```$",
                          text, re.S):
         if m.group(1) in out:
-            raise e2e.RigError("README.md: recipe %s twice" % m.group(1))
+            raise rig.RigError("README.md: recipe %s twice" % m.group(1))
         out[m.group(1)] = m.group(2)
     return out
 
@@ -221,7 +219,7 @@ def mount_bind(src, dst):
     r = subprocess.run(["mount", "--bind", src, dst], capture_output=True,
                        text=True)
     if r.returncode != 0:
-        raise e2e.RigError("mount --bind %s %s: %s" % (src, dst, r.stderr))
+        raise rig.RigError("mount --bind %s %s: %s" % (src, dst, r.stderr))
 
 
 def private_system(tmp):
@@ -230,7 +228,7 @@ def private_system(tmp):
     r = subprocess.run(["cp", "-a", "/etc", etc], capture_output=True,
                        text=True)
     if r.returncode != 0:
-        raise e2e.RigError("cp -a /etc: %s" % r.stderr)
+        raise rig.RigError("cp -a /etc: %s" % r.stderr)
     mount_bind(etc, "/etc")
     with open("/etc/hosts", "w") as f:        # Debian's, with our FQDN
         f.write("127.0.0.1\tlocalhost\n"
@@ -242,7 +240,7 @@ def private_system(tmp):
     os.makedirs(spool)
     os.chmod(spool, 0o755)
     if not os.path.isdir("/var/spool/postfix"):
-        raise e2e.RigError("/var/spool/postfix missing (is Postfix installed?)")
+        raise rig.RigError("/var/spool/postfix missing (is Postfix installed?)")
     mount_bind(spool, "/var/spool/postfix")
     data = os.path.join(tmp, "postfix-data")
     os.makedirs(data)
@@ -259,7 +257,7 @@ class Daemon:
         self.name = name
         self.conf = os.path.join(tmp, name + ".conf")
         self.stderr = os.path.join(tmp, name + ".stderr")
-        e2e.write(self.conf, conf_text + TEST_CONF % dnsport)
+        rig.write(self.conf, conf_text + TEST_CONF % dnsport)
         exe = os.path.join(BUILDDIR, "authmilter")
         chk = subprocess.run([exe, "-n", "-c", self.conf],
                              capture_output=True, text=True, timeout=TIMEOUT)
@@ -299,7 +297,7 @@ def postfix(*args, check=True):
     r = subprocess.run(["postfix"] + list(args), capture_output=True,
                        text=True, timeout=60)
     if check and r.returncode != 0:
-        raise e2e.RigError("postfix %s: exit %d: %s%s"
+        raise rig.RigError("postfix %s: exit %d: %s%s"
                            % (" ".join(args), r.returncode, r.stdout, r.stderr))
     return r
 
@@ -311,7 +309,7 @@ def postfix_stop():
         if postfix("status", check=False).returncode != 0:
             return
         time.sleep(0.1)
-    raise e2e.RigError("postfix did not stop")
+    raise rig.RigError("postfix did not stop")
 
 
 def postfix_fresh(tmp, ports, chroot, sasl):
@@ -319,10 +317,10 @@ def postfix_fresh(tmp, ports, chroot, sasl):
     v = dict(tmp=tmp, id=AUTHSERV_ID, sink=ports["sink"], smtp=ports["smtp"],
              smtpport=ports["smtp"], chroot=chroot,
              sasl="yes" if sasl else "no")
-    e2e.write("/etc/postfix/main.cf", MAIN_CF % v)
-    e2e.write("/etc/postfix/master.cf", MASTER_CF % v)
+    rig.write("/etc/postfix/main.cf", MAIN_CF % v)
+    rig.write("/etc/postfix/master.cf", MASTER_CF % v)
     postfix("start")
-    e2e.wait_for("postfix smtpd", lambda: e2e.smtp_greets(ports["smtp"]))
+    rig.wait_for("postfix smtpd", lambda: rig.smtp_greets(ports["smtp"]))
 
 
 def setup_sasl(tmp):
@@ -332,22 +330,22 @@ def setup_sasl(tmp):
     os.makedirs(sdir)
     db = os.path.join(sdir, "sasldb2")
     r = subprocess.run(["saslpasswd2", "-f", db, "-c", "-p", "-u",
-                        AUTHSERV_ID, e2e.SASL_USER],
-                       input=e2e.SASL_PASSWORD.encode(), capture_output=True,
+                        AUTHSERV_ID, rig.SASL_USER],
+                       input=rig.SASL_PASSWORD.encode(), capture_output=True,
                        timeout=TIMEOUT)
     if r.returncode != 0:
-        raise e2e.RigError("saslpasswd2: %s" % r.stderr)
+        raise rig.RigError("saslpasswd2: %s" % r.stderr)
     pf = pwd.getpwnam("postfix")
     os.chown(db, pf.pw_uid, pf.pw_gid)
     os.chmod(db, 0o600)
     os.makedirs("/etc/postfix/sasl", exist_ok=True)
-    e2e.write("/etc/postfix/sasl/smtpd.conf", SASL_CONF % db)
+    rig.write("/etc/postfix/sasl/smtpd.conf", SASL_CONF % db)
     # Sendmail (root) gets its own copy: it refuses a sasldb it does not own
     smdb = os.path.join(sdir, "sasldb2-sendmail")
     shutil.copy(db, smdb)
     os.chmod(smdb, 0o600)
     os.makedirs("/etc/sasl2", exist_ok=True)
-    e2e.write("/etc/sasl2/Sendmail.conf", SASL_CONF % smdb)
+    rig.write("/etc/sasl2/Sendmail.conf", SASL_CONF % smdb)
 
 
 # ---- sending --------------------------------------------------------------
@@ -369,25 +367,25 @@ def send(port, author, auth=False, extra="", tag=None):
     try:
         s.ehlo("client.example.org")
         if auth:
-            resp = base64.b64encode(("\0%s\0%s" % (e2e.SASL_USER,
-                                                   e2e.SASL_PASSWORD)).encode())
+            resp = base64.b64encode(("\0%s\0%s" % (rig.SASL_USER,
+                                                   rig.SASL_PASSWORD)).encode())
             code, text = s.docmd("AUTH", "PLAIN " + resp.decode())
             if code != 235:
-                return e2e.fmt(code, text), None, token
+                return rig.fmt(code, text), None, token
         code, text = s.mail("user@%s" % author)
         if code != 250:
-            return e2e.fmt(code, text), None, token
+            return rig.fmt(code, text), None, token
         code, text = s.rcpt("rcpt@sink.example.net")
         if code not in (250, 251):
-            return e2e.fmt(code, text), None, token
+            return rig.fmt(code, text), None, token
         code, text = s.data(data)
-        reply = e2e.fmt(code, text)
+        reply = rig.fmt(code, text)
         try:
             s.quit()
         except (smtplib.SMTPException, OSError):
             pass
     except smtplib.SMTPResponseException as e:
-        return e2e.fmt(e.smtp_code, e.smtp_error), None, token
+        return rig.fmt(e.smtp_code, e.smtp_error), None, token
     finally:
         s.close()
     m = re.search(r"queued as (\w+)|^250 2\.0\.0 (\w+) Message accepted",
@@ -413,10 +411,10 @@ class Checks:
             fn(*args)
         except Fail as e:
             self.failed += 1
-            e2e.log("%s %s: %s" % (self.words[0], name, e))
+            rig.log("%s %s: %s" % (self.words[0], name, e))
             return False
         self.passed += 1
-        e2e.log("%s %s" % (self.words[1], name))
+        rig.log("%s %s" % (self.words[1], name))
         return True
 
 
@@ -427,7 +425,7 @@ def delivered(sink, token):
 
 
 def expect_ours_first(raw, where):
-    fields, _ = e2e.split_headers(raw)
+    fields, _ = split_headers(raw)
     if not fields or fields[0][0] != "Authentication-Results":
         raise Fail("%s: the first header is %r, not our Authentication-Results"
                    " (mail passed unfiltered?)"
@@ -463,7 +461,7 @@ def check_auth_postfix(port, sink, daemon):
     reply, qid, token = send(port, "reject.example.org", auth=True)
     if not reply.startswith("250") or not qid:
         raise Fail("reply %r" % reply)
-    fields, _ = e2e.split_headers(delivered(sink, token))
+    fields, _ = split_headers(delivered(sink, token))
     if ar_headers(fields):
         raise Fail("an Authentication-Results header: %s" % ar_headers(fields))
     ln = daemon.log_line(qid)
@@ -510,10 +508,10 @@ class Sendmail:
         cfdir = os.path.join(self.root, "usr/share/sendmail/cf")
         for name, text in [("aliases", ""), ("statistics", ""),
                            ("service.switch", "hosts files\naliases files\n")]:
-            e2e.write(os.path.join(self.sm, name), text)
+            rig.write(os.path.join(self.sm, name), text)
         os.makedirs("/etc/mail", exist_ok=True)
         v = dict(cfdir=cfdir, sm=self.sm, id=AUTHSERV_ID, port=port)
-        e2e.write("/etc/mail/sendmail.mc", SENDMAIL_MC_HEAD % v +
+        rig.write("/etc/mail/sendmail.mc", SENDMAIL_MC_HEAD % v +
                   recipes["sendmail.mc"] + SENDMAIL_MC_TAIL)
         run_sh("sendmail-build.sh", recipes["sendmail-build.sh"], tmp)
         self.cf = "/etc/mail/sendmail.cf"
@@ -525,7 +523,7 @@ class Sendmail:
                                      stdout=err, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=self.env)
         procs.append(("sendmail", self.proc))
-        e2e.wait_for("sendmail", lambda: e2e.smtp_greets(port), self.proc)
+        rig.wait_for("sendmail", lambda: rig.smtp_greets(port), self.proc)
 
     def cmd(self, *args):
         return subprocess.run([self.exe, "-C", self.cf] + list(args),
@@ -715,23 +713,23 @@ def main():
         recipes = readme_recipes(os.path.join(SRCDIR, "README.md"))
         missing = [r for r in RECIPES if r not in recipes]
         if missing:
-            raise e2e.RigError("README.md lacks the recipe block(s) %s"
+            raise rig.RigError("README.md lacks the recipe block(s) %s"
                                % ", ".join(missing))
         private_system(tmp)
-        p = e2e.free_ports(4)
+        p = rig.free_ports(4)
         ports = dict(dns=p[0], sink=p[1], smtp=p[2], sendmail=p[3])
 
         class Zone:
             dns = DNS
-        e2e.start_nsd(tmp, ports["dns"], [Zone], [], procs)
+        rig.start_nsd(tmp, ports["dns"], [Zone], [], procs)
         os.makedirs(os.path.join(tmp, "sink"))
-        sink = e2e.Sink(ports["sink"], os.path.join(tmp, "sink"))
+        sink = rig.Sink(ports["sink"], os.path.join(tmp, "sink"))
         setup_sasl(tmp)
 
         # -- Postfix over TCP; Sendmail with the same daemon
         inet = Daemon(tmp, "authmilter-inet", recipes["postfix-inet.conf"],
                       ports["dns"], procs)
-        e2e.wait_for("authmilter-inet", lambda: e2e.tcp_accepts(8891),
+        rig.wait_for("authmilter-inet", lambda: rig.tcp_accepts(8891),
                      inet.proc)
         postfix_fresh(tmp, ports, "n", sasl=True)
         postfix_up = True
@@ -782,7 +780,7 @@ def main():
             unix = Daemon(tmp, "authmilter-unix", recipes["postfix-unix.conf"],
                           ports["dns"], procs)
             sock = "/var/spool/postfix/authmilter/authmilter.sock"
-            e2e.wait_for("authmilter-unix", lambda: e2e.unix_accepts(sock),
+            rig.wait_for("authmilter-unix", lambda: rig.unix_accepts(sock),
                          unix.proc)
             run_sh("postfix-unix.sh", recipes["postfix-unix.sh"], tmp)
             checks.run("postfix-unix-socket", check_socket)
@@ -798,7 +796,7 @@ def main():
                            "\"authmilter:postfix\" line to break")
             broken = Daemon(tmp, "authmilter-broken", broken_conf,
                             ports["dns"], procs)
-            e2e.wait_for("authmilter-broken", lambda: os.path.exists(sock),
+            rig.wait_for("authmilter-broken", lambda: os.path.exists(sock),
                          broken.proc)
             run_sh("broken", "postconf -e 'milter_default_action = accept'\n"
                    "postfix reload\n", tmp)
@@ -823,8 +821,8 @@ def main():
         except Fail as e:
             checks.run("postfix-unix", raiser(e))
     except Exception as e:
-        e2e.log("recipes: rig failure: %s: %s" % (type(e).__name__, e))
-        if not isinstance(e, e2e.RigError):
+        rig.log("recipes: rig failure: %s: %s" % (type(e).__name__, e))
+        if not isinstance(e, rig.RigError):
             traceback.print_exc(file=sys.stdout)
         rig_broken = True
     finally:
@@ -844,13 +842,13 @@ def main():
         if sink:
             sink.close()
         if keep or checks.failed or rig_broken:
-            e2e.log("recipes: files kept in %s" % tmp)
+            rig.log("recipes: files kept in %s" % tmp)
         else:
             subprocess.run(["umount", "/etc"], capture_output=True)
             subprocess.run(["umount", "/var/spool/postfix"],
                            capture_output=True)
             shutil.rmtree(tmp, ignore_errors=True)
-    e2e.log("recipes: %d passed, %d failed, %.1f s"
+    rig.log("recipes: %d passed, %d failed, %.1f s"
             % (checks.passed, checks.failed, time.monotonic() - t0))
     if rig_broken:
         return 99
@@ -863,8 +861,8 @@ def show_logs(tmp):
                  "sendmail/sendmail.stderr", "nsd/nsd.log"]:
         path = os.path.join(tmp, name)
         if os.path.exists(path):
-            e2e.log("--- %s" % path)
-            e2e.log(e2e.tail(path, 25))
+            rig.log("--- %s" % path)
+            rig.log(rig.tail(path, 25))
 
 
 if __name__ == "__main__":
