@@ -193,6 +193,11 @@ static const struct load_case load_cases[] = {
 	{ "authserv_id empty", "authserv_id = \"\";",
 	    "t.conf:1: authserv_id: \"\" is not a domain name "
 	    "(letters, digits, '-', '_' and '.')" },
+	{ "authserv_id with an empty label", "authserv_id = \"mx..example\";",
+	    "t.conf:1: authserv_id: \"mx..example\" is not a domain name "
+	    "(letters, digits, '-', '_' and '.')" },
+	{ "transparent zone the root", "dns = { transparent_zones = [ \".\" ]; };",
+	    "t.conf:1: dns.transparent_zones: \".\" is not a domain name" },
 	{ "control characters shown as ?", "log_level = \"a\\nb\";",
 	    "t.conf:1: log_level: unknown level \"a?b\" (debug, info, "
 	    "notice, warning, err)" },
@@ -269,6 +274,57 @@ static const char full_text[] =
     "skip_authenticated = false;\n"
     "spf = { enable = false; helo = false; };\n";
 
+/* test_domain_bounds - the settings' domain names have dname's bounds:
+ * at most 253 octets without the final dot, labels of 1 to 63 */
+static void
+test_domain_bounds(void)
+{
+	static const struct {
+		const char *what;
+		size_t label, labels; /* labels of label octets ... */
+		size_t last;          /* ... and a last one of last octets */
+		const char *tail;
+		int loads;
+	} cases[] = {
+		{ "253 octets", 63, 3, 61, "", 1 },
+		{ "253 octets and the final dot", 63, 3, 61, ".", 1 },
+		{ "254 octets", 63, 3, 62, "", 0 },
+		{ "a 63-octet label", 63, 1, 7, "", 1 },
+		{ "a 64-octet label", 64, 1, 7, "", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[300] = "", text[800], err[512] = "";
+		struct settings *c;
+		size_t o = 0;
+
+		for (size_t l = 0; l < cases[i].labels; l++) {
+			memset(name + o, 'a', cases[i].label);
+			o += cases[i].label;
+			name[o++] = '.';
+		}
+		memset(name + o, 'b', cases[i].last);
+		o += cases[i].last;
+		snprintf(name + o, sizeof(name) - o, "%s", cases[i].tail);
+		snprintf(text, sizeof(text), "authserv_id = \"%s\";\n"
+		    "policy = { never_reject = [ \"%s\" ]; };\n", name, name);
+		c = settings_load_string(text, "t.conf", err, sizeof(err));
+		if (cases[i].loads) {
+			ok(c != NULL, "domain of %s loads: %s", cases[i].what, err);
+		} else {
+			ok(c == NULL, "domain of %s refused", cases[i].what);
+			ok(strstr(err, "t.conf:1: authserv_id: ") == err &&
+			    strstr(err, "is not a domain name") != NULL,
+			    "domain of %s: the message (%s)", cases[i].what, err);
+		}
+		if (c != NULL && cases[i].tail[0] == '.')
+			is_int(strlen(c->policy_never_reject[0]), 253,
+			    "domain of %s: stored without the dot", cases[i].what);
+		if (c != NULL)
+			settings_unref(&c);
+	}
+}
+
 /* test_policy - the new groups' values land where the session reads them */
 static void
 test_policy(void)
@@ -278,7 +334,7 @@ test_policy(void)
 	    "dkim = { enable = false; max_signatures = 3; min_key_bits = 2048; };\n"
 	    "dmarc = { psl_file = \"/tmp/psl.dat\"; };\n"
 	    "policy = { mode = \"report-only\"; quarantine = \"header\";\n"
-	    "  never_reject = [ \"Partner.Example\", \"b.example\" ];\n"
+	    "  never_reject = [ \"Partner.Example\", \"B.example.\" ];\n"
 	    "  on_temperror = \"tempfail\"; on_from_error = \"accept\";\n"
 	    "  on_oversize = \"reject\"; dns_budget_ms = 2500; };\n", "p.conf",
 	    err, sizeof(err));
@@ -294,6 +350,8 @@ test_policy(void)
 	is_int(c->policy_quarantine, QUARANTINE_HEADER, "policy.quarantine");
 	is_int(c->policy_nnever_reject, 2, "policy.never_reject count");
 	is_str(c->policy_never_reject[0], "partner.example", "never_reject lowercased");
+	is_str(c->policy_never_reject[1], "b.example",
+	    "never_reject without the final dot");
 	is_int(c->policy_on_temperror, TEMPERROR_TEMPFAIL, "policy.on_temperror");
 	is_int(c->policy_on_from_error, FROM_ERROR_ACCEPT, "policy.on_from_error");
 	is_int(c->policy_on_oversize, OVERSIZE_REJECT, "policy.on_oversize");
@@ -849,6 +907,7 @@ main(void)
 	test_load_cases();
 	test_full();
 	test_policy();
+	test_domain_bounds();
 	test_defaults();
 	test_files();
 	test_shipped();

@@ -999,13 +999,21 @@ test_table_bad_names(void)
 	struct dns_resolver *t = dns_table_new();
 	struct dns_answer *a;
 
+	is_int(dns_table_add_text(t, "a..b", DNS_T_TXT, "x"), -1,
+	    "table: a bad name is not added");
+	is_int(dns_table_add_text(t, "Example.Test.", DNS_T_TXT, "x"), 0,
+	    "table: a name with capitals and the final dot is added");
 	test_bad_names(t, "table");
 	is_int(dns_table_queries(t), 0, "table: no bad name reached it");
+	a = dns_query(t, "example.TEST", DNS_T_TXT, 0);
+	is_str(dns_status_name(a->status), "ok",
+	    "table: names compare as dname_norm() makes them");
+	dns_answer_free(&a);
 	a = dns_query(t, ".", DNS_T_NS, 0);
 	is_str(dns_status_name(a->status), "nxdomain", "table: the root is asked");
 	is_str(dns_fail_name(a->fail), "none", "table: the root is a name");
 	dns_answer_free(&a);
-	is_int(dns_table_queries(t), 1, "table: the root reached it");
+	is_int(dns_table_queries(t), 2, "table: the root reached it");
 	dns_resolver_free(&t);
 }
 
@@ -1015,7 +1023,7 @@ test_bad_options(void)
 	const char *bad[] = { "not an address" };
 	struct dns_unbound_opts o = { .forwarders = bad, .nforwarders = 1 };
 	const char *fwd[] = { "127.0.0.1@9" };
-	const char *zones[] = { "" };
+	const char *zones[] = { "" }, *root[] = { "." };
 	struct dns_unbound_opts oz = { .forwarders = fwd, .nforwarders = 1,
 	    .transparent_zones = zones, .ntransparent = 1 };
 	char err[256] = "";
@@ -1029,6 +1037,12 @@ test_bad_options(void)
 	r = dns_unbound_new(&oz, err, sizeof(err));
 	ok(r == NULL, "empty transparent zone refused");
 	ok(err[0] != '\0', "empty zone: error text");
+	dns_resolver_free(&r);
+	oz.transparent_zones = root;
+	err[0] = '\0';
+	r = dns_unbound_new(&oz, err, sizeof(err));
+	ok(r == NULL, "the root as a transparent zone refused");
+	is_str(err, "bad transparent zone \".\"", "root zone: error text");
 	dns_resolver_free(&r);
 }
 

@@ -281,16 +281,17 @@ dns_rr_name(const struct dns_rr *rr, size_t off, char *out, size_t outlen)
 int
 dns_name_to_wire(const char *name, unsigned char *out, size_t outlen, size_t *lenp)
 {
-	size_t o = 0;
+	size_t o = 0, end = dname_len(name);
 	const char *p = name;
 
-	if (strcmp(p, ".") == 0)
-		p = "";
-	while (*p != '\0') {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+	if (!dname_valid(name))
+		return -1;
+	/* dname_valid: labels of 1..63 octets, at most 255 in wire format */
+	while (p < name + end) {
+		const char *dot = memchr(p, '.', (size_t)(name + end - p));
+		size_t n = dot ? (size_t)(dot - p) : (size_t)(name + end - p);
 
-		if (n == 0 || n > 63 || o + n + 2 > outlen)
+		if (o + n + 2 > outlen)
 			return -1;
 		out[o++] = (unsigned char)n;
 		memcpy(out + o, p, n);
@@ -302,8 +303,6 @@ dns_name_to_wire(const char *name, unsigned char *out, size_t outlen, size_t *le
 	if (o + 1 > outlen)
 		return -1;
 	out[o++] = 0;
-	if (o > 255)
-		return -1;
 	*lenp = o;
 	return 0;
 }

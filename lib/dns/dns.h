@@ -118,7 +118,8 @@ int dns_rr_txt(const struct dns_rr *rr, char *out, size_t outlen);
 int dns_rr_name(const struct dns_rr *rr, size_t off, char *out, size_t outlen);
 /* dns_name_to_wire - the inverse: a dotted name ("." or "" the root) in
  * uncompressed wire format into out, its length in *lenp; -1 when it is
- * not a name (empty label, label over 63, over 255 octets) or out is short */
+ * not dname_valid() (empty label, label over 63, over 255 octets in wire
+ * format) or out is short */
 int dns_name_to_wire(const char *name, unsigned char *out, size_t outlen,
     size_t *lenp);
 /* dns_rr_mx - preference and exchange of an MX RR */
@@ -163,13 +164,16 @@ void dns_cache_set_clock(struct dns_resolver *r, time_t (*clock)(void *),
 void dns_cache_get_stats(struct dns_resolver *r, struct dns_cache_stats *s);
 
 /* ---- table back end (tests, conformance suites) ---------------------------- */
+/* Every dns_table_* function ignores a name that is not dname_valid(): no
+ * query can ask for it. */
 struct dns_resolver *dns_table_new(void);
 /* dns_table_add - add one RR with raw rdata */
 void dns_table_add(struct dns_resolver *r, const char *name, int type,
     const void *rdata, size_t len);
 /* dns_table_add_text - add one RR from presentation text: A "192.0.2.1",
  * AAAA "2001:db8::1", TXT "v=spf1 -all" (one string; split into 255-byte
- * character-strings), MX "10 mx.example.org", PTR/CNAME/NS "host.example". 0 or -1 */
+ * character-strings), MX "10 mx.example.org", PTR/CNAME/NS "host.example". 0, or -1 when
+ * name or text is not one */
 int dns_table_add_text(struct dns_resolver *r, const char *name, int type,
     const char *text);
 /* dns_table_add_txt_strings - one TXT RR made of n character-strings */

@@ -14,8 +14,9 @@
  * end reported, capped at max_ttl; an answer with TTL 0 is not kept (RFC
  * 1035 3.2.1: use it for the transaction in progress only). Temporary
  * failures and DNSSEC bogus answers are never kept: the next message asks
- * again. The key is the type and the name in lowercase without a trailing
- * dot (RFC 4343: names compare case-insensitively).
+ * again. The key is the type and the name as dname_norm() makes it:
+ * lowercase, without the final dot (RFC 4343: names compare
+ * case-insensitively).
  *
  * Bounds: at most max_entries answers and max_bytes of rdata and packets;
  * the least recently used answer goes first. An answer bigger than an
@@ -33,10 +34,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "dname.h"
 #include "dns_impl.h"
 #include "util.h"
-
-#define CACHE_NAME_MAX 256 /* a presentation name without the final dot */
 
 struct centry {
 	struct centry *hnext;        /* hash chain */
@@ -71,7 +71,7 @@ struct cache_query {
 	struct dns_answer *hit;      /* non-NULL: answered from cache */
 	struct dns_query *inner;     /* otherwise the back end's query */
 	int type;
-	char name[CACHE_NAME_MAX];
+	char name[DNAME_BUFSIZE];    /* dname_norm()ed */
 };
 
 static struct dns_query *cache_start(struct dns_resolver *r, const char *name,
@@ -95,23 +95,6 @@ monotonic_seconds(void *arg)
 	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
-}
-
-/* normalize - lowercase, no trailing dot; 0, or -1 when it does not fit
- * (such a name is passed through to the back end uncached) */
-static int
-normalize(const char *name, char *out, size_t outlen)
-{
-	size_t len = strnlen(name, outlen);
-
-	if (len == outlen)
-		return -1;
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	memcpy(out, name, len);
-	out[len] = '\0';
-	str_lower(out);
-	return 0;
 }
 
 /* the key's hash: the normalized name and the type */
@@ -289,10 +272,9 @@ cache_start(struct dns_resolver *r, const char *name, int type)
 
 	q->base.r = r;
 	q->type = type;
-	if (normalize(name, q->name, sizeof(q->name)) == 0)
-		q->hit = cache_lookup(c, q->name, type);
-	else
-		q->name[0] = '\0'; /* too long to be a name: never kept */
+	/* name is dname_valid() (dns_query_start): it fits */
+	(void)dname_norm(name, q->name, sizeof(q->name));
+	q->hit = cache_lookup(c, q->name, type);
 	if (q->hit != NULL)
 		return &q->base;
 	q->inner = dns_query_start(c->backend, name, type);
@@ -315,8 +297,7 @@ cache_wait(struct dns_query *base, unsigned timeout_ms)
 		a = q->hit;
 	} else {
 		a = dns_query_wait(&q->inner, timeout_ms);
-		if (q->name[0] != '\0')
-			cache_store(c, q->name, q->type, a);
+		cache_store(c, q->name, q->type, a);
 	}
 	free(q);
 	return a;

@@ -28,11 +28,10 @@
 #include "util.h"
 
 #define DNS_TABLE_CNAME_HOPS 8
-#define DNS_TABLE_NAME_MAX 1025 /* presentation form, with room to spare */
 #define DNS_TABLE_TTL 300       /* every final answer's TTL */
 
 struct table_entry {
-	char *name;   /* lowercase, no trailing dot */
+	char *name;   /* dname_norm()ed: lowercase, no final dot */
 	int type;
 	unsigned char *rdata;
 	size_t len;
@@ -67,33 +66,25 @@ static const struct dns_ops table_ops = {
 	.destroy = table_destroy,
 };
 
-/* norm_name - lowercase copy without the trailing dot (bounded) */
-static char *
-norm_name(const char *name)
-{
-	size_t len = strnlen(name, DNS_TABLE_NAME_MAX);
-	char *s;
-
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	s = xstrndup(name, len);
-	return str_lower(s);
-}
-
-static void
+/* table_push - add an entry; -1 (nothing added) when name is not
+ * dname_valid(): no query can ask for it */
+static int
 table_push(struct table_resolver *t, const char *name, int type,
     const void *rdata, size_t len, int is_status, enum dns_status status,
     enum dns_fail fail)
 {
+	char norm[DNAME_BUFSIZE];
 	struct table_entry *e;
 
+	if (dname_norm(name, norm, sizeof(norm)) != 0)
+		return -1;
 	pthread_mutex_lock(&t->lock);
 	if (t->n == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 16;
 		t->e = xrealloc(t->e, t->cap * sizeof(*t->e));
 	}
 	e = &t->e[t->n++];
-	e->name = norm_name(name);
+	e->name = xstrdup(norm);
 	e->type = type;
 	e->rdata = xmalloc(len ? len : 1);
 	if (len)
@@ -103,6 +94,7 @@ table_push(struct table_resolver *t, const char *name, int type,
 	e->status = status;
 	e->fail = fail;
 	pthread_mutex_unlock(&t->lock);
+	return 0;
 }
 
 struct dns_resolver *
@@ -119,7 +111,7 @@ void
 dns_table_add(struct dns_resolver *r, const char *name, int type,
     const void *rdata, size_t len)
 {
-	table_push((struct table_resolver *)r, name, type, rdata, len, 0,
+	(void)table_push((struct table_resolver *)r, name, type, rdata, len, 0,
 	    DNS_STATUS_OK, DNS_FAIL_NONE);
 }
 
@@ -155,6 +147,7 @@ dns_table_add_text(struct dns_resolver *r, const char *name, int type,
 {
 	unsigned char buf[512];
 	size_t len = 0;
+	int rc;
 
 	switch (type) {
 	case DNS_T_A:
@@ -182,9 +175,10 @@ dns_table_add_text(struct dns_resolver *r, const char *name, int type,
 			text += n;
 			tl -= n;
 		} while (tl > 0);
-		dns_table_add(r, name, type, tb, o);
+		rc = table_push((struct table_resolver *)r, name, type, tb, o,
+		    0, DNS_STATUS_OK, DNS_FAIL_NONE);
 		free(tb);
-		return 0;
+		return rc;
 	}
 	case DNS_T_MX: {
 		unsigned long pref;
@@ -215,16 +209,17 @@ dns_table_add_text(struct dns_resolver *r, const char *name, int type,
 	default:
 		return -1;
 	}
-	dns_table_add(r, name, type, buf, len);
-	return 0;
+	return table_push((struct table_resolver *)r, name, type, buf, len, 0,
+	    DNS_STATUS_OK, DNS_FAIL_NONE);
 }
 
 void
 dns_table_set_status(struct dns_resolver *r, const char *name, int type,
     enum dns_status status)
 {
-	table_push((struct table_resolver *)r, name, type, NULL, 0, 1, status,
-	    status == DNS_STATUS_TEMPFAIL ? DNS_FAIL_TIMEOUT : DNS_FAIL_NONE);
+	(void)table_push((struct table_resolver *)r, name, type, NULL, 0, 1,
+	    status, status == DNS_STATUS_TEMPFAIL ? DNS_FAIL_TIMEOUT :
+	    DNS_FAIL_NONE);
 }
 
 void
@@ -233,7 +228,7 @@ dns_table_set_fail(struct dns_resolver *r, const char *name, int type,
 {
 	if (fail == DNS_FAIL_NONE)
 		return;
-	table_push((struct table_resolver *)r, name, type, NULL, 0, 1,
+	(void)table_push((struct table_resolver *)r, name, type, NULL, 0, 1,
 	    fail == DNS_FAIL_BADNAME ? DNS_STATUS_NXDOMAIN : DNS_STATUS_TEMPFAIL,
 	    fail);
 }
@@ -294,9 +289,11 @@ status_answer(enum dns_status s, enum dns_fail f)
 static struct dns_answer *
 lookup_locked(struct table_resolver *t, const char *qname, int type)
 {
-	char *name = norm_name(qname);
+	char name[DNAME_BUFSIZE];
 	struct dns_answer *a = NULL;
 
+	/* qname is dname_valid() (dns_query_start): it fits */
+	(void)dname_norm(qname, name, sizeof(name));
 	for (int hop = 0; hop <= DNS_TABLE_CNAME_HOPS; hop++) {
 		struct dns_rr *rrs = NULL;
 		size_t nrr = 0, known = 0;
@@ -331,15 +328,14 @@ lookup_locked(struct table_resolver *t, const char *qname, int type)
 		}
 		if (cname != NULL) {
 			struct dns_rr rr = { cname->rdata, cname->len };
-			char target[DNS_TABLE_NAME_MAX];
+			char target[DNAME_BUFSIZE];
 
-			if (dns_rr_name(&rr, 0, target, sizeof(target)) != 0) {
+			if (dns_rr_name(&rr, 0, target, sizeof(target)) != 0 ||
+			    dname_norm(target, name, sizeof(name)) != 0) {
 				a = dns_answer_fail(DNS_FAIL_MALFORMED, 2,
 				    "bad CNAME");
 				goto out;
 			}
-			free(name);
-			name = norm_name(target);
 			continue;
 		}
 		a = status_answer(known ? DNS_STATUS_NODATA :
@@ -348,7 +344,6 @@ lookup_locked(struct table_resolver *t, const char *qname, int type)
 	}
 	a = dns_answer_fail(DNS_FAIL_SERVFAIL, 2, "CNAME loop");
 out:
-	free(name);
 	return a;
 }
 

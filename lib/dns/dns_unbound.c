@@ -593,19 +593,18 @@ resolv_conf_forwards(const char *path)
 }
 
 /* ubr_transparent - let queries below zone (with or without its dot)
- * through to the forwarders */
+ * through to the forwarders; the zone is a host name (dname_host_valid:
+ * not the root, no space to break the setting's text) */
 static int
 ubr_transparent(struct ub_ctx *ctx, const char *z, char *err, size_t errlen)
 {
-	size_t zl = strlen(z);
-	char val[300];
+	char val[DNAME_BUFSIZE + sizeof(" transparent")];
 
-	if (zl == 0 || zl > 253) {
+	if (!dname_host_valid(z, 0)) {
 		snprintf(err, errlen, "bad transparent zone \"%.40s\"", z);
 		return -1;
 	}
-	snprintf(val, sizeof(val), "%s%s transparent", z,
-	    z[zl - 1] == '.' ? "" : ".");
+	snprintf(val, sizeof(val), "%.*s. transparent", (int)dname_len(z), z);
 	return ubr_set(ctx, "local-zone:", val, err, errlen);
 }
 

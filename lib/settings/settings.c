@@ -43,6 +43,7 @@
 
 #include "cidr.h"
 #include "deadline.h"
+#include "dname.h"
 #include "settings.h"
 #include "log.h"
 #include "util.h"
@@ -52,7 +53,6 @@
 #define CONFIG_MAX_LIST 1024           /* elements of one list */
 #define CONFIG_MAX_ROWS 32             /* rows of one table */
 #define SOCKET_MAX 512                 /* a socket spec */
-#define DOMAIN_MAX 253                 /* RFC 1035 2.3.4, as text */
 
 /* ---- the settings table ------------------------------------------------ */
 
@@ -351,15 +351,14 @@ settings_each_setting(void (*fn)(const char *name, int scope, void *arg),
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* domainish - letters, digits, '-', '_' and '.', 1..DOMAIN_MAX long */
+/* domainish - a host name (dname_host_valid: not the root, labels of 1
+ * to 63 octets, at most DNAME_MAX) of letters, digits, '-', '_' and '.' */
 static int
 domainish(const char *s)
 {
-	size_t len = strnlen(s, DOMAIN_MAX + 1);
-
-	return len > 0 && len <= DOMAIN_MAX &&
+	return dname_host_valid(s, 0) &&
 	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		"0123456789-_.") == len;
+		"0123456789-_.") == strlen(s);
 }
 
 /* parse_port - "1".."65535", decimal digits only */
@@ -644,11 +643,13 @@ add_zone(struct settings *c, const struct setting *st,
 	return 0;
 }
 
-/* add_domain - a domain name for a list, stored lowercase */
+/* add_domain - a domain name for a list, stored as dname_norm() makes it
+ * (lowercase, no final dot) */
 static int
 add_domain(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
+	char norm[DNAME_BUFSIZE];
 	char **field;
 	size_t n;
 
@@ -656,7 +657,8 @@ add_domain(struct settings *c, const struct setting *st,
 		return -1;
 	field = *FIELD(c, st->off, char **);
 	n = *FIELD(c, st->off_n, size_t);
-	str_lower(field[n - 1]);
+	if (dname_norm(field[n - 1], norm, sizeof(norm)) == 0)
+		str_copy(field[n - 1], norm, strlen(field[n - 1]) + 1);
 	return 0;
 }
 
