@@ -242,11 +242,62 @@ test_unmap(void)
 	is_int(ip_unmap(NULL, out, sizeof(out)), -1, "unmap NULL fails");
 }
 
+/* test_parse_unmapped - family and octets, the mapped prefix taken off */
+static void
+test_parse_unmapped(void)
+{
+	static const struct {
+		const char *ip;
+		int rc, family;
+		unsigned char addr[16];
+	} cases[] = {
+		{ "192.0.2.1", 0, AF_INET, { 192, 0, 2, 1 } },
+		{ "::ffff:192.0.2.1", 0, AF_INET, { 192, 0, 2, 1 } },
+		{ "::FFFF:c000:201", 0, AF_INET, { 192, 0, 2, 1 } },
+		{ "2001:db8::1", 0, AF_INET6,
+		    { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } },
+		/* IPv4-compatible (deprecated) and the NAT64 prefix stay IPv6 */
+		{ "::192.0.2.1", 0, AF_INET6, { [12] = 192, 0, 2, 1 } },
+		{ "64:ff9b::192.0.2.1", 0, AF_INET6,
+		    { 0, 0x64, 0xff, 0x9b, [12] = 192, 0, 2, 1 } },
+		{ "::ffff:0:192.0.2.1", 0, AF_INET6,   /* IPv4-translated */
+		    { [8] = 0xff, 0xff, 0, 0, 192, 0, 2, 1 } },
+		{ "192.0.2", -1, 0, { 0 } },
+		{ "example.org", -1, 0, { 0 } },
+		{ "", -1, 0, { 0 } },
+	};
+	unsigned char addr[16];
+	char big[100];
+	int family;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc;
+
+		memset(addr, 0xaa, sizeof(addr));
+		family = -1;
+		rc = ip_parse_unmapped(cases[i].ip, &family, addr);
+		is_int(rc, cases[i].rc, "parse_unmapped %s: rc", cases[i].ip);
+		if (rc != 0)
+			continue;
+		is_int(family, cases[i].family, "parse_unmapped %s: family",
+		    cases[i].ip);
+		ok(memcmp(addr, cases[i].addr, 16) == 0,
+		    "parse_unmapped %s: octets (the rest zero)", cases[i].ip);
+	}
+	is_int(ip_parse_unmapped(NULL, &family, addr), -1,
+	    "parse_unmapped NULL fails");
+	memset(big, '0', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	is_int(ip_parse_unmapped(big, &family, addr), -1,
+	    "parse_unmapped: overlong text fails");
+}
+
 int
 main(void)
 {
 	test_parse();
 	test_match();
 	test_unmap();
+	test_parse_unmapped();
 	return test_done("cidr");
 }

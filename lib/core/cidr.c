@@ -13,7 +13,8 @@
  * the IPv4 address it carries, so a dual-stack socket sees one set of rules.
  *
  * Errors: cidr_parse() returns -1 with a message; cidr_list_match() says no
- * for anything that is not an address; ip_unmap() returns -1.
+ * for anything that is not an address; ip_unmap() and ip_parse_unmapped()
+ * return -1.
  */
 #include "config.h"
 
@@ -185,11 +186,10 @@ cidr_list_free(struct cidr_list *l)
 	l->n = 0;
 }
 
-/* addr_unmapped - parse ip; an IPv4-mapped IPv6 address becomes IPv4 */
-static int
-addr_unmapped(const char *ip, int *family, unsigned char addr[16])
+int
+ip_parse_unmapped(const char *ip, int *family, unsigned char addr[16])
 {
-	if (strnlen(ip, CIDR_MAXLEN + 1) > CIDR_MAXLEN ||
+	if (ip == NULL || strnlen(ip, CIDR_MAXLEN + 1) > CIDR_MAXLEN ||
 	    parse_addr(ip, family, addr) < 0)
 		return -1;
 	if (*family == AF_INET6 && is_v4mapped(addr)) {
@@ -206,7 +206,7 @@ cidr_list_match(const struct cidr_list *l, const char *ip)
 	unsigned char addr[16];
 	int family;
 
-	if (l == NULL || ip == NULL || addr_unmapped(ip, &family, addr) < 0)
+	if (l == NULL || ip_parse_unmapped(ip, &family, addr) < 0)
 		return 0;
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].family == family &&
@@ -221,7 +221,7 @@ ip_unmap(const char *ip, char *out, size_t outlen)
 	unsigned char addr[16];
 	int family;
 
-	if (ip == NULL || addr_unmapped(ip, &family, addr) < 0 ||
+	if (ip_parse_unmapped(ip, &family, addr) < 0 ||
 	    outlen > (size_t)~(socklen_t)0 ||
 	    inet_ntop(family, addr, out, (socklen_t)outlen) == NULL)
 		return -1;

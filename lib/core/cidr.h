@@ -30,5 +30,10 @@ int cidr_list_match(const struct cidr_list *l, const char *ip);
 /* ip_unmap - write the canonical text of ip into out: "::ffff:192.0.2.1"
  * becomes "192.0.2.1", IPv6 is compressed. 0, or -1 if ip is not an address */
 int ip_unmap(const char *ip, char *out, size_t outlen);
+/* ip_parse_unmapped - the address in ip: AF_INET and its 4 octets in
+ * addr[0..3] (the rest zero), or AF_INET6 and 16 octets; an IPv4-mapped
+ * IPv6 address (::ffff:a.b.c.d) is AF_INET. 0, or -1 when ip (NULL too)
+ * is not an address. The one unmapping: every caller uses it. */
+int ip_parse_unmapped(const char *ip, int *family, unsigned char addr[16]);
 
 #endif
