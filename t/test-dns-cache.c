@@ -12,7 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../lib/dns/dns.h"
+#include "dns.h"
+#include "stats.h"
 #include "tap.h"
 
 static time_t fake_now = 1000;
@@ -300,6 +301,78 @@ test_bad_names(void)
 	dns_resolver_free(&c);
 }
 
+/* metric - a registered metric's value now (0 when it is not registered) */
+static uint64_t
+metric(const char *name)
+{
+	const struct stats_metric *m = stats_find(name);
+
+	return m != NULL ? stats_value(m) : 0;
+}
+
+/* test_registry - the process-wide counters move with what one cache
+ * does (nothing else runs meanwhile), and the gauges follow its size */
+static void
+test_registry(void)
+{
+	static const char *const names[] = { "dns_cache_hits_total",
+		"dns_cache_misses_total", "dns_cache_expired_total",
+		"dns_cache_evictions_total", "dns_cache_entries",
+		"dns_cache_bytes", "dns_queries_total", "dns_failures_total",
+		"dns_failures_timeout_total", "dns_failures_servfail_total",
+		"dns_failures_badname_total" };
+	enum { HITS, MISSES, EXPIRED, EVICTIONS, ENTRIES, BYTES, QUERIES,
+		FAILURES, TIMEOUTS, SERVFAILS, BADNAMES, N };
+	uint64_t before[N], d[N];
+	struct dns_resolver *t, *c;
+	struct dns_cache_stats s;
+	char buf[256];
+
+	ok(stats_find("dns_cache_hits_total") == NULL ||
+	    stats_value(stats_find("dns_cache_entries")) == 0,
+	    "no cache alive: no entries counted");
+	c = new_cache(&t, 2, 0);
+	for (size_t i = 0; i < N; i++)
+		ok(stats_find(names[i]) != NULL, "%s registered by "
+		    "dns_cache_new", names[i]);
+	for (size_t i = 0; i < N; i++)
+		before[i] = metric(names[i]);
+	dns_table_set_fail(t, "servfail.example.org", DNS_T_TXT,
+	    DNS_FAIL_SERVFAIL);
+	fake_now = 1000;
+	ask(c, "a.example.org", DNS_T_TXT, buf, sizeof(buf));   /* miss */
+	ask(c, "a.example.org", DNS_T_TXT, buf, sizeof(buf));   /* hit */
+	ask(c, "b.example.org", DNS_T_TXT, buf, sizeof(buf));   /* miss */
+	ask(c, "c.example.org", DNS_T_TXT, buf, sizeof(buf));   /* miss, evicts a */
+	ask(c, "fail.example.org", DNS_T_TXT, buf, sizeof(buf)); /* miss, timeout */
+	ask(c, "servfail.example.org", DNS_T_TXT, buf, sizeof(buf)); /* miss */
+	ask(c, "a..example.org", DNS_T_TXT, buf, sizeof(buf));  /* neither */
+	fake_now += 301;
+	ask(c, "b.example.org", DNS_T_TXT, buf, sizeof(buf));   /* expired, miss */
+	for (size_t i = 0; i < N; i++)
+		d[i] = metric(names[i]) - before[i];
+	dns_cache_get_stats(c, &s);
+	is_int(d[HITS], 1, "registry: one hit");
+	is_int(d[MISSES], 6, "registry: six misses");
+	is_int(d[EXPIRED], 1, "registry: one expired");
+	is_int(d[EVICTIONS], 1, "registry: one eviction (the expired b made "
+	    "room for its new answer)");
+	is_int(metric("dns_cache_entries"), s.entries,
+	    "registry: the entries gauge is the one cache's entries");
+	is_int(metric("dns_cache_bytes"), s.bytes,
+	    "registry: the bytes gauge is the one cache's bytes");
+	is_int(d[QUERIES], 8, "registry: eight answers, each counted once");
+	is_int(d[FAILURES], 3, "registry: three failures");
+	is_int(d[TIMEOUTS], 1, "registry: one timeout");
+	is_int(d[SERVFAILS], 1, "registry: one SERVFAIL");
+	is_int(d[BADNAMES], 1, "registry: one bad name");
+	dns_resolver_free(&c);
+	is_int(metric("dns_cache_entries"), 0,
+	    "registry: entries gauge back to 0 when the cache goes");
+	is_int(metric("dns_cache_bytes"), 0,
+	    "registry: bytes gauge back to 0 when the cache goes");
+}
+
 struct worker {
 	struct dns_resolver *c;
 	int id, n, bad;
@@ -360,5 +433,6 @@ main(void)
 	test_ownership();
 	test_bad_names();
 	test_threads();
+	test_registry();
 	return test_done("dns-cache");
 }

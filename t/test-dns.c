@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "stats.h"
 #include "tap.h"
 #include "util.h"
 
@@ -707,10 +708,17 @@ test_slow_domain_isolated(const char *fwd)
 	struct dns_resolver *r;
 	char err[256] = "", name[64], first[128] = "";
 	int n = 0, good = 0, total = 0;
+	const struct stats_metric *renewals;
+	uint64_t renewed;
 
 	r = dns_unbound_new(&o, err, sizeof(err));
 	if (!ok(r != NULL, "slow-domain resolver: %s", err))
 		return;
+	renewals = stats_find("dns_resolver_renewals_total");
+	if (!ok(renewals != NULL, "renewals counter registered by "
+	    "dns_unbound_new"))
+		return;
+	renewed = stats_value(renewals);
 	for (int i = 0; i < 24; i++) {
 		snprintf(name, sizeof(name), "slow%d.example.test", i);
 		q[i] = dns_query_start(r, name, DNS_T_TXT);
@@ -748,6 +756,9 @@ test_slow_domain_isolated(const char *fwd)
 	is_int(good, total, "slow domain: every ordinary lookup answered during "
 	    "and after the slow ones (first failure: %s)",
 	    first[0] ? first : "none");
+	ok(stats_value(renewals) > renewed, "slow domain: the context was "
+	    "renewed (%llu times)",
+	    (unsigned long long)(stats_value(renewals) - renewed));
 	dns_resolver_free(&r);
 }
 

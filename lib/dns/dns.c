@@ -11,7 +11,55 @@
 #include "deadline.h"
 #include "dname.h"
 #include "dns_impl.h"
+#include "stats.h"
 #include "util.h"
+
+/* every answer handed to a caller, counted once (a cache's question to its
+ * back end is not) */
+static struct stats_metric m_queries = STATS_COUNTER("dns_queries_total",
+    "DNS answers handed to callers, from any resolver");
+static struct stats_metric m_failures = STATS_COUNTER("dns_failures_total",
+    "DNS answers that were a failure (any kind but none)");
+static struct stats_metric m_fail[] = {
+	[DNS_FAIL_SERVFAIL] = STATS_COUNTER("dns_failures_servfail_total",
+	    "DNS answers that failed with SERVFAIL"),
+	[DNS_FAIL_REFUSED] = STATS_COUNTER("dns_failures_refused_total",
+	    "DNS answers that failed with REFUSED or another error rcode"),
+	[DNS_FAIL_TIMEOUT] = STATS_COUNTER("dns_failures_timeout_total",
+	    "DNS lookups that got no answer within their timeout"),
+	[DNS_FAIL_BUDGET] = STATS_COUNTER("dns_failures_budget_total",
+	    "DNS lookups refused or cut short by a spent DNS time budget"),
+	[DNS_FAIL_BOGUS] = STATS_COUNTER("dns_failures_bogus_total",
+	    "DNS answers that failed DNSSEC validation"),
+	[DNS_FAIL_MALFORMED] = STATS_COUNTER("dns_failures_malformed_total",
+	    "DNS answers that could not be used as they were"),
+	[DNS_FAIL_RESOLVER] = STATS_COUNTER("dns_failures_resolver_total",
+	    "DNS lookups the resolver failed or abandoned (shutdown)"),
+	[DNS_FAIL_BADNAME] = STATS_COUNTER("dns_failures_badname_total",
+	    "DNS lookups of what is not a domain name, never asked"),
+};
+#define NFAIL (sizeof(m_fail) / sizeof(m_fail[0]))
+
+void
+dns_stats_register(void)
+{
+	stats_register(&m_queries);
+	stats_register(&m_failures);
+	for (size_t i = DNS_FAIL_NONE + 1; i < NFAIL; i++)
+		stats_register(&m_fail[i]);
+}
+
+/* answered - count an answer on its way to the caller; returns it */
+static struct dns_answer *
+answered(struct dns_answer *a)
+{
+	stats_inc(&m_queries);
+	if (a->fail != DNS_FAIL_NONE && (unsigned)a->fail < NFAIL) {
+		stats_inc(&m_failures);
+		stats_inc(&m_fail[a->fail]);
+	}
+	return a;
+}
 
 /*
  * A lookup of something that is not a domain name is answered here, for
@@ -77,7 +125,7 @@ dns_query_start(struct dns_resolver *r, const char *name, int type)
 }
 
 struct dns_answer *
-dns_query_wait(struct dns_query **qp, unsigned timeout_ms)
+dns_backend_wait(struct dns_query **qp, unsigned timeout_ms)
 {
 	struct dns_query *q = *qp;
 
@@ -90,6 +138,12 @@ dns_query_wait(struct dns_query **qp, unsigned timeout_ms)
 }
 
 struct dns_answer *
+dns_query_wait(struct dns_query **qp, unsigned timeout_ms)
+{
+	return answered(dns_backend_wait(qp, timeout_ms));
+}
+
+struct dns_answer *
 dns_query_wait_until(struct dns_query **qp, const struct timespec *deadline)
 {
 	unsigned left, dflt;
@@ -99,7 +153,8 @@ dns_query_wait_until(struct dns_query **qp, const struct timespec *deadline)
 	left = deadline_left_ms(deadline);
 	if (left == 0) {
 		dns_query_cancel(qp);
-		return dns_answer_fail(DNS_FAIL_BUDGET, 2, "DNS time budget spent");
+		return answered(dns_answer_fail(DNS_FAIL_BUDGET, 2,
+		    "DNS time budget spent"));
 	}
 	dflt = default_ms((*qp)->r);
 	return dns_query_wait(qp, left < dflt ? left : dflt);
@@ -112,7 +167,8 @@ dns_query_until(struct dns_resolver *r, const char *name, int type,
 	struct dns_query *q;
 
 	if (deadline != NULL && deadline_left_ms(deadline) == 0)
-		return dns_answer_fail(DNS_FAIL_BUDGET, 2, "DNS time budget spent");
+		return answered(dns_answer_fail(DNS_FAIL_BUDGET, 2,
+		    "DNS time budget spent"));
 	q = dns_query_start(r, name, type);
 	return dns_query_wait_until(&q, deadline);
 }

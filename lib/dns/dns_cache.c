@@ -36,7 +36,23 @@
 
 #include "dname.h"
 #include "dns_impl.h"
+#include "stats.h"
 #include "util.h"
+
+/* process-wide, every cache together (dns_cache_get_stats: one cache) */
+static struct stats_metric m_hits = STATS_COUNTER("dns_cache_hits_total",
+    "DNS answers served from the answer cache");
+static struct stats_metric m_misses = STATS_COUNTER("dns_cache_misses_total",
+    "DNS questions the answer cache sent to the resolver");
+static struct stats_metric m_expired = STATS_COUNTER(
+    "dns_cache_expired_total", "cached DNS answers found past their TTL");
+static struct stats_metric m_evictions = STATS_COUNTER(
+    "dns_cache_evictions_total",
+    "cached DNS answers dropped to make room (least recently used)");
+static struct stats_metric m_entries = STATS_GAUGE("dns_cache_entries",
+    "DNS answers in the answer cache");
+static struct stats_metric m_bytes = STATS_GAUGE("dns_cache_bytes",
+    "bytes the answer cache counts against its bound");
 
 struct centry {
 	struct centry *hnext;        /* hash chain */
@@ -174,6 +190,8 @@ entry_remove(struct cache_resolver *c, struct centry *e)
 	lru_unlink(c, e);
 	c->entries--;
 	c->bytes -= e->bytes;
+	stats_gauge_add(&m_entries, -1);
+	stats_gauge_add(&m_bytes, -(int64_t)e->bytes);
 	dns_answer_free(&e->ans);
 	free(e);
 }
@@ -216,6 +234,7 @@ cache_store(struct cache_resolver *c, const char *name, int type,
 	    c->bytes + bytes > c->max_bytes)) {
 		entry_remove(c, c->tail);
 		c->stats.evictions++;
+		stats_inc(&m_evictions);
 	}
 	e = xmalloc(sizeof(*e) + namelen + 1);
 	memcpy(e->name, name, namelen + 1);
@@ -229,6 +248,8 @@ cache_store(struct cache_resolver *c, const char *name, int type,
 	lru_push_front(c, e);
 	c->entries++;
 	c->bytes += bytes;
+	stats_gauge_add(&m_entries, 1);
+	stats_gauge_add(&m_bytes, (int64_t)bytes);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -247,6 +268,7 @@ cache_lookup(struct cache_resolver *c, const char *name, int type)
 	if (e != NULL && e->expires <= now) {
 		entry_remove(c, e);
 		c->stats.expired++;
+		stats_inc(&m_expired);
 		e = NULL;
 	}
 	if (e != NULL) {
@@ -255,8 +277,10 @@ cache_lookup(struct cache_resolver *c, const char *name, int type)
 		a = answer_copy(e->ans);
 		a->ttl = (unsigned)(e->expires - now);
 		c->stats.hits++;
+		stats_inc(&m_hits);
 	} else {
 		c->stats.misses++;
+		stats_inc(&m_misses);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return a;
@@ -296,7 +320,7 @@ cache_wait(struct dns_query *base, unsigned timeout_ms)
 	if (q->hit != NULL) {
 		a = q->hit;
 	} else {
-		a = dns_query_wait(&q->inner, timeout_ms);
+		a = dns_backend_wait(&q->inner, timeout_ms);
 		cache_store(c, q->name, q->type, a);
 	}
 	free(q);
@@ -331,6 +355,13 @@ dns_cache_new(struct dns_resolver *backend, const struct dns_cache_opts *o)
 {
 	struct cache_resolver *c = xcalloc(1, sizeof(*c));
 
+	stats_register(&m_hits);
+	stats_register(&m_misses);
+	stats_register(&m_expired);
+	stats_register(&m_evictions);
+	stats_register(&m_entries);
+	stats_register(&m_bytes);
+	dns_stats_register();
 	c->base.ops = &cache_ops;
 	c->base.default_timeout_ms = backend->default_timeout_ms;
 	c->backend = backend;

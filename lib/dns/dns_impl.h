@@ -27,6 +27,15 @@ struct dns_query {
 	struct dns_resolver *r;
 };
 
+/* dns_backend_wait - dns_query_wait for a resolver layered on another
+ * (the cache asking its back end): the same, but the answer is not
+ * counted (the outer dns_query_wait counts it once) */
+struct dns_answer *dns_backend_wait(struct dns_query **qp,
+    unsigned timeout_ms);
+/* dns_stats_register - register dns.c's answer counters (every back end's
+ * constructor calls it; idempotent) */
+void dns_stats_register(void);
+
 /* dns_answer_new - an empty answer with the given status and fail
  * DNS_FAIL_NONE (helpers for back ends); dns_answer_set_rrs copies count
  * rdata blobs into it */

@@ -102,6 +102,7 @@ dns_table_new(void)
 {
 	struct table_resolver *t = xcalloc(1, sizeof(*t));
 
+	dns_stats_register();
 	t->base.ops = &table_ops;
 	pthread_mutex_init(&t->lock, NULL);
 	return &t->base;

@@ -68,6 +68,7 @@
 #include "dname.h"
 #include "dns_impl.h"
 #include "log.h"
+#include "stats.h"
 #include "util.h"
 
 #define UB_DEFAULT_CACHE (4u * 1024 * 1024)
@@ -790,6 +791,10 @@ fail:
  */
 #define UB_RENEW_MIN_MS 250
 
+static struct stats_metric m_renewals = STATS_COUNTER(
+    "dns_resolver_renewals_total",
+    "libunbound contexts renewed after a temporary failure");
+
 struct ubpool {
 	struct dns_resolver base;
 	pthread_mutex_t lock;
@@ -890,6 +895,7 @@ ubp_start(struct dns_resolver *base, const char *name, int type)
 			p->retired = p->cur;
 			p->cur = ng;
 			p->renewals++;
+			stats_inc(&m_renewals);
 		}
 		p->renewing = 0;
 		g = p->cur;
@@ -960,6 +966,8 @@ dns_unbound_new(const struct dns_unbound_opts *opts, char *err, size_t errlen)
 	const struct dns_unbound_opts *o = opts ? opts : &none;
 	struct ubpool *p = xcalloc(1, sizeof(*p));
 
+	stats_register(&m_renewals);
+	dns_stats_register();
 	p->o = *o;
 	p->fwd = xcalloc(o->nforwarders + 1, sizeof(char *));
 	for (size_t i = 0; i < o->nforwarders; i++)
