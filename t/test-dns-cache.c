@@ -1,8 +1,10 @@
 /*
  * test-dns-cache.c - the answer cache (lib/dns/dns_cache.c) over the table back
  * end, with a clock the test moves by hand: hits and misses, TTL expiry,
- * what is never kept, name normalization, LRU eviction by count and by
- * bytes, copies that outlive the cache, cancel, and many threads at once.
+ * what is never kept, failures passed on with their kind, name
+ * normalization, bad names that reach neither cache nor back end, LRU
+ * eviction by count and by bytes, copies that outlive the cache, cancel,
+ * many threads at once, and the process-wide counters of the registry.
  */
 #include "config.h"
 

@@ -1,6 +1,8 @@
 /*
- * test-dns.c - the rdata decoders (dns.c) and the libunbound back end
- * (dns_unbound.c) against a tiny authoritative server on 127.0.0.1.
+ * test-dns.c - the rdata decoders (dns.c), every kind of failure an answer
+ * carries (answer->fail) and the one name check (dns_query_start) on the
+ * table back end, and the libunbound back end (dns_unbound.c) against a
+ * tiny authoritative server on 127.0.0.1.
  *
  * The server is a dnslib script run by python3 (Debian's python3-dnslib);
  * it binds port 0, prints the port, and dies with us (PR_SET_PDEATHSIG).

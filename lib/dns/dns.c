@@ -1,10 +1,10 @@
 /*
- * dns.c - the resolver interface's common part: dispatch to the back end,
- * answers, rdata decoding (see dns.h).
+ * dns.c - the resolver interface's common part: the name check, dispatch
+ * to the back end, the default timeout and the DNS time budget, answers
+ * and their counters, rdata decoding (see dns.h).
  */
 #include "config.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -2,15 +2,19 @@
  * dns.h - the one resolver interface every method uses.
  *
  * A struct dns_resolver is injected: dns_unbound_new() backs it with
- * libunbound (shared cache, async with one dispatcher thread, per-query
- * timeout, DNSSEC bits) in the daemon; dns_table_new() backs it with a
+ * libunbound (async with one dispatcher thread, per-query timeout, DNSSEC
+ * bits), dns_cache_new() puts an answer cache in front of another resolver
+ * (the daemon's: a cache over libunbound), dns_table_new() answers from a
  * static table in unit tests and conformance suites. Every function here
  * is safe to call from any thread.
  *
  * A query never returns NULL: it returns an answer whose status keeps
  * permanent outcomes (NXDOMAIN, NODATA) apart from temporary ones
- * (SERVFAIL, REFUSED, timeout, network, DNSSEC bogus), like Postfix's
- * DNS_FAIL vs DNS_RETRY.
+ * (TEMPFAIL), like Postfix's DNS_FAIL vs DNS_RETRY, and whose fail says
+ * what went wrong (SERVFAIL, timeout, DNSSEC bogus, ...) the same way for
+ * every back end. Names are checked once, by dns_query_start(), for every
+ * back end (dname_valid()). Answers and failures are counted in the stats
+ * registry (dns_queries_total, dns_failures_*_total).
  */
 #ifndef AM_DNS_H
 #define AM_DNS_H
@@ -34,7 +38,7 @@ enum dns_status {
 	DNS_STATUS_OK = 0,   /* at least one RR of the asked type */
 	DNS_STATUS_NXDOMAIN, /* permanent: the name does not exist */
 	DNS_STATUS_NODATA,   /* permanent: the name exists, no RR of the type */
-	DNS_STATUS_TEMPFAIL, /* temporary: SERVFAIL, REFUSED, timeout, bogus */
+	DNS_STATUS_TEMPFAIL, /* temporary: fail says why */
 };
 
 /* what made an answer what it is, beyond its status: every back end fills

@@ -12,11 +12,16 @@
  *
  * What is kept: final answers (OK, NXDOMAIN, NODATA) with the TTL the back
  * end reported, capped at max_ttl; an answer with TTL 0 is not kept (RFC
- * 1035 3.2.1: use it for the transaction in progress only). Temporary
- * failures and DNSSEC bogus answers are never kept: the next message asks
- * again. The key is the type and the name as dname_norm() makes it:
- * lowercase, without the final dot (RFC 4343: names compare
- * case-insensitively).
+ * 1035 3.2.1: use it for the transaction in progress only). An answer
+ * with a fail (temporary failures, DNSSEC bogus) is never kept: the next
+ * message asks again; it comes through with its fail as the back end gave
+ * it. A bad name never gets here (dns_query_start answers it). The key is
+ * the type and the name as dname_norm() makes it: lowercase, without the
+ * final dot (RFC 4343: names compare case-insensitively).
+ *
+ * Counters: per cache (dns_cache_get_stats) and, for every cache together,
+ * in the stats registry (dns_cache_*_total, the dns_cache_entries and
+ * dns_cache_bytes gauges).
  *
  * Bounds: at most max_entries answers and max_bytes of rdata and packets;
  * the least recently used answer goes first. An answer bigger than an
@@ -217,8 +222,8 @@ cache_store(struct cache_resolver *c, const char *name, int type,
 	unsigned ttl;
 	struct centry *e;
 
-	if (a->status == DNS_STATUS_TEMPFAIL || a->fail != DNS_FAIL_NONE ||
-	    a->bogus || a->ttl == 0)
+	if (a->fail != DNS_FAIL_NONE || a->status == DNS_STATUS_TEMPFAIL ||
+	    a->ttl == 0)
 		return;
 	bytes = answer_bytes(a) + sizeof(*e) + namelen + 1;
 	if (bytes > c->max_bytes / 8)

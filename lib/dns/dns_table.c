@@ -2,7 +2,9 @@
  * dns_table.c - a resolver back end answering from a static table, for
  * unit tests, fuzz targets and the conformance suites (see dns.h).
  *
- * Names match case-insensitively with any trailing dot ignored. A name
+ * Names are kept and matched as dname_norm() makes them (case and a
+ * final dot do not matter); a name that is not dname_valid() is never
+ * kept, as no query can ask for it (dns_query_start). A name
  * with no entries at all answers NXDOMAIN, a name that has entries of
  * other types answers NODATA, and dns_table_set_status() or
  * dns_table_set_fail() overrides both (TEMPFAIL from set_status is a
@@ -21,7 +23,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dname.h"
 #include "dns_impl.h"

@@ -3,12 +3,13 @@
  *
  * One ub_ctx at a time (a generation; a new one replaces it after a
  * temporary failure, see "the pool" at the end), in threaded async mode
- * (ub_ctx_async(ctx, 1): no fork). Callers start lookups with ub_resolve_async(), which is
- * thread-safe; one dispatcher thread poll()s on ub_fd() and a self-pipe and
- * is the only caller of ub_process(), which runs our callback. Each waiter
- * sleeps on its own condition variable (CLOCK_MONOTONIC) under one shared
- * mutex. libunbound has no per-query timeout, so a wait that runs out calls
- * ub_cancel() and answers TEMPFAIL "timeout".
+ * (ub_ctx_async(ctx, 1): no fork). Callers start lookups with
+ * ub_resolve_async(), which is thread-safe; one dispatcher thread poll()s
+ * on ub_fd() and a self-pipe and is the only caller of ub_process(), which
+ * runs our callback. Each waiter sleeps on its own condition variable
+ * (CLOCK_MONOTONIC) under one shared mutex. libunbound has no per-query
+ * timeout, so a wait that runs out calls ub_cancel() and answers TEMPFAIL
+ * DNS_FAIL_TIMEOUT.
  *
  * Usage:
  *
@@ -21,14 +22,14 @@
  *	struct dns_answer *a;
  *
  *	if (r == NULL)
- *		die("dns: %s", err);
+ *		return fail(err);
  *	a = dns_query(r, "example.org", DNS_T_TXT, 0);
  *	if (a->status == DNS_STATUS_OK) {
  *		for (size_t i = 0; i < a->count; i++)
  *			if (dns_rr_txt(&a->rr[i], txt, sizeof(txt)) == 0)
- *				puts(txt);
- *	} else if (a->status == DNS_STATUS_TEMPFAIL) {
- *		printf("try again: %s\n", a->why);	// "timeout", "SERVFAIL"
+ *				use(txt);
+ *	} else if (a->fail == DNS_FAIL_TIMEOUT) {
+ *		try_later(a->why);	// code tests fail, people read why
  *	}
  *	dns_answer_free(&a);
  *	dns_resolver_free(&r);
@@ -39,13 +40,14 @@
  * rcode (DNS_FAIL_REFUSED), no answer in time (DNS_FAIL_TIMEOUT), a DNSSEC
  * bogus answer, which still carries data (DNS_FAIL_BOGUS), a result whose
  * data libunbound did not hand over whole (DNS_FAIL_MALFORMED), a
- * libunbound error or shutdown (DNS_FAIL_RESOLVER). The whole answer
- * packet is kept in answer->packet.
+ * libunbound error or shutdown (DNS_FAIL_RESOLVER). A forwarder's REFUSED
+ * reaches us as libunbound's own SERVFAIL. The whole answer packet is kept
+ * in answer->packet.
  *
  * Ownership: a query object is freed when both its waiter (wait/cancel)
  * and libunbound (callback, successful ub_cancel, or shutdown) are done
  * with it. dns_resolver_free() fails pending lookups with TEMPFAIL
- * "resolver shut down"; the resolver struct itself lives until the last
+ * DNS_FAIL_RESOLVER "resolver shut down"; the resolver struct itself lives until the last
  * started query has been waited for or cancelled, so a waiter racing with
  * shutdown never touches freed memory.
  */
@@ -65,6 +67,7 @@
 
 #include <unbound.h>
 
+#include "deadline.h"
 #include "dname.h"
 #include "dns_impl.h"
 #include "log.h"
@@ -401,14 +404,7 @@ ubr_wait(struct dns_query *base, unsigned timeout_ms)
 	struct timespec deadline;
 	int freer;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-
+	deadline_in(&deadline, timeout_ms);
 	pthread_mutex_lock(&r->lock);
 	while (!q->done) {
 		if (pthread_cond_timedwait(&q->cond, &r->lock, &deadline) ==

@@ -1,5 +1,5 @@
 /*
- * config.c - the settings table, the libconfig loader and the refcounted
+ * settings.c - the settings table, the libconfig loader and the refcounted
  * current snapshot (see settings.h).
  *
  * Every setting is one row of a table (name, kind, default as text, setter,
@@ -1232,8 +1232,9 @@ find_include(const char *text)
 	return 0;
 }
 
+/* snapshot_free - a snapshot and everything it owns */
 static void
-config_free(struct settings *c)
+snapshot_free(struct settings *c)
 {
 	if (c == NULL)
 		return;
@@ -1284,7 +1285,7 @@ load_text(const char *text, const char *fname, int includes, char *err,
 	c->refcount = 1;
 	c->path = xstrdup(fname);
 	if (load_group(c, config_root_setting(&cf), top_table, "", &x) < 0) {
-		config_free(c);
+		snapshot_free(c);
 		c = NULL;
 	}
 	config_destroy(&cf);
@@ -1347,7 +1348,7 @@ settings_unref(struct settings **cp)
 	*cp = NULL;
 	if (c != NULL && __atomic_sub_fetch(&c->refcount, 1,
 	    __ATOMIC_ACQ_REL) == 0)
-		config_free(c);
+		snapshot_free(c);
 }
 
 /* The one piece of global mutable state in lib/: the snapshot new
