@@ -144,24 +144,34 @@ test_norm(void)
 static void
 test_equal_under(void)
 {
-	ok(dname_equal("Example.ORG", "example.org."), "equal: case, final dot");
-	ok(dname_equal("", "."), "equal: the root both ways");
-	ok(!dname_equal("example.org", "example.com"), "equal: other name");
-	ok(!dname_equal("a.example.org", "example.org"), "equal: a subdomain");
-	ok(!dname_equal("example.org", "example.orgx"), "equal: a longer name");
+	static const struct {
+		const char *a, *b;
+		int equal, under; /* dname_equal(a, b), dname_under(a, b) */
+		const char *what;
+	} cases[] = {
+		{ "Example.ORG", "example.org.", 1, 1, "case, final dot" },
+		{ "", ".", 1, 1, "the root both ways" },
+		{ "example.org", "example.com", 0, 0, "another name" },
+		{ "a.example.org", "example.org", 0, 1, "a subdomain" },
+		{ "Mail.Example.ORG.", "example.org", 0, 1, "a subdomain, case, dot" },
+		{ "a.b.example.org", "EXAMPLE.org.", 0, 1, "two down" },
+		{ "xexample.org", "example.org", 0, 0, "not across a label boundary" },
+		{ "example.org", "a.example.org", 0, 0, "a parent is not under" },
+		{ "example.org", "example.orgx", 0, 0, "a longer name" },
+		{ "org", "example.org", 0, 0, "shorter" },
+		{ "example.org", "", 0, 1, "the root \"\" holds all" },
+		{ "example.org", ".", 0, 1, "the root \".\" holds all" },
+		{ "", "org", 0, 0, "the root is under nothing else" },
+	};
 
-	ok(dname_under("example.org", "example.org"), "under: itself");
-	ok(dname_under("Mail.Example.ORG.", "example.org"), "under: case, dot");
-	ok(dname_under("a.b.example.org", "EXAMPLE.org."), "under: two down");
-	ok(!dname_under("xexample.org", "example.org"),
-	    "under: not across a label boundary");
-	ok(!dname_under("example.org", "a.example.org"), "under: a parent is not");
-	ok(!dname_under("example.com", "example.org"), "under: another name");
-	ok(!dname_under("org", "example.org"), "under: shorter");
-	ok(dname_under("example.org", ""), "under: the root \"\" holds all");
-	ok(dname_under("example.org", "."), "under: the root \".\" holds all");
-	ok(dname_under("", "."), "under: the root holds itself");
-	ok(!dname_under("", "org"), "under: the root is under nothing else");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		is_int(dname_equal(cases[i].a, cases[i].b), cases[i].equal,
+		    "equal(\"%s\", \"%s\"): %s", cases[i].a, cases[i].b,
+		    cases[i].what);
+		is_int(dname_under(cases[i].a, cases[i].b), cases[i].under,
+		    "under(\"%s\", \"%s\"): %s", cases[i].a, cases[i].b,
+		    cases[i].what);
+	}
 }
 
 static void

@@ -231,6 +231,21 @@ test_budget(struct dns_resolver *r, const char *label)
 	dns_answer_free(&a);
 }
 
+/* expect - ask r for name/type: the answer's status and fail, and its
+ * why unless why is NULL */
+static void
+expect(struct dns_resolver *r, const char *name, int type,
+    const char *status, const char *fail, const char *why, const char *what)
+{
+	struct dns_answer *a = dns_query(r, name, type, 0);
+
+	is_str(dns_status_name(a->status), status, "%s: status", what);
+	is_str(dns_fail_name(a->fail), fail, "%s: fail", what);
+	if (why != NULL)
+		is_str(a->why, why, "%s: why", what);
+	dns_answer_free(&a);
+}
+
 /* test_table_fails - every kind of failure the table back end simulates,
  * and the answers that are no failure */
 static void
@@ -286,27 +301,20 @@ test_table_fails(void)
 
 	/* dns_table_set_status: TEMPFAIL is a timeout */
 	dns_table_set_status(t, "tempfail.example.test", 0, DNS_STATUS_TEMPFAIL);
-	a = dns_query(t, "tempfail.example.test", DNS_T_MX, 0);
-	is_str(dns_status_name(a->status), "tempfail", "set_status: tempfail");
-	is_str(dns_fail_name(a->fail), "timeout", "set_status: fail timeout");
-	is_str(a->why, "timeout", "set_status: why");
-	dns_answer_free(&a);
+	expect(t, "tempfail.example.test", DNS_T_MX, "tempfail", "timeout",
+	    "timeout", "set_status tempfail");
 	dns_table_set_status(t, "nx.example.test", DNS_T_TXT,
 	    DNS_STATUS_NXDOMAIN);
-	a = dns_query(t, "nx.example.test", DNS_T_TXT, 0);
-	is_str(dns_status_name(a->status), "nxdomain", "set_status: nxdomain");
-	is_str(dns_fail_name(a->fail), "none", "set_status nxdomain: no fail");
-	dns_answer_free(&a);
+	expect(t, "nx.example.test", DNS_T_TXT, "nxdomain", "none", "",
+	    "set_status nxdomain");
 	dns_table_set_fail(t, "none.example.test", DNS_T_TXT, DNS_FAIL_NONE);
-	a = dns_query(t, "none.example.test", DNS_T_TXT, 0);
-	is_str(dns_status_name(a->status), "nxdomain",
+	expect(t, "none.example.test", DNS_T_TXT, "nxdomain", "none", "",
 	    "set_fail NONE is ignored");
-	dns_answer_free(&a);
 	dns_table_set_fail(t, "badname.example.test", DNS_T_TXT,
 	    DNS_FAIL_BADNAME);
+	expect(t, "badname.example.test", DNS_T_TXT, "nxdomain", "badname",
+	    "not a domain name", "set_fail badname");
 	a = dns_query(t, "badname.example.test", DNS_T_TXT, 0);
-	is_str(dns_status_name(a->status), "nxdomain", "set_fail badname: nxdomain");
-	is_str(dns_fail_name(a->fail), "badname", "set_fail badname: fail");
 	is_int(a->ttl, 0, "set_fail badname: TTL 0");
 	dns_answer_free(&a);
 
@@ -315,29 +323,17 @@ test_table_fails(void)
 	    "loop2.example.test");
 	dns_table_add_text(t, "loop2.example.test", DNS_T_CNAME,
 	    "loop1.example.test");
-	a = dns_query(t, "loop1.example.test", DNS_T_TXT, 0);
-	is_str(dns_fail_name(a->fail), "servfail", "CNAME loop: fail");
-	is_str(a->why, "CNAME loop", "CNAME loop: why");
-	dns_answer_free(&a);
+	expect(t, "loop1.example.test", DNS_T_TXT, "tempfail", "servfail",
+	    "CNAME loop", "CNAME loop");
 	dns_table_add(t, "badcname.example.test", DNS_T_CNAME, "\x05" "ab", 3);
-	a = dns_query(t, "badcname.example.test", DNS_T_TXT, 0);
-	is_str(dns_status_name(a->status), "tempfail", "bad CNAME: tempfail");
-	is_str(dns_fail_name(a->fail), "malformed", "bad CNAME: fail");
-	dns_answer_free(&a);
+	expect(t, "badcname.example.test", DNS_T_TXT, "tempfail", "malformed",
+	    "bad CNAME", "bad CNAME");
 
 	/* answers that are no failure */
-	a = dns_query(t, "example.test", DNS_T_TXT, 0);
-	is_str(dns_status_name(a->status), "ok", "table ok");
-	is_str(dns_fail_name(a->fail), "none", "table ok: no fail");
-	dns_answer_free(&a);
-	a = dns_query(t, "example.test", DNS_T_A, 0);
-	is_str(dns_status_name(a->status), "nodata", "table nodata");
-	is_str(dns_fail_name(a->fail), "none", "table nodata: no fail");
-	dns_answer_free(&a);
-	a = dns_query(t, "absent.example.test", DNS_T_A, 0);
-	is_str(dns_status_name(a->status), "nxdomain", "table nxdomain");
-	is_str(dns_fail_name(a->fail), "none", "table nxdomain: no fail");
-	dns_answer_free(&a);
+	expect(t, "example.test", DNS_T_TXT, "ok", "none", "", "table ok");
+	expect(t, "example.test", DNS_T_A, "nodata", "none", "", "table nodata");
+	expect(t, "absent.example.test", DNS_T_A, "nxdomain", "none", "",
+	    "table nxdomain");
 
 	test_budget(t, "table");
 	a = dns_query_wait(&(struct dns_query *){ NULL }, 0);
