@@ -11,11 +11,12 @@
 #   FUZZ_LIBS   the libraries lib/ links against
 #   FUZZ_JOBS   parallel compilations (default 2)
 #
-# The library sources (SRCDIR/lib/*/*.c) are compiled once into OUTDIR/lib/
-# (LAYER-FILE.o)
+# Run from the top build directory (config.h). The library sources
+# (SRCDIR/lib/LAYER/FILE.c) are compiled once into OUTDIR/lib/LAYER-FILE.o
 # with -fsanitize=fuzzer-no-link and the sanitizers, and recompiled when a
-# file of lib/ is newer than the object; each OUTDIR/fuzz-TARGET links
-# fuzz/fuzz-TARGET.c against them with -fsanitize=fuzzer.
+# file of lib/ or config.h is newer than the object; an object whose source
+# is gone (an older layout of lib/) is removed. Each OUTDIR/fuzz-TARGET
+# links fuzz/fuzz-TARGET.c against them with -fsanitize=fuzzer.
 set -e
 
 srcdir=$1
@@ -33,7 +34,16 @@ mkdir -p "$out/lib"
 # the build output is never committed
 [ -f "$out/.gitignore" ] || echo '*' >"$out/.gitignore"
 
-newest=$(ls -t "$srcdir"/lib/*/*.c "$srcdir"/lib/*/*.h | head -n 1)
+# objects of sources that are gone would be linked in too
+for o in "$out"/lib/*.o; do
+	[ -f "$o" ] || continue
+	b=$(basename "$o" .o)
+	[ -f "$srcdir/lib/${b%%-*}/${b#*-}.c" ] || rm -f "$o"
+done
+confh=
+[ -f config.h ] && confh=config.h
+newest=$(ls -t "$srcdir"/lib/*/*.c "$srcdir"/lib/*/*.h ${confh:+"$confh"} |
+    head -n 1)
 export cc cflags out
 export FUZZ_CPPFLAGS
 FUZZ_SYSCONFDIR=${FUZZ_SYSCONFDIR:-/usr/local/etc}

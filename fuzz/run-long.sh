@@ -11,9 +11,10 @@
 # runs in fork mode with crashes, timeouts and out-of-memory ignored, so a
 # finding does not end the run: every finding is a file in
 # OUTDIR/findings/TARGET/ (crash-*, leak-*, timeout-*, oom-*; FILE.txt is
-# what replaying it once printed), and the log is OUTDIR/log/TARGET.log. At the end one line per target: executions,
-# seconds, corpus entries added, coverage (edges) and findings. The exit
-# status is 1 when anything was found.
+# what replaying it once printed), and the log is OUTDIR/log/TARGET.log.
+# At the end one line per target: executions, seconds, corpus entries
+# added, coverage (edges) and findings. The exit status is 1 when anything
+# was found.
 set -e
 
 srcdir=$1
@@ -62,7 +63,9 @@ for t in "$@"; do
 	fi
 	rm -f "$out/log/$t.summary"
 done
-echo "fuzz-long: $# targets, $minutes min each, $jobs at a time; logs in $out/log"
+each="$minutes min"
+[ -z "${FUZZ_SECONDS:-}" ] || each="$FUZZ_SECONDS s"
+echo "fuzz-long: $# targets, $each each, $jobs at a time; logs in $out/log"
 printf '%s\n' "$@" | xargs -P "$jobs" -n 1 \
     sh "$0" "$srcdir" "$out" "$minutes" "$jobs" --one
 
