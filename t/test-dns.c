@@ -210,7 +210,16 @@ test_budget(struct dns_resolver *r, const char *label)
 	struct timespec spent, later;
 	struct dns_query *q;
 	struct dns_answer *a;
+	const struct stats_metric *budget =
+	    stats_find("dns_failures_budget_total");
+	const struct stats_metric *queries = stats_find("dns_queries_total");
+	uint64_t t0, q0;
 
+	if (!ok(budget != NULL && queries != NULL, "%s: DNS counters "
+	    "registered by the resolver's constructor", label))
+		return;
+	t0 = stats_value(budget);
+	q0 = stats_value(queries);
 	deadline_in(&spent, 0);
 	a = dns_query_until(r, "example.test", DNS_T_TXT, &spent);
 	is_str(dns_status_name(a->status), "tempfail", "%s: budget: tempfail",
@@ -229,6 +238,9 @@ test_budget(struct dns_resolver *r, const char *label)
 	is_str(dns_fail_name(a->fail), "none", "%s: budget left: fail", label);
 	is_str(dns_status_name(a->status), "ok", "%s: budget left: ok", label);
 	dns_answer_free(&a);
+	is_int(stats_value(budget) - t0, 2, "%s: two spent budgets counted "
+	    "as budget failures", label);
+	is_int(stats_value(queries) - q0, 3, "%s: three answers counted", label);
 }
 
 /* expect - ask r for name/type: the answer's status and fail, and its
