@@ -56,6 +56,7 @@ settings=$(awk '
 		}
 		d = "-"
 		if (line ~ /\.def = "/) { d = line; sub(/.*\.def = "/, "", d); sub(/".*/, "", d) }
+		else if (line ~ /\.def = STRINGIFY\([A-Z_]+\)/) { d = line; sub(/.*\.def = STRINGIFY\(/, "", d); sub(/\).*/, "", d); d = "=" d }
 		else if (line ~ /\.def = [A-Z_]+/) { d = line; sub(/.*\.def = /, "", d); sub(/[^A-Z_].*/, "", d); if (d == "NULL") d = "-" }
 		row[++nrows] = t "\t" n "\t" d
 	}
@@ -89,6 +90,13 @@ while IFS="$tab" read -r name def; do
 	1) want="Default: true" ;;           # booleans (K_BOOL rows)
 	0) want="Default: false" ;;
 	PSL_PATH) want=${psl:-/} ;;
+	=*)	# STRINGIFY(NAME): the value of NAME's #define in a lib/ header
+		want=$(sed -n "s/^#define ${def#=}[[:space:]]*\([^[:space:]/]*\).*/\1/p" \
+		    "$srcdir"/lib/*/*.h | head -1)
+		if [ -z "$want" ]; then
+			bad "the default ${def#=} of $name is #defined in no lib/ header"
+			continue
+		fi ;;
 	*) want=$def ;;
 	esac
 	missing=""
