@@ -383,7 +383,7 @@ daemon_run(const struct daemon_opts *o)
 	int milter_rc = MI_FAILURE, sfd, exit_code;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	char username[64] = "", stats[256];
+	char username[64] = "", stats[4096];
 
 	/* first of all, before any thread exists: from here on a signal
 	 * waits, pending, for the main thread's signalfd */
