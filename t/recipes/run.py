@@ -655,8 +655,13 @@ def postfix_down(port, tmp):
                    "451 4.7.1 (milter_default_action = tempfail)" % reply)
     want = ("connect to Milter service inet:localhost:8891: "
             "Connection refused")
-    if want not in maillog(tmp):
-        raise Fail("Postfix did not log %r" % want)
+    # smtpd hands its log lines to postlogd, which writes them after the
+    # reply may have reached us: wait for the line, do not read once
+    try:
+        rig.wait_for("Postfix's log line", lambda: want in maillog(tmp),
+                     timeout=10)
+    except rig.RigError:
+        raise Fail("Postfix did not log %r within 10 s" % want)
 
 
 def raiser(e):
