@@ -2,7 +2,7 @@
 #define LLVMFuzzerTestOneInput fuzz_cidr
 #endif
 /*
- * fuzz-cidr.c - libFuzzer target for lib/cidr: parse the input as a
+ * fuzz-cidr.c - libFuzzer target for lib/core/cidr.c: parse the input as a
  * network and unmap it as an address. A parsed network written back out
  * must parse to the same network and contain its own address; an unmapped
  * address must unmap to itself again. Any disagreement aborts.

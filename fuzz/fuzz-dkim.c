@@ -1,5 +1,5 @@
 /*
- * fuzz-dkim.c - a whole message through dkim_msg_*(): header fields split
+ * fuzz-dkim.c - a whole message through dkv_msg_*(): header fields split
  * here (a line starting with SP/HTAB continues a field; a line without a
  * colon is skipped), the body fed in two chunks so line ends straddle
  * them. The table resolver holds one Ed25519 key (RFC 8032 7.1 test key,

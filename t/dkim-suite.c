@@ -1,7 +1,7 @@
 /*
  * dkim-suite.c - run the external DKIM corpora (go-msgauth, dkimpy,
  * Mail::DKIM; t/data/dkim, see its README.md) through
- * dkim_msg_*() with each corpus's DNS data in a table resolver, and
+ * dkv_msg_*() with each corpus's DNS data in a table resolver, and
  * compare with each corpus's expectations.tsv. With --forward, each
  * message is verified once more on the production DNS path: through a
  * session (session_header/eoh/body/eom, as the milter feeds it) whose
@@ -262,7 +262,7 @@ select_recs(const struct rec *recs, size_t nrecs, const char *profile,
 	return n;
 }
 
-/* verify_table - the message through dkim_msg_*() on a table resolver */
+/* verify_table - the message through dkv_msg_*() on a table resolver */
 static void
 verify_table(const char *msg, size_t len, const struct rec *const *sel,
     size_t nsel, struct got *g)
