@@ -21,6 +21,27 @@ test_arena(void)
 	is_str(arena_printf(a, "%s-%d", "x", 42), "x-42", "arena_printf");
 	is_str(arena_strndup(a, "abcdef", 3), "abc", "arena_strndup");
 	ok(arena_bytes(a) >= 100000, "arena_bytes counts");
+	{
+		int *v = NULL, *first;
+		size_t n = 0, cap = 0, grew = 0;
+		int in_order = 1;
+
+		for (int i = 0; i < 100; i++) {
+			int *before = v;
+
+			v = arena_grow(a, v, n, &cap, sizeof(*v), 4);
+			grew += v != before;
+			v[n++] = i;
+		}
+		first = v;
+		for (int i = 0; i < 100; i++)
+			in_order &= v[i] == i;
+		ok(in_order, "arena_grow: 100 elements kept in order");
+		is_int(cap, 128, "arena_grow: room doubled from 4 to 128");
+		is_int(grew, 6, "arena_grow: six moves (4, 8, ..., 128)");
+		v = arena_grow(a, v, 99, &cap, sizeof(*v), 4);
+		ok(v == first && cap == 128, "arena_grow: room left, same array");
+	}
 	arena_free(&a);
 	ok(a == NULL, "arena_free sets NULL");
 	arena_free(&a); /* twice is harmless */

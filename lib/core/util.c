@@ -136,6 +136,25 @@ arena_strndup(struct arena *a, const char *s, size_t n)
 	return p;
 }
 
+void *
+arena_grow(struct arena *a, void *v, size_t n, size_t *cap, size_t size,
+    size_t first)
+{
+	size_t newcap;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	newcap = *cap ? *cap * 2 : first;
+	if (newcap <= n || newcap > SIZE_MAX / size)
+		oom(SIZE_MAX);
+	nv = arena_alloc(a, newcap * size);
+	if (n > 0)
+		memcpy(nv, v, n * size);
+	*cap = newcap;
+	return nv;
+}
+
 char *
 arena_strdup(struct arena *a, const char *s)
 {

@@ -30,6 +30,12 @@ char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* arena_grow - room for one more element in an arena array: v holds n
+ * elements of size bytes in room for *cap; when it is full, a copy in
+ * twice the room (first, for an empty array) is returned and *cap set;
+ * otherwise v itself. The old array stays in the arena until it goes. */
+void *arena_grow(struct arena *a, void *v, size_t n, size_t *cap,
+    size_t size, size_t first);
 /* arena_bytes - bytes handed out so far (for limits and tests) */
 size_t arena_bytes(const struct arena *a);
 /* arena_free - release everything and set *ap to NULL */

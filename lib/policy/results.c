@@ -28,15 +28,7 @@ results_add(struct results *rs, const char *method, const char *result,
 {
 	struct result *r;
 
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 8;
-		struct result *v = arena_alloc(rs->arena, cap * sizeof(*v));
-
-		if (rs->n > 0)
-			memcpy(v, rs->v, rs->n * sizeof(*v));
-		rs->v = v;
-		rs->cap = cap;
-	}
+	rs->v = arena_grow(rs->arena, rs->v, rs->n, &rs->cap, sizeof(*rs->v), 8);
 	r = &rs->v[rs->n++];
 	memset(r, 0, sizeof(*r));
 	r->method = dup(rs, method);

@@ -225,15 +225,8 @@ message_start(struct session *s)
 static void
 ar_forged(struct session *s, unsigned index)
 {
-	if (s->nar_delete == s->cap_ar_delete) {
-		size_t cap = s->cap_ar_delete ? s->cap_ar_delete * 2 : 16;
-		unsigned *d = arena_alloc(s->arena, cap * sizeof(*d));
-
-		if (s->nar_delete > 0)
-			memcpy(d, s->ar_delete, s->nar_delete * sizeof(*d));
-		s->ar_delete = d;
-		s->cap_ar_delete = cap;
-	}
+	s->ar_delete = arena_grow(s->arena, s->ar_delete, s->nar_delete,
+	    &s->cap_ar_delete, sizeof(*s->ar_delete), 16);
 	s->ar_delete[s->nar_delete++] = index;
 }
 
@@ -287,15 +280,8 @@ session_header(struct session *s, const char *name, const char *value)
 		inspect_header(s, fname, value, NULL);
 		return -1;
 	}
-	if (s->nhdrs == s->cap_hdrs) {
-		size_t cap = s->cap_hdrs ? s->cap_hdrs * 2 : 32;
-		struct session_hdr *h = arena_alloc(s->arena, cap * sizeof(*h));
-
-		if (s->nhdrs > 0)
-			memcpy(h, s->hdrs, s->nhdrs * sizeof(*h));
-		s->hdrs = h;
-		s->cap_hdrs = cap;
-	}
+	s->hdrs = arena_grow(s->arena, s->hdrs, s->nhdrs, &s->cap_hdrs,
+	    sizeof(*s->hdrs), 32);
 	s->hdrs[s->nhdrs].name = arena_strdup(s->arena, fname);
 	s->hdrs[s->nhdrs].value = arena_strdup(s->arena, value);
 	s->nhdrs++;
