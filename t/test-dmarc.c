@@ -180,6 +180,100 @@ test_records(void)
 	}
 }
 
+/* RFC 9989 records (dmarc_record_parse_as, TREEWALK) */
+#define PSD_U DMARC_PSD_U
+#define PSD_Y DMARC_PSD_Y
+#define PSD_N DMARC_PSD_N
+static const struct {
+	const char *name, *txt;
+	int valid;
+	enum dmarc_policy p, sp, np;
+	enum dmarc_psd psd;
+	int has_t, testing;
+} records9989[] = {
+	{"psd=y, no p: p=none", "v=DMARC1; psd=y", 1, DMARC_POLICY_NONE, 0,
+	    0, PSD_Y, 0, 0},
+	{"psd=n", "v=DMARC1; p=reject; psd=n", 1, DMARC_POLICY_REJECT, 0, 0,
+	    PSD_N, 0, 0},
+	{"psd=u", "v=DMARC1; p=reject; psd=U", 1, DMARC_POLICY_REJECT, 0, 0,
+	    PSD_U, 0, 0},
+	{"bad psd: the default u", "v=DMARC1; p=none; psd=x", 1,
+	    DMARC_POLICY_NONE, 0, 0, PSD_U, 0, 0},
+	{"t=y", "v=DMARC1; p=reject; t=y", 1, DMARC_POLICY_REJECT, 0, 0,
+	    PSD_U, 1, 1},
+	{"t=n", "v=DMARC1; p=reject; t=n", 1, DMARC_POLICY_REJECT, 0, 0,
+	    PSD_U, 1, 0},
+	{"bad t: the default n", "v=DMARC1; p=reject; t=maybe", 1,
+	    DMARC_POLICY_REJECT, 0, 0, PSD_U, 0, 0},
+	{"legacy pct=0: testing", "v=DMARC1; p=reject; pct=0", 1,
+	    DMARC_POLICY_REJECT, 0, 0, PSD_U, 0, 1},
+	{"pct=0, t=n: t wins", "v=DMARC1; p=reject; pct=0; t=n", 1,
+	    DMARC_POLICY_REJECT, 0, 0, PSD_U, 1, 0},
+	{"pct=0, bad t: pct's transition", "v=DMARC1; p=reject; pct=0; t=x",
+	    1, DMARC_POLICY_REJECT, 0, 0, PSD_U, 0, 1},
+	{"pct=50: ignored", "v=DMARC1; p=reject; pct=50", 1,
+	    DMARC_POLICY_REJECT, 0, 0, PSD_U, 0, 0},
+	{"no p, no rua: p=none", "v=DMARC1; adkim=s", 1, DMARC_POLICY_NONE, 0,
+	    0, PSD_U, 0, 0},
+	{"every policy tag", "v=DMARC1; p=quarantine; sp=reject; np=none", 1,
+	    DMARC_POLICY_QUARANTINE, DMARC_POLICY_REJECT, DMARC_POLICY_NONE,
+	    PSD_U, 0, 0},
+	{"bad p, rua of another scheme: p=none",
+	    "v=DMARC1; p=bogus; rua=https://r.example/x", 1, DMARC_POLICY_NONE,
+	    0, 0, PSD_U, 0, 0},
+	{"bad np, mailto rua: p=none, sp and np dropped",
+	    "v=DMARC1; p=reject; sp=reject; np=bogus; rua=mailto:d@x.example",
+	    1, DMARC_POLICY_NONE, 0, 0, PSD_U, 0, 0},
+	{"bad np, no rua", "v=DMARC1; p=reject; np=bogus", 0, 0, 0, 0, PSD_U,
+	    0, 0},
+	{"bad sp, no valid rua", "v=DMARC1; p=none; sp=x; rua=bogus", 0, 0, 0,
+	    0, PSD_U, 0, 0},
+	{"bad p, no rua", "v=DMARC1; p=bogus; psd=n", 0, 0, 0, 0, PSD_N, 0,
+	    0},
+	{"version not first", "p=none; v=DMARC1", 0, 0, 0, 0, PSD_U, 0, 0},
+	{"removed tags ignored", "v=DMARC1; p=none; ri=bob; rf=x; pct=x", 1,
+	    DMARC_POLICY_NONE, 0, 0, PSD_U, 0, 0},
+};
+
+static void
+test_records9989(void)
+{
+	for (size_t i = 0; i < N(records9989); i++) {
+		struct dmarc_record r;
+		char err[128] = "";
+		const char *n = records9989[i].name;
+		int rc = dmarc_record_parse_as(records9989[i].txt,
+		    DMARC_DISCOVERY_TREEWALK, &r, err, sizeof(err));
+
+		is_int(rc, records9989[i].valid ? 0 : -1,
+		    "9989 record %s: valid (%s)", n, err);
+		is_int(r.psd, records9989[i].psd, "9989 record %s: psd", n);
+		if (!records9989[i].valid)
+			continue;
+		is_int(r.p, records9989[i].p, "9989 record %s: p", n);
+		is_int(r.sp, records9989[i].sp, "9989 record %s: sp", n);
+		is_int(r.np, records9989[i].np, "9989 record %s: np", n);
+		is_int(r.has_t, records9989[i].has_t, "9989 record %s: has_t",
+		    n);
+		is_int(r.testing, records9989[i].testing,
+		    "9989 record %s: testing", n);
+	}
+	/* the RFC 7489 parser reads t= too but keeps pct as it was */
+	{
+		struct dmarc_record r;
+		char err[128];
+
+		is_int(dmarc_record_parse("v=DMARC1; p=reject; pct=0", &r, err,
+		    sizeof(err)), 0, "7489 pct=0: valid");
+		ok(r.pct == 0 && !r.testing, "7489 pct=0: pct 0, not testing");
+		is_int(dmarc_record_parse("v=DMARC1; psd=y", &r, err,
+		    sizeof(err)), -1, "7489: psd=y without p is invalid");
+		is_int(dmarc_record_parse_as("v=DMARC1; psd=y",
+		    DMARC_DISCOVERY_PSL, &r, err, sizeof(err)), -1,
+		    "parse_as PSL is the 7489 parser");
+	}
+}
+
 /* ---- alignment ---------------------------------------------------------- */
 
 /* a label of 64 octets: not in a domain name */
@@ -710,6 +804,7 @@ main(void)
 	if (!ok(psl != NULL, "test list: %s", psl ? "ok" : err))
 		return test_done("test-dmarc");
 	test_records();
+	test_records9989();
 	test_alignment(psl);
 	test_evaluate(psl);
 	test_names();

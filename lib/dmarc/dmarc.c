@@ -261,15 +261,20 @@ record_defaults(struct dmarc_record *r)
 	str_copy(r->fo, "0", sizeof(r->fo));
 }
 
-int
-dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
-    size_t errlen)
+/* parse - dmarc_record_parse_as() */
+static int
+parse(const char *txt, enum dmarc_discovery d, struct dmarc_record *r,
+    char *err, size_t errlen)
 {
 	static const char *const fo_words[] = {"0", "1", "d", "s", NULL};
 	static const char *const rf_words[] = {"afrf", "iodef", NULL};
 	const char *s, *e;
-	int p_bad = 0, sp_bad = 0, rua_mailto = 0, m;
+	int p_bad = 0, sp_bad = 0, np_bad = 0, rua_mailto = 0, rua_valid = 0;
+	int m;
 	unsigned seen = 0;
+	enum { T_P = 1, T_SP = 2, T_NP = 4, T_PCT = 8, T_ADKIM = 16,
+	    T_ASPF = 32, T_RUA = 64, T_RUF = 128, T_FO = 256, T_RI = 512,
+	    T_RF = 1024, T_PSD = 2048, T_T = 4096 };
 
 	record_defaults(r);
 	if (txt == NULL || *txt == '\0') {
@@ -289,9 +294,7 @@ dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
 		const char *semi, *eq, *tag, *val;
 		size_t tn, vn;
 		unsigned long u;
-		enum { T_P = 1, T_SP = 2, T_NP = 4, T_PCT = 8, T_ADKIM = 16,
-		    T_ASPF = 32, T_RUA = 64, T_RUF = 128, T_FO = 256,
-		    T_RI = 512, T_RF = 1024 } bit;
+		unsigned bit;
 
 		if (*s == ';')
 			s++;
@@ -328,6 +331,10 @@ dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
 			bit = T_RI;
 		else if (str_word_is(tag, tn, "rf"))
 			bit = T_RF;
+		else if (str_word_is(tag, tn, "psd"))
+			bit = T_PSD;
+		else if (str_word_is(tag, tn, "t"))
+			bit = T_T;
 		else
 			continue; /* unknown tags MUST be ignored (6.3) */
 		if (seen & bit)
@@ -344,6 +351,7 @@ dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
 			break;
 		case T_NP:
 			r->np = parse_policy(val, vn);
+			np_bad = r->np == DMARC_POLICY_UNSET;
 			break;
 		case T_PCT:
 			if (parse_uint(val, vn, 100, &u) == 0)
@@ -361,7 +369,8 @@ dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
 			}
 			break;
 		case T_RUA:
-			parse_uris(val, vn, r->rua, sizeof(r->rua), &m);
+			rua_valid = parse_uris(val, vn, r->rua, sizeof(r->rua),
+			    &m);
 			rua_mailto = m;
 			break;
 		case T_RUF:
@@ -381,7 +390,44 @@ dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
 		case T_RF:
 			(void)colon_list_ok(val, vn, rf_words);
 			break;
+		case T_PSD:
+			/* RFC 9989 4.7: y, n or u; anything else: the default */
+			if (str_word_is(val, vn, "y"))
+				r->psd = DMARC_PSD_Y;
+			else if (str_word_is(val, vn, "n"))
+				r->psd = DMARC_PSD_N;
+			break;
+		case T_T:
+			/* y or n; anything else: the default n, as if absent */
+			if (str_word_is(val, vn, "y") || str_word_is(val, vn, "n")) {
+				r->has_t = 1;
+				r->testing = str_word_is(val, vn, "y");
+			}
+			break;
 		}
+	}
+	if (d == DMARC_DISCOVERY_TREEWALK) {
+		/* RFC 9989 4.7: no p= is p=none; 4.10.1: an invalid p=, sp=
+		 * or np= reads as p=none when rua= has a valid URI, else the
+		 * record is not applied */
+		if (p_bad || sp_bad || np_bad) {
+			if (rua_valid == 0) {
+				snprintf(err, errlen,
+				    "invalid %s and no valid rua= to fall back on",
+				    p_bad ? "p=" : sp_bad ? "sp=" : "np=");
+				return -1;
+			}
+			r->p = DMARC_POLICY_NONE;
+			r->sp = DMARC_POLICY_UNSET;
+			r->np = DMARC_POLICY_UNSET;
+		}
+		if (r->p == DMARC_POLICY_UNSET)
+			r->p = DMARC_POLICY_NONE;
+		/* the pct transition (RFC 9989 appendix "Removal of the pct
+		 * tag"): pct=0 was a test, as t=y is; an explicit t= wins */
+		if (!r->has_t && (seen & T_PCT) && r->pct == 0)
+			r->testing = 1;
+		return 0;
 	}
 	if (r->p == DMARC_POLICY_UNSET || sp_bad) {
 		/* 6.6.3: no valid p= or an invalid sp= */
@@ -397,6 +443,20 @@ dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+int
+dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
+    size_t errlen)
+{
+	return parse(txt, DMARC_DISCOVERY_PSL, r, err, errlen);
+}
+
+int
+dmarc_record_parse_as(const char *txt, enum dmarc_discovery d,
+    struct dmarc_record *r, char *err, size_t errlen)
+{
+	return parse(txt, d, r, err, errlen);
 }
 
 /* ---- alignment -------------------------------------------------------- */
