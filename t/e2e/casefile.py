@@ -31,7 +31,8 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                  Blank lines and lines starting with ";" are ignored. Each
                  record goes to the served zone that is the longest suffix of
                  its owner (SERVED_ZONES: example.org, example.com,
-                 example.net); an owner outside them is a case error. Every
+                 example.net, org, com, net, gov); an owner outside them is
+                 a case error. Every
                  zone gets SOA, NS and $TTL 300; records from all cases are
                  merged (exact duplicates once), so each case uses its own
                  sub-domain. Names under NOT_SERVED (nozone.example) are
@@ -43,6 +44,15 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                  domain lies under that zone and has no record of its own:
                  DMARC cases that need no such fallback use example.org,
                  which has none.
+                 The top-level zones org, com and net are served too, empty
+                 but for their SOA and NS (so RFC 9989's tree walk, which
+                 ends at _dmarc.org, _dmarc.com or _dmarc.net, gets an
+                 authoritative NXDOMAIN there, not a REFUSED that would be a
+                 temperror), and gov: a name the Public Suffix List lists,
+                 where the PSD case publishes _dmarc.gov with psd=y (RFC
+                 9989's motivation). A record at _dmarc.org, _dmarc.com or
+                 _dmarc.net would reach every DMARC case of that zone: do
+                 not add one.
 
   [sign]         DKIM signatures made (dkimpy) on the message as sent, after
                  the runner's X-E2E-Id header is added, one per line, each
@@ -148,7 +158,8 @@ import secrets
 
 TIMEOUT = 30.0                  # every wait is bounded by this
 AUTHSERV_ID = "mx.test.example"
-SERVED_ZONES = ["example.org", "example.com", "example.net"]
+SERVED_ZONES = ["example.org", "example.com", "example.net",
+                "org", "com", "net", "gov"]
 NOT_SERVED = "nozone.example"
 SECTIONS = ["description", "config", "dns", "sign", "envelope", "message",
             "expect"]
