@@ -1,8 +1,12 @@
 /*
- * test-dmarc.c - DMARC (lib/dmarc/dmarc.c): record parsing, alignment, record
- * discovery through the table resolver (temperror at each step, several
- * records, invalid records), p/sp/np, pct sampling with given random
- * numbers, the null sender, the PSL swap; and one named case per
+ * test-dmarc.c - DMARC (lib/dmarc/dmarc.c): record parsing (RFC 7489 and
+ * RFC 9989 rules), alignment, record discovery through the table resolver
+ * (temperror at each step, several records, invalid records), p/sp/np,
+ * pct sampling with given random numbers, the null sender, the PSL swap;
+ * the RFC 9989 tree walk (lib/dmarc/treewalk.c): its names, a table of
+ * evaluations with their lookup counts (deep names, psd=y/n, SERVFAIL,
+ * CNAME, t=, pct, np, alignment by tree-walk org domains), the org domain
+ * and the RFC's examples; and one named case per
  * libopendmarc 1.4.2 defect (shared/LIBRARY-TRAPS.md), each showing the
  * defect in libopendmarc itself next to our answer.
  *
@@ -22,6 +26,7 @@
 #include "psl.h"
 #include "stats.h"
 #include "tap.h"
+#include "treewalk.h"
 #include "util.h"
 
 /* libopendmarc's header defines DMARC_POLICY_NONE, _QUARANTINE and _REJECT
@@ -660,6 +665,175 @@ test_names(void)
 	    "name quarantine");
 }
 
+/* ---- the tree walk (RFC 9989 4.10) ---------------------------------------- */
+
+static void
+test_walk_names(void)
+{
+	static const char *const want[] = {
+		"a.b.c.d.e.f.g.h.i.j.mail.example.com",
+		"g.h.i.j.mail.example.com", "h.i.j.mail.example.com",
+		"i.j.mail.example.com", "j.mail.example.com",
+		"mail.example.com", "example.com", "com",
+	};
+	const char *names[TREEWALK_MAX_QUERIES];
+	size_t n = treewalk_names(want[0], names);
+
+	/* the RFC's example: eight queries, the second at seven labels */
+	is_int(n, 8, "walk names: 13 labels, 8 names");
+	for (size_t i = 0; i < n && i < N(want); i++)
+		is_str(names[i], want[i], "walk names: 13 labels, name %zu", i);
+	is_int(treewalk_names("a.b.c.d.e.f.g.h", names), 8,
+	    "walk names: 8 labels, 8 names");
+	is_str(names[1], "b.c.d.e.f.g.h", "walk names: 8 labels, the second");
+	is_int(treewalk_names("a.b.c.d.e.f.g", names), 7,
+	    "walk names: 7 labels, 7 names");
+	is_str(names[1], "b.c.d.e.f.g", "walk names: 7 labels, the second");
+	is_int(treewalk_names("com", names), 1, "walk names: a TLD, itself");
+	is_int(treewalk_names("", names), 0, "walk names: the root, none");
+}
+
+static struct dns_resolver *
+make_walk_zone(void)
+{
+	struct dns_resolver *r = dns_table_new();
+
+	txt(r, "_dmarc.org1.example", "v=DMARC1; p=reject; sp=quarantine");
+	dns_table_add_text(r, "a.b.org1.example", DNS_T_A, "192.0.2.1");
+	txt(r, "_dmarc.deep.example", "v=DMARC1; p=reject");
+	txt(r, "_dmarc.g.h.i.j.mail.deep2.example",
+	    "v=DMARC1; p=quarantine; psd=n");
+	/* skipped by the shortening: never asked */
+	txt(r, "_dmarc.f.g.h.i.j.mail.deep2.example",
+	    "v=DMARC1; p=none; psd=n");
+	txt(r, "_dmarc.eight.example", "v=DMARC1; p=reject");
+	txt(r, "_dmarc.seven.example", "v=DMARC1; p=quarantine");
+	txt(r, "_dmarc.psdtld", "v=DMARC1; p=reject; psd=y");
+	txt(r, "_dmarc.owned.psdtld", "v=DMARC1; p=none");
+	txt(r, "_dmarc.gov.psd2", "v=DMARC1; p=quarantine; psd=y");
+	txt(r, "_dmarc.psd2", "v=DMARC1; p=none"); /* not reached */
+	txt(r, "_dmarc.dept.corp.example", "v=DMARC1; p=quarantine; psd=n");
+	txt(r, "_dmarc.corp.example", "v=DMARC1; p=reject");
+	txt(r, "_dmarc.sub.par.example", "v=DMARC1; p=none");
+	txt(r, "_dmarc.par.example", "v=DMARC1; p=reject");
+	txt(r, "_dmarc.x.twice.example", "v=DMARC1; p=none");
+	txt(r, "_dmarc.x.twice.example", "v=DMARC1; p=quarantine");
+	txt(r, "_dmarc.twice.example", "v=DMARC1; p=reject");
+	dns_table_set_status(r, "_dmarc.nx.nxw.example", DNS_T_TXT,
+	    DNS_STATUS_NXDOMAIN);
+	txt(r, "_dmarc.nxw.example", "v=DMARC1; p=quarantine");
+	dns_table_set_fail(r, "_dmarc.sf.example", DNS_T_TXT,
+	    DNS_FAIL_SERVFAIL);
+	txt(r, "_dmarc.sub.sf2.example", "v=DMARC1; p=reject");
+	dns_table_set_fail(r, "_dmarc.sf2.example", DNS_T_TXT,
+	    DNS_FAIL_SERVFAIL);
+	txt(r, "_dmarc.brand.sftld", "v=DMARC1; p=reject");
+	dns_table_set_status(r, "_dmarc.sftld", DNS_T_TXT, DNS_STATUS_TEMPFAIL);
+	dns_table_add_text(r, "_dmarc.cn.example", DNS_T_CNAME,
+	    "_dmarc.target.example");
+	txt(r, "_dmarc.target.example", "v=DMARC1; p=quarantine");
+	txt(r, "_dmarc.tyr.example", "v=DMARC1; p=reject; t=y");
+	txt(r, "_dmarc.tyq.example", "v=DMARC1; p=quarantine; t=y");
+	txt(r, "_dmarc.tyn.example", "v=DMARC1; p=none; t=y");
+	txt(r, "_dmarc.pct0w.example", "v=DMARC1; p=reject; pct=0");
+	txt(r, "_dmarc.pct50w.example", "v=DMARC1; p=reject; pct=50");
+	txt(r, "_dmarc.npw.example",
+	    "v=DMARC1; p=none; sp=quarantine; np=reject");
+	dns_table_add_text(r, "real.npw.example", DNS_T_A, "192.0.2.3");
+	txt(r, "_dmarc.strictw.example",
+	    "v=DMARC1; p=reject; adkim=s; aspf=s");
+	txt(r, "_dmarc.badp.example", "v=DMARC1; p=bogus");
+	txt(r, "_dmarc.badpr.example",
+	    "v=DMARC1; p=bogus; rua=mailto:d@badpr.example");
+	txt(r, "_dmarc.nop.example", "v=DMARC1; rua=bogus");
+	return r;
+}
+
+#define D13 "a.b.c.d.e.f.g.h.i.j.mail."
+
+static void
+test_walk_evaluate(void)
+{
+	struct dns_resolver *dns = make_walk_zone();
+	char err[128], org[DNAME_BUFSIZE];
+	struct dmarc_checker *c = dmarc_checker_new(dns, NULL, err,
+	    sizeof(err));
+	const struct stats_metric *lk = stats_find("dmarc_lookups_total");
+
+	if (!ok(c != NULL, "walk checker: %s", c ? "ok" : err))
+		return;
+	is_int(dmarc_checker_discovery(c), DMARC_DISCOVERY_TREEWALK,
+	    "no list: tree walk");
+	ok(lk != NULL, "dmarc_lookups_total registered");
+	/* dmarc_org_domain: the walk from the name itself */
+	is_int(dmarc_org_domain(c, "A.B.Org1.Example.", NULL, org,
+	    sizeof(org)), 0, "org domain: a walk");
+	is_str(org, "org1.example", "org domain: the highest record");
+	dmarc_org_domain(c, "mail.brand.psdtld", NULL, org, sizeof(org));
+	is_str(org, "brand.psdtld", "org domain: one below psd=y");
+	dmarc_org_domain(c, "psdtld", NULL, org, sizeof(org));
+	is_str(org, "psdtld", "org domain: a psd=y name is its own");
+	dmarc_org_domain(c, D13 "deep2.example", NULL, org, sizeof(org));
+	is_str(org, "g.h.i.j.mail.deep2.example", "org domain: psd=n");
+	dmarc_org_domain(c, "x.y.none.example", NULL, org, sizeof(org));
+	is_str(org, "x.y.none.example", "org domain: no record, itself");
+	is_int(dmarc_org_domain(c, "mail.sf.example", NULL, org, sizeof(org)),
+	    -1, "org domain: SERVFAIL on the walk");
+	is_int(dmarc_org_domain(c, "a..b", NULL, org, sizeof(org)), -1,
+	    "org domain: not a name");
+	{
+		struct timespec past = {0, 0};
+
+		is_int(dmarc_org_domain(c, "a.b.org1.example", &past, org,
+		    sizeof(org)), -1, "org domain: spent deadline");
+	}
+
+	/* the PSL discovery on the same checker: the list's org domains */
+	dmarc_checker_set_discovery(c, DMARC_DISCOVERY_PSL);
+	is_int(dmarc_checker_discovery(c), DMARC_DISCOVERY_PSL, "set to PSL");
+	dmarc_org_domain(c, "a.b.org1.example", NULL, org, sizeof(org));
+	is_str(org, "org1.example", "PSL without a list: the rule \"*\"");
+	is_str(dmarc_discovery_name(DMARC_DISCOVERY_TREEWALK), "treewalk",
+	    "name treewalk");
+	is_str(dmarc_discovery_name(DMARC_DISCOVERY_PSL), "psl", "name psl");
+	dmarc_checker_free(&c);
+	dns_resolver_free(&dns);
+}
+
+/* the RFC's three examples of 4.10.2, each in a zone of its own */
+static void
+test_walk_rfc_examples(void)
+{
+	static const struct {
+		const char *records[2][2], *want;
+	} ex[] = {
+		{{{"_dmarc.mail.example.com", "v=DMARC1; p=none"},
+		    {"_dmarc.example.com", "v=DMARC1; p=none"}}, "example.com"},
+		{{{"_dmarc.mail.example.com", "v=DMARC1; p=none; psd=n"},
+		    {"_dmarc.example.com", "v=DMARC1; p=none"}},
+		    "mail.example.com"},
+		{{{"_dmarc.com", "v=DMARC1; psd=y"}, {NULL, NULL}},
+		    "example.com"},
+	};
+
+	for (size_t i = 0; i < N(ex); i++) {
+		struct dns_resolver *dns = dns_table_new();
+		struct dmarc_checker *c;
+		char err[128], org[DNAME_BUFSIZE];
+
+		for (size_t j = 0; j < 2; j++)
+			if (ex[i].records[j][0] != NULL)
+				txt(dns, ex[i].records[j][0],
+				    ex[i].records[j][1]);
+		c = dmarc_checker_new(dns, NULL, err, sizeof(err));
+		dmarc_org_domain(c, "a.mail.example.com", NULL, org,
+		    sizeof(org));
+		is_str(org, ex[i].want, "RFC 9989 4.10.2 example %zu", i + 1);
+		dmarc_checker_free(&c);
+		dns_resolver_free(&dns);
+	}
+}
+
 /* ---- libopendmarc 1.4.2 defects, shown next to our answers ------------- */
 
 /* lib_policy - libopendmarc's policy for a stored record, no SPF/DKIM */
@@ -808,6 +982,9 @@ main(void)
 	test_alignment(psl);
 	test_evaluate(psl);
 	test_names();
+	test_walk_names();
+	test_walk_evaluate();
+	test_walk_rfc_examples();
 
 	test_data(path, sizeof(path), "dmarc/publicsuffix/public_suffix_list.dat");
 	full = psl_load(path, err, sizeof(err));

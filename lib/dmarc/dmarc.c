@@ -1,27 +1,53 @@
 /*
- * dmarc.c - DMARC (RFC 7489, with np= from RFC 9091): record parsing,
- * policy discovery through our resolver, identifier alignment, p/sp/np
- * and pct (see dmarc.h). libopendmarc is not used here.
+ * dmarc.c - DMARC: record parsing, policy discovery through our resolver,
+ * identifier alignment, p/sp/np, by RFC 9989 (the DNS tree walk, psd=,
+ * t=: DMARC_DISCOVERY_TREEWALK) or by RFC 7489 with the Public Suffix List
+ * and np= from RFC 9091 (pct sampling: DMARC_DISCOVERY_PSL, as it was
+ * before RFC 9989); see dmarc.h. libopendmarc is not used here. The
+ * lookups and the walk are treewalk.c's.
  *
- * Record rules (RFC 7489 6.3, 6.4, 6.6.3):
+ * Record rules (RFC 7489 6.3, 6.4, 6.6.3; RFC 9989 4.7, 4.10.1):
  * - the record starts with "v=DMARC1" (the value exactly; white space
  *   around "=" and ";" is allowed); anything else is not a DMARC record;
  * - tag names and keyword values are case-insensitive (ABNF strings);
- * - an invalid or missing p=, or an invalid sp=: when rua= holds at least
- *   one usable reporting URI (mailto:) the record reads as "v=DMARC1;
- *   p=none" (6.6.3), otherwise it is not valid and no policy applies;
- * - any other syntax error (a bad pct=, adkim=, a tag without "=") is
- *   ignored and the default kept (6.3: "Syntax errors in the remainder of
- *   the record SHOULD be discarded in favor of default values");
+ * - RFC 7489: an invalid or missing p=, or an invalid sp=: when rua= holds
+ *   at least one usable reporting URI (mailto:) the record reads as
+ *   "v=DMARC1; p=none" (6.6.3), otherwise it is not valid and no policy
+ *   applies;
+ * - RFC 9989: a missing p= is p=none (4.7); an invalid p=, sp= or np=:
+ *   when rua= holds a syntactically valid URI (any scheme) the record
+ *   reads as p=none, otherwise no DMARC processing (4.10.1); t=y, or pct=0
+ *   without a valid t= (the transition of the appendix on pct's removal;
+ *   our reading), is test mode; any other pct is ignored;
+ * - any other syntax error (a bad pct=, adkim=, psd=, t=, a tag without
+ *   "=") is ignored and the default kept (6.3: "Syntax errors in the
+ *   remainder of the record SHOULD be discarded in favor of default
+ *   values");
  * - unknown tags are ignored (6.3); the first of a repeated tag counts.
  *
- * Discovery (6.6.3): TXT at _dmarc.<author domain>; TXT records that do
- * not start with v=DMARC1 are dropped; none left (or NXDOMAIN/NODATA):
+ * PSL discovery (6.6.3): TXT at _dmarc.<author domain>; TXT records that
+ * do not start with v=DMARC1 are dropped; none left (or NXDOMAIN/NODATA):
  * the same at _dmarc.<organizational domain> when that differs; several
  * left: no policy (result none); a DNS failure at either step: temperror.
  *
- * np= (RFC 9091 4.1) applies when the record came from the organizational
- * domain and the author domain does not exist, which RFC 9091 2.7 defines
+ * Tree-walk discovery (RFC 9989 4.10.1): the author domain's record
+ * (exactly one v=DMARC1 record; several are discarded), whatever its psd;
+ * else the walk from the author domain (treewalk.c) gives the author
+ * domain's org domain (4.10.2), and the record applied is the org
+ * domain's, else the public suffix domain's (the psd=y record that ended
+ * the walk). A DNS failure anywhere on the walk is temperror, even above a
+ * record found below (the highest record cannot be known). The record
+ * applied is not replaced by another when it is invalid: no DMARC then.
+ * Relaxed alignment compares tree-walk org domains, walking lazily: equal
+ * names align with no lookup, an identifier not at or under org(author)
+ * cannot align, and every _dmarc name is asked once per evaluation; a
+ * failed walk for a passing identifier that could align makes the result
+ * temperror unless another identifier aligned. t=y applies the policy one
+ * level lower (no effect on none).
+ *
+ * np= (RFC 9091 4.1, RFC 9989 4.10.1) applies when the record came from
+ * an ancestor (the organizational or public suffix domain) and the author
+ * domain does not exist, which RFC 9091 2.7 defines
  * as an NXDOMAIN or NODATA answer for each of A, AAAA and MX. Those three
  * queries are made only when the record has np=; a DNS failure among them
  * leaves existence unknown and sp (or p) applies.
@@ -44,6 +70,7 @@
 #include "dns.h"
 #include "psl.h"
 #include "stats.h"
+#include "treewalk.h"
 #include "util.h"
 
 #define DMARC_MAX_RECORD 8192  /* longest record text we parse */
@@ -52,6 +79,7 @@ struct dmarc_checker {
 	struct dns_resolver *dns;
 	pthread_mutex_t lock;   /* guards psl */
 	struct psl *psl;
+	enum dmarc_discovery discovery; /* set before the checker is shared */
 };
 
 /* evaluations by result, process-wide (registered by dmarc_checker_new) */
@@ -118,6 +146,12 @@ starts_version(const char *txt, const char **rest)
 	if (rest != NULL)
 		*rest = s;
 	return 1;
+}
+
+int
+dmarc_record_starts(const char *txt)
+{
+	return starts_version(txt, NULL);
 }
 
 static enum dmarc_policy
@@ -514,6 +548,12 @@ dmarc_res_name(enum dmarc_res r)
 }
 
 const char *
+dmarc_discovery_name(enum dmarc_discovery d)
+{
+	return d == DMARC_DISCOVERY_PSL ? "psl" : "treewalk";
+}
+
+const char *
 dmarc_policy_name(enum dmarc_policy p)
 {
 	switch (p) {
@@ -543,6 +583,7 @@ dmarc_checker_new(struct dns_resolver *dns, struct psl *psl, char *err,
 	}
 	for (size_t i = 0; i < sizeof(evals) / sizeof(evals[0]); i++)
 		stats_register(&evals[i]);
+	treewalk_stats_register();
 	c = xcalloc(1, sizeof(*c));
 	c->dns = dns;
 	if (pthread_mutex_init(&c->lock, NULL) != 0) {
@@ -551,7 +592,21 @@ dmarc_checker_new(struct dns_resolver *dns, struct psl *psl, char *err,
 		return NULL;
 	}
 	c->psl = psl_ref(psl);
+	c->discovery = psl != NULL ? DMARC_DISCOVERY_PSL :
+	    DMARC_DISCOVERY_TREEWALK;
 	return c;
+}
+
+void
+dmarc_checker_set_discovery(struct dmarc_checker *c, enum dmarc_discovery d)
+{
+	c->discovery = d;
+}
+
+enum dmarc_discovery
+dmarc_checker_discovery(const struct dmarc_checker *c)
+{
+	return c->discovery;
 }
 
 void
@@ -580,70 +635,24 @@ dmarc_checker_free(struct dmarc_checker **cp)
 	free(c);
 }
 
-/* ---- evaluation ------------------------------------------------------- */
-
-enum lookup { LK_NONE, LK_ONE, LK_SEVERAL, LK_TEMPFAIL };
-
-/* lookup_record - the DMARC TXT records at _dmarc.<domain> (6.6.3 steps
- * 1-5); on LK_ONE the record text is in *txt (caller frees) */
-static enum lookup
-lookup_record(struct dns_resolver *dns, const char *domain,
-    const struct timespec *deadline, char **txt, char *why, size_t whylen)
+/* checker_psl - a reference to the current list (caller unrefs) */
+static struct psl *
+checker_psl(struct dmarc_checker *c)
 {
-	char name[sizeof("_dmarc.") + DNAME_MAX];
-	struct dns_answer *a;
-	enum lookup res = LK_NONE;
-	char *buf;
-	int n = 0;
+	struct psl *psl;
 
-	*txt = NULL;
-	snprintf(name, sizeof(name), "_dmarc.%s", domain);
-	if (strlen(name) > DNAME_MAX)
-		return LK_NONE; /* no such name can exist */
-	a = dns_query_until(dns, name, DNS_T_TXT, deadline);
-	if (a->status == DNS_STATUS_TEMPFAIL) {
-		str_copy(why, a->why[0] ? a->why : "DNS failure", whylen);
-		dns_answer_free(&a);
-		return LK_TEMPFAIL;
-	}
-	buf = xmalloc(DMARC_MAX_RECORD + 1);
-	for (size_t i = 0; a->status == DNS_STATUS_OK && i < a->count; i++) {
-		const struct dns_rr *rr = &a->rr[i];
-
-		if (dns_rr_txt(rr, buf, DMARC_MAX_RECORD + 1) < 0) {
-			/* too long or malformed: its first string decides
-			 * whether it is a DMARC record (it then counts, and
-			 * reads as invalid) */
-			size_t l = rr->len > 0 ? rr->data[0] : 0;
-
-			if (rr->len == 0 || l > rr->len - 1)
-				continue;
-			memcpy(buf, rr->data + 1, l);
-			buf[l] = '\0';
-			if (strlen(buf) != l || !starts_version(buf, NULL))
-				continue;
-			buf[0] = '\0';
-		} else if (!starts_version(buf, NULL))
-			continue; /* 6.6.3 step 3: not a DMARC record */
-		if (++n == 1)
-			*txt = xstrdup(buf);
-	}
-	free(buf);
-	dns_answer_free(&a);
-	if (n == 1)
-		res = LK_ONE;
-	else if (n > 1) {
-		res = LK_SEVERAL;
-		free(*txt);
-		*txt = NULL;
-	}
-	return res;
+	pthread_mutex_lock(&c->lock);
+	psl = psl_ref(c->psl);
+	pthread_mutex_unlock(&c->lock);
+	return psl;
 }
+
+/* ---- evaluation ------------------------------------------------------- */
 
 enum existence { EX_YES, EX_NO, EX_UNKNOWN };
 
-/* domain_exists - RFC 9091 2.7: a non-existent domain answers NXDOMAIN or
- * NODATA for A, AAAA and MX */
+/* domain_exists - RFC 9091 2.7 (RFC 9989 3.2.x the same): a non-existent
+ * domain answers NXDOMAIN or NODATA for A, AAAA and MX */
 static enum existence
 domain_exists(struct dns_resolver *dns, const char *domain,
     const struct timespec *deadline)
@@ -670,7 +679,7 @@ domain_exists(struct dns_resolver *dns, const char *domain,
 static enum dmarc_policy
 lower_policy(enum dmarc_policy p)
 {
-	/* 6.6.4: "the next policy lower in order" */
+	/* 6.6.4: "the next policy lower in order"; RFC 9989 t=y the same */
 	switch (p) {
 	case DMARC_POLICY_REJECT:
 		return DMARC_POLICY_QUARANTINE;
@@ -691,23 +700,42 @@ finish(struct dmarc_outcome *out, enum dmarc_res res, const char *fmt, ...)
 	return res;
 }
 
-/* align - the alignment checks of 6.6.2 and the result, into out */
+/* whether the author domain fd and an identifier align: 1, 0, or -1 when
+ * it cannot be known (a DNS failure on a tree walk) */
+typedef int aligner_fn(void *ctx, const char *fd, const char *id,
+    int strict);
+
+static int
+psl_aligner(void *ctx, const char *fd, const char *id, int strict)
+{
+	return dmarc_aligned(ctx, fd, id, strict);
+}
+
+/* align - the alignment checks (RFC 7489 6.6.2, RFC 9989 4.4) and the
+ * result, into out; *unknown set when a passing identifier's alignment
+ * could not be known (the result is then fail, for the caller to make
+ * temperror) */
 static void
-align(const struct psl *psl, const struct dmarc_input *in, const char *fd,
-    struct dmarc_outcome *out)
+align(aligner_fn *fn, void *ctx, const struct dmarc_input *in,
+    const char *fd, struct dmarc_outcome *out, int *unknown)
 {
 	const struct dmarc_record *r = &out->record;
 	const char *spf_unaligned = NULL, *dkim_unaligned = NULL;
+	int a;
 
+	*unknown = 0;
 	/* SPF: the MAIL FROM identity only, and only a pass (3.1.2); the
 	 * null sender (no domain) never aligns */
 	if (in->spf_pass && in->spf_domain != NULL && *in->spf_domain) {
-		if (dmarc_aligned(psl, fd, in->spf_domain, r->aspf_strict))
+		a = fn(ctx, fd, in->spf_domain, r->aspf_strict);
+		if (a > 0)
 			out->spf_aligned = 1;
-		else
+		else if (a == 0)
 			spf_unaligned = in->spf_domain;
+		else
+			*unknown = 1;
 	} else if (in->spf_temperror && in->spf_domain != NULL &&
-	    dmarc_aligned(psl, fd, in->spf_domain, r->aspf_strict)) {
+	    fn(ctx, fd, in->spf_domain, r->aspf_strict) != 0) {
 		out->temp_aligned = 1;
 	}
 	/* DKIM: any passing signature whose d= aligns (3.1.1) */
@@ -718,18 +746,21 @@ align(const struct psl *psl, const struct dmarc_input *in, const char *fd,
 			continue;
 		if (!d->pass) {
 			if (d->temperror &&
-			    dmarc_aligned(psl, fd, d->domain, r->adkim_strict))
+			    fn(ctx, fd, d->domain, r->adkim_strict) != 0)
 				out->temp_aligned = 1;
 			continue;
 		}
-		if (dmarc_aligned(psl, fd, d->domain, r->adkim_strict)) {
+		a = fn(ctx, fd, d->domain, r->adkim_strict);
+		if (a > 0) {
 			if (!out->dkim_aligned) {
 				out->dkim_aligned = 1;
 				str_copy(out->dkim_domain, d->domain,
 				    sizeof(out->dkim_domain));
 				str_lower(out->dkim_domain);
 			}
-		} else if (dkim_unaligned == NULL)
+		} else if (a < 0)
+			*unknown = 1;
+		else if (dkim_unaligned == NULL)
 			dkim_unaligned = d->domain;
 	}
 	if (out->dkim_aligned) {
@@ -751,81 +782,15 @@ align(const struct psl *psl, const struct dmarc_input *in, const char *fd,
 	}
 }
 
-/* evaluate - dmarc_evaluate() but for the count */
-static enum dmarc_res
-evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
-    unsigned random_0_99, const struct timespec *deadline,
-    struct dmarc_outcome *out)
+/* choose_policy - p for the author domain's own record; for a subdomain
+ * using an ancestor's record, np when the author domain does not exist
+ * (RFC 9091 4.1, RFC 9989 4.10.1), else sp, else p */
+static void
+choose_policy(struct dmarc_checker *c, const char *fd, int from_ancestor,
+    const struct timespec *deadline, struct dmarc_outcome *out)
 {
-	char fd[DNAME_BUFSIZE], org[DNAME_BUFSIZE];
-	char why[128], err[128], *txt = NULL;
-	struct psl *psl;
-	enum lookup lk;
-	enum dmarc_res res;
-
-	memset(out, 0, sizeof(*out));
-	record_defaults(&out->record);
-	if (in == NULL || in->from_domain == NULL || *in->from_domain == '\0')
-		return finish(out, DMARC_RES_PERMERROR, "no author domain");
-	if (norm_domain(in->from_domain, fd, sizeof(fd)) < 0)
-		return finish(out, DMARC_RES_PERMERROR,
-		    "author domain is not a domain name");
-
-	pthread_mutex_lock(&c->lock);
-	psl = psl_ref(c->psl);
-	pthread_mutex_unlock(&c->lock);
-
-	/* 3.2: a public suffix is its own organizational domain here */
-	if (psl_org_domain(psl, fd, org, sizeof(org)) < 0)
-		str_copy(org, fd, sizeof(org));
-
-	/* 6.6.3: the author domain, then the organizational domain */
-	str_copy(out->policy_domain, fd, sizeof(out->policy_domain));
-	lk = lookup_record(c->dns, fd, deadline, &txt, why, sizeof(why));
-	if (lk == LK_NONE && strcmp(org, fd) != 0) {
-		out->record_from_org = 1;
-		str_copy(out->policy_domain, org, sizeof(out->policy_domain));
-		lk = lookup_record(c->dns, org, deadline, &txt, why,
-		    sizeof(why));
-	}
-	switch (lk) {
-	case LK_TEMPFAIL:
-		res = finish(out, DMARC_RES_TEMPERROR,
-		    "DNS error looking up _dmarc.%s: %s", out->policy_domain,
-		    why);
-		goto done;
-	case LK_NONE:
-		out->record_from_org = 0;
-		str_copy(out->policy_domain, "", sizeof(out->policy_domain));
-		res = finish(out, DMARC_RES_NONE, "no DMARC record for %s",
-		    fd);
-		goto done;
-	case LK_SEVERAL:
-		res = finish(out, DMARC_RES_NONE,
-		    "several DMARC records at _dmarc.%s",
-		    out->policy_domain);
-		goto done;
-	case LK_ONE:
-		break;
-	}
-	if (dmarc_record_parse(txt, &out->record, err, sizeof(err)) < 0) {
-		char shown[100];
-
-		str_show(err, shown, sizeof(shown));
-		res = finish(out, DMARC_RES_NONE,
-		    "invalid DMARC record at _dmarc.%s: %s",
-		    out->policy_domain, shown);
-		goto done;
-	}
-
-	align(psl, in, fd, out);
-	res = out->result;
-
-	/* which policy applies: p for the author domain's own record; for a
-	 * subdomain using the organizational domain's record, np when the
-	 * author domain does not exist (RFC 9091 4.1), else sp, else p */
 	out->policy = out->record.p;
-	if (out->record_from_org) {
+	if (from_ancestor) {
 		enum existence ex = EX_YES;
 
 		if (out->record.np != DMARC_POLICY_UNSET)
@@ -835,6 +800,68 @@ evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
 		else if (out->record.sp != DMARC_POLICY_UNSET)
 			out->policy = out->record.sp;
 	}
+}
+
+/* evaluate_psl - RFC 7489 6.6 with the PSL and pct sampling */
+static enum dmarc_res
+evaluate_psl(struct dmarc_checker *c, const struct dmarc_input *in,
+    const char *fd, unsigned random_0_99, const struct timespec *deadline,
+    struct dmarc_outcome *out)
+{
+	char org[DNAME_BUFSIZE], err[128];
+	struct treewalk_memo memo;
+	const struct treewalk_entry *e;
+	struct psl *psl = checker_psl(c);
+	enum dmarc_res res;
+	int unknown;
+
+	treewalk_memo_init(&memo, c->dns, deadline);
+	/* 3.2: a public suffix is its own organizational domain here */
+	if (psl_org_domain(psl, fd, org, sizeof(org)) < 0)
+		str_copy(org, fd, sizeof(org));
+	str_copy(out->org_domain, org, sizeof(out->org_domain));
+
+	/* 6.6.3: the author domain, then the organizational domain */
+	str_copy(out->policy_domain, fd, sizeof(out->policy_domain));
+	e = treewalk_lookup(&memo, fd);
+	if (e->found == TREEWALK_NONE && strcmp(org, fd) != 0) {
+		out->record_from_org = 1;
+		str_copy(out->policy_domain, org, sizeof(out->policy_domain));
+		e = treewalk_lookup(&memo, org);
+	}
+	switch (e->found) {
+	case TREEWALK_TEMPFAIL:
+		res = finish(out, DMARC_RES_TEMPERROR,
+		    "DNS error looking up _dmarc.%s: %s", out->policy_domain,
+		    e->why);
+		goto done;
+	case TREEWALK_NONE:
+		out->record_from_org = 0;
+		str_copy(out->policy_domain, "", sizeof(out->policy_domain));
+		res = finish(out, DMARC_RES_NONE, "no DMARC record for %s",
+		    fd);
+		goto done;
+	case TREEWALK_SEVERAL:
+		res = finish(out, DMARC_RES_NONE,
+		    "several DMARC records at _dmarc.%s",
+		    out->policy_domain);
+		goto done;
+	case TREEWALK_ONE:
+		break;
+	}
+	if (dmarc_record_parse(e->txt, &out->record, err, sizeof(err)) < 0) {
+		char shown[100];
+
+		str_show(err, shown, sizeof(shown));
+		res = finish(out, DMARC_RES_NONE,
+		    "invalid DMARC record at _dmarc.%s: %s",
+		    out->policy_domain, shown);
+		goto done;
+	}
+
+	align(psl_aligner, psl, in, fd, out, &unknown);
+	res = out->result;
+	choose_policy(c, fd, out->record_from_org, deadline, out);
 
 	/* 6.6.4: pct sampling, for failing mail only */
 	out->disposition = DMARC_POLICY_NONE;
@@ -847,9 +874,57 @@ evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
 		}
 	}
 done:
-	free(txt);
+	out->walk_queries = memo.queries;
+	treewalk_memo_free(&memo);
 	psl_unref(&psl);
 	return res;
+}
+
+/* the tree walks of one evaluation */
+struct walkeval {
+	struct treewalk_memo memo;
+	const char *author;             /* normalised */
+	int org_state;                  /* 0 not walked, 1 known, -1 failed */
+	char org[DNAME_BUFSIZE];        /* the author domain's, when known */
+	const struct treewalk_entry *failed; /* the first failed lookup */
+};
+
+/* walk_org - the org domain of domain (normalised) by a walk: 0, or -1
+ * with we->failed */
+static int
+walk_org(struct walkeval *we, const char *domain, char *out, size_t outlen)
+{
+	const struct treewalk_entry *decided;
+	struct treewalk w;
+
+	if (treewalk_run(&we->memo, domain, &w) < 0) {
+		if (we->failed == NULL)
+			we->failed = w.failed;
+		return -1;
+	}
+	treewalk_org(&w, out, outlen, &decided);
+	return 0;
+}
+
+/* evaluate - dmarc_evaluate() but for the count */
+static enum dmarc_res
+evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
+    unsigned random_0_99, const struct timespec *deadline,
+    struct dmarc_outcome *out)
+{
+	char fd[DNAME_BUFSIZE];
+
+	memset(out, 0, sizeof(*out));
+	record_defaults(&out->record);
+	out->discovery = c->discovery;
+	if (in == NULL || in->from_domain == NULL || *in->from_domain == '\0')
+		return finish(out, DMARC_RES_PERMERROR, "no author domain");
+	if (norm_domain(in->from_domain, fd, sizeof(fd)) < 0)
+		return finish(out, DMARC_RES_PERMERROR,
+		    "author domain is not a domain name");
+	/* the tree-walk evaluation is not wired yet: the PSL way (without
+	 * a list, the rule "*") */
+	return evaluate_psl(c, in, fd, random_0_99, deadline, out);
 }
 
 enum dmarc_res
@@ -861,4 +936,33 @@ dmarc_evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
 
 	stats_inc(&evals[res]);
 	return res;
+}
+
+int
+dmarc_org_domain(struct dmarc_checker *c, const char *domain,
+    const struct timespec *deadline, char *out, size_t outlen)
+{
+	char d[DNAME_BUFSIZE];
+	int rc = 0;
+
+	str_copy(out, "", outlen);
+	if (norm_domain(domain, d, sizeof(d)) < 0)
+		return -1;
+	if (c->discovery == DMARC_DISCOVERY_PSL) {
+		struct psl *psl = checker_psl(c);
+
+		if (psl_org_domain(psl, d, out, outlen) < 0)
+			str_copy(out, d, outlen);
+		psl_unref(&psl);
+	} else {
+		struct walkeval we;
+
+		memset(&we, 0, sizeof(we));
+		treewalk_memo_init(&we.memo, c->dns, deadline);
+		rc = walk_org(&we, d, out, outlen);
+		if (rc < 0)
+			str_copy(out, "", outlen);
+		treewalk_memo_free(&we.memo);
+	}
+	return rc;
 }

@@ -78,6 +78,7 @@ PREFIXES = {
     "dkim/*": ("dkv_",),
     "authres/authres.c": ("authres_",),
     "dmarc/dmarc.c": ("dmarc_",),
+    "dmarc/treewalk.c": ("treewalk_",),
     "dmarc/psl.c": ("psl_",),
     "dmarc/mailaddr.c": ("mailaddr_",),
     "policy/policy.c": ("policy_",),
