@@ -740,6 +740,8 @@ make_walk_zone(void)
 	txt(r, "_dmarc.npw.example",
 	    "v=DMARC1; p=none; sp=quarantine; np=reject");
 	dns_table_add_text(r, "real.npw.example", DNS_T_A, "192.0.2.3");
+	txt(r, "nodata.npw.example", "v=spf1 -all");
+	dns_table_set_status(r, "tf.npw.example", 0, DNS_STATUS_TEMPFAIL);
 	txt(r, "_dmarc.strictw.example",
 	    "v=DMARC1; p=reject; adkim=s; aspf=s");
 	txt(r, "_dmarc.badp.example", "v=DMARC1; p=bogus");
@@ -750,6 +752,140 @@ make_walk_zone(void)
 }
 
 #define D13 "a.b.c.d.e.f.g.h.i.j.mail."
+
+static const struct {
+	const char *name;
+	const char *from, *spf_domain;
+	int spf_pass;
+	const char *dkim;  /* "d1:pass,d2:fail" */
+	enum dmarc_res res;
+	enum dmarc_policy policy, disposition;
+	int from_org, from_psd, testing;
+	unsigned lookups;  /* _dmarc lookups */
+	int queries;       /* every DNS query; -1 not checked */
+	const char *policy_domain, *org_domain, *reason;
+} walks[] = {
+	{"record only at the org level", "a.b.org1.example", SPF_NONE,
+	    NO_DKIM, DMARC_RES_FAIL, P_QUAR, P_QUAR, 1, 0, 0, 4, 4,
+	    "org1.example", "org1.example", NULL},
+	{"no record anywhere", "x.y.none.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_NONE, P_, P_, 0, 0, 0, 4, 4, "", "x.y.none.example",
+	    "no DMARC record for x.y.none.example"},
+	{"13 labels: 8 lookups", D13 "deep.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_FAIL, P_REJ, P_REJ, 1, 0, 0, 8, 8, "deep.example",
+	    "deep.example", NULL},
+	{"13 labels: the second at 7 labels (psd=n)", D13 "deep2.example",
+	    SPF_NONE, NO_DKIM, DMARC_RES_FAIL, P_QUAR, P_QUAR, 1, 0, 0, 2, 2,
+	    "g.h.i.j.mail.deep2.example", "g.h.i.j.mail.deep2.example", NULL},
+	{"8 labels: 8 lookups", "a.b.c.d.e.f.eight.example", SPF_NONE,
+	    NO_DKIM, DMARC_RES_FAIL, P_REJ, P_REJ, 1, 0, 0, 8, 8,
+	    "eight.example", "eight.example", NULL},
+	{"7 labels: 7 lookups", "a.b.c.d.e.seven.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_FAIL, P_QUAR, P_QUAR, 1, 0, 0, 7, 7, "seven.example",
+	    "seven.example", NULL},
+	{"psd=y at a TLD: the PSD's record", "mail.brand.psdtld", SPF_NONE,
+	    NO_DKIM, DMARC_RES_FAIL, P_REJ, P_REJ, 0, 1, 0, 3, 3, "psdtld",
+	    "brand.psdtld", NULL},
+	{"psd=y at a TLD: the org's own record first", "mail.owned.psdtld",
+	    SPF_NONE, NO_DKIM, DMARC_RES_FAIL, P_NONE, P_NONE, 1, 0, 0, 3, 3,
+	    "owned.psdtld", "owned.psdtld", NULL},
+	{"psd=y at a TLD: a sibling does not align", "x.brand.psdtld",
+	    SPF_NONE, "brand2.psdtld:pass", DMARC_RES_FAIL, P_REJ, P_REJ, 0,
+	    1, 0, 3, 3, "psdtld", "brand.psdtld",
+	    "DKIM pass for brand2.psdtld is not aligned (relaxed)"},
+	{"psd=y at a TLD: the same org aligns", "x.brand.psdtld", SPF_NONE,
+	    "mail.brand.psdtld:pass", DMARC_RES_PASS, P_REJ, P_NONE, 0, 1, 0,
+	    4, 4, "psdtld", "brand.psdtld",
+	    "aligned DKIM pass for mail.brand.psdtld"},
+	{"psd=y at a second level", "mail.agency.gov.psd2", SPF_NONE, NO_DKIM,
+	    DMARC_RES_FAIL, P_QUAR, P_QUAR, 0, 1, 0, 3, 3, "gov.psd2",
+	    "agency.gov.psd2", NULL},
+	{"psd=n anchors the org domain", "mail.dept.corp.example", SPF_NONE,
+	    "corp.example:pass", DMARC_RES_FAIL, P_QUAR, P_QUAR, 1, 0, 0, 2,
+	    2, "dept.corp.example", "dept.corp.example",
+	    "DKIM pass for corp.example is not aligned (relaxed)"},
+	{"psd=n: a sibling below it aligns", "mail.dept.corp.example",
+	    SPF_NONE, "x.dept.corp.example:pass", DMARC_RES_PASS, P_QUAR,
+	    P_NONE, 1, 0, 0, 3, 3, "dept.corp.example", "dept.corp.example",
+	    NULL},
+	{"records at author and parent: the author's", "sub.par.example",
+	    SPF_NONE, NO_DKIM, DMARC_RES_FAIL, P_NONE, P_NONE, 0, 0, 0, 1, 1,
+	    "sub.par.example", "", NULL},
+	{"records at author and parent: org is the highest", "sub.par.example",
+	    "other.par.example", 1, NO_DKIM, DMARC_RES_PASS, P_NONE, P_NONE, 0,
+	    0, 0, 4, 4, "sub.par.example", "par.example",
+	    "aligned SPF pass for other.par.example"},
+	{"two records at one name: discarded, walk on", "x.twice.example",
+	    SPF_NONE, NO_DKIM, DMARC_RES_FAIL, P_REJ, P_REJ, 1, 0, 0, 3, 3,
+	    "twice.example", "twice.example", NULL},
+	{"NXDOMAIN on the way", "a.nx.nxw.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_FAIL, P_QUAR, P_QUAR, 1, 0, 0, 4, 4, "nxw.example",
+	    "nxw.example", NULL},
+	{"SERVFAIL on the way: temperror", "mail.sf.example", SPF_NONE,
+	    NO_DKIM, DMARC_RES_TEMPERROR, P_, P_, 0, 0, 0, 2, 2, "sf.example",
+	    "", "DNS error looking up _dmarc.sf.example: SERVFAIL"},
+	{"SERVFAIL above a record found: temperror", "a.sub.sf2.example",
+	    SPF_NONE, NO_DKIM, DMARC_RES_TEMPERROR, P_, P_, 0, 0, 0, 3, 3,
+	    "sf2.example", "", "DNS error looking up _dmarc.sf2.example"},
+	{"timeout on an alignment walk: temperror", "brand.sftld", SPF_NONE,
+	    "mail.brand.sftld:pass", DMARC_RES_TEMPERROR, P_, P_, 0, 0, 0, 2,
+	    2, "brand.sftld", "", "DNS error looking up _dmarc.sftld: timeout"},
+	{"equal names align with no walk", "brand.sftld", SPF_NONE,
+	    "brand.sftld:pass", DMARC_RES_PASS, P_REJ, P_NONE, 0, 0, 0, 1, 1,
+	    "brand.sftld", "", NULL},
+	{"CNAME on _dmarc", "cn.example", SPF_NONE, NO_DKIM, DMARC_RES_FAIL,
+	    P_QUAR, P_QUAR, 0, 0, 0, 1, 1, "cn.example", "", NULL},
+	{"t=y, p=reject: quarantine", "tyr.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_FAIL, P_REJ, P_QUAR, 0, 0, 1, 1, 1, "tyr.example", "",
+	    NULL},
+	{"t=y, p=quarantine: none", "tyq.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_FAIL, P_QUAR, P_NONE, 0, 0, 1, 1, 1, "tyq.example", "",
+	    NULL},
+	{"t=y, p=none: no effect", "tyn.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_FAIL, P_NONE, P_NONE, 0, 0, 0, 1, 1, "tyn.example", "",
+	    NULL},
+	{"t=y on a pass: shown, nothing lowered", "tyr.example", SPF_NONE,
+	    "tyr.example:pass", DMARC_RES_PASS, P_REJ, P_NONE, 0, 0, 1, 1, 1,
+	    "tyr.example", "", NULL},
+	{"legacy pct=0: testing", "pct0w.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_FAIL, P_REJ, P_QUAR, 0, 0, 1, 1, 1, "pct0w.example", "",
+	    NULL},
+	{"pct=50 ignored: the whole policy", "pct50w.example", SPF_NONE,
+	    NO_DKIM, DMARC_RES_FAIL, P_REJ, P_REJ, 0, 0, 0, 1, 1,
+	    "pct50w.example", "", NULL},
+	{"np for a non-existent subdomain", "ghost.npw.example", SPF_NONE,
+	    NO_DKIM, DMARC_RES_FAIL, P_REJ, P_REJ, 1, 0, 0, 3, 4,
+	    "npw.example", "npw.example", NULL},
+	{"sp for an existing subdomain", "real.npw.example", SPF_NONE,
+	    NO_DKIM, DMARC_RES_FAIL, P_QUAR, P_QUAR, 1, 0, 0, 3, 4,
+	    "npw.example", "npw.example", NULL},
+	{"NODATA is a name that exists (RFC 8020): sp", "nodata.npw.example",
+	    SPF_NONE, NO_DKIM, DMARC_RES_FAIL, P_QUAR, P_QUAR, 1, 0, 0, 3, 4,
+	    "npw.example", "npw.example", NULL},
+	{"existence unknown (timeouts): sp", "tf.npw.example", SPF_NONE,
+	    NO_DKIM, DMARC_RES_FAIL, P_QUAR, P_QUAR, 1, 0, 0, 3, 6,
+	    "npw.example", "npw.example", NULL},
+	{"relaxed: a parent's d= aligns", "mail.org1.example", SPF_NONE,
+	    "org1.example:pass", DMARC_RES_PASS, P_QUAR, P_NONE, 1, 0, 0, 3,
+	    3, "org1.example", "org1.example",
+	    "aligned DKIM pass for org1.example"},
+	{"relaxed: another TLD, no walk", "org1.example", "org1.test", 1,
+	    NO_DKIM, DMARC_RES_FAIL, P_REJ, P_REJ, 0, 0, 0, 1, 1,
+	    "org1.example", "", "SPF pass for org1.test is not aligned"},
+	{"strict: a subdomain does not align, no walk", "strictw.example",
+	    "mail.strictw.example", 1, "mail.strictw.example:pass",
+	    DMARC_RES_FAIL, P_REJ, P_REJ, 0, 0, 0, 1, 1, "strictw.example", "",
+	    "SPF pass for mail.strictw.example is not aligned (strict)"},
+	{"invalid p, no rua: no DMARC", "badp.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_NONE, P_, P_, 0, 0, 0, 1, 1, "badp.example", "",
+	    "invalid DMARC record at _dmarc.badp.example: invalid p="},
+	{"invalid p, a rua: p=none", "badpr.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_FAIL, P_NONE, P_NONE, 0, 0, 0, 1, 1, "badpr.example", "",
+	    NULL},
+	{"no p, no valid rua: p=none", "nop.example", SPF_NONE, NO_DKIM,
+	    DMARC_RES_FAIL, P_NONE, P_NONE, 0, 0, 0, 1, 1, "nop.example", "",
+	    NULL},
+};
 
 static void
 test_walk_evaluate(void)
@@ -765,6 +901,57 @@ test_walk_evaluate(void)
 	is_int(dmarc_checker_discovery(c), DMARC_DISCOVERY_TREEWALK,
 	    "no list: tree walk");
 	ok(lk != NULL, "dmarc_lookups_total registered");
+	for (size_t i = 0; i < N(walks); i++) {
+		struct dmarc_dkim dk[8];
+		char buf[256];
+		struct dmarc_input in = {
+			.from_domain = walks[i].from,
+			.spf_domain = walks[i].spf_domain,
+			.spf_pass = walks[i].spf_pass,
+			.dkim = dk,
+			.ndkim = parse_dkim(walks[i].dkim, dk, buf),
+		};
+		struct dmarc_outcome out;
+		unsigned long q0 = dns_table_queries(dns);
+		uint64_t l0 = lk ? stats_value(lk) : 0;
+		const char *n = walks[i].name;
+
+		dmarc_evaluate(c, &in, 99, NULL, &out);
+		is_str(dmarc_res_name(out.result), dmarc_res_name(walks[i].res),
+		    "walk %s: result (%s)", n, out.reason);
+		is_str(dmarc_policy_name(out.policy),
+		    dmarc_policy_name(walks[i].policy), "walk %s: policy", n);
+		is_str(dmarc_policy_name(out.disposition),
+		    dmarc_policy_name(walks[i].disposition),
+		    "walk %s: disposition", n);
+		is_int(out.record_from_org, walks[i].from_org,
+		    "walk %s: record from the org domain", n);
+		is_int(out.record_from_psd, walks[i].from_psd,
+		    "walk %s: record from the PSD", n);
+		is_int(out.testing, walks[i].testing, "walk %s: testing", n);
+		is_int(out.sampled_out, 0, "walk %s: no sampling", n);
+		is_int(out.discovery, DMARC_DISCOVERY_TREEWALK,
+		    "walk %s: discovery", n);
+		is_str(out.policy_domain, walks[i].policy_domain,
+		    "walk %s: policy domain", n);
+		is_str(out.org_domain, walks[i].org_domain,
+		    "walk %s: org domain", n);
+		is_int(out.walk_queries, walks[i].lookups,
+		    "walk %s: _dmarc lookups", n);
+		if (lk != NULL)
+			is_int((long long)(stats_value(lk) - l0),
+			    walks[i].lookups, "walk %s: dmarc_lookups_total",
+			    n);
+		if (walks[i].queries >= 0)
+			is_int(dns_table_queries(dns) - q0, walks[i].queries,
+			    "walk %s: DNS queries", n);
+		if (walks[i].reason != NULL)
+			ok(strncmp(out.reason, walks[i].reason,
+			    strlen(walks[i].reason)) == 0,
+			    "walk %s: reason \"%s\", want \"%s\"", n,
+			    out.reason, walks[i].reason);
+	}
+
 	/* dmarc_org_domain: the walk from the name itself */
 	is_int(dmarc_org_domain(c, "A.B.Org1.Example.", NULL, org,
 	    sizeof(org)), 0, "org domain: a walk");
@@ -793,6 +980,16 @@ test_walk_evaluate(void)
 	is_int(dmarc_checker_discovery(c), DMARC_DISCOVERY_PSL, "set to PSL");
 	dmarc_org_domain(c, "a.b.org1.example", NULL, org, sizeof(org));
 	is_str(org, "org1.example", "PSL without a list: the rule \"*\"");
+	{
+		struct dmarc_input in = {.from_domain = D13 "deep2.example"};
+		struct dmarc_outcome out;
+
+		dmarc_evaluate(c, &in, 0, NULL, &out);
+		ok(out.result == DMARC_RES_NONE && out.walk_queries == 2 &&
+		    out.discovery == DMARC_DISCOVERY_PSL,
+		    "PSL without a list: author, then the last two labels "
+		    "(%s, %u lookups)", out.reason, out.walk_queries);
+	}
 	is_str(dmarc_discovery_name(DMARC_DISCOVERY_TREEWALK), "treewalk",
 	    "name treewalk");
 	is_str(dmarc_discovery_name(DMARC_DISCOVERY_PSL), "psl", "name psl");

@@ -47,10 +47,12 @@
  *
  * np= (RFC 9091 4.1, RFC 9989 4.10.1) applies when the record came from
  * an ancestor (the organizational or public suffix domain) and the author
- * domain does not exist, which RFC 9091 2.7 defines
- * as an NXDOMAIN or NODATA answer for each of A, AAAA and MX. Those three
- * queries are made only when the record has np=; a DNS failure among them
- * leaves existence unknown and sp (or p) applies.
+ * domain does not exist, which RFC 9091 2.7 (PSL mode) defines as an
+ * NXDOMAIN or NODATA answer for each of A, AAAA and MX, and RFC 9989 3.2
+ * (tree-walk mode) as an NXDOMAIN answer (RFC 8020: NODATA is a name that
+ * exists; one answer decides). Those queries are made only when the
+ * record has np=; a DNS failure leaves existence unknown and sp (or p)
+ * applies.
  *
  * Errors: dmarc_record_parse returns -1 with a message; dmarc_evaluate
  * always fills an outcome (temperror for DNS failures, permerror for a
@@ -651,11 +653,14 @@ checker_psl(struct dmarc_checker *c)
 
 enum existence { EX_YES, EX_NO, EX_UNKNOWN };
 
-/* domain_exists - RFC 9091 2.7 (RFC 9989 3.2.x the same): a non-existent
- * domain answers NXDOMAIN or NODATA for A, AAAA and MX */
+/* domain_exists - whether the author domain exists, asking A, AAAA, MX in
+ * turn. PSL (RFC 9091 2.7): a non-existent domain answers NXDOMAIN or
+ * NODATA for all three. TREEWALK (RFC 9989 3.2.x, after RFC 8020): an
+ * NXDOMAIN answer to a query for the name; NODATA means it exists, so the
+ * first answer that is not a failure decides. */
 static enum existence
 domain_exists(struct dns_resolver *dns, const char *domain,
-    const struct timespec *deadline)
+    enum dmarc_discovery d, const struct timespec *deadline)
 {
 	static const int types[] = {DNS_T_A, DNS_T_AAAA, DNS_T_MX};
 	enum existence ex = EX_NO;
@@ -666,6 +671,13 @@ domain_exists(struct dns_resolver *dns, const char *domain,
 		enum dns_status st = a->status;
 
 		dns_answer_free(&a);
+		if (d == DMARC_DISCOVERY_TREEWALK) {
+			if (st == DNS_STATUS_NXDOMAIN)
+				return EX_NO;
+			if (st != DNS_STATUS_TEMPFAIL)
+				return EX_YES;
+			continue;
+		}
 		if (st == DNS_STATUS_OK)
 			return EX_YES;
 		if (st == DNS_STATUS_TEMPFAIL)
@@ -673,7 +685,7 @@ domain_exists(struct dns_resolver *dns, const char *domain,
 		else if (st == DNS_STATUS_NXDOMAIN)
 			return ex == EX_UNKNOWN ? EX_UNKNOWN : EX_NO;
 	}
-	return ex;
+	return d == DMARC_DISCOVERY_TREEWALK ? EX_UNKNOWN : ex;
 }
 
 static enum dmarc_policy
@@ -794,7 +806,8 @@ choose_policy(struct dmarc_checker *c, const char *fd, int from_ancestor,
 		enum existence ex = EX_YES;
 
 		if (out->record.np != DMARC_POLICY_UNSET)
-			ex = domain_exists(c->dns, fd, deadline);
+			ex = domain_exists(c->dns, fd, c->discovery,
+			    deadline);
 		if (ex == EX_NO)
 			out->policy = out->record.np;
 		else if (out->record.sp != DMARC_POLICY_UNSET)
@@ -906,6 +919,148 @@ walk_org(struct walkeval *we, const char *domain, char *out, size_t outlen)
 	return 0;
 }
 
+/* walk_aligner - RFC 9989 4.10.2: strict is equality; relaxed is the same
+ * tree-walk org domain. Shortcuts (no lookup): equal names align; org(x)
+ * is x or an ancestor of x, so an identifier neither equal to nor under
+ * org(author) cannot align, nor one sharing no label with the author. */
+static int
+walk_aligner(void *ctx, const char *fd, const char *id, int strict)
+{
+	struct walkeval *we = ctx;
+	char nid[DNAME_BUFSIZE], org[DNAME_BUFSIZE];
+	const char *tld = fd;
+
+	(void)fd; /* we->author */
+	if (norm_domain(id, nid, sizeof(nid)) < 0)
+		return 0;
+	if (strcmp(nid, we->author) == 0)
+		return 1;
+	if (strict)
+		return 0;
+	while (dname_labels(tld) > 1)
+		tld = dname_parent(tld);
+	if (!dname_under(nid, tld))
+		return 0;
+	if (we->org_state == 0)
+		we->org_state = walk_org(we, we->author, we->org,
+		    sizeof(we->org)) == 0 ? 1 : -1;
+	if (we->org_state < 0)
+		return -1;
+	if (!dname_under(nid, we->org))
+		return 0;
+	if (walk_org(we, nid, org, sizeof(org)) < 0)
+		return -1;
+	return strcmp(org, we->org) == 0;
+}
+
+/* evaluate_walk - RFC 9989 4.10.1 policy discovery, 4.10.2 alignment,
+ * p/sp/np, t=y */
+static enum dmarc_res
+evaluate_walk(struct dmarc_checker *c, const struct dmarc_input *in,
+    const char *fd, const struct timespec *deadline,
+    struct dmarc_outcome *out)
+{
+	struct walkeval we;
+	const struct treewalk_entry *a, *applied = NULL;
+	enum dmarc_res res;
+	int unknown;
+
+	memset(&we, 0, sizeof(we));
+	treewalk_memo_init(&we.memo, c->dns, deadline);
+	we.author = fd;
+
+	/* the author domain first: its record applies, whatever its psd */
+	a = treewalk_lookup(&we.memo, fd);
+	if (a->found == TREEWALK_ONE) {
+		applied = a;
+		if (a->rec.psd != DMARC_PSD_U) {
+			/* the walk from it stops here: it is its own org */
+			str_copy(we.org, fd, sizeof(we.org));
+			we.org_state = 1;
+		}
+	} else if (a->found != TREEWALK_TEMPFAIL) {
+		/* the walk from the parent (shortened past eight labels) is
+		 * the org domain walk from the author domain, whose first
+		 * lookup is made */
+		const struct treewalk_entry *o, *psd = NULL;
+		struct treewalk w;
+
+		if (treewalk_run(&we.memo, fd, &w) < 0) {
+			a = w.failed;
+		} else {
+			const struct treewalk_entry *decided;
+
+			treewalk_org(&w, we.org, sizeof(we.org), &decided);
+			we.org_state = 1;
+			if (w.n > 0 && w.step[w.n - 1]->found == TREEWALK_ONE &&
+			    w.step[w.n - 1]->rec.psd == DMARC_PSD_Y)
+				psd = w.step[w.n - 1];
+			/* the org domain's record, else the public suffix
+			 * domain's (the org domain one label below a psd=y
+			 * may have been skipped by the shortening: ask) */
+			o = treewalk_lookup(&we.memo, we.org);
+			if (o->found == TREEWALK_TEMPFAIL)
+				a = o;
+			else if (o->found == TREEWALK_ONE && o != a) {
+				applied = o;
+				out->record_from_org = 1;
+			} else if (psd != NULL) {
+				applied = psd;
+				out->record_from_psd = 1;
+			}
+		}
+	}
+	if (a->found == TREEWALK_TEMPFAIL) {
+		str_copy(out->policy_domain, a->domain,
+		    sizeof(out->policy_domain));
+		res = finish(out, DMARC_RES_TEMPERROR,
+		    "DNS error looking up _dmarc.%s: %s", a->domain, a->why);
+		goto done;
+	}
+	if (we.org_state > 0)
+		str_copy(out->org_domain, we.org, sizeof(out->org_domain));
+	if (applied == NULL) {
+		res = finish(out, DMARC_RES_NONE, "no DMARC record for %s", fd);
+		goto done;
+	}
+	str_copy(out->policy_domain, applied->domain,
+	    sizeof(out->policy_domain));
+	if (!applied->valid) {
+		char shown[100];
+
+		str_show(applied->err, shown, sizeof(shown));
+		res = finish(out, DMARC_RES_NONE,
+		    "invalid DMARC record at _dmarc.%s: %s", applied->domain,
+		    shown);
+		goto done;
+	}
+	out->record = applied->rec;
+
+	align(walk_aligner, &we, in, fd, out, &unknown);
+	if (we.org_state > 0)
+		str_copy(out->org_domain, we.org, sizeof(out->org_domain));
+	res = out->result;
+	if (res == DMARC_RES_FAIL && unknown && we.failed != NULL) {
+		res = finish(out, DMARC_RES_TEMPERROR,
+		    "DNS error looking up _dmarc.%s: %s", we.failed->domain,
+		    we.failed->why);
+		goto done;
+	}
+	choose_policy(c, fd, applied != a, deadline, out);
+
+	/* t=y: the policy one level lower (no effect on none) */
+	out->testing = out->record.testing &&
+	    out->policy != DMARC_POLICY_NONE;
+	out->disposition = DMARC_POLICY_NONE;
+	if (res == DMARC_RES_FAIL)
+		out->disposition = out->testing ? lower_policy(out->policy) :
+		    out->policy;
+done:
+	out->walk_queries = we.memo.queries;
+	treewalk_memo_free(&we.memo);
+	return res;
+}
+
 /* evaluate - dmarc_evaluate() but for the count */
 static enum dmarc_res
 evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
@@ -922,9 +1077,9 @@ evaluate(struct dmarc_checker *c, const struct dmarc_input *in,
 	if (norm_domain(in->from_domain, fd, sizeof(fd)) < 0)
 		return finish(out, DMARC_RES_PERMERROR,
 		    "author domain is not a domain name");
-	/* the tree-walk evaluation is not wired yet: the PSL way (without
-	 * a list, the rule "*") */
-	return evaluate_psl(c, in, fd, random_0_99, deadline, out);
+	if (c->discovery == DMARC_DISCOVERY_PSL)
+		return evaluate_psl(c, in, fd, random_0_99, deadline, out);
+	return evaluate_walk(c, in, fd, deadline, out);
 }
 
 enum dmarc_res
