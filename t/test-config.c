@@ -64,6 +64,13 @@ static const struct load_case load_cases[] = {
 	    "t.conf:1: dkim.max_signatures: 0 is out of range (1..64)" },
 	{ "dmarc.psl_file relative", "dmarc = { psl_file = \"psl.dat\"; };",
 	    "t.conf:1: dmarc.psl_file: \"psl.dat\" is not an absolute path" },
+	{ "dmarc.discovery words", "dmarc = { discovery = \"treewalk\"; };",
+	    NULL },
+	{ "dmarc.discovery unknown word", "dmarc = { discovery = \"PSL\"; };",
+	    "t.conf:1: dmarc.discovery: \"PSL\" is not one of \"treewalk\" or "
+	    "\"psl\"" },
+	{ "dmarc.discovery not a string", "dmarc = { discovery = 1; };",
+	    "t.conf:1: dmarc.discovery: expected a string, got an integer" },
 	{ "unknown key in policy", "policy = { reject = true; };",
 	    "t.conf:1: policy.reject: unknown setting" },
 
@@ -332,7 +339,7 @@ test_policy(void)
 	char err[256];
 	struct settings *c = settings_load_string(
 	    "dkim = { enable = false; max_signatures = 3; min_key_bits = 2048; };\n"
-	    "dmarc = { psl_file = \"/tmp/psl.dat\"; };\n"
+	    "dmarc = { psl_file = \"/tmp/psl.dat\"; discovery = \"psl\"; };\n"
 	    "policy = { mode = \"report-only\"; quarantine = \"header\";\n"
 	    "  never_reject = [ \"Partner.Example\", \"B.example.\" ];\n"
 	    "  on_temperror = \"tempfail\"; on_from_error = \"accept\";\n"
@@ -346,6 +353,7 @@ test_policy(void)
 	is_int(c->dkim_max_signatures, 3, "dkim.max_signatures");
 	is_int(c->dkim_min_key_bits, 2048, "dkim.min_key_bits");
 	is_str(c->dmarc_psl_file, "/tmp/psl.dat", "dmarc.psl_file");
+	is_int(c->dmarc_discovery, DISCOVERY_PSL, "dmarc.discovery psl");
 	is_int(c->policy_mode, POLICY_REPORT_ONLY, "policy.mode");
 	is_int(c->policy_quarantine, QUARANTINE_HEADER, "policy.quarantine");
 	is_int(c->policy_nnever_reject, 2, "policy.never_reject count");
@@ -362,6 +370,8 @@ test_policy(void)
 	is_int(d->dkim_min_key_bits, 1024, "default dkim.min_key_bits");
 	is_int(d->dmarc_enable, 1, "default dmarc.enable");
 	is_str(d->dmarc_psl_file, PSL_PATH, "default dmarc.psl_file");
+	is_int(d->dmarc_discovery, DISCOVERY_TREEWALK,
+	    "default dmarc.discovery: treewalk");
 	is_int(d->policy_mode, POLICY_ENFORCE, "default policy.mode");
 	is_int(d->policy_quarantine, QUARANTINE_HOLD, "default policy.quarantine");
 	is_int(d->policy_nnever_reject, 0, "default policy.never_reject");
@@ -865,6 +875,8 @@ test_scope(void)
 	    "log_level: reload");
 	is_int(settings_setting_scope("policy.mode"), SETTINGS_SCOPE_RELOAD,
 	    "policy.mode: reload");
+	is_int(settings_setting_scope("dmarc.discovery"), SETTINGS_SCOPE_START,
+	    "dmarc.discovery: start");
 	is_int(settings_setting_scope("dns"), -1, "a group is no setting");
 	is_int(settings_setting_scope("nope.x"), -1, "unknown setting");
 	a = settings_load_string("socket = \"inet:1@localhost\";\n"
@@ -872,12 +884,14 @@ test_scope(void)
 	    "a.conf", err, sizeof(err));
 	b = settings_load_string("socket = \"inet:2@localhost\";\n"
 	    "dns = { nameservers = [ \"127.0.0.1\", \"::1\" ]; };\n"
-	    "dkim = { max_signatures = 9; };\nlog_level = \"debug\";\n",
+	    "dkim = { max_signatures = 9; };\nlog_level = \"debug\";\n"
+	    "dmarc = { discovery = \"psl\"; };\n",
 	    "b.conf", err, sizeof(err));
 	if (ok(a != NULL && b != NULL, "scope configs: %s", err)) {
 		is_int(settings_start_only_changes(a, b, changed, sizeof(changed)),
-		    3, "start-only changes counted");
-		is_str(changed, "socket, dns.nameservers, dkim.max_signatures",
+		    4, "start-only changes counted");
+		is_str(changed, "socket, dns.nameservers, dkim.max_signatures, "
+		    "dmarc.discovery",
 		    "start-only changes named (log_level is not one)");
 		is_int(settings_start_only_changes(a, a, changed, sizeof(changed)),
 		    0, "no change");

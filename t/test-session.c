@@ -606,7 +606,7 @@ test_log_line(void)
 		    "qid=4XyZ client=192.0.2.10 helo=mail.example.org "
 		    "from=user@example.org spf=pass spf_helo=pass dkim=none "
 		    "header_from=example.org dmarc=none policy=unset dis=unset "
-		    "ar_removed=0 action=accept ms=1.5"},
+		    "dmarc_discovery=psl ar_removed=0 action=accept ms=1.5"},
 		{"two authors, the quarantine acted on", "spf = { helo = false; };",
 		    "192.0.2.20", "x y", "<bounce@example.com>", NULL,
 		    " a@example.com, Boss <b@example.net>", 0,
@@ -614,7 +614,8 @@ test_log_line(void)
 		    "spf=pass spf_helo=- dkim=none header_from=example.com,"
 		    "example.net dmarc_authors=pass:example.com,fail:example.net "
 		    "acted_on=example.net dmarc=fail policy=quarantine "
-		    "dis=quarantine reason=\"DMARC policy quarantine\" "
+		    "dis=quarantine dmarc_discovery=psl "
+		    "reason=\"DMARC policy quarantine\" "
 		    "ar_removed=0 action=quarantine ms=1.5"},
 		{"two authors, DMARC off", "dmarc = { enable = false; };"
 		    "spf = { enable = false; };", "192.0.2.20", "x", "<>", NULL,
@@ -732,6 +733,95 @@ test_env_stats(void)
 	    "env stats: cut to whole pairs: \"%s\"", buf);
 }
 
+/* the same session with the tree-walk checker (dmarc.discovery's
+ * default), and the settings reaching session_env_open() */
+static const struct msg walk_cases[] = {
+	{"walk: legacy pct=0 is t=y", NULL, "192.0.2.99", "x",
+	    "<bounce@pct0.example.org>", NULL, {{"From", " a@pct0.example.org"}},
+	    SESSION_QUARANTINE, "*",
+	    {"dmarc=fail (p=reject t=y dis=quarantine)", NULL}, NULL, NULL, 0,
+	    {0}},
+	{"walk: t=y", NULL, "192.0.2.99", "x", "<bounce@testing.example.org>",
+	    NULL, {{"From", " a@testing.example.org"}}, SESSION_QUARANTINE, "*",
+	    {"dmarc=fail (p=reject t=y dis=quarantine)", NULL}, NULL, NULL, 0,
+	    {0}},
+	{"walk: the org domain's record for a subdomain", NULL, "192.0.2.20",
+	    "x", "<bounce@mail.example.com>", NULL,
+	    {{"From", " a@mail.example.com"}}, SESSION_ACCEPT, "*",
+	    {"dmarc=pass (p=reject dis=none) header.from=mail.example.com",
+	    NULL}, NULL, NULL, 0, {0}},
+	{"walk: a DNS failure above is temperror", NULL, "192.0.2.99", "x",
+	    "<bounce@a.tempfail.example.org>", NULL,
+	    {{"From", " a@a.tempfail.example.org"}}, SESSION_ACCEPT, "*",
+	    {"dmarc=temperror", NULL}, NULL, NULL, 0, {0}},
+};
+
+static void
+test_treewalk(void)
+{
+	struct dmarc_checker *psl_checker = env.dmarc;
+	struct session_env *e;
+	struct settings *cfg;
+	struct session *s;
+	char err[256];
+
+	dns_table_add_text(env.dns, "_dmarc.testing.example.org", DNS_T_TXT,
+	    "v=DMARC1; p=reject; t=y");
+	env.dmarc = dmarc_checker_new(env.dns, NULL, err, sizeof(err));
+	if (!ok(env.dmarc != NULL, "walk checker: %s", err))
+		goto out;
+	for (size_t i = 0; i < sizeof(walk_cases) / sizeof(walk_cases[0]); i++)
+		run_case(&walk_cases[i]);
+	/* the log line names the discovery */
+	if ((cfg = conf(base)) != NULL) {
+		s = session_new(&env, cfg);
+		settings_unref(&cfg);
+		session_connect(s, NULL, "192.0.2.99");
+		session_helo(s, "x");
+		session_mail_from(s, "<bounce@testing.example.org>");
+		session_header(s, "From", " a@testing.example.org");
+		session_eoh(s);
+		session_eom(s);
+		ok(strstr(session_log_line(s, 1.5), " dmarc=fail policy=reject "
+		    "dis=quarantine dmarc_discovery=treewalk ") != NULL,
+		    "walk: log line \"%s\"", session_log_line(s, 1.5));
+		session_free(&s);
+	}
+	dmarc_checker_free(&env.dmarc);
+out:
+	env.dmarc = psl_checker;
+
+	/* dmarc.discovery reaches the checker; the tree walk reads no PSL */
+	cfg = conf("dns = { nameservers = [ \"127.0.0.1\" ]; };\n"
+	    "dmarc = { psl_file = \"/nonexistent/psl.dat\"; };\n");
+	e = cfg ? session_env_open(cfg, err, sizeof(err)) : NULL;
+	if (ok(e != NULL, "env: treewalk opens without the PSL file (%s)",
+	    e ? "ok" : err)) {
+		is_int(dmarc_checker_discovery(e->dmarc),
+		    DMARC_DISCOVERY_TREEWALK, "env: treewalk by default");
+		is_int(session_env_reload(e, cfg, err, sizeof(err)), 0,
+		    "env: a reload reads no PSL in treewalk mode");
+	}
+	session_env_close(&e);
+	settings_unref(&cfg);
+	cfg = conf("dns = { nameservers = [ \"127.0.0.1\" ]; };\n"
+	    "dmarc = { discovery = \"psl\"; "
+	    "psl_file = \"/nonexistent/psl.dat\"; };\n");
+	e = cfg ? session_env_open(cfg, err, sizeof(err)) : NULL;
+	ok(e == NULL && strstr(err, "/nonexistent/psl.dat") != NULL,
+	    "env: psl mode needs its file (%s)", err);
+	session_env_close(&e);
+	settings_unref(&cfg);
+	cfg = conf("dns = { nameservers = [ \"127.0.0.1\" ]; };\n"
+	    "dmarc = { discovery = \"psl\"; psl_file = \"" PSL_PATH "\"; };\n");
+	e = cfg ? session_env_open(cfg, err, sizeof(err)) : NULL;
+	if (ok(e != NULL, "env: psl mode with its file (%s)", e ? "ok" : err))
+		is_int(dmarc_checker_discovery(e->dmarc), DMARC_DISCOVERY_PSL,
+		    "env: dmarc.discovery = psl reaches the checker");
+	session_env_close(&e);
+	settings_unref(&cfg);
+}
+
 int
 main(void)
 {
@@ -778,6 +868,7 @@ main(void)
 	test_log_value();
 	test_signed();
 	test_env_stats();
+	test_treewalk();
 	dmarc_checker_free(&env.dmarc);
 	dkv_verifier_free(&env.dkim);
 	spf_checker_free(&env.spf);

@@ -61,13 +61,18 @@ session_env_open(const struct settings *cfg, char *err, size_t errlen)
 		if (env->dkim == NULL)
 			goto fail;
 	}
-	psl = psl_load(cfg->dmarc_psl_file, err, errlen);
-	if (psl == NULL)
+	/* the PSL is read only when it decides (dmarc.discovery = "psl") */
+	psl = NULL;
+	if (cfg->dmarc_discovery == DISCOVERY_PSL &&
+	    (psl = psl_load(cfg->dmarc_psl_file, err, errlen)) == NULL)
 		goto fail;
 	env->dmarc = dmarc_checker_new(env->dns, psl, err, errlen);
 	psl_unref(&psl);
 	if (env->dmarc == NULL)
 		goto fail;
+	dmarc_checker_set_discovery(env->dmarc,
+	    cfg->dmarc_discovery == DISCOVERY_PSL ? DMARC_DISCOVERY_PSL :
+	    DMARC_DISCOVERY_TREEWALK);
 	session_stats_register();
 	return env;
 fail:
@@ -86,9 +91,12 @@ int
 session_env_reload(struct session_env *env, const struct settings *cfg,
     char *err, size_t errlen)
 {
-	struct psl *psl = psl_load(cfg->dmarc_psl_file, err, errlen);
+	struct psl *psl;
 
-	if (psl == NULL)
+	/* the discovery is the one of the start; the tree walk reads no list */
+	if (dmarc_checker_discovery(env->dmarc) != DMARC_DISCOVERY_PSL)
+		return 0;
+	if ((psl = psl_load(cfg->dmarc_psl_file, err, errlen)) == NULL)
 		return -1;
 	dmarc_checker_set_psl(env->dmarc, psl);
 	psl_unref(&psl);

@@ -1,8 +1,11 @@
 /*
- * method_dmarc.c - DMARC (RFC 7489) in the session: one dmarc= result per
- * author domain (header.from), from what SPF and DKIM added to the list,
- * or one permerror for a From that names no usable author (see
- * session_impl.h).
+ * method_dmarc.c - DMARC (RFC 9989, or RFC 7489 with dmarc.discovery =
+ * "psl") in the session: one dmarc= result per author domain
+ * (header.from), from what SPF and DKIM added to the list, or one
+ * permerror for a From that names no usable author (see session_impl.h).
+ * The comment of a pass or fail is "p=POLICY dis=DISPOSITION", with
+ * "t=y" between them when the record's test mode lowered (or, on a pass,
+ * would lower) the policy.
  */
 #include "config.h"
 
@@ -95,12 +98,14 @@ dmarc_eom(struct session *s, void *st, struct results *rs)
 		const char *reason;
 
 		in.from_domain = s->authors[i];
-		/* RFC 7489 6.6.4: pct is a sample of messages: our own coin */
+		/* RFC 7489 6.6.4: pct is a sample of messages: our own coin
+		 * (the tree walk does not sample) */
 		dmarc_evaluate(s->env->dmarc, &in, arc4random_uniform(100),
 		    &s->deadline, o);
 		if (o->result == DMARC_RES_PASS || o->result == DMARC_RES_FAIL)
-			reason = arena_printf(s->arena, "p=%s dis=%s",
+			reason = arena_printf(s->arena, "p=%s%s dis=%s",
 			    dmarc_policy_name(o->policy),
+			    o->testing ? " t=y" : "",
 			    dmarc_policy_name(o->disposition));
 		else
 			reason = o->reason[0] ? o->reason : NULL;

@@ -6,8 +6,8 @@
  * properties per result, in order. The log line takes from the list
  * spf= and spf_helo= (the results with smtp.mailfrom and smtp.helo),
  * dkim= (result:header.d per signature, or none), dmarc_authors=
- * (result:header.from per author domain), and dmarc=, policy= and dis=
- * of the result policy acted on; header_from= and acted_on= come from
+ * (result:header.from per author domain), and dmarc=, policy=, dis= and
+ * dmarc_discovery= (treewalk or psl) of the result policy acted on; header_from= and acted_on= come from
  * the author domains the session found, skipped=, reason= and action=
  * from the verdict.
  */
@@ -140,9 +140,10 @@ session_log_line(struct session *s, double ms)
 		dynbuf_printf(&b, " header_from=%s", value(a, from_domain));
 	}
 	if (acted != NULL)
-		dynbuf_printf(&b, " dmarc=%s policy=%s dis=%s", acted->result,
-		    dmarc_policy_name(acted->dmarc->policy),
-		    dmarc_policy_name(acted->dmarc->disposition));
+		dynbuf_printf(&b, " dmarc=%s policy=%s dis=%s dmarc_discovery=%s",
+		    acted->result, dmarc_policy_name(acted->dmarc->policy),
+		    dmarc_policy_name(acted->dmarc->disposition),
+		    dmarc_discovery_name(acted->dmarc->discovery));
 	if (v->reason)
 		dynbuf_printf(&b, " reason=%s", value(a, v->reason));
 	dynbuf_printf(&b, " ar_removed=%zu action=%s ms=%.1f", v->nar_delete,

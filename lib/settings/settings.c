@@ -142,9 +142,15 @@ static const struct setting dkim_table[] = {
 	{ .name = NULL },
 };
 
+static const char *const discovery_words[] = { "treewalk", "psl", NULL };
+
 static const struct setting dmarc_table[] = {
 	{ .name = "enable", .kind = K_BOOL, .def = "1", .set = set_bool,
 	  .off = OFF(dmarc_enable) },
+	{ .name = "discovery", .kind = K_STRING, .def = "treewalk",
+	  .set = set_choice, .choices = discovery_words,
+	  .off = OFF(dmarc_discovery),
+	  .start_only = FT_INT },
 	{ .name = "psl_file", .kind = K_STRING, .def = PSL_PATH,
 	  .set = set_path, .off = OFF(dmarc_psl_file) },
 	{ .name = NULL },

@@ -50,7 +50,13 @@ struct settings {
 
 	/* dmarc */
 	int dmarc_enable;          /* default 1 */
-	char *dmarc_psl_file;      /* default PSL_PATH */
+	/* how records and org domains are found (start only): RFC 9989's
+	 * DNS tree walk, or RFC 7489 with the PSL; the values are those of
+	 * enum dmarc_discovery (dmarc.h) */
+	enum settings_discovery { DISCOVERY_TREEWALK = 0, DISCOVERY_PSL }
+	    dmarc_discovery;       /* default DISCOVERY_TREEWALK */
+	char *dmarc_psl_file;      /* default PSL_PATH; read only with
+				    * DISCOVERY_PSL */
 
 	/* policy */
 	enum policy_mode { POLICY_ENFORCE = 0, POLICY_REPORT_ONLY } policy_mode;
