@@ -8,7 +8,9 @@ Reads what bench/run left in WORKDIR:
   runs.tsv   one line per milterload run, tab-separated:
              side transport conc mpc cpu_ticks clk_tck results summary
              [client_cpu_s [ticks_each]]
-             (side: authmilter | peers; cpu_ticks: utime+stime of the
+             (side: authmilter | authmilter-psl | peers; authmilter is
+             dmarc.discovery = "treewalk", authmilter-psl "psl", unix
+             sockets only; cpu_ticks: utime+stime of the
              side's daemons, summed, during the run; results: the run's
              per-message TSV, relative to WORKDIR; summary: milterload's
              "milterload: msgs=... " line; client_cpu_s: milterload's own
@@ -22,13 +24,18 @@ Reads what bench/run left in WORKDIR:
              (optional: VmRSS after each slice of many messages through
              the unix-socket daemons)
   e2e.tsv    config transport messages secs status   (optional)
+  dns.tsv    mode pass messages dns_queries dns_cache_misses dmarc_lookups
+             (optional; mode treewalk | psl, pass cold | runs; the
+             counters of the daemon's stats registry from its exit line,
+             "-" when absent): the DMARC DISCOVERY section
   corpus/corpus.tsv  the expectations (column names)
 Prints the table on stdout. Exit 0, or 1 when WORKDIR lacks runs.tsv.
 
 CORRECTNESS. Every row of every run's per-message TSV is judged (so a
 verdict that changes under concurrency shows up), against the corpus's
 exp_ columns:
-  authmilter  its Authentication-Results header: the spf= result for the
+  authmilter  (and authmilter-psl)
+              its Authentication-Results header: the spf= result for the
               MAIL FROM identity (smtp.mailfrom; for the null sender the
               smtp.helo one when no smtp.mailfrom is given), the dkim=
               results in order, the dmarc= result; and the action (accept,
@@ -106,7 +113,7 @@ def judge(side, row, exp):
             exp["exp_action"])
     skipped = exp["exp_dmarc"] == "-"
     if skipped:
-        if side == "authmilter":
+        if side.startswith("authmilter"):
             got = ("-" if not res else spf, "-" if not res else dkim,
                    "-" if not res else dmarc, action)
         else:
@@ -237,6 +244,73 @@ def growth_section(work, w):
         w("  %s: %d errors or tempfails during the slices" % (side, k))
 
 
+def discovery_section(work, runs, order, w):
+    """DMARC DISCOVERY: DNS per message from dns.tsv, msgs/s of the two
+    modes over unix sockets next to the peers"""
+    path = os.path.join(work, "dns.tsv")
+    rows = read_tsv(path) if os.path.exists(path) else []
+    concs = [c for t, c in order if t == "unix" and
+             ("authmilter-psl", t, c) in runs]
+    if not rows and not concs:
+        return
+    w("")
+    w("DMARC DISCOVERY (treewalk: RFC 9989's DNS tree walk, the default; "
+      "psl: RFC 7489 with the")
+    w("Public Suffix List, dmarc.discovery = \"psl\"; same corpus, same "
+      "NSD, same run)")
+    if rows:
+        w("")
+        w("DNS per message, from each daemon's stats registry (exit line): "
+          "dns_q = answers handed")
+        w("to the checks (dns_queries_total, cache hits included), misses = "
+          "lookups past the answer")
+        w("cache toward the DNS server (dns_cache_misses_total), dmarc_q = "
+          "_dmarc queries of the")
+        w("walks (dmarc_lookups_total, the per-message memo's hits "
+          "excluded). cold: a fresh daemon,")
+        w("the corpus once at concurrency 1; runs: the daemon of the "
+          "unix-socket runs (warm-up,")
+        w("every concurrency and, for treewalk, the growth slices).")
+        w("  %-9s %-5s %8s %8s %8s %8s" % ("mode", "pass", "msgs", "dns_q",
+                                             "misses", "dmarc_q"))
+        for f in rows:
+            mode, pss, n = f[0], f[1], fnum(f[2])
+            vals = [fnum(x) for x in f[3:6]]
+            w("  %-9s %-5s %8s %8s %8s %8s"
+              % (mode, pss, f[2], *[num(v / n if v is not None and n
+                                        else None, "%.2f") for v in vals]))
+        by = {(f[0], f[1]): f for f in rows}
+        for pss in ("cold", "runs"):
+            a, b = by.get(("treewalk", pss)), by.get(("psl", pss))
+            if not a or not b:
+                continue
+            qa, qb = fnum(a[3]), fnum(b[3])
+            ma, mb = fnum(a[4]), fnum(b[4])
+            na, nb = fnum(a[2]), fnum(b[2])
+            if None in (qa, qb, ma, mb) or not na or not nb:
+                continue
+            w("  %s: treewalk/psl dns_q per message %s, misses per message "
+              "%s" % (pss, ratio(qa / na, qb / nb), ratio(ma / na, mb / nb)))
+    if concs:
+        w("")
+        w("msgs/s and cpu_ms over unix sockets (bench/milterload, as in the "
+          "table above):")
+        w("  %4s | %9s %7s | %9s %7s | %9s | %s" % (
+            "conc", "treewalk", "cpu_ms", "psl", "cpu_ms", "peers",
+            "treewalk/psl msgs/s"))
+        for c in concs:
+            a = runs.get(("authmilter", "unix", c))
+            b = runs.get(("authmilter-psl", "unix", c))
+            p = runs.get(("peers", "unix", c))
+
+            def g(r):
+                return fnum(r["s"].get("msgs_per_s")) if r else None
+            w("  %4d | %9s %7s | %9s %7s | %9s | %s" % (
+                c, num(g(a), "%.0f"), num(a["cpu"] if a else None, "%.3f"),
+                num(g(b), "%.0f"), num(b["cpu"] if b else None, "%.3f"),
+                num(g(p), "%.0f"), ratio(g(a), g(b))))
+
+
 def main(argv):
     if len(argv) != 1:
         sys.exit(__doc__)
@@ -251,8 +325,8 @@ def main(argv):
     nextra = len(cols) - cols.index("auth_user") - 1
     runs = {}
     order = []
-    judged = {"authmilter": Counter(), "peers": Counter()}
-    wrong = {"authmilter": Counter(), "peers": Counter()}
+    judged = defaultdict(Counter)
+    wrong = defaultdict(Counter)
     for f in read_tsv(runs_path):
         side, transport, conc, mpc, ticks, hz, results, summary = f[:8]
         s = parse_summary(summary)
@@ -294,7 +368,7 @@ def main(argv):
            % ("sock", "conc", "msgs/s", "p50ms", "p99ms", "cpu_ms",
               "msgs/s", "p50ms", "p99ms", "cpu_ms", "msgs/s", "p50", "p99",
               "cpu"))
-    w("%-10s | %-36s | %-36s | %s" % ("", "authmilter", "peers: "
+    w("%-10s | %-36s | %-36s | %s" % ("", "authmilter (treewalk)", "peers: "
                                        "opendkim,opendmarc",
                                        "authmilter/peers"))
     w(hdr)
@@ -317,13 +391,13 @@ def main(argv):
              ratio(am[3], pm[3])))
     w("")
     w("runs (messages, errors, verdict counts):")
-    for side in ("authmilter", "peers"):
+    for side in ("authmilter", "authmilter-psl", "peers"):
         for transport, conc in order:
             r = runs.get((side, transport, conc))
             if not r:
                 continue
             s = r["s"]
-            w("  %-10s %-5s c=%-4d m=%s msgs=%s sessions=%s secs=%s max_ms=%s "
+            w("  %-14s %-5s c=%-4d m=%s msgs=%s sessions=%s secs=%s max_ms=%s "
               "client_cpu_ms=%s accept=%s reject=%s quarantine=%s "
               "tempfail=%s errors=%s"
               % (side, transport, conc, r["mpc"], s.get("msgs"),
@@ -348,15 +422,17 @@ def main(argv):
                                             for d, kb in sorted(p.items())),
                  pt, ratio(at, pt)))
     growth_section(work, w)
+    discovery_section(work, runs, order, w)
     w("")
     w("VERDICTS against the corpus expectations (every message of every "
       "run):")
-    for side in ("authmilter", "peers"):
+    for side in ("authmilter", "authmilter-psl", "peers"):
         c = judged[side]
         if not c["rows"]:
-            w("  %-10s no per-message results" % side)
+            if side != "authmilter-psl":
+                w("  %-14s no per-message results" % side)
             continue
-        w("  %-10s verdicts (action+dmarc) %d/%d = %.1f%%   all results "
+        w("  %-14s verdicts (action+dmarc) %d/%d = %.1f%%   all results "
           "(spf+dkim+dmarc+action) %d/%d = %.1f%%"
           % (side, c["verdict_ok"], c["rows"],
              100.0 * c["verdict_ok"] / c["rows"], c["all_ok"], c["rows"],

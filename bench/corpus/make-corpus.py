@@ -8,7 +8,12 @@ Writes into OUTDIR (created; it must not exist or be empty):
   keys/      rsa2048.pem, rsa1024.pem (openssl genpkey), ed25519.key
              (dkimpy's form: base64 of the 32-octet seed)
   zones/     example.org.zone, example.com.zone, example.net.zone for NSD:
-             SPF, DKIM key and DMARC records of every case
+             SPF, DKIM key and DMARC records of every case; org.zone,
+             com.zone, net.zone: the top-level zones, empty (SOA and NS),
+             so that RFC 9989's tree walk, which ends at _dmarc.org,
+             _dmarc.com or _dmarc.net, gets an authoritative NXDOMAIN there
+             (not a REFUSED, a temperror for it). bench/run serves every
+             zone file in this directory.
   msgs/      one message per case and body size, CRLF line ends, as the
              MTA hands it to a milter (headers, blank line, body)
   corpus.tsv header line, then one row per message (tab-separated):
@@ -20,10 +25,17 @@ Writes into OUTDIR (created; it must not exist or be empty):
                          (postmaster@HELO for the null sender)
              exp_dkim:   the dkim= results, space-separated, in signature
                          order ("none" when unsigned)
-             exp_dmarc:  the RFC 7489 result: pass, fail or none
+             exp_dmarc:  the DMARC result: pass, fail or none, the same
+                         under RFC 9989 (the DNS tree walk) and RFC 7489
+                         (the Public Suffix List): the corpus has no case
+                         where the two differ (t/e2e has those), so both of
+                         authmilter's dmarc.discovery modes and the peers
+                         are judged against one expectation
              exp_action: accept, reject or quarantine, for a receiver that
                          enforces the policy (p=reject rejects, p=quarantine
-                         holds, pct= is honoured, RFC 7489 6.6.4)
+                         holds; pct=0 is the next policy down: RFC 7489
+                         6.6.4, and RFC 9989's reading of a legacy pct=0
+                         as t=y)
              For an SMTP-authenticated client every exp_ column is "-"
              except exp_action (accept): a receiver skips its own users
              (authmilter's skip_authenticated, OpenDMARC's
@@ -57,7 +69,7 @@ BAD_IP = "198.51.100.66"        # outside them
 HELO = "mta.sender.example.net"  # SPF passes for both addresses
 RCPT = "rcpt@inbound.example.net"
 SPF_GOOD = "v=spf1 ip4:192.0.2.0/26 -all"
-ZONES = ["example.org", "example.com", "example.net"]
+ZONES = ["example.org", "example.com", "example.net", "org", "com", "net"]
 SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id",
                   b"mime-version", b"content-type"]
 SELECTORS = {"rsa2048": "rsa2048", "rsa1024": "rsa1024",
@@ -165,12 +177,21 @@ CASES = [
          frm="news@preject.example.org", mf="bounce@preject.example.org",
          ip=BAD_IP, sign=None, exp=("fail", "none", "fail", "reject")),
     dict(name="pct0", what="p=reject pct=0: outside the sample the next "
-         "policy down applies, quarantine (RFC 7489 6.6.4)",
+         "policy down applies, quarantine (RFC 7489 6.6.4; RFC 9989 reads "
+         "a legacy pct=0 as t=y, the same)",
          frm="news@pct.example.org", mf="bounce@pct.example.org",
          ip=BAD_IP, sign=None, exp=("fail", "none", "fail", "quarantine")),
     dict(name="sp-reject", what="subdomain without a record: the "
          "organizational record's sp=reject applies (its p=none does not)",
          frm="news@shop.example.com", mf="bounce@shop.example.com",
+         ip=BAD_IP, sign=None, exp=("fail", "none", "fail", "reject")),
+    dict(name="sp-reject-deep", what="a 9-label subdomain without a "
+         "record: the organizational record's sp=reject applies; RFC 9989's "
+         "tree walk takes its longest path here, 8 _dmarc queries (the "
+         "author domain, then cut to 7 labels, one less each step, to "
+         "_dmarc.com), the PSL way 2",
+         frm="news@a.b.c.d.e.f.shop.example.com",
+         mf="bounce@a.b.c.d.e.f.shop.example.com",
          ip=BAD_IP, sign=None, exp=("fail", "none", "fail", "reject")),
     dict(name="sp-none", what="subdomain without a record: the "
          "organizational record's sp=none applies (its p=reject does not)",
@@ -277,10 +298,15 @@ def zone_records(keys):
 
 
 def zone_of(owner):
+    """the served zone that is the longest suffix of owner"""
+    best = None
     for z in ZONES:
-        if owner == z or owner.endswith("." + z):
-            return z
-    die("owner %s is outside the served zones" % owner)
+        if (owner == z or owner.endswith("." + z)) and \
+                (best is None or len(z) > len(best)):
+            best = z
+    if best is None:
+        die("owner %s is outside the served zones" % owner)
+    return best
 
 
 def write_zones(zdir, recs):
