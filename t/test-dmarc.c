@@ -543,6 +543,25 @@ parse_dkim(const char *spec, struct dmarc_dkim *d, char buf[256])
 	return n;
 }
 
+/* evaluate_row - dmarc_evaluate() of a table row's identifiers */
+static enum dmarc_res
+evaluate_row(struct dmarc_checker *c, const char *from,
+    const char *spf_domain, int spf_pass, const char *dkim, unsigned rnd,
+    struct dmarc_outcome *out)
+{
+	struct dmarc_dkim dk[8];
+	char buf[256];
+	struct dmarc_input in = {
+		.from_domain = from,
+		.spf_domain = spf_domain,
+		.spf_pass = spf_pass,
+		.dkim = dk,
+		.ndkim = parse_dkim(dkim, dk, buf),
+	};
+
+	return dmarc_evaluate(c, &in, rnd, NULL, out);
+}
+
 static void
 test_evaluate(struct psl *psl)
 {
@@ -566,19 +585,11 @@ test_evaluate(struct psl *psl)
 		want[r] = 0;
 	}
 	for (size_t i = 0; i < N(evals); i++) {
-		struct dmarc_dkim dk[8];
-		char buf[256];
-		struct dmarc_input in = {
-			.from_domain = evals[i].from,
-			.spf_domain = evals[i].spf_domain,
-			.spf_pass = evals[i].spf_pass,
-			.dkim = dk,
-			.ndkim = parse_dkim(evals[i].dkim, dk, buf),
-		};
 		struct dmarc_outcome out;
 		unsigned long q0 = dns_table_queries(dns);
-		enum dmarc_res r = dmarc_evaluate(c, &in, evals[i].rnd, NULL,
-		    &out);
+		enum dmarc_res r = evaluate_row(c, evals[i].from,
+		    evals[i].spf_domain, evals[i].spf_pass, evals[i].dkim,
+		    evals[i].rnd, &out);
 		const char *n = evals[i].name;
 
 		is_int(r, evals[i].res, "%s: returned result", n);
@@ -902,21 +913,13 @@ test_walk_evaluate(void)
 	    "no list: tree walk");
 	ok(lk != NULL, "dmarc_lookups_total registered");
 	for (size_t i = 0; i < N(walks); i++) {
-		struct dmarc_dkim dk[8];
-		char buf[256];
-		struct dmarc_input in = {
-			.from_domain = walks[i].from,
-			.spf_domain = walks[i].spf_domain,
-			.spf_pass = walks[i].spf_pass,
-			.dkim = dk,
-			.ndkim = parse_dkim(walks[i].dkim, dk, buf),
-		};
 		struct dmarc_outcome out;
 		unsigned long q0 = dns_table_queries(dns);
 		uint64_t l0 = lk ? stats_value(lk) : 0;
 		const char *n = walks[i].name;
 
-		dmarc_evaluate(c, &in, 99, NULL, &out);
+		evaluate_row(c, walks[i].from, walks[i].spf_domain,
+		    walks[i].spf_pass, walks[i].dkim, 99, &out);
 		is_str(dmarc_res_name(out.result), dmarc_res_name(walks[i].res),
 		    "walk %s: result (%s)", n, out.reason);
 		is_str(dmarc_policy_name(out.policy),

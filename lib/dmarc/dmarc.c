@@ -928,9 +928,8 @@ walk_aligner(void *ctx, const char *fd, const char *id, int strict)
 {
 	struct walkeval *we = ctx;
 	char nid[DNAME_BUFSIZE], org[DNAME_BUFSIZE];
-	const char *tld = fd;
+	const char *tld = fd; /* fd is we->author */
 
-	(void)fd; /* we->author */
 	if (norm_domain(id, nid, sizeof(nid)) < 0)
 		return 0;
 	if (strcmp(nid, we->author) == 0)
