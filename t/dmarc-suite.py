@@ -4,23 +4,44 @@
 Usage: dmarc-suite.py DATA > out.txt   (DATA = t/data)
 
 Reads dmarc/opendmarc/*.tsv, dmarc/mail-dmarc/cases.tsv + mock-zone.db,
-dmarc/authheaders/expectations.tsv + dns-records.tsv + messages, and
-dmarc/publicsuffix/org-domain-cases.tsv. Output: one record a line, fields
-separated by TAB; a field escapes backslash, TAB, CR, LF as \\\\, \\t, \\r, \\n.
-<info> is 1 for rows that are informative only (DMARCbis), else 0.
+dmarc/authheaders/expectations.tsv + dns-records.tsv + messages,
+dmarc/publicsuffix/org-domain-cases.tsv and our own
+dmarc/treewalk/cases.tsv + zone.db + psl.dat. Output: one record a line,
+fields separated by TAB; a field escapes backslash, TAB, CR, LF as \\\\,
+\\t, \\r, \\n. <mode> is the checker's discovery for the row: "psl"
+(RFC 7489 with the current list) or "treewalk" (RFC 9989, no list).
+<checks> is "-" or space-separated key=value pairs (see t/dmarc-suite.c).
 
   PSL <path>                      the list for the cases that follow ("-": none)
   ZONE_RESET                      empty the table resolver
-  ZONE <name> <type> <value>      type TXT, A, AAAA, MX ("10 host")
-  PARSE <table> <id> <info> <record> <valid|invalid> <p|-> <pct|->
-  ALIGN <table> <id> <info> <a> <b> <strict|relaxed> <aligned|not-aligned>
-  DALIGN <table> <id> <info> <from> <dkim> <strict|relaxed> <aligned|not-aligned>
+  ZONE <name> <type> <value>      type TXT, A, AAAA, MX ("10 host"), CNAME
+  SERVFAIL <name> <types>         every type of name but those listed
+                                  (comma-separated, "" none) answers SERVFAIL
+                                  (t/dnsd.py reads the same line)
+  PARSE <table> <id> <mode> <record> <valid|invalid> <p|-> <pct|-> <checks>
+  ALIGN <table> <id> <mode> <a> <b> <strict|relaxed> <aligned|not-aligned>
+  DALIGN <table> <id> <mode> <from> <dkim> <strict|relaxed> <aligned|not-aligned>
                                   dkim: "d1:pass,d2:fail" (any passing d= aligned)
-  FROM <table> <id> <info> <value> <domain|!error>
-  ORG <table> <id> <info> <domain|(null)> <org|(null)>
-  EVAL <table> <id> <info> <from kind: domain|header> <from> <spf domain|->
+  FROM <table> <id> <mode> <value> <domain|!error>
+  ORG <table> <id> <mode> <domain> <org|(error)> <checks>
+                                  dmarc_org_domain() on the zone
+  PSLORG <table> <id> <mode> <domain|(null)> <org|(null)>
+                                  psl_org_domain() on the current list
+  EVAL <table> <id> <mode> <from kind: domain|header> <from> <spf domain|->
        <spf pass 0|1> <dkim> <result|-> <policy|-> <disposition|-> <header.from|->
+       <checks>
   SKIP <table> <id> <reason>      a case that cannot be run here
+
+Tables and modes:
+- opendmarc, the PSL test list, authheaders rows without dmarcbis=on and
+  mail-dmarc rows run in PSL mode, under their table's name as before.
+- mail-dmarc rows tagged rfc7489 ("hold under both") run in tree-walk mode
+  too, and rows tagged dmarcbis only there: table "mail-dmarc treewalk".
+  The From-extraction rows do not depend on the mode and run once.
+- the authheaders dmarcbis=on row runs in tree-walk mode: table
+  "authheaders treewalk".
+- our dmarc/treewalk/cases.tsv: its treewalk rows are table "treewalk", its
+  psl rows (the same cases the PSL way, on psl.dat) table "treewalk psl".
 
 Interpretation rules (the data's free text, read once here):
 - A From value that starts with the header name "From:" loses it: the
@@ -34,10 +55,13 @@ Interpretation rules (the data's free text, read once here):
   driven with the results they inject. SPF is never evaluated there.
 - authheaders dns-records: EMPTY and NXDOMAIN names get no records; EXISTS
   names get an A record.
+- zone files: A, AAAA, MX, TXT and CNAME lines, and our SERVFAIL lines.
 """
 import os
 import re
 import sys
+
+PSL, TW = "psl", "treewalk"
 
 
 def esc(s):
@@ -78,37 +102,42 @@ def opendmarc(base):
     t = "opendmarc record-parse"
     for r in rows(os.path.join(d, "dmarc-record-parse.tsv")):
         want = "valid" if r["expected_status"] == "DMARC_PARSE_OKAY" else "invalid"
-        line("PARSE", t, r["case"], 0, r["record"], want, "-", "-")
+        line("PARSE", t, r["case"], PSL, r["record"], want, "-", "-", "-")
     t = "opendmarc alignment"
     for r in rows(os.path.join(d, "alignment.tsv")):
-        line("ALIGN", t, r["case"], 0, r["from_domain"], r["auth_domain"],
+        line("ALIGN", t, r["case"], PSL, r["from_domain"], r["auth_domain"],
              r["mode"], r["expected"])
     t = "opendmarc from-domain"
     for r in rows(os.path.join(d, "finddomain.tsv")):
-        line("FROM", t, r["case"], 0, strip_from(r["raw_value"]),
+        line("FROM", t, r["case"], PSL, strip_from(r["raw_value"]),
              r["expected_domain"])
     t = "opendmarc org-domain"
     for r in rows(os.path.join(d, "org-domain-tld.tsv")):
         if "BROKEN" in r.get("note", ""):
             line("SKIP", t, r["case"], "broken upstream (embedded NUL in the C literal)")
             continue
-        line("ORG", t, r["case"], 0, r["domain"], r["expected_org_domain"])
+        line("PSLORG", t, r["case"], PSL, r["domain"], r["expected_org_domain"])
 
 
 def load_zone(path):
+    """a zone file in mock-zone.db's style: "owner TTL TYPE value" lines"""
     line("ZONE_RESET")
     with open(path, encoding="utf-8") as f:
         for raw in f:
             raw = raw.strip()
             if not raw or raw.startswith(";"):
                 continue
-            m = re.match(r'^(\S+)\s+\d+\s+(TXT|MX|A|AAAA)\s+(.*)$', raw)
+            m = re.match(r'^(\S+)\s+\d+\s+SERVFAIL\s*$', raw)
+            if m:
+                line("SERVFAIL", m.group(1).rstrip("."), "")
+                continue
+            m = re.match(r'^(\S+)\s+\d+\s+(TXT|MX|A|AAAA|CNAME)\s+(.*)$', raw)
             if not m:
                 continue
             name, typ, val = m.group(1).rstrip("."), m.group(2), m.group(3)
             if typ == "TXT":
                 val = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', val))
-            elif typ == "MX":
+            elif typ in ("MX", "CNAME"):
                 val = val.rstrip(".")
             line("ZONE", name, typ, val)
 
@@ -137,54 +166,65 @@ def parse_dkim(s):
     return ",".join(out)
 
 
+def mail_dmarc_row(t, mode, r):
+    kind, cid, exp = r["kind"], r["id"], r["expected"]
+    hf = r["header_from"]
+    if kind == "from":
+        want = "!error" if exp.startswith("(none") else exp
+        line("FROM", t, cid, mode, strip_from(hf), want)
+    elif kind == "spf-align":
+        dom, _ = parse_spf(r["spf_results"])
+        how = "strict" if "(strict)" in exp else "relaxed"
+        want = "not-aligned" if exp.startswith("not") else "aligned"
+        line("ALIGN", t, cid, mode, hf, dom, how, want)
+    elif kind == "dkim-align":
+        how = "strict" if "(strict)" in exp else "relaxed"
+        want = "not-aligned" if exp.startswith("not") else "aligned"
+        line("DALIGN", t, cid, mode, hf, parse_dkim(r["dkim_results"]),
+             how, want)
+    elif kind == "validate":
+        dom, spass = parse_spf(r["spf_results"])
+        kv = dict(re.findall(r'([a-z.]+)=(\w+)', exp))
+        line("EVAL", t, cid, mode, "domain", hf, dom, spass,
+             parse_dkim(r["dkim_results"]), kv.get("result", "-"),
+             kv.get("published.p", "-"), kv.get("disposition", "-"), "-", "-")
+    elif kind == "orgdomain":
+        line("ORG", t, cid, mode, hf, exp, "-")
+    elif kind == "record":
+        record_rows(t, cid, mode, hf, exp)
+
+
 def mail_dmarc(base):
     d = os.path.join(base, "dmarc", "mail-dmarc")
-    t = "mail-dmarc cases"
     load_zone(os.path.join(d, "mock-zone.db"))
     line("PSL", os.path.join(base, "dmarc", "publicsuffix", "public_suffix_list.dat"))
-    for r in rows(os.path.join(d, "cases.tsv")):
-        kind, cid, exp = r["kind"], r["id"], r["expected"]
-        info = 1 if r["semantics"] == "dmarcbis" else 0
-        hf = r["header_from"]
-        if kind == "from":
-            want = "!error" if exp.startswith("(none") else exp
-            line("FROM", t, cid, info, strip_from(hf), want)
-        elif kind == "spf-align":
-            dom, _ = parse_spf(r["spf_results"])
-            mode = "strict" if "(strict)" in exp else "relaxed"
-            want = "not-aligned" if exp.startswith("not") else "aligned"
-            line("ALIGN", t, cid, info, hf, dom, mode, want)
-        elif kind == "dkim-align":
-            mode = "strict" if "(strict)" in exp else "relaxed"
-            want = "not-aligned" if exp.startswith("not") else "aligned"
-            line("DALIGN", t, cid, info, hf, parse_dkim(r["dkim_results"]),
-                 mode, want)
-        elif kind == "validate":
-            dom, spass = parse_spf(r["spf_results"])
-            kv = dict(re.findall(r'([a-z.]+)=(\w+)', exp))
-            line("EVAL", t, cid, info, "domain", hf, dom, spass,
-                 parse_dkim(r["dkim_results"]), kv.get("result", "-"),
-                 kv.get("published.p", "-"), kv.get("disposition", "-"), "-")
-        elif kind == "orgdomain":
-            line("ORG", t, cid, info, hf, exp)
-        elif kind == "record":
-            record_rows(t, cid, info, hf, exp)
+    cases = rows(os.path.join(d, "cases.tsv"))
+    # RFC 7489 rows the PSL way, as before
+    for r in cases:
+        if r["semantics"] != "dmarcbis":
+            mail_dmarc_row("mail-dmarc cases", PSL, r)
+    # RFC 9989: the dmarcbis rows and the rows that hold under both
+    for r in cases:
+        if r["kind"] != "from":
+            mail_dmarc_row("mail-dmarc treewalk", TW, r)
 
 
-def record_rows(t, cid, info, rec, exp):
+def record_rows(t, cid, mode, rec, exp):
     if cid == "R13":
         for w in ("none", "reject", "quarantine"):
-            line("PARSE", t, "R13." + w, info, "v=DMARC1; p=" + w, "valid", w, "-")
+            line("PARSE", t, "R13." + w, mode, "v=DMARC1; p=" + w, "valid", w,
+                 "-", "-")
         for w in ("other", "gibberish", "non-policy", "words"):
-            line("PARSE", t, "R13." + w, info, "v=DMARC1; p=" + w, "invalid", "-", "-")
+            line("PARSE", t, "R13." + w, mode, "v=DMARC1; p=" + w, "invalid",
+                 "-", "-", "-")
         return
     if cid == "R14":
         for w in ("afrf", "iodef"):
-            line("PARSE", t, "R14." + w, info, "v=DMARC1; p=none; rf=" + w,
-                 "valid", "none", "-")
+            line("PARSE", t, "R14." + w, mode, "v=DMARC1; p=none; rf=" + w,
+                 "valid", "none", "-", "-")
         for w in ("ffrf", "i0def", "report"):
-            line("PARSE", t, "R14." + w, info, "v=DMARC1; p=none; rf=" + w,
-                 "invalid", "-", "-")
+            line("PARSE", t, "R14." + w, mode, "v=DMARC1; p=none; rf=" + w,
+                 "invalid", "-", "-", "-")
         return
     rec = rec.replace("\\\\", "\\")
     valid = "invalid" if exp.startswith("invalid") else "valid"
@@ -192,7 +232,8 @@ def record_rows(t, cid, info, rec, exp):
     p = m.group(1) if m else ("none" if "p=none" in exp else "-")
     m = re.search(r"\bpct=(\d+)", exp)
     pct = m.group(1) if m else ("100" if "pct= dropped" in exp else "-")
-    line("PARSE", t, cid, info, rec, valid, p if valid == "valid" else "-", pct)
+    line("PARSE", t, cid, mode, rec, valid, p if valid == "valid" else "-", pct,
+         "-")
 
 
 def unfold_from(path):
@@ -205,7 +246,6 @@ def unfold_from(path):
 
 def authheaders(base):
     d = os.path.join(base, "dmarc", "authheaders")
-    t = "authheaders"
     line("ZONE_RESET")
     line("PSL", os.path.join(base, "dmarc", "publicsuffix", "public_suffix_list.dat"))
     for r in rows(os.path.join(d, "dns-records.tsv")):
@@ -217,9 +257,10 @@ def authheaders(base):
         cid = "%d:%s" % (n, os.path.basename(r["file"]))
         ed = r["expected_dmarc"]
         if ed.startswith("("):
-            line("SKIP", t, cid, "not a DMARC case " + ed)
+            line("SKIP", "authheaders", cid, "not a DMARC case " + ed)
             continue
-        info = 1 if "dmarcbis=on" in r["options"] else 0
+        bis = "dmarcbis=on" in r["options"]
+        t, mode = ("authheaders treewalk", TW) if bis else ("authheaders", PSL)
         src = r["prev_results"] if r["prev_results"] != "-" else r["expected_ar"]
         dk = ",".join("%s:%s" % (dd, res) for res, dd in
                       re.findall(r"dkim=(\w+)[^;]*?header\.d=([^\s;]+)", src))
@@ -228,8 +269,9 @@ def authheaders(base):
         pol = m.group(1) if m else "-"
         m = re.search(r"header\.from=([^\s;]+)", ar)
         hfrom = m.group(1) if m else "-"
-        line("EVAL", t, cid, info, "header", unfold_from(os.path.join(d, r["file"])),
-             "-", 0, dk, ed, pol, "-", hfrom)
+        line("EVAL", t, cid, mode, "header",
+             unfold_from(os.path.join(d, r["file"])),
+             "-", 0, dk, ed, pol, "-", hfrom, "-")
 
 
 def psl_cases(base):
@@ -237,8 +279,46 @@ def psl_cases(base):
     t = "psl org-domain"
     line("PSL", os.path.join(d, "public_suffix_list.dat"))
     for n, r in enumerate(rows(os.path.join(d, "org-domain-cases.tsv")), 1):
-        line("ORG", t, "%d:%s" % (n, r["input"]), 0, r["input"],
+        line("PSLORG", t, "%d:%s" % (n, r["input"]), PSL, r["input"],
              r["expected_registrable_domain"])
+
+
+def treewalk(base):
+    """our own table: t/data/dmarc/treewalk (written for authmilter)"""
+    d = os.path.join(base, "dmarc", "treewalk")
+    load_zone(os.path.join(d, "zone.db"))
+    line("PSL", os.path.join(d, "psl.dat"))
+    cases = rows(os.path.join(d, "cases.tsv"))
+    # one mode after the other: the unbound path makes a checker per mode
+    for mode in (TW, PSL):
+        t = "treewalk" if mode == TW else "treewalk psl"
+        for r in cases:
+            if r["mode"] != mode:
+                continue
+            if r["mode"] not in (TW, PSL):
+                sys.stderr.write("dmarc-suite.py: %s: bad mode %r\n"
+                                 % (r["id"], r["mode"]))
+                sys.exit(1)
+            kind, cid, exp = r["kind"], r["id"], r["expected"]
+            checks = r["checks"] or "-"
+            if kind == "validate":
+                dom, spass = parse_spf(r["spf_results"])
+                kv = dict(re.findall(r'([a-z.]+)=(\w+)', exp))
+                line("EVAL", t, cid, mode, "domain", r["subject"], dom, spass,
+                     parse_dkim(r["dkim_results"]), kv.get("result", "-"),
+                     kv.get("policy", "-"), kv.get("disposition", "-"), "-",
+                     checks)
+            elif kind == "orgdomain":
+                line("ORG", t, cid, mode, r["subject"], exp, checks)
+            elif kind == "record":
+                valid = "invalid" if exp.startswith("invalid") else "valid"
+                m = re.search(r"\bp=(\w+)", exp)
+                line("PARSE", t, cid, mode, r["subject"], valid,
+                     m.group(1) if m else "-", "-", checks)
+            else:
+                sys.stderr.write("dmarc-suite.py: %s: bad kind %r\n"
+                                 % (cid, kind))
+                sys.exit(1)
 
 
 def main():
@@ -250,6 +330,7 @@ def main():
     mail_dmarc(base)
     authheaders(base)
     psl_cases(base)
+    treewalk(base)
     return 0
 
 

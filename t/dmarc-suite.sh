@@ -1,8 +1,10 @@
 #!/bin/sh
 # dmarc-suite.sh - flatten the DMARC conformance data of t/data/dmarc with
 # t/dmarc-suite.py (opendmarc tables, Mail::DMARC cases and mock zone,
-# authheaders cases, the PSL test list), then run it through t/dmarc-suite
-# against the deliberate differences in t/data/dmarc-known-differences.txt:
+# authheaders cases, the PSL test list, our RFC 9989 tree-walk cases in
+# treewalk/), then run it through t/dmarc-suite against the deliberate
+# differences in t/data/dmarc-known-differences.txt, each row with the
+# discovery it is meant for (RFC 7489 with the PSL, RFC 9989's tree walk):
 # on the table resolver and, as root, the rows that look up DNS also on
 # libunbound forwarding to t/dnsd.py, which serves each zone of the flat
 # file (t/suite-unbound.sh). Missing data or a missing tool (python3,
@@ -14,7 +16,7 @@ data=${TESTDATA:-$top_srcdir/t/data}
 
 . "$top_srcdir/t/suite-unbound.sh"
 suite_unbound_enter dmarc-suite "$0" "$@"
-for d in opendmarc mail-dmarc authheaders publicsuffix; do
+for d in opendmarc mail-dmarc authheaders publicsuffix treewalk; do
 	[ -d "$data/dmarc/$d" ] || { echo "dmarc-suite: FAIL: no $data/dmarc/$d"; exit 1; }
 done
 
