@@ -782,7 +782,16 @@ main(int argc, char **argv)
 			nzones++;
 		} else if (strcmp(f[0], "ZONE") == 0 && need(n, 4, f[0]))
 			add_zone(f[1], f[2], f[3]);
-		else if (strcmp(f[0], "SERVFAIL") == 0 && need(n, 3, f[0]))
+		else if (strcmp(f[0], "TXT") == 0 && need(n, 4, f[0])) {
+			unsigned long ns;
+
+			if (str_parse_uint(f[3], n - 4, &ns) != 0) {
+				fprintf(stderr, "dmarc-suite: bad TXT line\n");
+				return 1;
+			}
+			dns_table_add_txt_strings(zone, f[1],
+			    (const char *const *)f + 4, ns);
+		} else if (strcmp(f[0], "SERVFAIL") == 0 && need(n, 3, f[0]))
 			add_servfail(f[1], f[2]);
 		else if (strcmp(f[0], "PARSE") == 0 && need(n, 9, f[0]))
 			run_parse(f);

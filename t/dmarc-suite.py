@@ -15,6 +15,7 @@ fields separated by TAB; a field escapes backslash, TAB, CR, LF as \\\\,
   PSL <path>                      the list for the cases that follow ("-": none)
   ZONE_RESET                      empty the table resolver
   ZONE <name> <type> <value>      type TXT, A, AAAA, MX ("10 host"), CNAME
+  TXT <name> TXT <n> <s1>..<sn>   one TXT RR of n character-strings
   SERVFAIL <name> <types>         every type of name but those listed
                                   (comma-separated, "" none) answers SERVFAIL
                                   (t/dnsd.py reads the same line)
@@ -136,7 +137,12 @@ def load_zone(path):
                 continue
             name, typ, val = m.group(1).rstrip("."), m.group(2), m.group(3)
             if typ == "TXT":
-                val = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', val))
+                strs = re.findall(r'"((?:[^"\\]|\\.)*)"', val)
+                if len(strs) > 1:
+                    # one RR of several character-strings
+                    line("TXT", name, "TXT", len(strs), *strs)
+                    continue
+                val = "".join(strs)
             elif typ in ("MX", "CNAME"):
                 val = val.rstrip(".")
             line("ZONE", name, typ, val)
