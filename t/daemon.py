@@ -52,7 +52,8 @@ def conf(path, socket_spec, authserv_id, extra=""):
         f.write('socket = "%s";\nauthserv_id = "%s";\n'
                 'dns = { nameservers = [ "127.0.0.1@1" ]; timeout_ms = 200; };\n'
                 'spf = { enable = false; };\ndkim = { enable = false; };\n'
-                'dmarc = { enable = false; };\n%s' % (socket_spec, authserv_id, extra))
+                'dmarc = { enable = false; discovery = "psl"; };\n%s'
+                % (socket_spec, authserv_id, extra))
 
 
 def header_of(spec, nodelay=False, timeout=30):
@@ -284,9 +285,11 @@ def main():
         # the public suffix list is read again on SIGHUP; an unreadable one
         # is reported and the old list kept
         conf(cfg, spec, "mx.three.example",
-             'dmarc = { enable = false; psl_file = "%s/missing.dat"; };\n' % tmp)
+             'dmarc = { enable = false; discovery = "psl"; '
+             'psl_file = "%s/missing.dat"; };\n' % tmp)
         with open(cfg) as f:  # one dmarc group only
-            text = f.read().replace('dmarc = { enable = false; };\n', '', 1)
+            text = f.read().replace('dmarc = { enable = false; discovery = "psl"; };\n',
+                                      '', 1)
         with open(cfg, "w") as f:
             f.write(text)
         p.send_signal(signal.SIGHUP)

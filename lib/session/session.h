@@ -43,8 +43,9 @@ void session_env_close(struct session_env **ep);
  * caches', the methods', the messages'), histograms as _count and _sum;
  * a pair that does not fit in len is left out whole */
 void session_env_stats(const struct session_env *env, char *buf, size_t len);
-/* session_env_reload - what a SIGHUP can change in place: the public
- * suffix list is read again. 0, or -1 with err (the old list stays) */
+/* session_env_reload - what a SIGHUP can change in place: with
+ * dmarc.discovery = "psl" the public suffix list is read again (the tree
+ * walk reads none). 0, or -1 with err (the old list stays) */
 int session_env_reload(struct session_env *env, const struct settings *cfg,
     char *err, size_t errlen);
 
