@@ -81,6 +81,7 @@ PREFIXES = {
     "dmarc/treewalk.c": ("treewalk_",),
     "dmarc/psl.c": ("psl_",),
     "dmarc/mailaddr.c": ("mailaddr_",),
+    "arc/*": ("arc_",),
     "policy/policy.c": ("policy_",),
     "policy/results.c": ("results_",),
     "session/*": ("session_",),  # session.c, env.c, render.c, method_*.c
