@@ -25,6 +25,7 @@ int fuzz_psl(const uint8_t *data, size_t size);
 int fuzz_dkim(const uint8_t *data, size_t size);
 int fuzz_dkim_body(const uint8_t *data, size_t size);
 int fuzz_dkim_key(const uint8_t *data, size_t size);
+int fuzz_arc(const uint8_t *data, size_t size);
 
 static const struct {
 	const char *name;
@@ -41,6 +42,7 @@ static const struct {
 	{"dkim", fuzz_dkim},
 	{"dkim-body", fuzz_dkim_body},
 	{"dkim-key", fuzz_dkim_key},
+	{"arc", fuzz_arc},
 };
 
 #define FUZZ_MAX_INPUT (256 * 1024)
