@@ -12,7 +12,8 @@
  *	path, a session_env's resolver (the answer cache over libunbound)
  *	forwarding to t/dnsd.py, which serves scenario i (the i-th ZONE_RESET
  *	of FLAT) on BASE+i ("arc validation (unbound): N/171"); the four
- *	tests YAML shadows apart ("arc validation shadowed (...)"); signing
+ *	tests YAML shadows apart ("arc validation shadowed (...)"), our DNS
+ *	failure rows apart ("arc validation dns, ours (...)"); signing
  *	on the table resolver ("arc signing: N/17"), each seal we make also
  *	verified by us ("arc signing, our seals verify: N/M").
  *   arc-suite --verify ZONES MSG
@@ -304,14 +305,20 @@ scen_unbound(struct scen *s)
 	return s->uv;
 }
 
-/* zone_line - a ZONE line into the table: only TXT is used here */
+/* zone_line - a ZONE (TXT or A), SERVFAIL or TIMEOUT line into the
+ * table, as t/dnsd.py serves it (the failures for every type here) */
 static void
 zone_line(struct dns_resolver *dns, char **f, size_t nf)
 {
-	if (nf >= 4 && strcmp(f[2], "TXT") == 0) {
-		if (dns_table_add_text(dns, f[1], DNS_T_TXT, f[3]) != 0)
-			ok(0, "zone: cannot add TXT %s", f[1]);
-	}
+	if (strcmp(f[0], "SERVFAIL") == 0 && nf >= 2)
+		dns_table_set_fail(dns, f[1], 0, DNS_FAIL_SERVFAIL);
+	else if (strcmp(f[0], "TIMEOUT") == 0 && nf >= 2)
+		dns_table_set_status(dns, f[1], 0, DNS_STATUS_TEMPFAIL);
+	else if (nf < 4 || (strcmp(f[2], "TXT") != 0 && strcmp(f[2], "A") != 0))
+		ok(0, "zone: a line not understood: %s %s", f[0], f[1]);
+	else if (dns_table_add_text(dns, f[1], f[2][0] == 'A' ? DNS_T_A :
+	    DNS_T_TXT, f[3]) != 0)
+		ok(0, "zone: cannot add %s %s", f[2], f[1]);
 }
 
 /* describe - "pass (reason), 2 instances" for a message */
@@ -325,7 +332,7 @@ describe(const struct arc_result *r, char *buf, size_t len)
 /* ---- validation -------------------------------------------------------------- */
 
 struct vcounts {
-	struct tally table, unbound, stable, sunbound;
+	struct tally table, unbound, stable, sunbound, dtable, dunbound;
 	struct tally paths; /* unbound against table */
 };
 
@@ -333,7 +340,10 @@ static void
 validate(struct scen *s, char **f, struct vcounts *c)
 {
 	const char *id = f[2], *want = f[3], *msg = f[4];
-	int shadowed = strchr(id, '#') != NULL;
+	int shadowed = strchr(id, '#') != NULL, ours = strncmp(id, "dns_", 4) == 0;
+	struct tally *tt = shadowed ? &c->stable : ours ? &c->dtable : &c->table;
+	struct tally *ut = shadowed ? &c->sunbound : ours ? &c->dunbound :
+	    &c->unbound;
 	static struct arc_result t, u;
 	char idbuf[300], what[512], tdesc[240], udesc[240];
 	size_t len = strlen(msg);
@@ -344,8 +354,7 @@ validate(struct scen *s, char **f, struct vcounts *c)
 		hard_fail = 1;
 	snprintf(idbuf, sizeof(idbuf), "validation:%s", id);
 	snprintf(what, sizeof(what), "want %s, got %s", want, tdesc);
-	judge(idbuf, strcmp(arc_res_name(t.result), want) == 0, what,
-	    shadowed ? &c->stable : &c->table);
+	judge(idbuf, strcmp(arc_res_name(t.result), want) == 0, what, tt);
 	if (fwd.host[0] == '\0')
 		return;
 	verify(scen_unbound(s), msg, len, &u);
@@ -358,13 +367,8 @@ validate(struct scen *s, char **f, struct vcounts *c)
 	snprintf(what, sizeof(what), "unbound %s, table %s (want %s)", udesc,
 	    tdesc, want);
 	judge(idbuf, t.result == u.result, what, &c->paths);
-	if (shadowed) {
-		c->sunbound.total++;
-		c->sunbound.agree += strcmp(arc_res_name(u.result), want) == 0;
-	} else {
-		c->unbound.total++;
-		c->unbound.agree += strcmp(arc_res_name(u.result), want) == 0;
-	}
+	ut->total++;
+	ut->agree += strcmp(arc_res_name(u.result), want) == 0;
 }
 
 /* ---- signing ------------------------------------------------------------------- */
@@ -472,13 +476,13 @@ compare_field(const char *field, const char *got, const char *want,
 			break;
 		if (i < ng && i < nw && strcmp(gt[i].name, wt[i].name) == 0 &&
 		    gt[i].name[0] != '\0')
-			snprintf(why + l, whylen - l, "%s %s= differs (%.40s%s "
-			    "against %.40s%s)", l ? ";" : "", gt[i].name,
+			snprintf(why + l, whylen - l, "%s%s= differs (%.40s%s "
+			    "against %.40s%s)", l ? "; " : "", gt[i].name,
 			    gt[i].value, strlen(gt[i].value) > 40 ? "..." : "",
 			    wt[i].value, strlen(wt[i].value) > 40 ? "..." : "");
 		else
-			snprintf(why + l, whylen - l, "%s part %zu: %.40s "
-			    "against %.40s", l ? ";" : "",
+			snprintf(why + l, whylen - l, "%spart %zu: %.40s "
+			    "against %.40s", l ? "; " : "",
 			    i + 1, i < ng ? (gt[i].name[0] ? gt[i].name :
 			    gt[i].value) : "(none)", i < nw ? (wt[i].name[0] ?
 			    wt[i].name : wt[i].value) : "(none)");
@@ -717,7 +721,9 @@ run_suite(const char *flat, const char *knownpath)
 		nf = fields(line, fl, MAX_FIELDS);
 		if (strcmp(fl[0], "ZONE_RESET") == 0)
 			scen_open(&s, blocks++);
-		else if (strcmp(fl[0], "ZONE") == 0 && s.table != NULL)
+		else if ((strcmp(fl[0], "ZONE") == 0 ||
+		    strcmp(fl[0], "SERVFAIL") == 0 ||
+		    strcmp(fl[0], "TIMEOUT") == 0) && s.table != NULL)
 			zone_line(s.table, fl, nf);
 		else if (strcmp(fl[0], "VALIDATE") == 0 && nf == 5 &&
 		    s.table != NULL)
@@ -745,6 +751,11 @@ run_suite(const char *flat, const char *knownpath)
 	if (fwd.host[0] != '\0')
 		printf("arc validation shadowed (unbound): %d/%d\n",
 		    vc.sunbound.agree, vc.sunbound.total);
+	printf("arc validation dns, ours (table): %d/%d\n", vc.dtable.agree,
+	    vc.dtable.total);
+	if (fwd.host[0] != '\0')
+		printf("arc validation dns, ours (unbound): %d/%d\n",
+		    vc.dunbound.agree, vc.dunbound.total);
 	printf("arc signing: %d/%d\n", sc.match.agree, sc.match.total);
 	printf("arc signing, our seals verify: %d/%d\n", sc.own.agree,
 	    sc.own.total);

@@ -10,7 +10,9 @@ backslash, TAB, CR, LF as \\\\, \\t, \\r, \\n (t/dnsd.py reads the ZONE
 lines of the same file: every ZONE_RESET starts its next block).
 
   ZONE_RESET <scenario>            a new table resolver (and dnsd block)
-  ZONE <name> TXT <value>          one TXT RR of the scenario
+  ZONE <name> <TYPE> <value>       one RR of the scenario (TXT; A)
+  SERVFAIL <name> <types>          name answers SERVFAIL (types "": every
+  TIMEOUT <name> <types>           type), or never answers (t/dnsd.py's)
   VALIDATE <scenario> <id> <want> <message>
                                    want: pass, fail or none
   SIGN <scenario> <id> <message> <domain> <selector> <srv-id> <aar>
@@ -32,6 +34,11 @@ Interpretation rules (the data's free text, read once here):
   time on base2 messages. The 171 tests are what YAML loads; the four
   shadowed definitions run too, as VALIDATE lines of the scenario
   "Arc Seal Fields (shadowed)" with ids NAME#1, and are counted apart.
+- Ours, not upstream: the scenario "DNS (ours)" runs the suite's passing
+  i=1 and i=2 messages (cv_pass_i1_1, cv_pass_i2_1) with their key record
+  answered SERVFAIL or never (temperror), NXDOMAIN or NODATA (fail: no
+  key), one block each, so that both resolver paths map DNS failures the
+  same way (ids dns_<failure>_<test>).
 - The signing tests' ARC-Authentication-Results payload is built the way
   the suite's README ("AR Consolidation") assumes: every
   Authentication-Results field of the message whose authserv-id is the
@@ -155,10 +162,30 @@ def validation(path):
                 if k in d["tests"]:
                     line("VALIDATE", scen + " (shadowed)", k + "#1",
                          want_cv(k, t.get("cv")), crlf(t.get("message") or ""))
+    dns_failures(docs[0])
     if n != 171 or len(shadowed) != 4:
         sys.stderr.write("arc-suite.py: %s: %d tests, %d shadowed (want 171, "
                          "4)\n" % (path, n, len(shadowed)))
         sys.exit(1)
+
+
+def dns_failures(chain):
+    """our rows: the key record of passing chains fails in DNS"""
+    key = "dummy._domainkey.example.org"
+    for fail, want in (("servfail", "temperror"), ("timeout", "temperror"),
+                       ("nxdomain", "fail"), ("nodata", "fail")):
+        line("ZONE_RESET", "DNS (ours): key %s" % fail)
+        if fail in ("servfail", "timeout"):
+            line(fail.upper(), key, "")
+        elif fail == "nodata":
+            line("ZONE", key, "A", "192.0.2.1")
+        for tid in ("cv_pass_i1_1", "cv_pass_i2_1"):
+            t = chain["tests"][tid]
+            if str(t["cv"]).lower() != "pass":
+                sys.stderr.write("arc-suite.py: %s is not Pass\n" % tid)
+                sys.exit(1)
+            line("VALIDATE", "DNS (ours)", "dns_%s_%s" % (fail, tid), want,
+                 crlf(t["message"]))
 
 
 def signing(path):
