@@ -147,26 +147,35 @@ def consolidate(msg, srv_id):
     return "; ".join(results)
 
 
-def validation(path):
+def tests(path, want_tests, want_shadowed):
+    """the scenarios of a yml, each after its ZONE lines, as (scenario,
+    its dict, test id, test); the shadowed definitions (name, test) last,
+    checked against the counts the data must have"""
     docs, shadowed = load(path)
     n = 0
     for d in docs:
         scen = d["description"].strip()
         zones(scen, d["txt-records"])
         for tid, t in d["tests"].items():
-            line("VALIDATE", scen, tid, want_cv(tid, t.get("cv")),
-                 crlf(t.get("message") or ""))
             n += 1
-        if any(k in d["tests"] for k, _ in shadowed):
-            for k, t in shadowed:
-                if k in d["tests"]:
-                    line("VALIDATE", scen + " (shadowed)", k + "#1",
-                         want_cv(k, t.get("cv")), crlf(t.get("message") or ""))
-    dns_failures(docs[0])
-    if n != 171 or len(shadowed) != 4:
-        sys.stderr.write("arc-suite.py: %s: %d tests, %d shadowed (want 171, "
-                         "4)\n" % (path, n, len(shadowed)))
+            yield scen, d, tid, t
+        for k, t in shadowed:
+            if k in d["tests"]:
+                yield scen + " (shadowed)", d, k + "#1", t
+    if n != want_tests or len(shadowed) != want_shadowed:
+        sys.stderr.write("arc-suite.py: %s: %d tests, %d shadowed (want %d, "
+                         "%d)\n" % (path, n, len(shadowed), want_tests,
+                                    want_shadowed))
         sys.exit(1)
+
+
+def validation(path):
+    first = None  # the Chain Validation scenario
+    for scen, d, tid, t in tests(path, 171, 4):
+        first = first or d
+        line("VALIDATE", scen, tid, want_cv(tid, t.get("cv")),
+             crlf(t.get("message") or ""))
+    dns_failures(first)
 
 
 def dns_failures(chain):
@@ -189,23 +198,13 @@ def dns_failures(chain):
 
 
 def signing(path):
-    docs, shadowed = load(path)
-    n = 0
-    for d in docs:
-        scen = d["description"].strip()
-        zones(scen, d["txt-records"])
-        for tid, t in d["tests"].items():
-            msg = t.get("message") or ""
-            srv = str(t["srv-id"]).strip()
-            line("SIGN", scen, tid, crlf(msg), d["domain"], d["sel"], srv,
-                 consolidate(msg, srv), str(t["sig-headers"]).strip(),
-                 str(t["t"]).strip(), t.get("AS") or "", t.get("AMS") or "",
-                 t.get("AAR") or "", d["privatekey"])
-            n += 1
-    if n != 17 or shadowed:
-        sys.stderr.write("arc-suite.py: %s: %d tests, %d shadowed (want 17, "
-                         "0)\n" % (path, n, len(shadowed)))
-        sys.exit(1)
+    for scen, d, tid, t in tests(path, 17, 0):
+        msg = t.get("message") or ""
+        srv = str(t["srv-id"]).strip()
+        line("SIGN", scen, tid, crlf(msg), d["domain"], d["sel"], srv,
+             consolidate(msg, srv), str(t["sig-headers"]).strip(),
+             str(t["t"]).strip(), t.get("AS") or "", t.get("AMS") or "",
+             t.get("AAR") or "", d["privatekey"])
 
 
 def main():
