@@ -11,7 +11,9 @@ written here: the key records of every sealer, as ZONE lines. dkimpy
 to read the Authentication-Results it copies into the AAR, and takes cv=
 from their arc= result) and verifies with dkim.arc_verify() on the same
 records (dnsfunc). Each case is a chain built hop by hop, then verified
-by both; both must give the case's verdict:
+by both; both must give the case's verdict, and on a pass our
+header.oldest-pass must be the case's (0 when every AMS validates; 2 where
+a list changed the body after instance 1):
 
   dkimpy-*  chains sealed by dkimpy (1 and 3 instances, rsa-sha256),
             intact and broken, verified by us (and by dkimpy itself, so a
@@ -134,6 +136,7 @@ def dkimpy_verdict(msg, refold=True):
 
 
 def our_verdict(msg):
+    """our cv, reason and header.oldest-pass (0: every AMS passes)"""
     path = os.path.join(TMP, "xcheck-msg.eml")
     with open(path, "wb") as f:
         f.write(msg)
@@ -142,7 +145,9 @@ def our_verdict(msg):
     if p.returncode != 0:
         return "error", p.stderr.decode(errors="replace").strip()
     out = p.stdout.decode(errors="replace").rstrip("\n").split("\t")
-    return out[0], out[1] if len(out) > 1 else ""
+    if len(out) != 4:
+        return "error", "arc-suite --verify said %r" % p.stdout
+    return out[0], out[1], int(out[3])
 
 
 def dkimpy_seal(msg, name, cv, headers=None):
@@ -234,7 +239,8 @@ def build(steps):
 
 CASES = [
     # name, the hops (who, sealer name[, headers, modify]) and
-    # changes in transit, the verdict both must give
+    # changes in transit, the verdict both must give[, our oldest-pass on
+    # a pass: 0 (every AMS validates) unless given]
     ("dkimpy-1", [("dkimpy", "list1", HEADERS)], "pass"),
     ("dkimpy-1-default-headers", [("dkimpy", "list1")], "pass"),
     ("dkimpy-3", [("dkimpy", "list1"), ("dkimpy", "fwd2"),
@@ -242,7 +248,7 @@ CASES = [
     ("dkimpy-1-body-altered", [("dkimpy", "list1"), alter_body], "fail"),
     ("dkimpy-3-list-modifies", [("dkimpy", "list1"),
                                 ("dkimpy", "list2", None, alter_body),
-                                ("dkimpy", "mx3")], "pass"),
+                                ("dkimpy", "mx3")], "pass", 2),
     ("dkimpy-3-body-altered", [("dkimpy", "list1"), ("dkimpy", "fwd2"),
                                ("dkimpy", "mx3"), alter_body], "fail"),
     ("dkimpy-3-middle-aar-altered",
@@ -268,7 +274,7 @@ CASES = [
                                 ("ours", "our3")], "pass"),
     ("mixed-list-modifies-ours", [("dkimpy", "list1"),
                                   ("dkimpy", "list2", None, alter_body),
-                                  ("ours", "our3")], "pass"),
+                                  ("ours", "our3")], "pass", 2),
 ]
 
 
@@ -286,18 +292,25 @@ def run(prefix, known, verbose):
     """every case once; our seals refolded with CRLF SP when REFOLD is set.
     Returns (agreeing, failures)."""
     agree = failed = 0
-    for name, steps, want in CASES:
+    for case in CASES:
+        name, steps, want = case[:3]
         cid = prefix + ":" + name
+        old_ok = True
         try:
             msg = build(steps)
-            us, usr = our_verdict(msg)
+            us, usr, *oldest = our_verdict(msg)
             them, themr = dkimpy_verdict(msg)
+            if us == "pass" and want == "pass":
+                want_old = case[3] if len(case) > 3 else 0
+                old_ok = oldest[0] == want_old
+                usr = "oldest-pass=%d%s" % (oldest[0], "" if old_ok else
+                                            ", want %d" % want_old)
             what = "want %s, us %s (%s), dkimpy %s (%s)" % (want, us, usr,
                                                             them, themr)
         except Exception as e:  # a hop that could not be made
             us = them = "error"
             what = "want %s, the chain cannot be built: %s" % (want, e)
-        match = us == want and them == want
+        match = us == want and them == want and old_ok
         if verbose:
             print("case %s: %s" % (cid, what))
         agree += match

@@ -17,7 +17,8 @@
  *	on the table resolver ("arc signing: N/17"), each seal we make also
  *	verified by us ("arc signing, our seals verify: N/M").
  *   arc-suite --verify ZONES MSG
- *	one message: prints "<cv>\t<reason>\t<n>" (cv: arc_res_name()).
+ *	one message: prints "<cv>\t<reason>\t<n>\t<oldest-pass>" (cv:
+ *	arc_res_name(); n instances; oldest-pass 0 when every AMS passes).
  *   arc-suite --seal ZONES KEY DOMAIN SELECTOR SRVID AAR HEADERS T MSG
  *	verifies MSG, then writes the new ARC set and MSG to stdout; HEADERS
  *	"-" is the default set; exits 3 when the sealer adds no set.
@@ -810,7 +811,8 @@ cli_verify(const char *zones, const char *msgpath)
 		return 2;
 	}
 	verify(v, msg, len, &r);
-	printf("%s\t%s\t%u\n", arc_res_name(r.result), r.reason, r.n);
+	printf("%s\t%s\t%u\t%u\n", arc_res_name(r.result), r.reason, r.n,
+	    r.oldest_pass);
 	free(msg);
 	arc_verifier_free(&v);
 	dns_resolver_free(&dns);
