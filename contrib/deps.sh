@@ -3,7 +3,8 @@
 # Postfix is preseeded to "No configuration" so the system instance does not
 # start: the tests run a private one on loopback. mandoc lints the man pages
 # (t/man-lint.sh); debhelper, dpkg-dev, fakeroot and lintian build and check
-# the Debian package (t/deb.sh).
+# the Debian package (t/deb.sh). python3-dkim (with python3-authres, which
+# its arc_sign needs) is the second DKIM and ARC implementation of the suites.
 set -e
 export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
@@ -12,7 +13,7 @@ apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libmilter-dev libspf2-dev libopendkim-dev libopendmarc-dev \
 	libconfig-dev libunbound-dev libevent-dev libssl-dev publicsuffix \
-	postfix nsd python3 python3-yaml python3-dnslib python3-dkim python3-cryptography \
+	postfix nsd python3 python3-yaml python3-dnslib python3-dkim python3-authres python3-cryptography \
 	libsasl2-modules sasl2-bin \
 	iproute2 util-linux procps ca-certificates \
 	mandoc debhelper dpkg-dev fakeroot lintian >/dev/null
