@@ -340,6 +340,22 @@ test_pass(void)
 	is_int(r.oldest_pass, 0, "3 instances: every AMS passes");
 	is_int(r.inst[1].cv, ARC_RES_PASS, "3 instances: cv=pass at i=2");
 	is_str(r.inst[2].seal_domain, "lists.example.net", "i=3 sealed by");
+	/* the same message as an MTA may hand it over: bare LF line ends
+	 * in the body and in folded fields */
+	{
+		struct msg lf;
+		char *p;
+
+		msg_copy(&lf, &m);
+		for (size_t i = 0; i < lf.n; i++)
+			while ((p = strstr(lf.value[i], "\r\n")) != NULL)
+				memmove(p, p + 1, strlen(p));
+		while ((p = strstr(lf.body, "\r\n")) != NULL)
+			memmove(p, p + 1, strlen(p));
+		is_int(verify(&lf, &r), ARC_RES_PASS, "bare LF: pass (%s)",
+		    r.reason);
+		msg_free(&lf);
+	}
 	for (unsigned i = 0; i < 3; i++)
 		ok(r.inst[i].ams_valid, "3 instances: AMS i=%u checked", i + 1);
 	msg_free(&m);

@@ -94,6 +94,7 @@ struct arc_set {
 
 struct arc_key {
 	char name[DNAME_BUFSIZE + 80];
+	enum arc_alg alg;   /* the key was decoded for this a= */
 	int status;         /* 0 ok, 1 permanent failure, 2 temporary */
 	char why[160];
 	EVP_PKEY *pk;

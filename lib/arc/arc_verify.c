@@ -175,10 +175,8 @@ get_key(struct arc_msg *m, const struct arc_sig *sig,
 
 	snprintf(name, sizeof(name), "%s._domainkey.%s", sig->s, sig->d);
 	for (size_t i = 0; i < m->nkeys; i++)
-		if (strcmp(m->keys[i].name, name) == 0 &&
-		    (m->keys[i].status != KEY_OK ||
-		    (EVP_PKEY_get_base_id(m->keys[i].pk) == EVP_PKEY_ED25519) ==
-		    (sig->alg == ARC_ALG_ED25519_SHA256)))
+		if (m->keys[i].alg == sig->alg &&
+		    strcmp(m->keys[i].name, name) == 0)
 			return &m->keys[i];
 	if (m->nkeys < ARC_KEY_CACHE) {
 		k = &m->keys[m->nkeys++];
@@ -188,6 +186,7 @@ get_key(struct arc_msg *m, const struct arc_sig *sig,
 	}
 	memset(k, 0, sizeof(*k));
 	str_copy(k->name, name, sizeof(k->name));
+	k->alg = sig->alg;
 	a = dns_query_until(m->v->dns, name, DNS_T_TXT, deadline);
 	if (a->status == DNS_STATUS_TEMPFAIL) {
 		k->status = KEY_TEMP;
