@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "arc_impl.h"
+#include "dkim_key.h"
 #include "dname.h"
 
 static const char *const kind_name[3] = {
@@ -49,6 +50,7 @@ arc_verifier_new(struct dns_resolver *dns, const struct arc_opts *o,
 	    1024;
 	v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	v->algs = dkv_bh_algs_new();
+	dkv_key_cache_enable(); /* RSA keys decoded once per process */
 	if (v->sha256 == NULL || v->algs == NULL) {
 		snprintf(err, errlen, "arc: OpenSSL has no SHA-256");
 		arc_verifier_free(&v);

@@ -139,8 +139,9 @@ void arc_parse_sig(struct arc_msg *m, enum arc_kind kind, unsigned i,
 /* arc_verify_chain - arc_msg_eom's work past the structure (arc_verify.c) */
 void arc_verify_chain(struct arc_msg *m, const struct timespec *deadline);
 /* arc_sig_check - whether sig verifies digest with pk; 1 yes */
-int arc_sig_check(EVP_PKEY *pk, enum arc_alg alg, const unsigned char *sig,
-    size_t siglen, const unsigned char *digest, size_t dlen);
+int arc_sig_check(const EVP_MD *md, EVP_PKEY *pk, enum arc_alg alg,
+    const unsigned char *sig, size_t siglen, const unsigned char *digest,
+    size_t dlen);
 /* arc_header_digest - SHA-256 of the AMS's signed header fields (its h=
  * bottom-up over fields[0..n), then the AMS field itself with b= left
  * out) into out (32 bytes); the AMS field is name/value/vlen; extra, when

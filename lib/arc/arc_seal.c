@@ -175,8 +175,8 @@ b64(const unsigned char *in, size_t n, char *out)
 
 /* sign - the signature of digest into sig (base64); 0 or -1 */
 static int
-sign(const struct arc_sealer *s, const unsigned char *dg, char *out,
-    size_t outlen)
+sign(const EVP_MD *md, const struct arc_sealer *s, const unsigned char *dg,
+    char *out, size_t outlen)
 {
 	unsigned char sig[1024];
 	size_t sl = sizeof(sig);
@@ -193,7 +193,7 @@ sign(const struct arc_sealer *s, const unsigned char *dg, char *out,
 
 		ok = c != NULL && EVP_PKEY_sign_init(c) == 1 &&
 		    EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(c, md) == 1 &&
 		    EVP_PKEY_sign(c, sig, &sl, dg, 32) == 1;
 		EVP_PKEY_CTX_free(c);
 	}
@@ -354,7 +354,7 @@ arc_msg_seal(struct arc_msg *m, const struct arc_sealer *s,
 	self.vlen = strlen(self.value);
 	arc_header_digest(m, m->hdrs, m->nhdrs, &newaar, h, ARC_CANON_RELAXED,
 	    &self, 1, 0, dg);
-	if (sign(s, dg, sig, sizeof(sig)) < 0)
+	if (sign(m->v->sha256, s, dg, sig, sizeof(sig)) < 0)
 		SEAL_FAIL("arc: signing failed");
 	bw = xasprintf("b=%s;", sig);
 	w[1] = bw;
@@ -391,7 +391,7 @@ arc_msg_seal(struct arc_msg *m, const struct arc_sealer *s,
 	add_canon(m, c, nm[1], ams.s + strlen(nm[1]) + 1, 1);
 	add_canon(m, c, nm[0], as.s + strlen(nm[0]) + 1, 0);
 	EVP_DigestFinal_ex(c, dg, &dl);
-	if (sign(s, dg, sig, sizeof(sig)) < 0)
+	if (sign(m->v->sha256, s, dg, sig, sizeof(sig)) < 0)
 		SEAL_FAIL("arc: signing failed");
 	bw = xasprintf("b=%s;", sig);
 	w[1] = bw;

@@ -6,23 +6,30 @@
  * validates (step 5). Keys are DKIM key records (RFC 6376 3.6.1) fetched
  * with dns_query_until(), kept for the message.
  */
+/* RSA_verify, EVP_PKEY_get0_RSA: the fast path (see arc_sig_check) */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "arc_impl.h"
+#include "dkim_key.h"
 #include "dns.h"
 
 enum { KEY_OK = 0, KEY_PERM = 1, KEY_TEMP = 2 };
 
 int
-arc_sig_check(EVP_PKEY *pk, enum arc_alg alg, const unsigned char *sig,
-    size_t siglen, const unsigned char *digest, size_t dlen)
+arc_sig_check(const EVP_MD *md, EVP_PKEY *pk, enum arc_alg alg,
+    const unsigned char *sig, size_t siglen, const unsigned char *digest,
+    size_t dlen)
 {
 	int ok = 0;
 
@@ -34,13 +41,16 @@ arc_sig_check(EVP_PKEY *pk, enum arc_alg alg, const unsigned char *sig,
 			ok = EVP_DigestVerify(c, sig, siglen, digest, dlen) == 1;
 		EVP_MD_CTX_free(c);
 	} else {
-		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+		/* RSA_verify on the key's RSA: OpenSSL 3's EVP_PKEY_verify
+		 * fetches the signature implementation on every init, which
+		 * costs more than the verification (the same legacy path as
+		 * libopendkim's and dkim_key.c's) */
+		const RSA *rsa = EVP_PKEY_get0_RSA(pk);
 
-		if (c != NULL && EVP_PKEY_verify_init(c) == 1 &&
-		    EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1)
-			ok = EVP_PKEY_verify(c, sig, siglen, digest, dlen) == 1;
-		EVP_PKEY_CTX_free(c);
+		(void)md;
+		ok = rsa != NULL && siglen <= UINT32_MAX && dlen == 32 &&
+		    RSA_verify(NID_sha256, digest, (unsigned)dlen, sig,
+		    (unsigned)siglen, (RSA *)rsa) == 1;
 	}
 	return ok;
 }
@@ -137,7 +147,13 @@ key_decode(struct arc_key *k, const char *txt, enum arc_alg alg,
 			k->pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
 			    der, 32);
 	} else {
-		k->pk = d2i_PUBKEY(NULL, &dp, dl);
+		/* through lib/dkim's kept keys (dkim_key.c): the same DER is
+		 * decoded once per process, not through OpenSSL 3's slow
+		 * decoder for every message */
+		BIO *bio = BIO_new_mem_buf(der, (int)dl);
+
+		k->pk = bio != NULL ? d2i_PUBKEY_bio(bio, NULL) : NULL;
+		BIO_free(bio);
 		if (k->pk == NULL) {
 			dp = der;
 			k->pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &dp, dl);
@@ -233,7 +249,8 @@ verify_ams(struct arc_msg *m, unsigned i, const struct timespec *deadline,
 	}
 	arc_header_digest(m, m->hdrs, m->nhdrs, NULL, sig->h, sig->hcanon,
 	    &m->hdrs[sig->hdr], sig->bstart, sig->bend, dg);
-	if (!arc_sig_check(k->pk, sig->alg, sig->b, sig->blen, dg, 32)) {
+	if (!arc_sig_check(m->v->sha256, k->pk, sig->alg, sig->b, sig->blen, dg,
+	    32)) {
 		str_copy(why, "signature mismatch", whylen);
 		return KEY_PERM;
 	}
@@ -301,8 +318,8 @@ arc_verify_chain(struct arc_msg *m, const struct timespec *deadline)
 			EVP_MD_CTX_copy_ex(c, run);
 			seal_add(m, c, s, 1);
 			EVP_DigestFinal_ex(c, dg, &dl);
-			if (!arc_sig_check(k->pk, s->as.alg, s->as.b, s->as.blen,
-			    dg, dl)) {
+			if (!arc_sig_check(m->v->sha256, k->pk, s->as.alg,
+			    s->as.b, s->as.blen, dg, dl)) {
 				set_result(m, ARC_RES_FAIL, "ARC-Seal", i,
 				    "signature mismatch");
 				goto out;
