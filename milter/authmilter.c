@@ -15,6 +15,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "arc.h"
 #include "settings.h"
 #include "daemon.h"
 #include "log.h"
@@ -136,6 +137,21 @@ main(int argc, char **argv)
 		if (cfg == NULL) {
 			fprintf(stderr, "%s\n", err);
 			return EX_CONFIG;
+		}
+		if (check && cfg->arc_seal_key_file != NULL) {
+			/* the sealing key is read at start: a key that would
+			 * stop the daemon fails the check too */
+			struct arc_sealer *sl = arc_sealer_new(
+			    cfg->arc_seal_domain, cfg->arc_seal_selector,
+			    cfg->arc_seal_key_file, err, sizeof(err));
+
+			if (sl == NULL) {
+				fprintf(stderr, "%s: arc.seal: %s\n", cfg->path ?
+				    cfg->path : DEFAULT_CONFIG, err);
+				settings_unref(&cfg);
+				return EX_CONFIG;
+			}
+			arc_sealer_free(&sl);
 		}
 		if (check) {
 			printf("%s: configuration OK\n", cfg->path ? cfg->path : DEFAULT_CONFIG);

@@ -250,6 +250,24 @@ cb_body(SMFICTX *ctx, unsigned char *p, size_t len)
 	return noreply(c);
 }
 
+/* insert_field - a "Name: value" field at the top */
+static void
+insert_field(SMFICTX *ctx, const struct conn *c, const char *field)
+{
+	const char *colon = strchr(field, ':');
+	char *name, *value;
+
+	if (colon == NULL)
+		return;
+	name = xasprintf("%.*s", (int)(colon - field), field);
+	/* the value as the verdict has it starts with the space after the
+	 * colon: kept with SMFIP_HDR_LEADSPC, dropped without */
+	value = xstrdup(colon + 1 + (!c->leadspc && colon[1] == ' '));
+	smfi_insheader(ctx, 0, name, value);
+	free(name);
+	free(value);
+}
+
 /* apply - hand the verdict's edits and reply to the MTA */
 static sfsistat
 apply(SMFICTX *ctx, const struct conn *c, const struct session_verdict *v)
@@ -267,6 +285,13 @@ apply(SMFICTX *ctx, const struct conn *c, const struct session_verdict *v)
 		    value ? value : (char *)v->authres);
 		free(value);
 	}
+	/* our ARC set above it, each at the top: ARC-Seal ends up first,
+	 * then ARC-Message-Signature, ARC-Authentication-Results (RFC 8617
+	 * 4.1: the newest set on top, whose AMS and AAR sign and repeat what
+	 * is below them) */
+	for (int i = 2; i >= 0; i--)
+		if (v->arc_set[i] != NULL)
+			insert_field(ctx, c, v->arc_set[i]);
 	switch (v->action) {
 	case SESSION_ACCEPT:
 		return SMFIS_ACCEPT;

@@ -314,7 +314,7 @@ reload(const char *path, struct session_env *env)
 	settings_unref(&old);
 	warn_authserv_id("reload", cfg);
 	if (session_env_reload(env, cfg, err, sizeof(err)) != 0)
-		log_msg(LOG_ERR, "event=reload note=\"public suffix list kept: %s\"", err);
+		log_msg(LOG_ERR, "event=reload note=\"%s\"", err);
 	settings_set_current(cfg);
 	log_msg(LOG_INFO, "event=reload status=ok file=%s", path);
 }

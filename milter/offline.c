@@ -61,8 +61,14 @@ offline_run(struct settings *cfg, const struct offline_opts *o)
 			    "authserv-id)\n", v->ar_delete[i]);
 		if (v->skipped != NULL)
 			printf("# skipped: %s\n", v->skipped);
+		/* the header fields as the milter adds them, top first */
+		for (int i = 0; i < 3; i++)
+			if (v->arc_set[i] != NULL)
+				printf("%s\n", v->arc_set[i]);
 		if (v->authres != NULL)
 			printf("Authentication-Results: %s\n", v->authres);
+		if (v->seal_note != NULL)
+			printf("# not sealed: %s\n", v->seal_note);
 		printf("action=%s", session_action_name(v->action));
 		if (v->smtp_rcode != NULL)
 			printf(" smtp=\"%s %s %s\"", v->smtp_rcode,

@@ -227,6 +227,27 @@ static const struct load_case load_cases[] = {
 	    "t.conf:2: dns.bogus: unknown setting" },
 
 	/* libconfig syntax errors */
+	/* arc */
+	{ "arc settings", "arc = { enable = true;\n trusted_sealers = [ "
+	    "\"lists.example.org\" ];\n seal = { domain = \"example.net\"; "
+	    "selector = \"arc1\";\n key_file = \"/etc/k.pem\"; }; };", NULL },
+	{ "arc.seal without key_file",
+	    "arc = {\n  seal = {\n    domain = \"example.net\";\n"
+	    "    selector = \"arc1\";\n  };\n};\n",
+	    "t.conf:2: arc.seal: domain, selector and key_file go together (all "
+	    "three, or no arc.seal)" },
+	{ "arc.seal.key_file relative",
+	    "arc = { seal = { key_file = \"k.pem\"; }; };",
+	    "t.conf:1: arc.seal.key_file: \"k.pem\" is not an absolute path" },
+	{ "arc.seal.domain not a name",
+	    "arc = { seal = { domain = \"a b\"; }; };",
+	    "t.conf:1: arc.seal.domain: \"a b\" is not a domain name" },
+	{ "arc.trusted_sealers not a domain",
+	    "arc = { trusted_sealers = [ \"lists;example.org\" ]; };",
+	    "t.conf:1: arc.trusted_sealers: \"lists;example.org\" is not a "
+	    "domain name" },
+	{ "arc.seal unknown key", "arc = { seal = { key = \"/k\"; }; };",
+	    "t.conf:1: arc.seal.key: unknown setting" },
 	{ "syntax error", "socket = ;",
 	    "t.conf:1: syntax error" },
 	{ "unterminated string (reported at the end)",
@@ -914,9 +935,48 @@ test_scope(void)
 	free(r.text);
 }
 
+/* test_arc - arc.*: defaults, normalised names, the scope of each */
+static void
+test_arc(void)
+{
+	char err[512] = "";
+	struct settings *c = settings_defaults();
+
+	is_int(c->arc_enable, 1, "arc: enabled by default");
+	is_int(c->arc_ntrusted_sealers, 0, "arc: no trusted sealers by default");
+	ok(c->arc_seal_domain == NULL && c->arc_seal_selector == NULL &&
+	    c->arc_seal_key_file == NULL, "arc: no sealing by default");
+	settings_unref(&c);
+	c = settings_load_string("arc = { enable = false; trusted_sealers = "
+	    "[ \"Lists.Example.ORG.\", \"fwd.example.net\" ];\n"
+	    "seal = { domain = \"MX.Example.NET.\"; selector = \"ARC1\"; "
+	    "key_file = \"/etc/authmilter/arc.pem\"; }; };", "t.conf", err,
+	    sizeof(err));
+	if (!ok(c != NULL, "arc: loads (%s)", err))
+		return;
+	is_int(c->arc_enable, 0, "arc.enable false");
+	is_int(c->arc_ntrusted_sealers, 2, "arc.trusted_sealers count");
+	is_str(c->arc_trusted_sealers[0], "lists.example.org",
+	    "arc.trusted_sealers dname-normalised");
+	is_str(c->arc_seal_domain, "mx.example.net", "arc.seal.domain normalised");
+	is_str(c->arc_seal_selector, "arc1", "arc.seal.selector lowercased");
+	is_str(c->arc_seal_key_file, "/etc/authmilter/arc.pem",
+	    "arc.seal.key_file");
+	settings_unref(&c);
+	is_int(settings_setting_scope("arc.enable"), SETTINGS_SCOPE_START,
+	    "arc.enable: start (the verifier is made once, as DKIM's)");
+	is_int(settings_setting_scope("arc.trusted_sealers"),
+	    SETTINGS_SCOPE_RELOAD, "arc.trusted_sealers: reload");
+	is_int(settings_setting_scope("arc.seal.key_file"),
+	    SETTINGS_SCOPE_RELOAD, "arc.seal.key_file: reload (the key is "
+	    "read again)");
+	is_int(settings_setting_scope("arc.seal"), -1, "arc.seal is a group");
+}
+
 int
 main(void)
 {
+	test_arc();
 	test_scope();
 	test_load_cases();
 	test_full();

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "arc.h"
 #include "dkim.h"
 #include "dmarc.h"
 #include "mailaddr.h"
@@ -421,9 +422,234 @@ test_results(void)
 	arena_free(&a);
 }
 
+/* ---- the ARC override (policy.h): chains built by hand ----------------- */
+
+struct seal {
+	const char *d;      /* ARC-Seal d= */
+	const char *aar;    /* ARC-Authentication-Results after "i=N;" */
+};
+
+struct dm {
+	const char *from;   /* header.from */
+	enum dmarc_policy dis;
+	enum dmarc_res res;
+	const char *org;    /* org_domain, "" not determined */
+	int strict;         /* adkim=s aspf=s */
+	int temp;           /* temp_aligned */
+};
+
+struct acase {
+	const char *name;
+	const char *conf;
+	enum arc_res chain;
+	struct seal seals[3];
+	struct dm dmarc[2];
+	/* the decision */
+	enum policy_action action;
+	const char *acted_on;
+	const char *sealer;      /* of the first override, NULL none */
+	const char *why;         /* its PolicyOverride */
+	size_t noverrides;
+};
+
+#define TRUST "arc = { trusted_sealers = [ \"lists.example.org\", " \
+	"\"fwd.example.net\" ]; };"
+#define AAR_DMARC "lists.example.org; spf=pass smtp.mailfrom=a@example.com;" \
+	" dmarc=pass header.from=example.com"
+#define DM_REJ(f) { f, DMARC_POLICY_REJECT, DMARC_RES_FAIL, f, 0, 0 }
+
+static const struct acase acases[] = {
+	{"arc: trusted sealer saw dmarc=pass: overridden", TRUST,
+	    ARC_RES_PASS, {{"lists.example.org", AAR_DMARC}},
+	    {DM_REJ("example.com")}, POLICY_ACCEPT, "example.com",
+	    "lists.example.org", "trusted_forwarder", 1},
+	{"arc: the same chain, sealer not trusted: rejected",
+	    "arc = { trusted_sealers = [ \"other.example.org\" ]; };",
+	    ARC_RES_PASS, {{"lists.example.org", AAR_DMARC}},
+	    {DM_REJ("example.com")}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0},
+	{"arc: no trusted sealers at all: rejected", NULL,
+	    ARC_RES_PASS, {{"lists.example.org", AAR_DMARC}},
+	    {DM_REJ("example.com")}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0},
+	{"arc: chain fails: rejected", TRUST,
+	    ARC_RES_FAIL, {{"lists.example.org", AAR_DMARC}},
+	    {DM_REJ("example.com")}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0},
+	{"arc: chain temperror: rejected", TRUST,
+	    ARC_RES_TEMPERROR, {{"lists.example.org", AAR_DMARC}},
+	    {DM_REJ("example.com")}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0},
+	{"arc: trusted sealer's dmarc=pass for another domain: rejected",
+	    TRUST, ARC_RES_PASS, {{"lists.example.org",
+	    "lists.example.org; dmarc=pass header.from=example.net"}},
+	    {DM_REJ("example.com")}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0},
+	{"arc: trusted sealer's dmarc=fail: rejected", TRUST, ARC_RES_PASS,
+	    {{"lists.example.org",
+	    "lists.example.org; dmarc=fail header.from=example.com"}},
+	    {DM_REJ("example.com")}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0},
+	{"arc: aligned dkim=pass under the org domain: mailing_list", TRUST,
+	    ARC_RES_PASS, {{"lists.example.org",
+	    "lists.example.org; dkim=pass header.d=mail.example.com"}},
+	    {DM_REJ("example.com")}, POLICY_ACCEPT, "example.com",
+	    "lists.example.org", "mailing_list", 1},
+	{"arc: dkim=pass of another domain: rejected", TRUST, ARC_RES_PASS,
+	    {{"lists.example.org",
+	    "lists.example.org; dkim=pass header.d=lists.example.org"}},
+	    {DM_REJ("example.com")}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0},
+	{"arc: dkim=pass of a subdomain under adkim=s: rejected", TRUST,
+	    ARC_RES_PASS, {{"lists.example.org",
+	    "lists.example.org; dkim=pass header.d=mail.example.com"}},
+	    {{"example.com", DMARC_POLICY_REJECT, DMARC_RES_FAIL,
+	    "example.com", 1, 0}}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0},
+	{"arc: aligned spf=pass: mailing_list", TRUST, ARC_RES_PASS,
+	    {{"lists.example.org",
+	    "lists.example.org; spf=pass smtp.mailfrom=b@bounce.example.com"}},
+	    {DM_REJ("example.com")}, POLICY_ACCEPT, "example.com",
+	    "lists.example.org", "mailing_list", 1},
+	{"arc: no org domain known: only the author domain aligns", TRUST,
+	    ARC_RES_PASS, {{"lists.example.org",
+	    "lists.example.org; spf=pass smtp.mailfrom=b@example.com"}},
+	    {{"sub.example.com", DMARC_POLICY_REJECT, DMARC_RES_FAIL, "", 0,
+	    0}}, POLICY_REJECT, "sub.example.com", NULL, NULL, 0},
+	{"arc: an AAR that does not parse: rejected", TRUST, ARC_RES_PASS,
+	    {{"lists.example.org", "lists.example.org; dmarc=pass header.from="}},
+	    {DM_REJ("example.com")}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0},
+	{"arc: untrusted i=2 above a trusted i=1: the trusted one speaks",
+	    TRUST, ARC_RES_PASS, {{"lists.example.org", AAR_DMARC},
+	    {"relay.example.biz", "relay.example.biz; dmarc=fail "
+	    "header.from=example.com"}},
+	    {DM_REJ("example.com")}, POLICY_ACCEPT, "example.com",
+	    "lists.example.org", "trusted_forwarder", 1},
+	{"arc: untrusted i=2 claiming dmarc=pass above nothing trusted",
+	    TRUST, ARC_RES_PASS, {{"relay.example.biz", "x; none"},
+	    {"relay2.example.biz", "relay2.example.biz; dmarc=pass "
+	    "header.from=example.com"}},
+	    {DM_REJ("example.com")}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0},
+	{"arc: the newest trusted instance speaks", TRUST, ARC_RES_PASS,
+	    {{"lists.example.org", AAR_DMARC}, {"fwd.example.net",
+	    "fwd.example.net; dkim=pass header.d=example.com"}},
+	    {DM_REJ("example.com")}, POLICY_ACCEPT, "example.com",
+	    "fwd.example.net", "mailing_list", 1},
+	{"arc: the sealer list is dname-normalised",
+	    "arc = { trusted_sealers = [ \"Lists.EXAMPLE.org.\" ]; };",
+	    ARC_RES_PASS, {{"lists.example.org", AAR_DMARC}},
+	    {DM_REJ("example.com")}, POLICY_ACCEPT, "example.com",
+	    "lists.example.org", "trusted_forwarder", 1},
+	{"arc: p=quarantine overridden: not held", TRUST, ARC_RES_PASS,
+	    {{"lists.example.org", AAR_DMARC}},
+	    {{"example.com", DMARC_POLICY_QUARANTINE, DMARC_RES_FAIL,
+	    "example.com", 0, 0}}, POLICY_ACCEPT, "example.com",
+	    "lists.example.org", "trusted_forwarder", 1},
+	{"arc: p=none needs no override", TRUST, ARC_RES_PASS,
+	    {{"lists.example.org", AAR_DMARC}},
+	    {{"example.com", DMARC_POLICY_NONE, DMARC_RES_FAIL,
+	    "example.com", 0, 0}}, POLICY_ACCEPT, "example.com", NULL, NULL,
+	    0},
+	{"arc: a failure that may be temporary is not overridden",
+	    TRUST " policy = { on_temperror = \"tempfail\"; };", ARC_RES_PASS,
+	    {{"lists.example.org", AAR_DMARC}},
+	    {{"example.com", DMARC_POLICY_REJECT, DMARC_RES_FAIL,
+	    "example.com", 0, 1}}, POLICY_TEMPFAIL, "example.com", NULL, NULL,
+	    0},
+	{"arc: two authors, one vouched for: the other acted on", TRUST,
+	    ARC_RES_PASS, {{"lists.example.org", AAR_DMARC}},
+	    {DM_REJ("example.com"), {"example.net", DMARC_POLICY_QUARANTINE,
+	    DMARC_RES_FAIL, "example.net", 0, 0}}, POLICY_QUARANTINE,
+	    "example.net", "lists.example.org", "trusted_forwarder", 1},
+	{"arc: two authors, both vouched for: accepted", TRUST,
+	    ARC_RES_PASS, {{"lists.example.org", "lists.example.org; "
+	    "dmarc=pass header.from=example.com; dmarc=pass "
+	    "header.from=example.net"}},
+	    {DM_REJ("example.com"), DM_REJ("example.net")}, POLICY_ACCEPT,
+	    "example.com", "lists.example.org", "trusted_forwarder", 2},
+	{"arc: report-only still records the override", TRUST " " REPORT,
+	    ARC_RES_PASS, {{"lists.example.org", AAR_DMARC}},
+	    {DM_REJ("example.com")}, POLICY_ACCEPT, "example.com",
+	    "lists.example.org", "trusted_forwarder", 1},
+};
+
+static void
+run_arc(const struct acase *c)
+{
+	struct settings *cfg = conf(c->conf);
+	struct arena *a = arena_new();
+	struct arc_result *chain = arena_alloc(a, sizeof(*chain));
+	struct results rs;
+	struct policy_input in;
+	struct policy_decision d;
+	struct result *r;
+
+	if (!ok(cfg != NULL, "%s: config", c->name)) {
+		arena_free(&a);
+		return;
+	}
+	memset(chain, 0, sizeof(*chain));
+	results_init(&rs, a);
+	for (size_t i = 0; i < 2 && c->dmarc[i].from != NULL; i++) {
+		struct dmarc_outcome *o = arena_alloc(a, sizeof(*o));
+
+		memset(o, 0, sizeof(*o));
+		o->result = c->dmarc[i].res;
+		o->policy = o->disposition = c->dmarc[i].dis;
+		o->temp_aligned = c->dmarc[i].temp;
+		o->record.adkim_strict = o->record.aspf_strict =
+		    c->dmarc[i].strict;
+		str_copy(o->policy_domain, c->dmarc[i].from,
+		    sizeof(o->policy_domain));
+		str_copy(o->org_domain, c->dmarc[i].org, sizeof(o->org_domain));
+		r = results_add(&rs, "dmarc", dmarc_res_name(o->result), NULL);
+		results_prop(&rs, r, "header", "from", c->dmarc[i].from, NULL);
+		r->dmarc = o;
+	}
+	chain->result = c->chain;
+	for (size_t i = 0; i < 3 && c->seals[i].d != NULL; i++) {
+		chain->n = (unsigned)i + 1;
+		chain->inst[i].i = (unsigned)i + 1;
+		chain->inst[i].cv = i ? ARC_RES_PASS : ARC_RES_NONE;
+		str_copy(chain->inst[i].seal_domain, c->seals[i].d,
+		    sizeof(chain->inst[i].seal_domain));
+		chain->inst[i].aar = c->seals[i].aar;
+	}
+	r = results_add(&rs, "arc", arc_res_name(c->chain), NULL);
+	r->arc = chain;
+	in.results = &rs;
+	in.skipped = in.oversize = NULL;
+	policy_decide(&in, cfg, a, &d);
+	is_str(policy_action_name(d.action), policy_action_name(c->action),
+	    "%s: action", c->name);
+	is_str(d.acted_on ? results_prop_value(d.acted_on, "header", "from") :
+	    NULL, c->acted_on, "%s: acted on", c->name);
+	is_int(d.noverrides, c->noverrides, "%s: overrides", c->name);
+	is_str(d.noverrides ? d.overrides[0].sealer : NULL, c->sealer,
+	    "%s: sealer", c->name);
+	is_str(d.noverrides ? d.overrides[0].reason : NULL, c->why,
+	    "%s: PolicyOverride", c->name);
+	if (d.noverrides > 0) {
+		ok(policy_overridden(&d, d.overrides[0].dmarc) ==
+		    &d.overrides[0], "%s: policy_overridden finds it", c->name);
+		if (c->action == POLICY_ACCEPT && c->noverrides ==
+		    results_count(&rs, "dmarc"))
+			ok(d.reason != NULL && strstr(d.reason, "overridden by "
+			    "ARC (trusted sealer ") != NULL && d.smtp_rcode ==
+			    NULL, "%s: reason \"%s\"", c->name,
+			    d.reason ? d.reason : "(null)");
+	}
+	arena_free(&a);
+	settings_unref(&cfg);
+}
+
 int
 main(void)
 {
+	for (size_t i = 0; i < sizeof(acases) / sizeof(acases[0]); i++)
+		run_arc(&acases[i]);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run(&cases[i]);
 	is_str(policy_action_name(POLICY_ACCEPT), "accept", "name: accept");

@@ -5,8 +5,15 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "arc.h"
 #include "authres.h"
 #include "dkim.h"
 #include "dmarc.h"
@@ -822,6 +829,314 @@ out:
 	settings_unref(&cfg);
 }
 
+/* ---- ARC: a list seals, our MX verifies and overrides ------------------ */
+
+static char arc_dir[] = "/tmp/test-session-arc-XXXXXX";
+static char arc_key[300];
+
+/* arc_keys - one RSA key in arc_dir, published for lists.example.org and
+ * mx.test.example at selector sel */
+static int
+arc_keys(void)
+{
+	unsigned char der[2048], *p = der;
+	char b[4096], rec[4200];
+	EVP_PKEY *pk;
+	FILE *f;
+	int l;
+
+	if (mkdtemp(arc_dir) == NULL ||
+	    (pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)) == NULL)
+		return -1;
+	snprintf(arc_key, sizeof(arc_key), "%s/arc.pem", arc_dir);
+	if ((f = fopen(arc_key, "w")) == NULL)
+		return -1;
+	PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	l = i2d_PUBKEY(pk, &p);
+	EVP_PKEY_free(pk);
+	if (l <= 0)
+		return -1;
+	EVP_EncodeBlock((unsigned char *)b, der, l);
+	snprintf(rec, sizeof(rec), "v=DKIM1; k=rsa; p=%s", b);
+	dns_table_add_text(env.dns, "sel._domainkey.lists.example.org",
+	    DNS_T_TXT, rec);
+	dns_table_add_text(env.dns, "sel._domainkey.mx.test.example",
+	    DNS_T_TXT, rec);
+	return 0;
+}
+
+/* a message as the MTA hands it: fields (name, value with its leading
+ * space, folds kept) and a body */
+struct amsg {
+	char *name[24], *value[24];
+	size_t n;
+	char body[256];
+};
+
+static void
+amsg_add(struct amsg *m, const char *name, const char *value)
+{
+	m->name[m->n] = strdup(name);
+	m->value[m->n] = strdup(value);
+	m->n++;
+}
+
+/* amsg_top - "Name: value" fields of a verdict's ARC set, in order, put
+ * above everything else (as the milter inserts them) */
+static void
+amsg_top(struct amsg *m, const char *const *fields, size_t nf)
+{
+	memmove(&m->name[nf], &m->name[0], m->n * sizeof(m->name[0]));
+	memmove(&m->value[nf], &m->value[0], m->n * sizeof(m->value[0]));
+	for (size_t i = 0; i < nf; i++) {
+		const char *c = strchr(fields[i], ':');
+
+		m->name[i] = strndup(fields[i], (size_t)(c - fields[i]));
+		m->value[i] = strdup(c + 1);
+	}
+	m->n += nf;
+}
+
+static void
+amsg_free(struct amsg *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->name[i]);
+		free(m->value[i]);
+	}
+	m->n = 0;
+}
+
+/* arc_run - one message through a session; the verdict stays valid
+ * until *sp is freed */
+static const struct session_verdict *
+arc_run(struct session **sp, const char *conftext, const char *ip,
+    const char *mailfrom, const struct amsg *m)
+{
+	struct settings *cfg = conf(conftext);
+	const struct session_verdict *v;
+	struct session *s;
+
+	if (cfg == NULL)
+		return NULL;
+	s = session_new(&env, cfg);
+	settings_unref(&cfg);
+	session_connect(s, "client.example", ip);
+	session_helo(s, "mail.example.net");
+	session_mail_from(s, mailfrom);
+	session_rcpt(s, "<rcpt@test.example>");
+	for (size_t i = 0; i < m->n; i++)
+		session_header(s, m->name[i], m->value[i]);
+	session_eoh(s);
+	session_body(s, (const unsigned char *)m->body, strlen(m->body));
+	v = session_eom(s);
+	*sp = s;
+	return v;
+}
+
+static int
+has(const char *hay, const char *needle)
+{
+	char *u = hay ? unfold(hay) : NULL;
+	int r = u != NULL && strstr(u, needle) != NULL;
+
+	if (!r)
+		printf("# \"%s\" not in \"%s\"\n", needle, u ? u : "(null)");
+	free(u);
+	return r;
+}
+
+#define LIST_CONF "authserv_id = \"lists.example.org\";\n" \
+	"spf = { helo = false; };\n" \
+	"arc = { seal = { domain = \"lists.example.org\"; " \
+	"selector = \"sel\"; key_file = \"%s\"; }; };\n"
+#define MX_CONF(extra) "authserv_id = \"mx.test.example\";\n" \
+	"spf = { helo = false; };\n" extra
+
+/* test_arc_start - the key of arc.seal is read when the environment is
+ * made: a missing one is a start error naming the file */
+static void
+test_arc_start(const char *listconf)
+{
+	char err[512] = "";
+	struct settings *cfg = conf("dns = { nameservers = [ \"127.0.0.1\" ]; };"
+	    "arc = { seal = { domain = \"example.net\"; selector = \"s\"; "
+	    "key_file = \"/nonexistent/arc-key.pem\"; }; };");
+	struct session_env *e;
+
+	e = cfg ? session_env_open(cfg, err, sizeof(err)) : NULL;
+	ok(cfg != NULL && e == NULL && strstr(err, "/nonexistent/arc-key.pem") &&
+	    strstr(err, "No such file"), "arc: a missing key stops the start: %s",
+	    err);
+	session_env_close(&e);
+	settings_unref(&cfg);
+	cfg = conf(listconf);
+	e = cfg ? session_env_open(cfg, err, sizeof(err)) : NULL;
+	ok(e != NULL && e->arc != NULL, "arc: a readable key starts (%s)",
+	    e ? "" : err);
+	session_env_close(&e);
+	settings_unref(&cfg);
+	cfg = conf("arc = { enable = false; };");
+	e = cfg ? session_env_open(cfg, err, sizeof(err)) : NULL;
+	ok(e != NULL && e->arc == NULL, "arc: no verifier when off at start");
+	session_env_close(&e);
+	settings_unref(&cfg);
+}
+
+static void
+test_arc(void)
+{
+	char listconf[512], err[512], *seal[3];
+	struct amsg list = {0}, mx = {0};
+	const struct session_verdict *v;
+	const struct result *r;
+	struct session *s;
+	const char *mxc = MX_CONF("arc = { trusted_sealers = "
+	    "[ \"lists.example.org\" ]; };");
+	struct settings *cfg;
+
+	env.arc = arc_verifier_new(env.dns, &(struct arc_opts){1024}, err,
+	    sizeof(err));
+	if (!ok(env.arc != NULL && arc_keys() == 0, "arc: verifier and key"))
+		return;
+	/* no ARC header: arc=none with the client, nothing else */
+	amsg_add(&mx, "From", " user@example.org");
+	strcpy(mx.body, "hello\r\n");
+	v = arc_run(&s, MX_CONF(""), "192.0.2.10", "<user@example.org>", &mx);
+	ok(v != NULL && has(v->authres, "; arc=none smtp.remote-ip=192.0.2.10"),
+	    "arc: none, with smtp.remote-ip");
+	ok(v != NULL && v->arc_set[0] == NULL && v->seal_note == NULL,
+	    "arc: no seal without arc.seal");
+	ok(strstr(session_log_line(s, 1), " arc=none") != NULL,
+	    "arc: the log line says arc=none");
+	session_free(&s);
+	v = arc_run(&s, MX_CONF("arc = { enable = false; };"), "192.0.2.10",
+	    "<user@example.org>", &mx);
+	ok(v != NULL && strstr(v->authres, "\tarc=") == NULL &&
+	    results_next(v->results, NULL, "arc") == NULL,
+	    "arc: arc.enable = false, no arc result");
+	session_free(&s);
+	amsg_free(&mx);
+
+	/* the list: the author's message, subject and footer changed, as
+	 * it arrived from the author's server (dmarc=pass), sealed */
+	snprintf(listconf, sizeof(listconf), LIST_CONF, arc_key);
+	cfg = conf(listconf);
+	ok(session_env_reload(&env, cfg, err, sizeof(err)) == 0,
+	    "arc: the list's key loads (%s)", err);
+	settings_unref(&cfg);
+	amsg_add(&list, "From", " Author <user@example.com>");
+	amsg_add(&list, "To", " list@lists.example.org");
+	amsg_add(&list, "Subject", " [list] hello");
+	amsg_add(&list, "Date", " Mon, 23 Nov 2026 12:00:00 +0000");
+	amsg_add(&list, "Message-ID", " <arc-1@example.com>");
+	amsg_add(&list, "List-Id", " <list.lists.example.org>");
+	strcpy(list.body, "hello\r\n-- \r\nthe list footer\r\n");
+	v = arc_run(&s, listconf, "192.0.2.20", "<user@example.com>", &list);
+	if (!ok(v != NULL && v->action == SESSION_ACCEPT && v->arc_set[0] &&
+	    v->arc_set[1] && v->arc_set[2], "arc: the list seals (%s)",
+	    v && v->seal_note ? v->seal_note : ""))
+		return;
+	ok(strncmp(v->arc_set[0], "ARC-Seal: ", 10) == 0 &&
+	    has(v->arc_set[0], " i=1;") &&
+	    strncmp(v->arc_set[1], "ARC-Message-Signature: ", 23) == 0 &&
+	    has(v->arc_set[1], " i=1;") &&
+	    strncmp(v->arc_set[2], "ARC-Authentication-Results: i=1; "
+	    "lists.example.org;", 51) == 0, "arc: the set, AS first");
+	ok(has(v->arc_set[0], "cv=none") && has(v->arc_set[0],
+	    "d=lists.example.org"), "arc: cv=none, d= the list");
+	ok(has(v->arc_set[2], "dmarc=pass (p=reject dis=none) "
+	    "header.from=example.com; arc=none smtp.remote-ip=192.0.2.20"),
+	    "arc: the AAR is our header's payload");
+	ok(strchr(v->arc_set[0], '\r') == NULL, "arc: LF folds for libmilter");
+	ok(strstr(session_log_line(s, 1), " arc_seal=yes") != NULL,
+	    "arc: the log line says sealed");
+	for (int i = 0; i < 3; i++)
+		seal[i] = strdup(v->arc_set[i]);
+	session_free(&s);
+	amsg_top(&list, (const char *const *)seal, 3);
+	for (int i = 0; i < 3; i++)
+		free(seal[i]);
+	cfg = conf(MX_CONF(""));
+	ok(session_env_reload(&env, cfg, err, sizeof(err)) == 0,
+	    "arc: no arc.seal, no key (%s)", err);
+	settings_unref(&cfg);
+
+	/* our MX: from the list's server, DMARC fails (p=reject) */
+	v = arc_run(&s, mxc, "198.51.100.7", "<list-bounces@lists.example.org>",
+	    &list);
+	ok(v != NULL && v->action == SESSION_ACCEPT && v->smtp_rcode == NULL,
+	    "arc: trusted list: delivered");
+	ok(v != NULL && has(v->authres, "dmarc=fail (p=reject dis=none; arc "
+	    "override by lists.example.org) header.from=example.com; arc=pass "
+	    "(i=1 by lists.example.org) smtp.remote-ip=198.51.100.7"),
+	    "arc: the header says dmarc=fail, the override, arc=pass");
+	r = v ? results_next(v->results, NULL, "dmarc") : NULL;
+	ok(r != NULL && r->policy_override != NULL && strcmp(r->policy_override,
+	    "trusted_forwarder") == 0 && strcmp(r->arc_override_by,
+	    "lists.example.org") == 0, "arc: PolicyOverride kept on the result");
+	ok(strstr(session_log_line(s, 1), " dmarc=fail policy=reject dis=none "
+	    "dmarc_discovery=") != NULL && strstr(session_log_line(s, 1),
+	    " arc=pass arc_override=lists.example.org "
+	    "policy_override=trusted_forwarder") != NULL,
+	    "arc: the log line: %s", session_log_line(s, 1));
+	session_free(&s);
+	v = arc_run(&s, MX_CONF(""), "198.51.100.7",
+	    "<list-bounces@lists.example.org>", &list);
+	ok(v != NULL && v->action == SESSION_REJECT &&
+	    has(v->authres, "dmarc=fail (p=reject dis=reject)") &&
+	    has(v->authres, "arc=pass"), "arc: list not trusted: rejected");
+	ok(strstr(session_log_line(s, 1), "arc_override") == NULL,
+	    "arc: no override in the log");
+	session_free(&s);
+	/* the AAR altered after sealing: the seal breaks */
+	free(list.value[2]);
+	list.value[2] = strdup(" i=1; lists.example.org; dmarc=pass "
+	    "header.from=example.com");
+	v = arc_run(&s, mxc, "198.51.100.7", "<list-bounces@lists.example.org>",
+	    &list);
+	ok(v != NULL && v->action == SESSION_REJECT &&
+	    has(v->authres, "arc=fail (") && has(v->authres,
+	    "dmarc=fail (p=reject dis=reject)"),
+	    "arc: altered AAR: arc=fail, rejected");
+	session_free(&s);
+	amsg_free(&list);
+
+	/* a bad key at a reload keeps the old one */
+	cfg = conf(listconf);
+	ok(session_env_reload(&env, cfg, err, sizeof(err)) == 0, "arc: key");
+	settings_unref(&cfg);
+	cfg = conf("arc = { seal = { domain = \"lists.example.org\"; selector "
+	    "= \"sel\"; key_file = \"/nonexistent/arc.pem\"; }; };");
+	ok(session_env_reload(&env, cfg, err, sizeof(err)) == -1 &&
+	    strstr(err, "ARC sealing key kept") != NULL &&
+	    strstr(err, arc_key) != NULL &&
+	    strstr(err, "/nonexistent/arc.pem") != NULL,
+	    "arc: a bad key at reload keeps the old one: %s", err);
+	settings_unref(&cfg);
+	amsg_add(&mx, "From", " user@example.org");
+	strcpy(mx.body, "hello\r\n");
+	v = arc_run(&s, listconf, "192.0.2.10", "<user@example.org>", &mx);
+	ok(v != NULL && v->arc_set[0] != NULL, "arc: still sealing");
+	session_free(&s);
+	/* a rejected message is not sealed */
+	free(mx.value[0]);
+	mx.value[0] = strdup(" user@example.com");
+	v = arc_run(&s, listconf, "192.0.2.99", "<user@example.org>", &mx);
+	ok(v != NULL && v->action == SESSION_REJECT && v->arc_set[0] == NULL,
+	    "arc: rejected, not sealed");
+	session_free(&s);
+	amsg_free(&mx);
+	cfg = conf(MX_CONF(""));
+	session_env_reload(&env, cfg, err, sizeof(err));
+	settings_unref(&cfg);
+	test_arc_start(listconf);
+	unlink(arc_key);
+	rmdir(arc_dir);
+	arc_verifier_free(&env.arc);
+}
+
 int
 main(void)
 {
@@ -869,6 +1184,7 @@ main(void)
 	test_signed();
 	test_env_stats();
 	test_treewalk();
+	test_arc();
 	dmarc_checker_free(&env.dmarc);
 	dkv_verifier_free(&env.dkim);
 	spf_checker_free(&env.spf);

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "arc.h"
+#include "authres.h"
 #include "dmarc.h"
 #include "dname.h"
 #include "policy.h"
@@ -36,19 +38,135 @@ dmarc_rank(const struct dmarc_outcome *o)
 	return o->result == DMARC_RES_PASS ? 2 : 1;
 }
 
+const struct policy_override *
+policy_overridden(const struct policy_decision *d, const struct result *r)
+{
+	for (size_t i = 0; i < d->noverrides; i++)
+		if (d->overrides[i].dmarc == r)
+			return &d->overrides[i];
+	return NULL;
+}
+
 /* acted_on - the evaluated author domain the action follows: the highest
- * rank, the first of equals; NULL when none was evaluated */
+ * rank, the first of equals, overridden ones left out; NULL when none */
 static const struct result *
-acted_on(const struct results *rs)
+acted_on(const struct results *rs, const struct policy_decision *d)
 {
 	const struct result *pick = NULL;
 
 	for (const struct result *r = results_next(rs, NULL, "dmarc");
 	    r != NULL; r = results_next(rs, r, "dmarc"))
-		if (r->dmarc != NULL && (pick == NULL ||
+		if (r->dmarc != NULL && policy_overridden(d, r) == NULL &&
+		    (pick == NULL ||
 		    dmarc_rank(r->dmarc) > dmarc_rank(pick->dmarc)))
 			pick = r;
 	return pick;
+}
+
+/* trusted_sealer - whether d= is on arc.trusted_sealers (both are
+ * dname_norm'd: the list by settings, d= by lib/arc) */
+static int
+trusted_sealer(const struct settings *cfg, const char *d)
+{
+	for (size_t i = 0; i < cfg->arc_ntrusted_sealers; i++)
+		if (dname_equal(d, cfg->arc_trusted_sealers[i]))
+			return 1;
+	return 0;
+}
+
+/* aligned - an identifier's domain aligned with the author domain as its
+ * DMARC record asks (RFC 7489 3.1): strict, the same name; relaxed, under
+ * the author's organizational domain (the author domain itself when the
+ * evaluation did not determine one: no DNS here) */
+static int
+aligned(const char *id, const struct dmarc_outcome *o, const char *author,
+    int strict)
+{
+	if (id == NULL || *id == '\0')
+		return 0;
+	if (strict)
+		return dname_equal(id, author);
+	return dname_under(id, o->org_domain[0] ? o->org_domain : author);
+}
+
+/* aar_vouches - what one ARC-Authentication-Results says of the author
+ * domain: 2 a dmarc=pass for it, 1 an aligned dkim or spf pass, 0 nothing
+ * (or a payload that does not parse) */
+static int
+aar_vouches(const char *aar, const struct dmarc_outcome *o,
+    const char *author)
+{
+	struct authres *ar;
+	char err[128];
+	int best = 0;
+
+	if (aar == NULL || (ar = authres_parse(aar, err, sizeof(err))) == NULL)
+		return 0;
+	for (size_t i = 0; i < ar->nresults; i++) {
+		const struct authres_result *r = &ar->results[i];
+
+		if (strcmp(r->result, "pass") != 0)
+			continue;
+		for (size_t j = 0; j < r->nprops; j++) {
+			const struct authres_prop *p = &r->props[j];
+			const char *at;
+
+			if (strcmp(r->method, "dmarc") == 0 &&
+			    strcmp(p->ptype, "header") == 0 &&
+			    strcmp(p->property, "from") == 0 &&
+			    dname_equal(p->value, author))
+				best = 2;
+			else if (strcmp(r->method, "dkim") == 0 &&
+			    strcmp(p->ptype, "header") == 0 &&
+			    strcmp(p->property, "d") == 0 &&
+			    aligned(p->value, o, author, o->record.adkim_strict) &&
+			    best < 1)
+				best = 1;
+			else if (strcmp(r->method, "spf") == 0 &&
+			    strcmp(p->ptype, "smtp") == 0 &&
+			    strcmp(p->property, "mailfrom") == 0 &&
+			    (at = strrchr(p->value, '@')) != NULL &&
+			    aligned(at + 1, o, author, o->record.aspf_strict) &&
+			    best < 1)
+				best = 1;
+		}
+	}
+	authres_free(&ar);
+	return best;
+}
+
+/* arc_override - whether a trusted sealer overrides this DMARC failure:
+ * the chain passed, and the newest instance sealed by a trusted sealer
+ * whose ARC-Authentication-Results vouches for the author domain */
+static int
+arc_override(const struct results *rs, const struct result *r,
+    const struct settings *cfg, struct policy_override *ov)
+{
+	const struct dmarc_outcome *d = r->dmarc;
+	const char *author = results_prop_value(r, "header", "from");
+	const struct result *a = results_next(rs, NULL, "arc");
+	const struct arc_result *chain = a != NULL ? a->arc : NULL;
+
+	if (chain == NULL || chain->result != ARC_RES_PASS || author == NULL ||
+	    cfg->arc_ntrusted_sealers == 0 || d->result != DMARC_RES_FAIL ||
+	    temp_relevant(d) || (d->disposition != DMARC_POLICY_REJECT &&
+	    d->disposition != DMARC_POLICY_QUARANTINE))
+		return 0;
+	for (unsigned i = chain->n; i > 0 && i <= ARC_MAX_INSTANCES; i--) {
+		const struct arc_instance *in = &chain->inst[i - 1];
+		int v;
+
+		if (!trusted_sealer(cfg, in->seal_domain))
+			continue;
+		v = aar_vouches(in->aar, d, author);
+		if (v == 0)
+			continue;
+		ov->dmarc = r;
+		ov->sealer = in->seal_domain;
+		ov->reason = v == 2 ? "trusted_forwarder" : "mailing_list";
+		return 1;
+	}
+	return 0;
 }
 
 /* from_error - the result saying the From names no usable author, or NULL */
@@ -145,6 +263,38 @@ decide_dmarc(const struct result *r, const struct settings *cfg,
 	}
 }
 
+/* pick_dmarc - the author domain acted on, after the overrides, and
+ * its action */
+static void
+pick_dmarc(const struct results *rs, const struct settings *cfg,
+    struct arena *a, struct policy_decision *out)
+{
+	size_t ndmarc = results_count(rs, "dmarc");
+	struct policy_override ov;
+	const struct result *r;
+
+	while ((r = acted_on(rs, out)) != NULL && r->dmarc != NULL &&
+	    arc_override(rs, r, cfg, &ov)) {
+		if (out->overrides == NULL)
+			out->overrides = arena_alloc(a, ndmarc *
+			    sizeof(*out->overrides));
+		out->overrides[out->noverrides++] = ov;
+	}
+	if (r == NULL && out->noverrides > 0) {
+		/* every failure was overridden: the first one stays the
+		 * one the log line names; the message is accepted */
+		out->acted_on = out->overrides[0].dmarc;
+		out->reason = arena_printf(a, "DMARC policy %s overridden by "
+		    "ARC (trusted sealer %s)",
+		    dmarc_policy_name(out->acted_on->dmarc->disposition),
+		    out->overrides[0].sealer);
+		return;
+	}
+	out->acted_on = r;
+	if (r != NULL)
+		decide_dmarc(r, cfg, a, out);
+}
+
 void
 policy_decide(const struct policy_input *in, const struct settings *cfg,
     struct arena *a, struct policy_decision *out)
@@ -180,9 +330,7 @@ policy_decide(const struct policy_input *in, const struct settings *cfg,
 		decide_from(from, cfg, a, out);
 		return;
 	}
-	out->acted_on = acted_on(in->results);
-	if (out->acted_on != NULL)
-		decide_dmarc(out->acted_on, cfg, a, out);
+	pick_dmarc(in->results, cfg, a, out);
 }
 
 const char *

@@ -19,7 +19,16 @@
  *     the outcome tempfails when policy.on_temperror asks (enforce mode),
  *     p=reject rejects unless the domain is under policy.never_reject,
  *     p=quarantine holds the message when policy.quarantine is hold; in
- *     report-only mode everything is accepted.
+ *     report-only mode everything is accepted;
+ *   - except that a final DMARC failure under p=reject or p=quarantine is
+ *     overridden (RFC 8617 7.2, RFC 7489 PolicyOverride) when the ARC
+ *     chain passed (the arc result of the list) and an instance sealed
+ *     by one of arc.trusted_sealers (its ARC-Seal d=) recorded in its
+ *     ARC-Authentication-Results, for the same author domain, a
+ *     dmarc=pass header.from= ("trusted_forwarder") or an aligned
+ *     dkim=pass header.d= or spf=pass smtp.mailfrom= ("mailing_list");
+ *     the newest such instance speaks. The next strictest author domain
+ *     is then acted on; an untrusted sealer never overrides anything.
  */
 #ifndef AM_POLICY_H
 #define AM_POLICY_H
@@ -54,7 +63,22 @@ struct policy_decision {
 	/* the DMARC result (one author domain's) the action follows, or NULL
 	 * when no author domain was evaluated */
 	const struct result *acted_on;
+	/* the DMARC failures a trusted ARC sealer overrode (allocated from
+	 * the arena), in the order they were found */
+	struct policy_override *overrides;
+	size_t noverrides;
 };
+
+struct policy_override {
+	const struct result *dmarc; /* the overridden dmarc= result */
+	const char *sealer;         /* the trusted ARC-Seal d= */
+	const char *reason;         /* RFC 7489 PolicyOverride:
+				     * "trusted_forwarder" or "mailing_list" */
+};
+
+/* policy_overridden - the override of a dmarc= result, or NULL */
+const struct policy_override *policy_overridden(
+    const struct policy_decision *d, const struct result *r);
 
 /* policy_decide - the decision for one message; strings are the input's,
  * static, or allocated from a (which must outlive out) */

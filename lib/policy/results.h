@@ -26,6 +26,7 @@ struct arena;
 struct spf_outcome;
 struct dkv_result;
 struct dmarc_outcome;
+struct arc_result;
 
 #define RESULTS_MAX_PROPS 8
 
@@ -48,9 +49,19 @@ struct result {
 	const struct dmarc_outcome *dmarc;  /* dmarc: one author domain's
 					     * evaluation, its domain in
 					     * header.from */
+	const struct arc_result *arc;       /* arc: the chain's validation
+					     * (NULL: arc=none, no ARC
+					     * header field at all) */
 	/* dmarc: why no author domain could be evaluated (MAILADDR_OK for
 	 * every other result); the reason says it in words */
 	enum mailaddr_status from_error;
+	/* dmarc: a failure whose policy a trusted ARC sealer overrode (set by
+	 * the session from the policy decision): the sealer (ARC-Seal d=)
+	 * and RFC 7489's PolicyOverride for aggregate reports,
+	 * "trusted_forwarder" (the sealer saw DMARC pass) or "mailing_list"
+	 * (it saw an aligned DKIM or SPF pass); NULL: not overridden */
+	const char *arc_override_by;
+	const char *policy_override;
 };
 
 struct results {

@@ -7,9 +7,12 @@
  * spf= and spf_helo= (the results with smtp.mailfrom and smtp.helo),
  * dkim= (result:header.d per signature, or none), dmarc_authors=
  * (result:header.from per author domain), and dmarc=, policy=, dis= and
- * dmarc_discovery= (treewalk or psl) of the result policy acted on; header_from= and acted_on= come from
- * the author domains the session found, skipped=, reason= and action=
- * from the verdict.
+ * dmarc_discovery= (treewalk or psl) of the result policy acted on (dis=none
+ * when a trusted ARC sealer overrode it), arc= (the chain's result) and
+ * arc_override= and policy_override= (the sealer and RFC 7489's
+ * PolicyOverride of the first override); header_from= and acted_on= come
+ * from the author domains the session found, skipped=, reason=, arc_seal=
+ * (sealed, or why not when arc.seal is set) and action= from the verdict.
  */
 #include "config.h"
 
@@ -81,7 +84,7 @@ session_log_line(struct session *s, double ms)
 {
 	const struct session_verdict *v = &s->verdict;
 	const struct results *rs = &s->results;
-	const struct result *acted = s->decision.acted_on;
+	const struct result *acted = s->decision.acted_on, *arc;
 	const char *spf_mf, *spf_helo, *from_domain;
 	struct arena *a = s->arena;
 	struct dynbuf b;
@@ -142,8 +145,19 @@ session_log_line(struct session *s, double ms)
 	if (acted != NULL)
 		dynbuf_printf(&b, " dmarc=%s policy=%s dis=%s dmarc_discovery=%s",
 		    acted->result, dmarc_policy_name(acted->dmarc->policy),
+		    acted->arc_override_by != NULL ? "none" :
 		    dmarc_policy_name(acted->dmarc->disposition),
 		    dmarc_discovery_name(acted->dmarc->discovery));
+	if ((arc = results_next(rs, NULL, "arc")) != NULL)
+		dynbuf_printf(&b, " arc=%s", arc->result);
+	if (s->decision.noverrides > 0)
+		dynbuf_printf(&b, " arc_override=%s policy_override=%s",
+		    value(a, s->decision.overrides[0].sealer),
+		    s->decision.overrides[0].reason);
+	if (v->arc_set[0] != NULL)
+		dynbuf_puts(&b, " arc_seal=yes");
+	else if (v->seal_note != NULL)
+		dynbuf_printf(&b, " arc_seal=%s", value(a, v->seal_note));
 	if (v->reason)
 		dynbuf_printf(&b, " reason=%s", value(a, v->reason));
 	dynbuf_printf(&b, " ar_removed=%zu action=%s ms=%.1f", v->nar_delete,

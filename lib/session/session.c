@@ -18,6 +18,7 @@
 
 #include "authres.h"
 #include "cidr.h"
+#include "dmarc.h"
 #include "deadline.h"
 #include "mailaddr.h"
 #include "session_impl.h"
@@ -52,12 +53,14 @@ static struct stats_metric eval_us = STATS_HISTOGRAM(
     eval_bounds, sizeof(eval_bounds) / sizeof(eval_bounds[0]));
 
 /* the methods, in the order their results go into the header: DMARC
- * reads what SPF and DKIM found. A new method is a module of its own, a
- * struct session_method (session_impl.h) and one line here. */
+ * reads what SPF and DKIM found; ARC's chain is for policy (the trusted
+ * sealers' override) and comes last. A new method is a module of its
+ * own, a struct session_method (session_impl.h) and one line here. */
 static const struct session_method *const methods[] = {
 	&session_method_spf,
 	&session_method_dkim,
 	&session_method_dmarc,
+	&session_method_arc,
 };
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 _Static_assert(NMETHODS <= SESSION_MAX_METHODS, "SESSION_MAX_METHODS");
@@ -80,6 +83,34 @@ elapsed_us(const struct timespec *t0, const struct timespec *t1)
 	    (t1->tv_nsec - t0->tv_nsec) / 1000;
 
 	return us > 0 ? (uint64_t)us : 0;
+}
+
+void *
+session_method_state(struct session *s, const struct session_method *m)
+{
+	for (size_t i = 0; i < NMETHODS; i++)
+		if (methods[i] == m)
+			return s->state[i];
+	return NULL;
+}
+
+/* note_overrides - the DMARC failures a trusted ARC sealer overrode, as
+ * the header and aggregate reports show them: "p=reject dis=none; arc
+ * override by lists.example.org" and the PolicyOverride reason kept on
+ * the result */
+static void
+note_overrides(struct session *s, const struct policy_decision *d)
+{
+	for (size_t i = 0; i < d->noverrides; i++) {
+		const struct policy_override *o = &d->overrides[i];
+		struct result *r = &s->results.v[o->dmarc - s->results.v];
+
+		r->arc_override_by = o->sealer;
+		r->policy_override = o->reason;
+		r->reason = arena_printf(s->arena, "p=%s%s dis=none; arc "
+		    "override by %s", dmarc_policy_name(r->dmarc->policy),
+		    r->dmarc->testing ? " t=y" : "", o->sealer);
+	}
 }
 
 /* methods_done - free what the methods hold for the message */
@@ -425,6 +456,7 @@ session_eom(struct session *s)
 		}
 	}
 	policy_decide(&in, s->cfg, s->arena, d);
+	note_overrides(s, d);
 	v->action = (enum session_action)d->action;
 	v->smtp_rcode = d->smtp_rcode;
 	v->smtp_xcode = d->smtp_xcode;
@@ -433,8 +465,10 @@ session_eom(struct session *s)
 	v->reason = d->reason;
 	v->skipped = in.skipped;
 	v->results = &s->results;
-	if (in.skipped == NULL && in.oversize == NULL)
+	if (in.skipped == NULL && in.oversize == NULL) {
 		v->authres = session_render_authres(s);
+		session_arc_seal(s, v);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	stats_inc(&messages);
 	stats_inc(&actions[v->action]);

@@ -22,6 +22,8 @@ struct dns_resolver;
 struct spf_checker;
 struct dkv_verifier;
 struct dmarc_checker;
+struct arc_verifier;
+struct session_arc_seal;
 
 /* what the whole process shares; read-only while messages run (the PSL
  * inside dmarc is swapped atomically on reload) */
@@ -30,6 +32,11 @@ struct session_env {
 	struct spf_checker *spf;
 	struct dkv_verifier *dkim;   /* NULL when DKIM was off at start */
 	struct dmarc_checker *dmarc;
+	struct arc_verifier *arc;    /* ARC chains; NULL when arc.enable
+				      * was off at start */
+	/* the ARC sealer of arc.seal (its key read at start and at a
+	 * reload), swapped under its own lock (env.c) */
+	struct session_arc_seal *arc_seal;
 };
 
 /* session_env_open - the resolver and method contexts a config asks for
@@ -45,7 +52,9 @@ void session_env_close(struct session_env **ep);
 void session_env_stats(const struct session_env *env, char *buf, size_t len);
 /* session_env_reload - what a SIGHUP can change in place: with
  * dmarc.discovery = "psl" the public suffix list is read again (the tree
- * walk reads none). 0, or -1 with err (the old list stays) */
+ * walk reads none), and arc.seal's key file (no arc.seal: sealing stops).
+ * 0, or -1 with err saying what was kept (the old list, the old key and
+ * its domain and selector); each part that can change does */
 int session_env_reload(struct session_env *env, const struct settings *cfg,
     char *err, size_t errlen);
 
@@ -71,6 +80,14 @@ struct session_verdict {
 	 * "\n\t" as libmilter wants; NULL when the client was skipped or the
 	 * headers were over the limits */
 	const char *authres;
+	/* the ARC set we add (arc.seal), each "Name: value" without the
+	 * final line end, folded with "\n\t", to insert at the top in this
+	 * order above the Authentication-Results: ARC-Seal,
+	 * ARC-Message-Signature, ARC-Authentication-Results; all NULL when
+	 * we do not seal (no arc.seal, not accepted, RFC 8617 5.1 says not
+	 * to, or an error: seal_note says which) */
+	const char *arc_set[3];
+	const char *seal_note;    /* why no seal when arc.seal is set, or NULL */
 	/* 1-based indices, among the message's Authentication-Results headers,
 	 * of those to delete (ours forged), in ascending order */
 	const unsigned *ar_delete;

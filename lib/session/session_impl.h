@@ -17,6 +17,7 @@
 #include "session.h"
 
 struct arena;
+struct arc_sealer;
 
 /* session_method - one authentication method as the session runs it.
  * Every hook may be NULL. start() runs at the first header of a message
@@ -39,6 +40,7 @@ struct session_method {
 extern const struct session_method session_method_spf;
 extern const struct session_method session_method_dkim;
 extern const struct session_method session_method_dmarc;
+extern const struct session_method session_method_arc;
 
 #define SESSION_MAX_METHODS 8
 
@@ -103,5 +105,24 @@ void session_dmarc_from_error(struct session *s, struct results *rs);
 /* session_render_authres - the Authentication-Results value from the
  * results list, folded with "\n\t" (in the message's arena) */
 const char *session_render_authres(struct session *s);
+
+/* session_method_state - the method's state for the running message, or
+ * NULL */
+void *session_method_state(struct session *s, const struct session_method *m);
+
+/* session_arc_seal - after the decision and the header: the ARC set of
+ * arc.seal into the verdict (arc_set, seal_note), when the message is
+ * accepted (quarantine included) and sealing is on (method_arc.c) */
+void session_arc_seal(struct session *s, struct session_verdict *v);
+
+/* the sealing key of arc.seal, held by a message from its start to its
+ * end so a reload cannot free it under the message (env.c) */
+struct session_arc_key;
+/* session_arc_key_take - a reference to the current key (NULL and *kp
+ * NULL when arc.seal is off) */
+const struct arc_sealer *session_arc_key_take(const struct session_env *env,
+    struct session_arc_key **kp);
+void session_arc_key_drop(const struct session_env *env,
+    struct session_arc_key **kp);
 
 #endif

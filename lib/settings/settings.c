@@ -93,7 +93,7 @@ struct setting {
 
 static setter_fn set_string, set_path, set_socket, set_socket_mode, set_user,
     set_facility, set_level, set_uint, set_bool, set_authserv_id,
-    add_network, add_nameserver, add_zone, add_domain, set_choice;
+    add_network, add_nameserver, add_zone, add_domain, set_choice, set_dname;
 static void clear_networks(struct settings *, const struct setting *);
 static void clear_strvec(struct settings *, const struct setting *);
 static char *host_fqdn(void);
@@ -153,6 +153,27 @@ static const struct setting dmarc_table[] = {
 	  .start_only = FT_INT },
 	{ .name = "psl_file", .kind = K_STRING, .def = PSL_PATH,
 	  .set = set_path, .off = OFF(dmarc_psl_file) },
+	{ .name = NULL },
+};
+
+static const struct setting arc_seal_table[] = {
+	{ .name = "domain", .kind = K_STRING, .def = NULL,
+	  .set = set_dname, .off = OFF(arc_seal_domain) },
+	{ .name = "selector", .kind = K_STRING, .def = NULL,
+	  .set = set_dname, .off = OFF(arc_seal_selector) },
+	{ .name = "key_file", .kind = K_STRING, .def = NULL,
+	  .set = set_path, .off = OFF(arc_seal_key_file) },
+	{ .name = NULL },
+};
+
+static const struct setting arc_table[] = {
+	{ .name = "enable", .kind = K_BOOL, .def = "1", .set = set_bool,
+	  .off = OFF(arc_enable),
+	  .start_only = FT_INT },
+	{ .name = "trusted_sealers", .kind = K_LIST, .def = NULL,
+	  .set = add_domain, .clear = clear_strvec,
+	  .off = OFF(arc_trusted_sealers), .off_n = OFF(arc_ntrusted_sealers) },
+	{ .name = "seal", .kind = K_GROUP, .group = arc_seal_table },
 	{ .name = NULL },
 };
 
@@ -218,6 +239,7 @@ static const struct setting top_table[] = {
 	{ .name = "spf", .kind = K_GROUP, .group = spf_table },
 	{ .name = "dkim", .kind = K_GROUP, .group = dkim_table },
 	{ .name = "dmarc", .kind = K_GROUP, .group = dmarc_table },
+	{ .name = "arc", .kind = K_GROUP, .group = arc_table },
 	{ .name = "policy", .kind = K_GROUP, .group = policy_table },
 	{ .name = NULL },
 };
@@ -665,6 +687,23 @@ add_domain(struct settings *c, const struct setting *st,
 	n = *FIELD(c, st->off_n, size_t);
 	if (dname_norm(field[n - 1], norm, sizeof(norm)) == 0)
 		str_copy(field[n - 1], norm, strlen(field[n - 1]) + 1);
+	return 0;
+}
+
+/* set_dname - one domain name, stored as dname_norm() makes it */
+static int
+set_dname(struct settings *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	char norm[DNAME_BUFSIZE], shown[80];
+
+	if (!domainish(v->s) || dname_norm(v->s, norm, sizeof(norm)) != 0) {
+		snprintf(err, errlen, "\"%s\" is not a domain name",
+		    str_show(v->s, shown, sizeof(shown)));
+		return -1;
+	}
+	free(*FIELD(c, st->off, char *));
+	*FIELD(c, st->off, char *) = xstrdup(norm);
 	return 0;
 }
 
@@ -1253,9 +1292,33 @@ snapshot_free(struct settings *c)
 	strvec_free(&c->dns_transparent_zones, &c->dns_ntransparent);
 	free(c->dns_trust_anchor);
 	free(c->dmarc_psl_file);
+	strvec_free(&c->arc_trusted_sealers, &c->arc_ntrusted_sealers);
+	free(c->arc_seal_domain);
+	free(c->arc_seal_selector);
+	free(c->arc_seal_key_file);
 	strvec_free(&c->policy_never_reject, &c->policy_nnever_reject);
 	free(c->path);
 	free(c);
+}
+
+/* check_arc_seal - arc.seal names a domain, a selector and a key file
+ * together, or nothing */
+static int
+check_arc_seal(const struct settings *c, config_t *cf,
+    const struct loadctx *x)
+{
+	int n = (c->arc_seal_domain != NULL) + (c->arc_seal_selector != NULL) +
+	    (c->arc_seal_key_file != NULL);
+	const config_setting_t *s;
+
+	if (n == 0 || n == 3)
+		return 0;
+	s = config_lookup(cf, "arc.seal");
+	if (s == NULL) /* cannot be: only the file sets them */
+		s = config_root_setting(cf);
+	report(x, s, "arc.", "seal", "seal", "domain, selector and key_file "
+	    "go together (all three, or no arc.seal)");
+	return -1;
 }
 
 /* load_text - parse text (NUL-terminated, bounded by the caller) named
@@ -1290,7 +1353,8 @@ load_text(const char *text, const char *fname, int includes, char *err,
 	c = xcalloc(1, sizeof(*c));
 	c->refcount = 1;
 	c->path = xstrdup(fname);
-	if (load_group(c, config_root_setting(&cf), top_table, "", &x) < 0) {
+	if (load_group(c, config_root_setting(&cf), top_table, "", &x) < 0 ||
+	    check_arc_seal(c, &cf, &x) < 0) {
 		snapshot_free(c);
 		c = NULL;
 	}

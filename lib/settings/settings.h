@@ -58,6 +58,16 @@ struct settings {
 	char *dmarc_psl_file;      /* default PSL_PATH; read only with
 				    * DISCOVERY_PSL */
 
+	/* arc (RFC 8617) */
+	int arc_enable;            /* default 1 */
+	char **arc_trusted_sealers; /* ARC-Seal d= whose chains may override a
+				     * DMARC failure (dname_norm'd) */
+	size_t arc_ntrusted_sealers;
+	/* sealing at our boundary: all three or none (NULL: no sealing) */
+	char *arc_seal_domain;
+	char *arc_seal_selector;
+	char *arc_seal_key_file;   /* PEM private key, read at start and reload */
+
 	/* policy */
 	enum policy_mode { POLICY_ENFORCE = 0, POLICY_REPORT_ONLY } policy_mode;
 	enum policy_quarantine { QUARANTINE_HOLD = 0, QUARANTINE_HEADER } policy_quarantine;
