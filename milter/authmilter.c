@@ -146,7 +146,7 @@ main(int argc, char **argv)
 			    cfg->arc_seal_key_file, err, sizeof(err));
 
 			if (sl == NULL) {
-				fprintf(stderr, "%s: arc.seal: %s\n", cfg->path ?
+				fprintf(stderr, "%s: %s\n", cfg->path ?
 				    cfg->path : DEFAULT_CONFIG, err);
 				settings_unref(&cfg);
 				return EX_CONFIG;

@@ -83,6 +83,22 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                         value becomes TEXT (a header "NAME: TEXT" is added
                         at the top when there is none)
                  A case using the same (s, d) with another key is an error.
+                 ARC (RFC 8617), in the same file order as everything
+                 above (each line acts on the message as the lines before
+                 it left it):
+                   arc: d=DOMAIN s=SELECTOR [key=NAME] [srv-id=ID]
+                        [h=a:b:c] | AAR
+                        a mailing list or forwarder seals the message with
+                        dkimpy's arc_sign (rsa-sha256: dkimpy has no
+                        Ed25519 for ARC): "Authentication-Results: ID; AAR"
+                        (ID default DOMAIN) is put at the top, arc_sign makes
+                        the ARC set from it (its AAR), the set goes on top
+                        and the Authentication-Results is taken away again.
+                        The key is published as for DKIM (publish=no too).
+                   key: d=DOMAIN s=SELECTOR key=NAME
+                        only make and publish the key NAME (for the
+                        milter's own seal: [config] names the file as
+                        "{keydir}/NAME.pem")
 
   [envelope]     "key = value" lines:
                    client = 192.0.2.10 | 2001:db8::10 | none
@@ -143,6 +159,12 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                    first_header = NAME  name of the first header of the
                         delivered message (default: Authentication-Results
                         when there are ar lines)
+                   log = REGEX  (repeatable) the daemon's log line for
+                        each copy that reached the end of DATA matches
+                        (re.search; checked with the -t comparison)
+                   arc_verify = pass | fail | none  dkimpy's arc_verify of
+                        the delivered copy, keys from NSD (our seal as a
+                        second implementation reads it)
                  Always, when there are ar lines: the first A-R is written
                  "Authentication-Results: value" (one space after the colon,
                  as every header Postfix itself writes).
@@ -166,8 +188,9 @@ SECTIONS = ["description", "config", "dns", "sign", "envelope", "message",
 ENVELOPE_KEYS = {"client", "client_name", "helo", "mail_from", "rcpt_to",
                  "repeat", "auth"}
 EXPECT_KEYS = {"smtp", "smtp_text", "within", "quarantine", "ar", "header",
-               "no_header", "first_header", "folded", "max_line", "body"}
-REPEATABLE = {"rcpt_to", "ar", "header", "no_header", "smtp_text"}
+               "no_header", "first_header", "folded", "max_line", "body",
+               "log", "arc_verify"}
+REPEATABLE = {"rcpt_to", "ar", "header", "no_header", "smtp_text", "log"}
 SHORTHANDS = {"{id}": re.escape(AUTHSERV_ID), "{c}": r"(?: \([^()]*\))?"}
 SIG_SHORTHAND = re.compile(r"\{b([1-9][0-9]*)\}")
 SIGN_KEYS = {"d", "s", "a", "key", "c", "h", "i", "l", "publish"}
@@ -194,6 +217,12 @@ class Case:
         self.config = []        # [config]: [(name, setting text)]
         self.group = None       # rig.Group this case runs in
         self.sign = []          # [sign] lines: dicts of SIGN_KEYS
+        self.arcs = []          # "arc:" lines: dicts (d, s, key, srv-id,
+                                # h, aar, publish)
+        self.keyonly = []       # "key:" lines: dicts (d, s, key, publish)
+        self.ops = []           # every [sign] line in file order:
+                                # ("sign", spec), ("arc", spec), ("edit",
+                                # edit)
         self.after = []         # after-signing edits: ("body", text) or
                                 # ("header", name, text)
         self.sigs = {}          # token -> [b= of each [sign] line]
@@ -308,7 +337,10 @@ def parse_case(path):
     if w is not None and not (w.isdigit() and 1 <= int(w) <= TIMEOUT):
         raise CaseError("%s: expect: within must be 1..%d seconds"
                         % (name, TIMEOUT))
-    for k in ("ar", "header", "no_header", "smtp_text"):
+    if c.expect.get("arc_verify", "pass") not in ("pass", "fail", "none"):
+        raise CaseError("%s: expect: arc_verify must be pass, fail or none"
+                        % name)
+    for k in ("ar", "header", "no_header", "smtp_text", "log"):
         for i, rx in enumerate(c.expect.get(k, [])):
             for short, full in SHORTHANDS.items():
                 rx = rx.replace(short, full)
@@ -334,19 +366,24 @@ def parse_sign_line(c, ln):
     where = "%s: sign" % c.name
     if not ln or ln.startswith("#"):
         return
+    if ln.startswith("arc:") or ln.startswith("key:"):
+        parse_arc_line(c, ln)
+        return
     if ln.startswith("after:"):
         rest = ln[len("after:"):].strip()
+        edit = None
         m = re.fullmatch(r"body \+= (.*)", rest)
         if m:
-            c.after.append(("body", m.group(1)))
-            return
-        m = re.fullmatch(r"header ([!-9;-~]+) = (.*)", rest)
-        if m:
-            c.after.append(("header", m.group(1), m.group(2)))
-            return
-        m = re.fullmatch(r"line (([!-9;-~]+)[ \t]*:.*)", rest)
-        if m:
-            c.after.append(("line", m.group(2), m.group(1)))
+            edit = ("body", m.group(1))
+        m = m or re.fullmatch(r"header ([!-9;-~]+) = (.*)", rest)
+        if m and edit is None:
+            edit = ("header", m.group(1), m.group(2))
+        m = m or re.fullmatch(r"line (([!-9;-~]+)[ \t]*:.*)", rest)
+        if m and edit is None:
+            edit = ("line", m.group(2), m.group(1))
+        if edit is not None:
+            c.after.append(edit)
+            c.ops.append(("edit", edit))
             return
         raise CaseError("%s: after: want 'body += TEXT', 'line LINE' or "
                         "'header NAME = TEXT': %r" % (where, ln))
@@ -397,6 +434,57 @@ def parse_sign_line(c, ln):
         raise CaseError("%s: %s is in no served zone"
                         % (where, key_owner(spec)))
     c.sign.append(spec)
+    c.ops.append(("sign", spec))
+
+
+def parse_arc_line(c, ln):
+    """an "arc:" (a sealing hop) or "key:" (a key to publish) line"""
+    where = "%s: sign" % c.name
+    kind, _, rest = ln.partition(":")
+    rest, bar, aar = rest.partition("|")
+    if kind == "arc" and (not bar or not aar.strip()):
+        raise CaseError("%s: arc: want '... | AAR': %r" % (where, ln))
+    if kind == "key" and bar:
+        raise CaseError("%s: key: no AAR: %r" % (where, ln))
+    allowed = {"d", "s", "key", "srv-id", "h", "publish"} if kind == "arc" \
+        else {"d", "s", "key"}
+    spec = {}
+    for tok in rest.split():
+        k, eq, v = tok.partition("=")
+        if not eq or not v or k not in allowed or k in spec:
+            raise CaseError("%s: %s: bad or repeated key=value %r"
+                            % (where, kind, tok))
+        spec[k] = v
+    for k in ("d", "s") + (("key",) if kind == "key" else ()):
+        if k not in spec:
+            raise CaseError("%s: %s: %s= missing: %r" % (where, kind, k, ln))
+    spec["d"] = spec["d"].lower().rstrip(".")
+    spec["s"] = spec["s"].lower()
+    spec.setdefault("key", "rsa2048")
+    spec.setdefault("publish", "yes")
+    km = KEY_NAME.fullmatch(spec["key"])
+    if not km or km.group(1) == "ed25519" and kind == "arc":
+        raise CaseError("%s: %s: bad key name %r (ARC seals here are RSA)"
+                        % (where, kind, spec["key"]))
+    if spec["publish"] not in ("yes", "no"):
+        raise CaseError("%s: publish= must be yes or no" % where)
+    if spec["publish"] == "yes" and zone_of(key_owner(spec)) is None:
+        raise CaseError("%s: %s is in no served zone"
+                        % (where, key_owner(spec)))
+    if kind == "key":
+        c.keyonly.append(spec)
+        return
+    spec.setdefault("srv-id", spec["d"])
+    spec["aar"] = aar.strip()
+    spec["headers"] = [x.encode() for x in spec["h"].lower().split(":")
+                       if x] if "h" in spec else None
+    c.arcs.append(spec)
+    c.ops.append(("arc", spec))
+
+
+def key_specs(c):
+    """every spec of c that names a key: DKIM signers, ARC sealers, keys"""
+    return c.sign + c.arcs + c.keyonly
 
 
 def key_owner(spec):
@@ -456,7 +544,7 @@ def load_cases(casedir, only):
     published = {}
     for c in cases:
         owners = {o for o, _ in c.dns}
-        for spec in c.sign:
+        for spec in key_specs(c):
             if spec["publish"] != "yes":
                 continue
             owner = key_owner(spec)

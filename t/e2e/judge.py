@@ -127,6 +127,11 @@ def check_delivered(c, raw, use_milter, token, dnsport):
         if folded != (c.expect["folded"] == "yes"):
             problems.append("first A-R folded=%s, want %s: %r"
                             % (folded, c.expect["folded"], ars[0][2]))
+    if "arc_verify" in c.expect:
+        got = dkimpy_arc_verify(raw, dnsport)
+        if got[0] != c.expect["arc_verify"]:
+            problems.append("dkimpy arc_verify: %s (%s), want %s"
+                            % (got[0], got[1], c.expect["arc_verify"]))
     if "max_line" in c.expect:
         limit = int(c.expect["max_line"])
         for f in ars:
@@ -165,6 +170,38 @@ def dkimpy_results(raw, dnsport):
             ok = False
         out.append("pass" if ok else "fail")
     return out
+
+
+def dns_txt(dnsport):
+    """a TXT lookup through NSD for dkimpy's dnsfunc"""
+    import dns.resolver
+    res = dns.resolver.Resolver(configure=False)
+    res.nameservers = ["127.0.0.1"]
+    res.port = dnsport
+    res.lifetime = 5
+
+    def txt(name, timeout=5):
+        try:
+            ans = res.resolve(name.decode() if isinstance(name, bytes)
+                              else name, "TXT")
+        except Exception:
+            return None
+        for rr in ans:
+            return b"".join(rr.strings)
+        return None
+    return txt
+
+
+def dkimpy_arc_verify(raw, dnsport):
+    """dkimpy's arc_verify of a delivered copy: (cv, reason)"""
+    if dkimpy is None:
+        return ("dkimpy not importable", "")
+    try:
+        cv, _, why = dkimpy.arc_verify(raw, dnsfunc=dns_txt(dnsport))
+    except Exception as e:
+        return ("error", "%s: %s" % (type(e).__name__, e))
+    return (cv.decode().lower() if isinstance(cv, bytes) else str(cv),
+            why)
 
 
 def check_dkimpy(c, raw, dnsport):
@@ -282,6 +319,18 @@ def parse_t_output(out):
                 i += 1
             res["ar"] = ln
             continue
+        if re.match(r"ARC-(?:Seal|Message-Signature|Authentication-Results):",
+                    ln):
+            # our ARC set (arc.seal), printed above the header; its t= and
+            # b= are -t's own, not the daemon's
+            while i < len(lines) and lines[i][:1] in (" ", "\t"):
+                ln += lines[i]
+                i += 1
+            res.setdefault("arc", []).append(ln)
+            continue
+        if ln.startswith("# not sealed: "):
+            res["seal_note"] = ln[len("# not sealed: "):]
+            continue
         m = re.fullmatch(r'action=(\w+)(?: smtp="(.*)")?', ln)
         if m and res["action"] is None:
             res["action"] = m.group(1)
@@ -364,6 +413,7 @@ def read_log_lines(tmp, groups):
                             v = re.sub(r"\\(.)", r"\1", v[1:-1])
                         rec.setdefault(k, v)
                     rec["used"] = False
+                    rec["line"] = ln.rstrip("\n")
                     lines.append(rec)
         except OSError:
             pass
@@ -548,6 +598,10 @@ def judge_t(c, sink, queue, confdir, logs):
             rec.get("skipped") is not None
         if not both_skipped:
             checked = True
+        for rx in c.expect.get("log", []):
+            if rec is not None and not re.search(rx, rec["line"]):
+                problems.append(tag + "the daemon's log line does not match "
+                                "%r: %s" % (rx, rec["line"]))
         daemon = daemon_outcome(c, i, token, sink, queue, confdir)
         problems += [tag + p for p in
                      compare_copy(c, token, t, daemon, rec, c.sent[token])]

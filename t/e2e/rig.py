@@ -75,12 +75,13 @@ import threading
 import time
 
 from casefile import (AUTHSERV_ID, HOLD_HEADER, KEY_NAME, SERVED_ZONES,
-                      TIMEOUT, CaseError, key_owner, milter_client,
+                      TIMEOUT, CaseError, key_owner, key_specs,
+                      milter_client,
                       split_settings, wants_hold, zone_of)
 
 SASL_USER = "submitter"
 SASL_PASSWORD = "e2e-secret"
-MAX_GROUPS = 6                  # distinct authmilter configurations
+MAX_GROUPS = 8                  # distinct authmilter configurations
 # the base configuration; a case's [config] replaces settings by name
 BASE_CONFIG = """\
 authserv_id = "%s";
@@ -90,7 +91,11 @@ skip_authenticated = true;
 spf = { helo = true; };
 dkim = { enable = false; };
 dmarc = { enable = false; };
+arc = { enable = false; };
 """ % AUTHSERV_ID
+
+
+KEY_DIR = [None]               # where Keys made them ({keydir} in [config])
 
 
 class RigError(Exception):
@@ -255,7 +260,7 @@ def key_records(cases, keys):
     out = []
     seen = set()
     for c in cases:
-        for spec in c.sign:
+        for spec in key_specs(c):
             owner = key_owner(spec)
             if spec["publish"] == "yes" and owner not in seen:
                 seen.add(owner)
@@ -268,48 +273,79 @@ def unfold(b):
 
 
 def sign_message(c, data, keys):
-    """sign data (CRLF lines) as c's [sign] lines say, then make c's
-    after-signing edits; returns (data, [b= value of each line])"""
+    """sign and seal data (CRLF lines) and make c's edits, as c's [sign]
+    lines say in their order; returns (data, [b= value of each DKIM
+    line])"""
     if dkimpy is None:
         raise CaseError("dkimpy (python3-dkim) not importable by %s"
                         % sys.executable)
     bvals = []
-    for spec in c.sign:
-        _, priv, _ = keys.keys[spec["key"]]
-        sig = dkimpy.sign(data, spec["s"].encode(), spec["d"].encode(),
-                          priv,
-                          identity=spec["i"].encode() if "i" in spec
-                          else None,
-                          canonicalize=spec["canon"],
-                          signature_algorithm=spec["a"].encode(),
-                          include_headers=spec["headers"],
-                          length=spec["l"] == "yes", linesep=b"\r\n")
-        m = re.search(rb"(?:^|;)\s*b=([A-Za-z0-9+/=\s]+)",
-                      unfold(sig.split(b":", 1)[1]))
-        bvals.append(re.sub(rb"\s", b"", m.group(1)).decode())
-        data = sig + data
-    for edit in c.after:
-        head, sep, body = data.partition(b"\r\n\r\n")
-        if edit[0] == "body":
-            body += edit[1].encode() + b"\r\n"
+    for op, what in c.ops:
+        if op == "sign":
+            data = dkim_sign(data, what, keys, bvals)
+        elif op == "arc":
+            data = arc_seal(data, what, keys)
         else:
-            name, text = edit[1], edit[2]
-            lines = head.split(b"\r\n")
-            new = (text if edit[0] == "line" else
-                   "%s: %s" % (name, text)).encode()
-            for i, ln in enumerate(lines):
-                if ln.split(b":", 1)[0].strip().lower() == \
-                        name.lower().encode():
-                    j = i + 1
-                    while j < len(lines) and lines[j][:1] in (b" ", b"\t"):
-                        j += 1
-                    lines[i:j] = [new]
-                    break
-            else:
-                lines.insert(0, new)
-            head = b"\r\n".join(lines)
-        data = head + b"\r\n\r\n" + body
+            data = edit_message(data, what)
     return data, bvals
+
+
+def dkim_sign(data, spec, keys, bvals):
+    """one DKIM-Signature on top; its b= appended to bvals"""
+    _, priv, _ = keys.keys[spec["key"]]
+    sig = dkimpy.sign(data, spec["s"].encode(), spec["d"].encode(),
+                      priv,
+                      identity=spec["i"].encode() if "i" in spec
+                      else None,
+                      canonicalize=spec["canon"],
+                      signature_algorithm=spec["a"].encode(),
+                      include_headers=spec["headers"],
+                      length=spec["l"] == "yes", linesep=b"\r\n")
+    m = re.search(rb"(?:^|;)\s*b=([A-Za-z0-9+/=\s]+)",
+                  unfold(sig.split(b":", 1)[1]))
+    bvals.append(re.sub(rb"\s", b"", m.group(1)).decode())
+    return sig + data
+
+
+def arc_seal(data, spec, keys):
+    """a list's or forwarder's ARC set on top (dkimpy's arc_sign), its AAR
+    from an Authentication-Results of the sealer's put there for it and
+    taken away after"""
+    _, priv, _ = keys.keys[spec["key"]]
+    ar = ("Authentication-Results: %s; %s\r\n"
+          % (spec["srv-id"], spec["aar"])).encode()
+    fields = dkimpy.arc_sign(ar + data, spec["s"].encode(),
+                             spec["d"].encode(), priv,
+                             spec["srv-id"].encode(),
+                             include_headers=spec["headers"],
+                             linesep=b"\r\n")
+    if len(fields) != 3:
+        raise RigError("arc_sign %s gave %r" % (spec["d"], fields))
+    return b"".join(fields) + data
+
+
+def edit_message(data, edit):
+    """one after-signing edit: body += TEXT, header NAME = TEXT, line"""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if edit[0] == "body":
+        body += edit[1].encode() + b"\r\n"
+    else:
+        name, text = edit[1], edit[2]
+        lines = head.split(b"\r\n")
+        new = (text if edit[0] == "line" else
+               "%s: %s" % (name, text)).encode()
+        for i, ln in enumerate(lines):
+            if ln.split(b":", 1)[0].strip().lower() == \
+                    name.lower().encode():
+                j = i + 1
+                while j < len(lines) and lines[j][:1] in (b" ", b"\t"):
+                    j += 1
+                lines[i:j] = [new]
+                break
+        else:
+            lines.insert(0, new)
+        head = b"\r\n".join(lines)
+    return head + b"\r\n\r\n" + body
 
 
 # ---- the sink: a tiny SMTP server that keeps each message ----------------
@@ -522,6 +558,7 @@ class Group:
         text = "\n".join(t for _, t in self.settings) + "\n"
         text = text.replace("{dns}", str(ports["dns"]))
         text = text.replace("{blackhole}", str(ports["blackhole"]))
+        text = text.replace("{keydir}", KEY_DIR[0] or "/nonexistent")
         if self.unix_path:
             return ('socket = "unix:%s";\nsocket_mode = "0666";\n'
                     % self.unix_path + text)
@@ -887,7 +924,7 @@ def transaction(s, c, token, done, keys):
     if code != 354:
         return done("DATA", fmt(code, text))
     data = re.sub(rb"\r?\n", b"\r\n", message_bytes(c, token))
-    if c.sign or c.after:
+    if c.ops:
         data, c.sigs[token] = sign_message(c, data, keys)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
@@ -1034,7 +1071,8 @@ class Rig:
         t1 = time.monotonic()
         self.keys = keys = Keys(os.path.join(tmp, "keys"),
                                 {spec["key"] for c in cases
-                                 for spec in c.sign})
+                                 for spec in key_specs(c)})
+        KEY_DIR[0] = os.path.join(tmp, "keys")
         if keys.keys:
             self.times.append("%d keys %.1f s" % (len(keys.keys),
                                                   time.monotonic() - t1))
