@@ -142,36 +142,6 @@ def check_delivered(c, raw, use_milter, token, dnsport):
     return problems
 
 
-def dkimpy_results(raw, dnsport):
-    """dkimpy's verdict ("pass"/"fail") on each DKIM-Signature of raw, top
-    to bottom, fetching keys from NSD (the rig's own check of signing and
-    key publication)"""
-    import dns.resolver
-    res = dns.resolver.Resolver(configure=False)
-    res.nameservers = ["127.0.0.1"]
-    res.port = dnsport
-    res.lifetime = 5
-
-    def txt(name, timeout=5):
-        try:
-            ans = res.resolve(name.decode() if isinstance(name, bytes)
-                              else name, "TXT")
-        except Exception:
-            return None
-        for rr in ans:
-            return b"".join(rr.strings)
-        return None
-    n = len(re.findall(rb"(?mi)^DKIM-Signature:", raw.split(b"\r\n\r\n")[0]))
-    out = []
-    for i in range(n):
-        try:
-            ok = dkimpy.DKIM(raw).verify(idx=i, dnsfunc=txt)
-        except Exception:
-            ok = False
-        out.append("pass" if ok else "fail")
-    return out
-
-
 def dns_txt(dnsport):
     """a TXT lookup through NSD for dkimpy's dnsfunc"""
     import dns.resolver
@@ -190,6 +160,22 @@ def dns_txt(dnsport):
             return b"".join(rr.strings)
         return None
     return txt
+
+
+def dkimpy_results(raw, dnsport):
+    """dkimpy's verdict ("pass"/"fail") on each DKIM-Signature of raw, top
+    to bottom, fetching keys from NSD (the rig's own check of signing and
+    key publication)"""
+    txt = dns_txt(dnsport)
+    n = len(re.findall(rb"(?mi)^DKIM-Signature:", raw.split(b"\r\n\r\n")[0]))
+    out = []
+    for i in range(n):
+        try:
+            ok = dkimpy.DKIM(raw).verify(idx=i, dnsfunc=txt)
+        except Exception:
+            ok = False
+        out.append("pass" if ok else "fail")
+    return out
 
 
 def dkimpy_arc_verify(raw, dnsport):
