@@ -132,7 +132,14 @@ fold(struct dynbuf *out, const char *name, const char *const *words,
 			}
 			continue;
 		}
-		if (col + 1 + wl > FOLD_WIDTH && col > strlen(name) + 2) {
+		/* never a fold right before i=: dkimpy (1.1.4) finds an
+		 * instance's fields by the bytes " i=N;" */
+		size_t need = wl;
+
+		if (i + 1 < n && strncmp(words[i + 1], "i=", 2) == 0)
+			need += 1 + strlen(words[i + 1]);
+		if (strncmp(words[i], "i=", 2) != 0 &&
+		    col + 1 + need > FOLD_WIDTH && col > strlen(name) + 2) {
 			dynbuf_puts(out, "\r\n\t");
 			col = 8;
 		} else {
