@@ -313,13 +313,16 @@ test_pass(void)
 	struct arc_result r;
 	struct arc_sealer *one[2] = { s_rsa, s_ed };
 	const char *alg[2] = { "rsa", "ed25519" };
+	struct arc_msg *a;
 
 	for (int k = 0; k < 2; k++) {
 		msg_base(&m);
 		is_int(seal(&m, one[k], "dkim=pass header.d=example.com"),
 		    ARC_RES_NONE, "%s: seal of a message without ARC", alg[k]);
-		is_int(verify(&m, &r), ARC_RES_PASS, "%s, 1 instance: pass",
-		    alg[k]);
+		/* r.inst[].aar lives as long as the message: keep it */
+		a = feed(&m, 0, 7);
+		is_int(arc_msg_eom(a, NULL, &r), ARC_RES_PASS,
+		    "%s, 1 instance: pass", alg[k]);
 		is_int(r.n, 1, "%s: n", alg[k]);
 		is_int(r.inst[0].cv, ARC_RES_NONE, "%s: cv=none", alg[k]);
 		is_str(r.inst[0].seal_domain, "example.org", "%s: d=", alg[k]);
@@ -330,6 +333,7 @@ test_pass(void)
 		    "mx.example.org; dkim=pass header.d=example.com") == 0,
 		    "%s: the AAR after i=1; (%s)", alg[k],
 		    r.inst[0].aar ? r.inst[0].aar : "NULL");
+		arc_msg_free(&a);
 		ok(strncmp(m.value[0], " a=", 3) == 0 &&
 		    strcasecmp(m.name[0], "ARC-Seal") == 0, "%s: AS on top", alg[k]);
 		msg_free(&m);
