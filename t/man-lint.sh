@@ -52,7 +52,7 @@ settings=$(awk '
 		n = line; sub(/.*\.name = "/, "", n); sub(/".*/, "", n)
 		if (line ~ /\.group = [a-z_]+/) {
 			g = line; sub(/.*\.group = /, "", g); sub(/[^a-z_].*/, "", g)
-			group[g] = n; next
+			group[g] = n; parent[g] = t; next
 		}
 		d = "-"
 		if (line ~ /\.def = "/) { d = line; sub(/.*\.def = "/, "", d); sub(/".*/, "", d) }
@@ -63,7 +63,10 @@ settings=$(awk '
 	END {
 		for (i = 1; i <= nrows; i++) {
 			split(row[i], f, "\t")
-			name = (f[1] in group) ? group[f[1]] "." f[2] : f[2]
+			# a group inside a group (arc.seal): the names of all its parents
+			name = f[2]
+			for (g = f[1]; g in group; g = parent[g])
+				name = group[g] "." name
 			print name "\t" f[3]
 		}
 	}' "$srcdir/lib/settings/settings.c")

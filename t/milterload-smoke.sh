@@ -72,6 +72,7 @@ dns = { nameservers = [ "127.0.0.1@1" ]; timeout_ms = 300; };
 spf = { enable = false; };
 dkim = { enable = false; };
 dmarc = { enable = false; };
+arc = { enable = false; };
 trusted_networks = [ ];
 EOF
 	"$AM" -f -c "$tmp/a.conf" >> "$tmp/daemon.log" 2>&1 &
