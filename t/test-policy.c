@@ -450,6 +450,7 @@ struct acase {
 	const char *sealer;      /* of the first override, NULL none */
 	const char *why;         /* its PolicyOverride */
 	size_t noverrides;
+	unsigned oldest_pass;    /* the chain's header.oldest-pass */
 };
 
 #define TRUST "arc = { trusted_sealers = [ \"lists.example.org\", " \
@@ -526,6 +527,25 @@ static const struct acase acases[] = {
 	    "header.from=example.com"}},
 	    {DM_REJ("example.com")}, POLICY_ACCEPT, "example.com",
 	    "lists.example.org", "trusted_forwarder", 1},
+	{"arc: untrusted i=2 changed the message after the trusted i=1 "
+	    "(oldest-pass=2): rejected", TRUST, ARC_RES_PASS,
+	    {{"lists.example.org", AAR_DMARC},
+	    {"relay.example.biz", "relay.example.biz; dmarc=fail "
+	    "header.from=example.com"}},
+	    {DM_REJ("example.com")}, POLICY_REJECT, "example.com", NULL, NULL,
+	    0, 2},
+	{"arc: a trusted i=2 after a change at i=2 (oldest-pass=2): it speaks",
+	    TRUST, ARC_RES_PASS, {{"relay.example.biz", "x; none"},
+	    {"lists.example.org", AAR_DMARC}},
+	    {DM_REJ("example.com")}, POLICY_ACCEPT, "example.com",
+	    "lists.example.org", "trusted_forwarder", 1, 2},
+	{"arc: trusted i=1 and i=3, the message changed at i=2: i=3 speaks",
+	    TRUST, ARC_RES_PASS, {{"lists.example.org", AAR_DMARC},
+	    {"relay.example.biz", "x; none"},
+	    {"fwd.example.net", "fwd.example.net; dkim=pass "
+	    "header.d=example.com"}},
+	    {DM_REJ("example.com")}, POLICY_ACCEPT, "example.com",
+	    "fwd.example.net", "mailing_list", 1, 2},
 	{"arc: untrusted i=2 claiming dmarc=pass above nothing trusted",
 	    TRUST, ARC_RES_PASS, {{"relay.example.biz", "x; none"},
 	    {"relay2.example.biz", "relay2.example.biz; dmarc=pass "
@@ -609,6 +629,7 @@ run_arc(const struct acase *c)
 		r->dmarc = o;
 	}
 	chain->result = c->chain;
+	chain->oldest_pass = c->oldest_pass;
 	for (size_t i = 0; i < 3 && c->seals[i].d != NULL; i++) {
 		chain->n = (unsigned)i + 1;
 		chain->inst[i].i = (unsigned)i + 1;

@@ -137,7 +137,15 @@ aar_vouches(const char *aar, const struct dmarc_outcome *o,
 
 /* arc_override - whether a trusted sealer overrides this DMARC failure:
  * the chain passed, and the newest instance sealed by a trusted sealer
- * whose ARC-Authentication-Results vouches for the author domain */
+ * whose ARC-Authentication-Results vouches for the author domain, and
+ * whose ARC-Message-Signature still verifies (its i at or above
+ * header.oldest-pass): what it vouched for is the message we have. A
+ * trusted sealer's word about a message an untrusted hop changed after it
+ * counts for nothing: anyone holding a message a trusted list sealed
+ * could otherwise rewrite its body, seal it with their own key (the seals
+ * cover only the ARC fields) and have the author's DMARC failure
+ * overridden. A hop after a trusted one that changes the message (a
+ * scanner adding a footer) must be trusted itself. */
 static int
 arc_override(const struct results *rs, const struct result *r,
     const struct settings *cfg, struct policy_override *ov)
@@ -158,6 +166,8 @@ arc_override(const struct results *rs, const struct result *r,
 
 		if (!trusted_sealer(cfg, in->seal_domain))
 			continue;
+		if (chain->oldest_pass != 0 && i < chain->oldest_pass)
+			break; /* changed since; older instances even more so */
 		v = aar_vouches(in->aar, d, author);
 		if (v == 0)
 			continue;
