@@ -52,19 +52,12 @@
 #include "dns.h"
 #include "session.h"
 #include "settings.h"
+#include "suite-file.h"
 #include "suite-unbound.h"
 #include "tap.h"
 #include "util.h"
 
-#define MAX_KNOWN 256
-#define MAX_FIELDS 16
 #define ARC_SUITE_BUDGET_MS 5000
-
-struct known {
-	char *id[MAX_KNOWN];
-	int seen[MAX_KNOWN];
-	size_t n;
-};
 
 /* one scenario's resolvers: the table, and the production path's */
 struct scen {
@@ -81,49 +74,12 @@ struct tally {
 	int agree, total;
 };
 
-static struct known known;
+static struct suite_known known;
 static struct suite_fwd fwd;
 static int hard_fail;   /* a pass where the suite says fail */
 static int verbose;
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static void
-unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (*s == '\\' && s[1] != '\0') {
-			s++;
-			*o++ = *s == 't' ? '\t' : *s == 'r' ? '\r' :
-			    *s == 'n' ? '\n' : *s;
-		} else
-			*o++ = *s;
-	}
-	*o = '\0';
-}
-
-/* fields - the TAB-separated fields of a flat line, unescaped, in place */
-static size_t
-fields(char *line, char **f, size_t max)
-{
-	size_t n = 0;
-
-	line[strcspn(line, "\n")] = '\0';
-	while (n < max) {
-		char *tab = strchr(line, '\t');
-
-		f[n++] = line;
-		if (tab != NULL)
-			*tab = '\0';
-		unescape(f[n - 1]);
-		if (tab == NULL)
-			break;
-		line = tab + 1;
-	}
-	return n;
-}
 
 static char *
 read_file(const char *path, size_t *lenp)
@@ -145,41 +101,11 @@ read_file(const char *path, size_t *lenp)
 	return dynbuf_take(&b);
 }
 
-static void
-load_known(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char line[2048];
-
-	if (f == NULL) {
-		ok(0, "cannot open the known differences %s", path);
-		return;
-	}
-	while (fgets(line, sizeof(line), f) != NULL && known.n < MAX_KNOWN) {
-		line[strcspn(line, "\t\r\n")] = '\0';
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		known.id[known.n++] = xstrdup(line);
-	}
-	fclose(f);
-}
-
-static int
-is_known(const char *id)
-{
-	for (size_t i = 0; i < known.n; i++)
-		if (strcmp(known.id[i], id) == 0) {
-			known.seen[i] = 1;
-			return 1;
-		}
-	return 0;
-}
-
 /* judge - count a result against its expectation, held to the list */
 static void
 judge(const char *id, int match, const char *what, struct tally *t)
 {
-	int listed = is_known(id);
+	int listed = suite_known_mark(&known, id);
 
 	t->total++;
 	t->agree += match;
@@ -702,7 +628,8 @@ static int
 run_suite(const char *flat, const char *knownpath)
 {
 	FILE *f = fopen(flat, "r");
-	char *line = NULL, *fl[MAX_FIELDS];
+	char *line = NULL, *fl[SUITE_MAX_FIELDS];
+	size_t fll[SUITE_MAX_FIELDS];
 	size_t cap = 0, nf;
 	unsigned blocks = 0;
 	struct scen s;
@@ -713,13 +640,14 @@ run_suite(const char *flat, const char *knownpath)
 	memset(&vc, 0, sizeof(vc));
 	memset(&sc, 0, sizeof(sc));
 	verbose = getenv("ARC_SUITE_VERBOSE") != NULL;
-	load_known(knownpath);
+	if (suite_known_load(&known, knownpath) != 0)
+		ok(0, "cannot open the known differences %s", knownpath);
 	if (f == NULL) {
 		ok(0, "cannot open %s", flat);
 		return test_done("arc-suite");
 	}
 	while (getline(&line, &cap, f) > 0) {
-		nf = fields(line, fl, MAX_FIELDS);
+		nf = suite_split(line, fl, fll);
 		if (strcmp(fl[0], "ZONE_RESET") == 0)
 			scen_open(&s, blocks++);
 		else if ((strcmp(fl[0], "ZONE") == 0 ||
@@ -761,15 +689,14 @@ run_suite(const char *flat, const char *knownpath)
 	printf("arc signing, our seals verify: %d/%d\n", sc.own.agree,
 	    sc.own.total);
 	for (size_t i = 0; i < known.n; i++) {
-		if (known.seen[i] || strncmp(known.id[i], "dkimpy", 6) == 0 ||
+		if (known.seen[i] || strncmp(known.name[i], "dkimpy", 6) == 0 ||
 		    (fwd.host[0] == '\0' &&
-		    strncmp(known.id[i], "validation-unbound:", 19) == 0))
+		    strncmp(known.name[i], "validation-unbound:", 19) == 0))
 			continue;
-		ok(0, "known difference %s: no such case", known.id[i]);
+		ok(0, "known difference %s: no such case", known.name[i]);
 	}
 	ok(!hard_fail, "never pass where the suite says fail");
-	for (size_t i = 0; i < known.n; i++)
-		free(known.id[i]);
+	suite_known_free(&known);
 	return test_done("arc-suite");
 }
 
@@ -780,7 +707,8 @@ zones_from(const char *path)
 {
 	struct dns_resolver *dns = dns_table_new();
 	FILE *f = fopen(path, "r");
-	char *line = NULL, *fl[MAX_FIELDS];
+	char *line = NULL, *fl[SUITE_MAX_FIELDS];
+	size_t fll[SUITE_MAX_FIELDS];
 	size_t cap = 0, nf;
 
 	if (f == NULL) {
@@ -788,7 +716,7 @@ zones_from(const char *path)
 		exit(2);
 	}
 	while (getline(&line, &cap, f) > 0) {
-		nf = fields(line, fl, MAX_FIELDS);
+		nf = suite_split(line, fl, fll);
 		if (strcmp(fl[0], "ZONE") == 0)
 			zone_line(dns, fl, nf);
 	}

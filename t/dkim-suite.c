@@ -36,19 +36,13 @@
 #include "dns.h"
 #include "results.h"
 #include "session.h"
+#include "suite-file.h"
 #include "suite-unbound.h"
 #include "tap.h"
 #include "util.h"
 
-#define MAX_KNOWN 256
 #define MAX_MSG (4 * 1024 * 1024)
 #define MAX_RECS 512
-
-struct known {
-	char *name[MAX_KNOWN];
-	int seen[MAX_KNOWN];
-	size_t n;
-};
 
 struct rec {
 	char *profile; /* dkimpy only; NULL otherwise */
@@ -65,7 +59,7 @@ struct got {
 	int best;         /* 2 pass, 1 fail, 0 other, -1 no signature */
 };
 
-static struct known known;
+static struct suite_known known;
 static int hard_fail; /* a pass where the corpus says fail/invalid */
 static struct suite_fwd fwd; /* --forward: the unbound path */
 static FILE *zones;          /* --zones: where the blocks go */
@@ -85,34 +79,6 @@ slurp(const char *path, size_t *lenp)
 	buf[n] = '\0';
 	*lenp = n;
 	return buf;
-}
-
-static void
-load_known(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL && known.n < MAX_KNOWN) {
-		line[strcspn(line, "\t\r\n")] = '\0';
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		known.name[known.n++] = xstrdup(line);
-	}
-	fclose(f);
-}
-
-static int
-is_known(const char *id)
-{
-	for (size_t i = 0; i < known.n; i++)
-		if (strcmp(known.name[i], id) == 0) {
-			known.seen[i] = 1;
-			return 1;
-		}
-	return 0;
 }
 
 /* where feed() hands a message: the verifier, or a session */
@@ -463,14 +429,14 @@ judge(const char *corpus, const char *id, const char *want,
 		printf("case %s: want %s, got %s\n", id, want, g->text);
 	if (match) {
 		(*agree)++;
-		if (is_known(id))
+		if (suite_known_mark(&known, id))
 			ok(0, "%s is listed in the known differences but agrees now",
 			    id);
 		else
 			ok(1, "%s", id);
 		return;
 	}
-	if (is_known(id)) {
+	if (suite_known_mark(&known, id)) {
 		printf("known difference %s: want %s, got %s\n", id, want, g->text);
 		ok(1, "%s", id);
 	} else {
@@ -494,7 +460,7 @@ judge_paths(const char *corpus, const char *id, const char *want,
 	snprintf(uid, sizeof(uid), "%s-unbound%s", corpus, id + strlen(corpus));
 	if (getenv("DKIM_SUITE_VERBOSE") != NULL)
 		printf("case %s: want %s, got %s\n", uid, want, u->text);
-	listed = is_known(uid);
+	listed = suite_known_mark(&known, uid);
 	if (strcmp(t->names, u->names) == 0) {
 		ok(!listed, "%s is listed in the known differences but the "
 		    "paths agree now", uid);
@@ -722,7 +688,8 @@ main(int argc, char **argv)
 		    "--zones OUT] TESTDATA_DKIM_DIR KNOWN\n");
 		return 2;
 	}
-	load_known(argv[2]);
+	if (suite_known_load(&known, argv[2]) != 0)
+		ok(0, "cannot read the known differences %s", argv[2]);
 	for (size_t i = 0; i < sizeof(corpora) / sizeof(corpora[0]); i++)
 		run_corpus(argv[1], corpora[i]);
 	if (zones != NULL)
@@ -733,7 +700,6 @@ main(int argc, char **argv)
 		    strstr(known.name[i], "-unbound:") == NULL))
 			ok(0, "known difference %s: no such case", known.name[i]);
 	ok(!hard_fail, "never pass where the corpus says fail or invalid");
-	for (size_t i = 0; i < known.n; i++)
-		free(known.name[i]);
+	suite_known_free(&known);
 	return test_done("dkim-suite");
 }

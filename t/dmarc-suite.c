@@ -61,11 +61,11 @@
 #include "psl.h"
 #include "session.h"
 #include "settings.h"
+#include "suite-file.h"
 #include "suite-unbound.h"
 #include "tap.h"
 #include "util.h"
 
-#define MAX_FIELDS 16
 #define MAX_TABLES 16
 #define MAX_KNOWN 128
 #define MAX_PSLS 4
@@ -104,34 +104,6 @@ static struct session_env *uenv; /* for the current zone and PSL */
 static struct settings *ucfg;
 static char upsl[1024];          /* the PSL uenv was made with */
 
-/* unescape - undo dmarc-suite.py's \\, \t, \r, \n in place */
-static void
-unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (*s == '\\' && s[1] != '\0') {
-			s++;
-			*o++ = *s == 't' ? '\t' : *s == 'r' ? '\r' :
-			    *s == 'n' ? '\n' : *s;
-		} else
-			*o++ = *s;
-	}
-	*o = '\0';
-}
-
-static size_t
-split(char *line, char **f)
-{
-	size_t n = 0;
-	char *s = line;
-
-	while (n < MAX_FIELDS && (f[n] = strsep(&s, "\t")) != NULL)
-		unescape(f[n++]);
-	return n;
-}
-
 static struct table *
 table(const char *name)
 {
@@ -167,12 +139,13 @@ load_known(const char *path)
 		exit(1);
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char *fl[MAX_FIELDS];
+		char *fl[SUITE_MAX_FIELDS];
+		size_t fll[SUITE_MAX_FIELDS];
 
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
-		if (split(line, fl) < 3 || nknown == MAX_KNOWN) {
+		if (suite_split(line, fl, fll) < 3 || nknown == MAX_KNOWN) {
 			fprintf(stderr, "dmarc-suite: %s: bad line\n", path);
 			exit(1);
 		}
@@ -767,11 +740,10 @@ main(int argc, char **argv)
 	}
 	zone = dns_table_new();
 	while (getline(&line, &cap, in) > 0) {
-		char *f[MAX_FIELDS];
-		size_t n;
+		char *f[SUITE_MAX_FIELDS];
+		size_t flen[SUITE_MAX_FIELDS], n;
 
-		line[strcspn(line, "\n")] = '\0';
-		n = split(line, f);
+		n = suite_split(line, f, flen);
 		if (strcmp(f[0], "PSL") == 0 && need(n, 2, f[0]))
 			use_psl(f[1]);
 		else if (strcmp(f[0], "ZONE_RESET") == 0) {

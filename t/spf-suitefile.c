@@ -7,48 +7,8 @@
 
 #include "dns.h"
 #include "spf-suitefile.h"
+#include "suite-file.h"
 #include "util.h"
-
-/* suite_unescape - undo spf-suite.py's field escaping in place; returns the
- * length (a field may hold NUL bytes) */
-size_t
-suite_unescape(char *s)
-{
-	char *o = s, *start = s;
-
-	for (; *s; s++) {
-		if (*s == '\\' && s[1] != '\0') {
-			s++;
-			*o++ = *s == 't' ? '\t' : *s == 'n' ? '\n' :
-			    *s == 'r' ? '\r' : *s == '0' ? '\0' : *s;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-	return (size_t)(o - start);
-}
-
-size_t
-suite_split(char *line, char **f, size_t *flen)
-{
-	size_t n = 0;
-	char *p = line;
-
-	line[strcspn(line, "\n")] = '\0';
-	while (n < SUITE_MAX_FIELDS) {
-		char *tab = strchr(p, '\t');
-
-		f[n++] = p;
-		if (tab == NULL)
-			break;
-		*tab = '\0';
-		p = tab + 1;
-	}
-	for (size_t i = 0; i < n; i++)
-		flen[i] = suite_unescape(f[i]);
-	return n;
-}
 
 int
 suite_type_of(const char *s)
