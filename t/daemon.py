@@ -51,7 +51,8 @@ def conf(path, socket_spec, authserv_id, extra=""):
     with open(path, "w") as f:
         f.write('socket = "%s";\nauthserv_id = "%s";\n'
                 'dns = { nameservers = [ "127.0.0.1@1" ]; timeout_ms = 200; };\n'
-                'spf = { enable = false; };\ndkim = { enable = false; }; arc = { enable = false; };\n'
+                'spf = { enable = false; };\ndkim = { enable = false; }; arc = { enable = false; }; '
+                'iprev = { enable = false; };\n'
                 'dmarc = { enable = false; discovery = "psl"; };\n%s'
                 % (socket_spec, authserv_id, extra))
 

@@ -73,6 +73,7 @@ spf = { enable = false; };
 dkim = { enable = false; };
 dmarc = { enable = false; };
 arc = { enable = false; };
+iprev = { enable = false; };
 trusted_networks = [ ];
 EOF
 	"$AM" -f -c "$tmp/a.conf" >> "$tmp/daemon.log" 2>&1 &

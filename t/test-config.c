@@ -935,6 +935,34 @@ test_scope(void)
 	free(r.text);
 }
 
+/* test_iprev - iprev.enable: default on, off, applies on reload */
+static void
+test_iprev(void)
+{
+	char err[256] = "";
+	struct settings *c = settings_defaults();
+
+	is_int(c->iprev_enable, 1, "iprev: enabled by default");
+	settings_unref(&c);
+	c = settings_load_string("iprev = { enable = false; };", "t.conf", err,
+	    sizeof(err));
+	if (ok(c != NULL, "iprev: loads (%s)", err))
+		is_int(c->iprev_enable, 0, "iprev.enable false");
+	settings_unref(&c);
+	c = settings_load_string("iprev = { enable = 1; };", "t.conf", err,
+	    sizeof(err));
+	ok(c == NULL && strstr(err, "iprev.enable") != NULL,
+	    "iprev.enable must be a boolean: %s", err);
+	settings_unref(&c);
+	c = settings_load_string("iprev = { enabled = false; };", "t.conf", err,
+	    sizeof(err));
+	ok(c == NULL && strstr(err, "iprev.enabled") != NULL,
+	    "iprev: an unknown setting is an error: %s", err);
+	settings_unref(&c);
+	is_int(settings_setting_scope("iprev.enable"), SETTINGS_SCOPE_RELOAD,
+	    "iprev.enable: reload (new connections)");
+}
+
 /* test_arc - arc.*: defaults, normalised names, the scope of each */
 static void
 test_arc(void)
@@ -977,6 +1005,7 @@ int
 main(void)
 {
 	test_arc();
+	test_iprev();
 	test_scope();
 	test_load_cases();
 	test_full();

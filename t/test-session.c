@@ -58,9 +58,12 @@ struct msg {
 	unsigned del[3];
 };
 
+/* iprev is off here (its own cases turn it on): the headers below are
+ * the other methods' */
 static const char *base =
     "authserv_id = \"mx.test.example\";\n"
-    "trusted_networks = [ \"127.0.0.0/8\", \"10.0.0.0/8\" ];\n";
+    "trusted_networks = [ \"127.0.0.0/8\", \"10.0.0.0/8\" ];\n"
+    "iprev = { enable = false; };\n";
 
 static const struct msg cases[] = {
 	{"spf pass, helo checked too", NULL, "192.0.2.10", "mail.example.org",
@@ -947,12 +950,116 @@ has(const char *hay, const char *needle)
 	return r;
 }
 
+/* test_iprev - iprev= last in the header: the PTR lookup starts at the
+ * connection, the outcome is kept for the connection's next message;
+ * trusted and authenticated clients get none, nor does iprev.enable =
+ * false */
+static void
+test_iprev(void)
+{
+	struct settings *cfg = conf("authserv_id = \"mx.test.example\";\n"
+	    "trusted_networks = [ \"10.0.0.0/8\" ];\n"
+	    "spf = { helo = false; }; dkim = { enable = false; };\n"
+	    "dmarc = { enable = false; };\n"), *off;
+	const struct session_verdict *v;
+	const struct result *r;
+	struct session *s;
+	unsigned long q0;
+
+	dns_table_add_text(env.dns, "77.2.0.192.in-addr.arpa", DNS_T_PTR,
+	    "rdns.example.org");
+	dns_table_add_text(env.dns, "rdns.example.org", DNS_T_A, "192.0.2.77");
+	dns_table_add_text(env.dns, "rdns.example.org", DNS_T_TXT,
+	    "v=spf1 ip4:192.0.2.77 -all");
+	if (!ok(cfg != NULL, "iprev: config"))
+		return;
+	s = session_new(&env, cfg);
+	q0 = dns_table_queries(env.dns);
+	session_connect(s, "rdns.example.org", "192.0.2.77");
+	is_int(dns_table_queries(env.dns) - q0, 1,
+	    "iprev: the PTR lookup starts at the connection");
+	session_helo(s, "x");
+	session_mail_from(s, "<user@rdns.example.org>");
+	session_header(s, "From", " user@rdns.example.org");
+	session_eoh(s);
+	v = session_eom(s);
+	is_str(v->authres, "mx.test.example;\n\tspf=pass (192.0.2.77 is "
+	    "permitted by rdns.example.org)\n\t    smtp.mailfrom=user@rdns."
+	    "example.org;\n\tiprev=pass "
+	    "(rdns.example.org) policy.iprev=192.0.2.77",
+	    "iprev: pass, last in the header");
+	r = results_next(v->results, NULL, "iprev");
+	ok(r != NULL && r == &v->results->v[v->results->n - 1],
+	    "iprev: the last result");
+	/* the next message on the connection: the same, no PTR lookup */
+	q0 = dns_table_queries(env.dns);
+	session_mail_from(s, "<user@rdns.example.org>");
+	session_header(s, "From", " user@rdns.example.org");
+	v = session_eom(s);
+	ok(has(v->authres, "iprev=pass (rdns.example.org) "
+	    "policy.iprev=192.0.2.77"),
+	    "iprev: second message: %s", v->authres ? v->authres : "(none)");
+	is_int(dns_table_queries(env.dns) - q0, 1,
+	    "iprev: second message: SPF's lookup alone");
+	session_free(&s);
+
+	/* no PTR record: permerror, IPv4-mapped client unmapped */
+	s = session_new(&env, cfg);
+	session_connect(s, NULL, "::ffff:192.0.2.78");
+	session_mail_from(s, "<>");
+	session_header(s, "From", " user@example.org");
+	v = session_eom(s);
+	ok(has(v->authres, "iprev=permerror (no PTR record for 192.0.2.78) "
+	    "policy.iprev=192.0.2.78"), "iprev: no PTR: permerror");
+	session_free(&s);
+
+	/* trusted: no lookup, no header; authenticated: skipped */
+	s = session_new(&env, cfg);
+	q0 = dns_table_queries(env.dns);
+	session_connect(s, NULL, "10.9.9.9");
+	is_int(dns_table_queries(env.dns) - q0, 0,
+	    "iprev: no lookup for a trusted client");
+	session_mail_from(s, "<user@example.org>");
+	session_header(s, "From", " user@example.org");
+	v = session_eom(s);
+	ok(v->authres == NULL && results_next(v->results, NULL, "iprev") == NULL,
+	    "iprev: trusted: none");
+	session_free(&s);
+	s = session_new(&env, cfg);
+	session_connect(s, NULL, "192.0.2.77");
+	session_mail_from(s, "<user@example.org>");
+	session_macro(s, "{auth_authen}", "alice");
+	session_header(s, "From", " user@example.org");
+	v = session_eom(s);
+	ok(v->authres == NULL && results_next(v->results, NULL, "iprev") == NULL,
+	    "iprev: authenticated: none");
+	session_free(&s);
+	settings_unref(&cfg);
+
+	off = conf("authserv_id = \"mx.test.example\";\n"
+	    "iprev = { enable = false; };\n");
+	if (off == NULL)
+		return;
+	s = session_new(&env, off);
+	q0 = dns_table_queries(env.dns);
+	session_connect(s, NULL, "192.0.2.77");
+	is_int(dns_table_queries(env.dns) - q0, 0,
+	    "iprev: iprev.enable = false: no lookup");
+	session_mail_from(s, "<user@rdns.example.org>");
+	session_header(s, "From", " user@rdns.example.org");
+	v = session_eom(s);
+	ok(results_next(v->results, NULL, "iprev") == NULL,
+	    "iprev: iprev.enable = false: no iprev");
+	session_free(&s);
+	settings_unref(&off);
+}
+
 #define LIST_CONF "authserv_id = \"lists.example.org\";\n" \
-	"spf = { helo = false; };\n" \
+	"spf = { helo = false; };\n" "iprev = { enable = false; };\n" \
 	"arc = { seal = { domain = \"lists.example.org\"; " \
 	"selector = \"sel\"; key_file = \"%s\"; }; };\n"
 #define MX_CONF(extra) "authserv_id = \"mx.test.example\";\n" \
-	"spf = { helo = false; };\n" extra
+	"spf = { helo = false; };\n" "iprev = { enable = false; };\n" extra
 
 /* test_arc_start - the key of arc.seal is read when the environment is
  * made: a missing one is a start error naming the file */
@@ -1185,6 +1292,7 @@ main(void)
 	test_env_stats();
 	test_treewalk();
 	test_arc();
+	test_iprev();
 	{
 		/* session_env_close frees what the reloads added too (the
 		 * box of the ARC sealing key) */

@@ -54,13 +54,17 @@ static struct stats_metric eval_us = STATS_HISTOGRAM(
 
 /* the methods, in the order their results go into the header: DMARC
  * reads what SPF and DKIM found; ARC's chain is for policy (the trusted
- * sealers' override) and comes last. A new method is a module of its
- * own, a struct session_method (session_impl.h) and one line here. */
+ * sealers' override). iprev, the client's reverse DNS, comes after
+ * them: its PTR lookup started at the connection, and a slow reverse zone
+ * spends only what the others left of the message's DNS budget. A new
+ * method is a module of its own, a struct session_method
+ * (session_impl.h) and one line here. */
 static const struct session_method *const methods[] = {
 	&session_method_spf,
 	&session_method_dkim,
 	&session_method_dmarc,
 	&session_method_arc,
+	&session_method_iprev,
 };
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 _Static_assert(NMETHODS <= SESSION_MAX_METHODS, "SESSION_MAX_METHODS");
@@ -85,13 +89,42 @@ elapsed_us(const struct timespec *t0, const struct timespec *t1)
 	return us > 0 ? (uint64_t)us : 0;
 }
 
+/* method_index - m's place in the table (NMETHODS: not there) */
+static size_t
+method_index(const struct session_method *m)
+{
+	size_t i = 0;
+
+	while (i < NMETHODS && methods[i] != m)
+		i++;
+	return i;
+}
+
 void *
 session_method_state(struct session *s, const struct session_method *m)
 {
-	for (size_t i = 0; i < NMETHODS; i++)
-		if (methods[i] == m)
-			return s->state[i];
-	return NULL;
+	size_t i = method_index(m);
+
+	return i < NMETHODS ? s->state[i] : NULL;
+}
+
+void *
+session_method_conn(struct session *s, const struct session_method *m)
+{
+	size_t i = method_index(m);
+
+	return i < NMETHODS ? s->conn[i] : NULL;
+}
+
+/* methods_disconnect - free what the methods hold for the connection */
+static void
+methods_disconnect(struct session *s)
+{
+	for (size_t i = 0; i < NMETHODS; i++) {
+		if (s->conn[i] != NULL && methods[i]->disconnect != NULL)
+			methods[i]->disconnect(s->conn[i]);
+		s->conn[i] = NULL;
+	}
 }
 
 /* note_overrides - the DMARC failures a trusted ARC sealer overrode, as
@@ -144,6 +177,7 @@ session_free(struct session **sp)
 	if (sp == NULL || (s = *sp) == NULL)
 		return;
 	methods_done(s);
+	methods_disconnect(s);
 	arena_free(&s->arena);
 	settings_unref(&s->cfg);
 	free(s);
@@ -160,6 +194,12 @@ session_connect(struct session *s, const char *hostname, const char *ip)
 		s->client_ip[0] = '\0';
 	s->trusted = s->client_ip[0] != '\0' &&
 	    cidr_list_match(&s->cfg->trusted_networks, s->client_ip);
+	/* the methods that look the client up start now, beside the rest
+	 * of the SMTP dialogue */
+	methods_disconnect(s);
+	for (size_t i = 0; i < NMETHODS; i++)
+		if (methods[i]->connect != NULL)
+			s->conn[i] = methods[i]->connect(s);
 }
 
 void

@@ -25,9 +25,14 @@ struct arc_sealer;
  * nothing to stream); header(), eoh() and body() get the message as it
  * arrives, when there is state; eom() adds the method's results to the
  * list (st may be NULL), reading what the methods before it added;
- * done() frees the state (end of message or abort). */
+ * done() frees the state (end of message or abort). connect() runs when
+ * the client address is known (session_connect) and returns the method's
+ * state for the connection (NULL: none), which session_method_conn()
+ * finds and disconnect() frees (a new address, or session_free()). */
 struct session_method {
 	const char *name;
+	void *(*connect)(struct session *s);
+	void (*disconnect)(void *cst);
 	void *(*start)(struct session *s);
 	void (*header)(void *st, const char *name, const char *value);
 	void (*eoh)(void *st);
@@ -41,6 +46,7 @@ extern const struct session_method session_method_spf;
 extern const struct session_method session_method_dkim;
 extern const struct session_method session_method_dmarc;
 extern const struct session_method session_method_arc;
+extern const struct session_method session_method_iprev;
 
 #define SESSION_MAX_METHODS 8
 
@@ -60,6 +66,7 @@ struct session {
 	char auth_user[256];    /* {auth_authen}, "" if none */
 	char daemon_name[64];
 	int trusted;            /* client in trusted_networks */
+	void *conn[SESSION_MAX_METHODS]; /* each method's, for the connection */
 
 	/* message */
 	struct arena *arena;
@@ -109,6 +116,8 @@ const char *session_render_authres(struct session *s);
 /* session_method_state - the method's state for the running message, or
  * NULL */
 void *session_method_state(struct session *s, const struct session_method *m);
+/* session_method_conn - the method's state for the connection, or NULL */
+void *session_method_conn(struct session *s, const struct session_method *m);
 
 /* session_arc_seal - after the decision and the header: the ARC set of
  * arc.seal into the verdict (arc_set, seal_note), when the message is

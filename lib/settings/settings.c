@@ -156,6 +156,12 @@ static const struct setting dmarc_table[] = {
 	{ .name = NULL },
 };
 
+static const struct setting iprev_table[] = {
+	{ .name = "enable", .kind = K_BOOL, .def = "1", .set = set_bool,
+	  .off = OFF(iprev_enable) },
+	{ .name = NULL },
+};
+
 static const struct setting arc_seal_table[] = {
 	{ .name = "domain", .kind = K_STRING, .def = NULL,
 	  .set = set_dname, .off = OFF(arc_seal_domain) },
@@ -240,6 +246,7 @@ static const struct setting top_table[] = {
 	{ .name = "dkim", .kind = K_GROUP, .group = dkim_table },
 	{ .name = "dmarc", .kind = K_GROUP, .group = dmarc_table },
 	{ .name = "arc", .kind = K_GROUP, .group = arc_table },
+	{ .name = "iprev", .kind = K_GROUP, .group = iprev_table },
 	{ .name = "policy", .kind = K_GROUP, .group = policy_table },
 	{ .name = NULL },
 };

@@ -58,6 +58,9 @@ struct settings {
 	char *dmarc_psl_file;      /* default PSL_PATH; read only with
 				    * DISCOVERY_PSL */
 
+	/* iprev (RFC 8601 2.7.3) */
+	int iprev_enable;          /* default 1 */
+
 	/* arc (RFC 8617) */
 	int arc_enable;            /* default 1 */
 	char **arc_trusted_sealers; /* ARC-Seal d= whose chains may override a

@@ -31,8 +31,14 @@ CASE FILE FORMAT (t/e2e/cases/NAME.case)
                  Blank lines and lines starting with ";" are ignored. Each
                  record goes to the served zone that is the longest suffix of
                  its owner (SERVED_ZONES: example.org, example.com,
-                 example.net, org, com, net, gov); an owner outside them is
-                 a case error. Every
+                 example.net, org, com, net, gov, and the reverse zones of
+                 the documentation prefixes for PTR records:
+                 2.0.192.in-addr.arpa, 100.51.198.in-addr.arpa,
+                 113.0.203.in-addr.arpa, 8.b.d.0.1.0.0.2.ip6.arpa, e.g.
+                     50.113.0.203.in-addr.arpa. PTR mail.x.example.org.
+                 which libunbound asks NSD for, as it forwards every
+                 built-in local zone); an owner outside them is a case
+                 error. Every
                  zone gets SOA, NS and $TTL 300; records from all cases are
                  merged (exact duplicates once), so each case uses its own
                  sub-domain. Names under NOT_SERVED (nozone.example) are
@@ -181,7 +187,10 @@ import secrets
 TIMEOUT = 30.0                  # every wait is bounded by this
 AUTHSERV_ID = "mx.test.example"
 SERVED_ZONES = ["example.org", "example.com", "example.net",
-                "org", "com", "net", "gov"]
+                "org", "com", "net", "gov",
+                # the documentation prefixes' reverse zones (iprev, PTR)
+                "2.0.192.in-addr.arpa", "100.51.198.in-addr.arpa",
+                "113.0.203.in-addr.arpa", "8.b.d.0.1.0.0.2.ip6.arpa"]
 NOT_SERVED = "nozone.example"
 SECTIONS = ["description", "config", "dns", "sign", "envelope", "message",
             "expect"]

@@ -48,8 +48,8 @@ WHAT POSTFIX 3.7 DOES HERE (found with this rig)
     with nothing else.
 
 THE GROUPS
-  The base group (BASE_CONFIG) has DKIM and DMARC off, so the SPF cases
-  keep their exact headers; DKIM/DMARC cases carry a [config] that turns
+  The base group (BASE_CONFIG) has DKIM, DMARC, ARC and iprev off, so the
+  SPF cases keep their exact headers (the iprev cases turn it on); DKIM/DMARC cases carry a [config] that turns
   them on (spf.helo off, so the header is spf; dkim; dmarc). Each group
   other than the base gets "127.0.0.1:PORT inet ... smtpd -o
   smtpd_milters=inet:127.0.0.1:MPORT" in master.cf and its own daemon
@@ -92,6 +92,7 @@ spf = { helo = true; };
 dkim = { enable = false; };
 dmarc = { enable = false; };
 arc = { enable = false; };
+iprev = { enable = false; };
 """ % AUTHSERV_ID
 
 

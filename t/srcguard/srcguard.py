@@ -82,6 +82,7 @@ PREFIXES = {
     "dmarc/psl.c": ("psl_",),
     "dmarc/mailaddr.c": ("mailaddr_",),
     "arc/*": ("arc_",),
+    "iprev/iprev.c": ("iprev_",),
     "policy/policy.c": ("policy_",),
     "policy/results.c": ("results_",),
     "session/*": ("session_",),  # session.c, env.c, render.c, method_*.c
