@@ -419,3 +419,38 @@ out:
 	fclose(f);
 	return rc;
 }
+
+/* ---- play order ---------------------------------------------------- */
+
+static const struct ml_corpus *corpus_key_of;	/* for corpus_key_cmp */
+
+/* corpus_key_cmp - corpus indexes by session key, then by index (stable) */
+static int
+corpus_key_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct ml_msg *x = &corpus_key_of->msgs[i];
+	const struct ml_msg *y = &corpus_key_of->msgs[j];
+	int d;
+
+	if ((d = strcmp(x->client_ip, y->client_ip)) != 0 ||
+	    (d = strcmp(x->helo, y->helo)) != 0 ||
+	    (d = strcmp(x->auth_user, y->auth_user)) != 0)
+		return d;
+	return i < j ? -1 : i > j;
+}
+
+size_t *
+corpus_play_order(const struct ml_corpus *c, int group)
+{
+	size_t *o = xcalloc(c->n, sizeof(*o)), i;
+
+	for (i = 0; i < c->n; i++)
+		o[i] = i;
+	if (group) {
+		corpus_key_of = c;
+		qsort(o, c->n, sizeof(*o), corpus_key_cmp);
+		corpus_key_of = NULL;
+	}
+	return o;
+}

@@ -55,6 +55,10 @@ struct ml_corpus {
 int corpus_load(const char *tsv, struct ml_corpus *c, char *err, size_t errlen);
 /* corpus_free - release everything corpus_load() allocated */
 void corpus_free(struct ml_corpus *c);
+/* corpus_play_order - c->n indexes into c->msgs (free() them): the corpus
+ * order, or with group the order of session keys (client address, HELO,
+ * SASL user; corpus order within a key) */
+size_t *corpus_play_order(const struct ml_corpus *c, int group);
 /* msg_parse - split an RFC 5322 message (RFC 5322 2.2: fields up to the
  * first empty line, continuation lines start with WSP) into m->hdrs and a
  * CRLF-normalised m->body; 0, or -1 with err set */

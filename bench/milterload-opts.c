@@ -107,7 +107,7 @@ usage(void)
 	    "[-m MSGS_PER_CONN]\n"
 	    "                  [-n TOTAL] [-o RESULTS.tsv] [-t TIMEOUT_S] [-q] "
 	    "[--nodelay]\n"
-	    "                  [--bufsize BYTES] [--detail]\n"
+	    "                  [--bufsize BYTES] [--detail] [--group]\n"
 	    "  SPEC: inet:PORT@HOST, inet6:PORT@[::1], unix:/path; several "
 	    "form a chain\n"
 	    "  --nodelay   set TCP_NODELAY (Postfix does not; default off)\n"
@@ -115,7 +115,14 @@ usage(void)
 	    "2*MSS)\n"
 	    "  --detail    -o rows also get per-milter verdicts, header edits, "
 	    "sequence\n"
-	    "              number and error text after the corpus columns\n",
+	    "              number and error text after the corpus columns\n"
+	    "  --group     the corpus in the order of its session keys (client, "
+	    "HELO,\n"
+	    "              SASL user), each connection taking MSGS_PER_CONN "
+	    "consecutive\n"
+	    "              messages: sessions really carry -m messages (fewer "
+	    "only where\n"
+	    "              the key changes)\n",
 	    stderr);
 }
 
@@ -139,6 +146,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "nagle", no_argument, NULL, 'N' },
 		{ "bufsize", required_argument, NULL, 'B' },
 		{ "detail", no_argument, NULL, 'T' },
+		{ "group", no_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -192,6 +200,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'T':
 			o->detail = 1;
+			break;
+		case 'G':
+			o->group = 1;
 			break;
 		case 'B':
 			if (parse_num(optarg, "--bufsize", 64UL * 1024 * 1024,

@@ -6,7 +6,7 @@
  *
  *   milterload -s SPEC[,SPEC...] [-c CONC] [-m MSGS_PER_CONN] [-n TOTAL]
  *              -i CORPUS.tsv [-o RESULTS.tsv] [-t TIMEOUT_S] [-q]
- *              [--nodelay] [--bufsize BYTES]
+ *              [--nodelay] [--bufsize BYTES] [--detail] [--group]
  *
  * What is modelled on Postfix (src/milter/milter8.c, src/smtpd/smtpd.c):
  * - one milter connection per SMTP session and milter: negotiate (offering
@@ -14,7 +14,11 @@
  *   up to MSGS_PER_CONN transactions; a session carries only messages with
  *   the same client address, HELO name and SASL user (the milter learns
  *   them once per session, as in SMTP), so a corpus that changes client
- *   every row opens a session per message.
+ *   every row opens a session per message. --group plays the corpus in
+ *   the order of those session keys (stable: corpus order within a key)
+ *   and gives each connection MSGS_PER_CONN consecutive messages, so a
+ *   session carries -m messages except where the key changes (the summary
+ *   line's sessions= says how many there were).
  * - envelope events (connect, HELO, MAIL, RCPT, DATA) go to milter 1, then
  *   milter 2, ... per event; the content (headers, EOH, body in chunks of
  *   at most 65535 bytes, EOB) goes to each milter in turn, with the header
@@ -91,6 +95,7 @@ static const char *const verdict_name[V_COUNT] = {
 struct run {
 	struct opts o;
 	struct ml_corpus corpus;
+	size_t *order;			/* play order of the corpus */
 	unsigned long long next;	/* next message number (atomic) */
 	unsigned long long qbase;	/* queue id base */
 	FILE *out;
@@ -1306,6 +1311,7 @@ worker_main(void *arg)
 	struct dynbuf line;
 	struct msgctx x;
 	struct result res;
+	unsigned long long blk = 0, blk_end = 0;
 	size_t i;
 
 	memset(&s, 0, sizeof(s));
@@ -1320,13 +1326,25 @@ worker_main(void *arg)
 	x.s = &s;
 	dynbuf_init(&line, 16 * 1024 * 1024);
 	for (;;) {
-		unsigned long long seq = __atomic_fetch_add(&r->next, 1,
-		    __ATOMIC_RELAXED);
+		unsigned long long seq;
 		const struct ml_msg *m;
 
+		if (!r->o.group) {
+			seq = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
+		} else {
+			/* a block of per_conn messages: one connection */
+			if (blk == blk_end) {
+				blk = __atomic_fetch_add(&r->next,
+				    r->o.per_conn, __ATOMIC_RELAXED);
+				blk_end = blk + r->o.per_conn;
+				if (s.open)
+					session_close(&s, 1);
+			}
+			seq = blk++;
+		}
 		if (seq >= r->o.total)
 			break;
-		m = &r->corpus.msgs[seq % r->corpus.n];
+		m = &r->corpus.msgs[r->order[seq % r->corpus.n]];
 		if (s.open && (s.msgs >= r->o.per_conn ||
 		    strcmp(s.client_ip, m->client_ip) != 0 ||
 		    strcmp(s.helo, m->helo) != 0 ||
@@ -1389,10 +1407,12 @@ main(int argc, char **argv)
 	}
 	if (r.o.total == 0)
 		r.o.total = r.corpus.n;
+	r.order = corpus_play_order(&r.corpus, r.o.group);
 	if (r.o.out != NULL) {
 		if ((r.out = fopen(r.o.out, "w")) == NULL) {
 			fprintf(stderr, "milterload: %s: %s\n", r.o.out,
 			    strerror(errno));
+			free(r.order);
 			corpus_free(&r.corpus);
 			return 2;
 		}
@@ -1461,6 +1481,7 @@ main(int argc, char **argv)
 	}
 	pthread_mutex_destroy(&r.out_lock);
 	free(r.hist);
+	free(r.order);
 	free(w);
 	for (i = 0; i < r.o.nspecs; i++)
 		free(r.o.specs[i].text);

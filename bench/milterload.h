@@ -29,6 +29,8 @@ struct opts {
 	unsigned long long total;	/* 0: the corpus size */
 	const char *corpus, *out;
 	int quiet, nodelay, detail;
+	int group;			/* --group: MSGS_PER_CONN messages of one
+					 * session key per connection */
 	unsigned long bufsize;		/* 0: Postfix's choice */
 };
 

@@ -8,6 +8,10 @@ Reads what bench/run left in WORKDIR:
   runs.tsv   one line per milterload run, tab-separated:
              side transport conc mpc cpu_ticks clk_tck results summary
              [client_cpu_s [ticks_each]]
+             (mpc: messages per connection, "1" or "10" (milterload
+             --group), or "1+nodelay": TCP_NODELAY on milterload's side;
+             sides authmilter-base, -stack1m, -cache1g: the
+             per-connection experiments)
              (side: authmilter | authmilter-psl | peers; authmilter is
              dmarc.discovery = "treewalk", authmilter-psl "psl", unix
              sockets only; cpu_ticks: utime+stime of the
@@ -20,7 +24,8 @@ Reads what bench/run left in WORKDIR:
              rsa1024, rsa2048, ed25519), for the crypto floor (optional)
   rss.tsv    side transport daemon vmhwm_kb
   growth.tsv side daemon slice messages_so_far vmrss_kb errors tempfail
-  conv.tsv   messages cpu_ticks clk_tck (authmilter with every method off)
+  conv.tsv   messages cpu_ticks clk_tck [mpc] (authmilter with every
+             method off; a line per messages-per-connection value)
              (optional: VmRSS after each slice of many messages through
              the unix-socket daemons)
   e2e.tsv    config transport messages secs status   (optional)
@@ -250,7 +255,7 @@ def discovery_section(work, runs, order, w):
     path = os.path.join(work, "dns.tsv")
     rows = read_tsv(path) if os.path.exists(path) else []
     concs = [c for t, c in order if t == "unix" and
-             ("authmilter-psl", t, c) in runs]
+             ("authmilter-psl", t, c, "1") in runs]
     if not rows and not concs:
         return
     w("")
@@ -293,15 +298,15 @@ def discovery_section(work, runs, order, w):
               "%s" % (pss, ratio(qa / na, qb / nb), ratio(ma / na, mb / nb)))
     if concs:
         w("")
-        w("msgs/s and cpu_ms over unix sockets (bench/milterload, as in the "
-          "table above):")
+        w("msgs/s and cpu_ms over unix sockets, one message per connection "
+          "(bench/milterload):")
         w("  %4s | %9s %7s | %9s %7s | %9s | %s" % (
             "conc", "treewalk", "cpu_ms", "psl", "cpu_ms", "peers",
             "treewalk/psl msgs/s"))
         for c in concs:
-            a = runs.get(("authmilter", "unix", c))
-            b = runs.get(("authmilter-psl", "unix", c))
-            p = runs.get(("peers", "unix", c))
+            a = runs.get(("authmilter", "unix", c, "1"))
+            b = runs.get(("authmilter-psl", "unix", c, "1"))
+            p = runs.get(("peers", "unix", c, "1"))
 
             def g(r):
                 return fnum(r["s"].get("msgs_per_s")) if r else None
@@ -309,6 +314,150 @@ def discovery_section(work, runs, order, w):
                 c, num(g(a), "%.0f"), num(a["cpu"] if a else None, "%.3f"),
                 num(g(b), "%.0f"), num(b["cpu"] if b else None, "%.3f"),
                 num(g(p), "%.0f"), ratio(g(a), g(b))))
+
+
+def per_connection_section(runs, order, w):
+    """PER CONNECTION: each side's CPU per message at 1 and 10 messages
+    per connection, split as cpu = per_msg + per_conn / k, k the measured
+    messages per session (msgs / sessions of each run)"""
+    sides = ["authmilter", "peers", "authmilter-base", "authmilter-stack1m",
+             "authmilter-cache1g"]
+    lines = []
+    for side in sides:
+        for t, c in order:
+            one = runs.get((side, t, c, "1"))
+            ten = runs.get((side, t, c, "10"))
+            if not one or not ten or one["cpu"] is None or ten["cpu"] is None:
+                continue
+            k1 = fnum(one["s"].get("msgs")) / max(1.0, fnum(
+                one["s"].get("sessions")) or 1.0)
+            k10 = fnum(ten["s"].get("msgs")) / max(1.0, fnum(
+                ten["s"].get("sessions")) or 1.0)
+            if abs(1 / k1 - 1 / k10) < 1e-9:
+                continue
+            b = (one["cpu"] - ten["cpu"]) / (1 / k1 - 1 / k10)
+            a = one["cpu"] - b / k1
+            r1 = fnum(one["s"].get("msgs_per_s"))
+            r10 = fnum(ten["s"].get("msgs_per_s"))
+            lines.append("  %-19s %-4s %5d | %7.3f %7.3f | %5.2f | %8.3f "
+                         "%8.3f | %6s %6s %5s" % (
+                             side, t, c, one["cpu"], ten["cpu"], k10, b, a,
+                             num(r1, "%.0f"), num(r10, "%.0f"),
+                             ratio(r1, r10)))
+    if not lines:
+        return
+    w("")
+    w("PER CONNECTION (CPU ms per message at m=1 and m=10; k = messages per "
+      "session the m=10")
+    w("run really had (msgs/sessions: the key changes end some sessions "
+      "early); the two runs")
+    w("solved for cpu = per_msg + per_conn / k; msgs/s at m=1 and m=10 and "
+      "their ratio.")
+    w("authmilter-base/-stack1m/-cache1g: fresh daemons, the same binary, "
+      "as run by default,")
+    w("with ulimit -s 1024 (1 MB thread stacks) and with GLIBC_TUNABLES "
+      "stack_cache_size 1 GB;")
+    w("their rows: several rounds in turn, CPU over all, msgs/s the "
+      "median)")
+    w("  %-19s %-4s %5s | %7s %7s | %5s | %8s %8s | %6s %6s %5s" % (
+        "side", "sock", "conc", "cpu m1", "cpu m10", "k", "per_conn",
+        "per_msg", "msgs/s", "m10", "1/10"))
+    for ln in lines:
+        w(ln)
+
+
+PROFILE_CALLS = [
+    ("poll (libmilter, per command)", ("__poll", "poll")),
+    ("read", ("read", "__libc_read")),
+    ("writev/write", ("__GI___writev", "writev", "__libc_write", "write")),
+    ("thread create (clone3)", ("clone3",)),
+    ("pthread_create", ("pthread_create@GLIBC_2.2.5", "pthread_create")),
+    ("munmap (stacks)", ("__munmap", "munmap")),
+    ("mmap", ("__mmap", "mmap64", "mmap")),
+    ("mprotect (guard)", ("__mprotect", "mprotect")),
+    ("madvise (thread exit)", ("__madvise", "madvise")),
+    ("accept", ("accept", "__libc_accept", "accept4")),
+    ("close", ("__close", "close", "__libc_close")),
+    ("malloc+free", ("malloc", "free", "_int_free", "_int_malloc",
+                     "cfree@GLIBC_2.2.5", "__libc_free")),
+    ("scheduler (schedule)", ("schedule",)),
+]
+
+
+def profile_calls_section(work, w):
+    """PROFILE BY CALL: % of samples under each call (callees included),
+    from perf-SIDE-children-mM.txt, one and ten messages per connection"""
+    cols = []
+    for side in ("authmilter", "peers"):
+        for m in ("1", "10"):
+            path = os.path.join(work, "perf-%s-children-m%s.txt" % (side, m))
+            if not os.path.exists(path):
+                continue
+            pct = {}
+            for ln in open(path).read().splitlines():
+                f = ln.split()
+                if len(f) >= 4 and f[0].endswith("%"):
+                    sym = f[-1]
+                    pct.setdefault(sym, fnum(f[0].rstrip("%")))
+            cols.append(("%s m=%s" % (side, m), pct))
+    if not cols:
+        return
+    w("")
+    w("PROFILE BY CALL (perf, concurrency 32, unix; % of the side's samples "
+      "under the call,")
+    w("callees included; the largest entry of the names listed; an "
+      "inlined or unlisted call shows 0)")
+    w("  %-30s %s" % ("", " ".join("%15s" % c for c, _ in cols)))
+    for label, names in PROFILE_CALLS:
+        w("  %-30s %s" % (label, " ".join(
+            "%14.1f%%" % max([pct.get(n) or 0.0 for n in names])
+            for _, pct in cols)))
+
+
+def tcp_tail_section(work, runs, nextra, w):
+    """TCP TAIL: inet, one connection: latency of m=1, m=10 and m=1 with
+    TCP_NODELAY on milterload's side; the share of messages over 20 ms
+    and the messages that are"""
+    keys = [(side, m) for side in ("authmilter", "peers")
+            for m in ("1", "10", "1+nodelay", "10+nodelay", "1+quickack",
+                      "10+quickack")
+            if (side, "inet", 1, m) in runs]
+    if not keys:
+        return
+    w("")
+    w("TCP TAIL (inet, one connection; nodelay: TCP_NODELAY on milterload's "
+      "sockets, which")
+    w("Postfix does not set; quickack: Nagle on again, delayed ACKs off on "
+      "both ends (the")
+    w("namespace's route to 127.0.0.0/8 with the quickack metric); slow = "
+      "messages over 20 ms,")
+    w("with the corpus messages most often slow)")
+    w("  %-10s %-11s | %7s %7s %7s %8s | %6s | %s" % (
+        "side", "m", "msgs/s", "p50ms", "p99ms", "max_ms", "slow", "which"))
+    for side, m in keys:
+        r = runs[(side, "inet", 1, m)]
+        s = r["s"]
+        slow = Counter()
+        n = 0
+        path = os.path.join(work, r.get("results") or "")
+        if r.get("results") and os.path.exists(path):
+            for f in read_tsv(path):
+                if f[0] == "id" or len(f) < 6 + nextra:
+                    continue
+                ms = fnum(f[len(f) - nextra - 1])
+                if ms is None:
+                    continue
+                n += 1
+                if ms > 20:
+                    slow[f[0].split("/")[-1].replace(".eml", "")] += 1
+        tot = sum(slow.values())
+        w("  %-10s %-11s | %7s %7s %7s %8s | %5.1f%% | %s" % (
+            side, m, num(fnum(s.get("msgs_per_s")), "%.0f"),
+            num(fnum(s.get("p50_ms")), "%.2f"),
+            num(fnum(s.get("p99_ms")), "%.2f"),
+            num(fnum(s.get("max_ms")), "%.1f"),
+            100.0 * tot / n if n else 0.0,
+            " ".join("%s x%d" % kv for kv in slow.most_common(4))))
 
 
 def main(argv):
@@ -343,8 +492,29 @@ def main(argv):
         key = (transport, int(conc))
         if key not in order:
             order.append(key)
-        runs[(side,) + key] = dict(s=s, cpu=cpu, mpc=mpc, client=client,
-                                   each=each)
+        rk = (side,) + key + (mpc,)
+        if rk in runs and msgs and runs[rk]["cpu"] is not None:
+            # rounds of the same run (the per-connection experiments):
+            # CPU and sessions summed, msgs/s and latencies the median
+            old = runs[rk]
+            old["reps"].append(s)
+            old["ms_total"] += cpu * msgs
+            tot = sum(fnum(x.get("msgs")) or 0 for x in old["reps"])
+            old["cpu"] = old["ms_total"] / tot
+            merged = dict(s)
+            for k in ("msgs", "sessions"):
+                merged[k] = "%d" % sum(fnum(x.get(k)) or 0
+                                       for x in old["reps"])
+            for k in ("msgs_per_s", "p50_ms", "p99_ms"):
+                v = sorted(fnum(x.get(k)) or 0 for x in old["reps"])
+                merged[k] = "%.3f" % v[len(v) // 2]
+            merged["max_ms"] = "%.3f" % max(fnum(x.get("max_ms")) or 0
+                                            for x in old["reps"])
+            old["s"] = merged
+        else:
+            runs[rk] = dict(s=s, cpu=cpu, mpc=mpc, client=client,
+                            each=each, results=results, reps=[s],
+                            ms_total=(cpu or 0) * (msgs or 0))
         rpath = os.path.join(work, results)
         if not results or not os.path.exists(rpath):
             continue
@@ -362,20 +532,24 @@ def main(argv):
     out = []
     w = out.append
     w("MILTER PROTOCOL (bench/milterload; msgs/s higher is better, the rest "
-      "lower; ratio = authmilter/peers)")
+      "lower; ratio = authmilter/peers;")
+    w("m = messages per milter connection: 1 as MX traffic arrives, 10 with "
+      "milterload --group)")
     w("")
-    hdr = ("%-5s %4s | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %6s %6s %6s"
-           % ("sock", "conc", "msgs/s", "p50ms", "p99ms", "cpu_ms",
-              "msgs/s", "p50ms", "p99ms", "cpu_ms", "msgs/s", "p50", "p99",
-              "cpu"))
-    w("%-10s | %-36s | %-36s | %s" % ("", "authmilter (treewalk)", "peers: "
+    hdr = ("%-5s %4s %2s | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %6s %6s "
+           "%6s" % ("sock", "conc", "m", "msgs/s", "p50ms", "p99ms",
+                    "cpu_ms", "msgs/s", "p50ms", "p99ms", "cpu_ms",
+                    "msgs/s", "p50", "p99", "cpu"))
+    w("%-13s | %-36s | %-36s | %s" % ("", "authmilter (treewalk)", "peers: "
                                        "opendkim,opendmarc",
                                        "authmilter/peers"))
     w(hdr)
     w("-" * len(hdr))
-    for transport, conc in order:
-        a = runs.get(("authmilter", transport, conc))
-        p = runs.get(("peers", transport, conc))
+    rows = [(t, c, m) for t, c in order for m in ("1", "10")
+            if ("authmilter", t, c, m) in runs or ("peers", t, c, m) in runs]
+    for transport, conc, mpc in rows:
+        a = runs.get(("authmilter", transport, conc, mpc))
+        p = runs.get(("peers", transport, conc, mpc))
 
         def g(r, k):
             return fnum(r["s"].get(k)) if r else None
@@ -383,21 +557,23 @@ def main(argv):
               a["cpu"] if a else None]
         pm = [g(p, "msgs_per_s"), g(p, "p50_ms"), g(p, "p99_ms"),
               p["cpu"] if p else None]
-        w("%-5s %4d | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %6s %6s %6s"
-          % (transport, conc, num(am[0], "%.0f"), num(am[1], "%.2f"),
+        w("%-5s %4d %2s | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %6s %6s "
+          "%6s" % (transport, conc, mpc, num(am[0], "%.0f"), num(am[1], "%.2f"),
              num(am[2], "%.2f"), num(am[3], "%.3f"), num(pm[0], "%.0f"),
              num(pm[1], "%.2f"), num(pm[2], "%.2f"), num(pm[3], "%.3f"),
              ratio(am[0], pm[0]), ratio(am[1], pm[1]), ratio(am[2], pm[2]),
              ratio(am[3], pm[3])))
     w("")
     w("runs (messages, errors, verdict counts):")
-    for side in ("authmilter", "authmilter-psl", "peers"):
-        for transport, conc in order:
-            r = runs.get((side, transport, conc))
-            if not r:
-                continue
+    sides = ["authmilter", "authmilter-psl", "peers"]
+    sides += sorted({k[0] for k in runs} - set(sides))
+    for side in sides:
+        for key in sorted((k for k in runs if k[0] == side),
+                          key=lambda k: (order.index(k[1:3]), k[3])):
+            r = runs[key]
+            transport, conc = key[1], key[2]
             s = r["s"]
-            w("  %-14s %-5s c=%-4d m=%s msgs=%s sessions=%s secs=%s max_ms=%s "
+            w("  %-14s %-5s c=%-4d m=%-9s msgs=%s sessions=%s secs=%s max_ms=%s "
               "client_cpu_ms=%s accept=%s reject=%s quarantine=%s "
               "tempfail=%s errors=%s"
               % (side, transport, conc, r["mpc"], s.get("msgs"),
@@ -422,6 +598,8 @@ def main(argv):
                                             for d, kb in sorted(p.items())),
                  pt, ratio(at, pt)))
     growth_section(work, w)
+    per_connection_section(runs, order, w)
+    tcp_tail_section(work, runs, nextra, w)
     discovery_section(work, runs, order, w)
     w("")
     w("VERDICTS against the corpus expectations (every message of every "
@@ -441,9 +619,10 @@ def main(argv):
             w("    %-18s x%-5d got spf=%s dkim=%s dmarc=%s action=%s; "
               "want %s/%s/%s/%s" % ((case, n) + got + want))
     w("")
-    w("WHERE THE CPU GOES (ms per message, concurrency 8, unix sockets):")
-    a = runs.get(("authmilter", "unix", 8))
-    p = runs.get(("peers", "unix", 8))
+    w("WHERE THE CPU GOES (ms per message, concurrency 8, unix sockets, one "
+      "message per connection):")
+    a = runs.get(("authmilter", "unix", 8, "1"))
+    p = runs.get(("peers", "unix", 8, "1"))
     if a:
         w("  authmilter %s   (milterload, the MTA side, %s)"
           % (num(a["cpu"], "%.3f"), num(a["client"], "%.3f")))
@@ -457,6 +636,11 @@ def main(argv):
     conv_path = os.path.join(work, "conv.tsv")
     if os.path.exists(conv_path):
         rows = read_tsv(conv_path)
+        for row in rows[1:]:
+            if len(row) > 3 and fnum(row[0]):
+                w("  (the same with %s messages per connection: %.3f)"
+                  % (row[3], float(row[1]) / float(row[2]) * 1000
+                     / float(row[0])))
         if rows and fnum(rows[0][0]) and float(rows[0][0]) > 0:
             n, ticks, hz = rows[0][:3]
             conv = float(ticks) / float(hz) * 1000 / float(n)
@@ -480,11 +664,13 @@ def main(argv):
                                              (a["cpu"] - conv) / floor))
         if p and p["cpu"]:
             w("  peers / floor = %.1f" % (p["cpu"] / floor))
+    profile_calls_section(work, w)
     for side in ("authmilter", "peers"):
         pp = os.path.join(work, "perf-%s.txt" % side)
         if os.path.exists(pp):
             w("")
-            w("PROFILE %s (perf, concurrency 8, unix; %% of samples, "
+            w("PROFILE %s (perf, concurrency 32, one message per connection, "
+              "unix; %% of samples, "
               "command, object, symbol):" % side)
             with open(pp) as f:
                 for ln in f.read().splitlines()[:16]:
