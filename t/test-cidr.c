@@ -292,9 +292,40 @@ test_parse_unmapped(void)
 	    "parse_unmapped: overlong text fails");
 }
 
+/* the PTR owner names, the one builder spf and iprev share */
+static void
+test_reverse_name(void)
+{
+	unsigned char addr[16];
+	char out[IP_REVERSE_SIZE], small[20];
+	int family;
+
+	ip_parse_unmapped("192.0.2.10", &family, addr);
+	is_int(ip_reverse_name(addr, 0, out, sizeof(out)), 0, "reverse v4");
+	is_str(out, "10.2.0.192.in-addr.arpa", "reverse v4: the name");
+	ip_parse_unmapped("::ffff:198.51.100.7", &family, addr);
+	ip_reverse_name(addr, family == AF_INET6, out, sizeof(out));
+	is_str(out, "7.100.51.198.in-addr.arpa", "reverse of a mapped "
+	    "address: the IPv4 name");
+	ip_parse_unmapped("2001:db8::567:89ab", &family, addr);
+	is_int(ip_reverse_name(addr, 1, out, sizeof(out)), 0, "reverse v6");
+	is_str(out, "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0."
+	    "1.0.0.2.ip6.arpa", "reverse v6: RFC 3596 2.5's nibbles");
+	is_int((long long)strlen(out) + 1, IP_REVERSE_SIZE,
+	    "reverse v6: IP_REVERSE_SIZE is exactly the longest");
+	is_int(ip_reverse_name(addr, 1, small, sizeof(small)), -1,
+	    "reverse v6 into 20 bytes: -1");
+	is_str(small, "", "reverse v6 into 20 bytes: empty");
+	ip_parse_unmapped("255.255.255.255", &family, addr);
+	is_int(ip_reverse_name(addr, 0, small, sizeof(small)), -1,
+	    "reverse v4 into 20 bytes: -1, not cut");
+	is_str(small, "", "reverse v4 cut: empty");
+}
+
 int
 main(void)
 {
+	test_reverse_name();
 	test_parse();
 	test_match();
 	test_unmap();

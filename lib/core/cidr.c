@@ -227,3 +227,34 @@ ip_unmap(const char *ip, char *out, size_t outlen)
 		return -1;
 	return 0;
 }
+
+int
+ip_reverse_name(const unsigned char *addr, int v6, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	if (outlen == 0)
+		return -1;
+	out[0] = '\0';
+	if (!v6) {
+		int w = snprintf(out, outlen, "%u.%u.%u.%u.in-addr.arpa",
+		    addr[3], addr[2], addr[1], addr[0]);
+
+		if (w < 0 || (size_t)w >= outlen) {
+			out[0] = '\0';
+			return -1;
+		}
+		return 0;
+	}
+	if (outlen < IP_REVERSE_SIZE)
+		return -1;
+	for (int i = 15; i >= 0; i--) {
+		out[n++] = hex[addr[i] & 15];
+		out[n++] = '.';
+		out[n++] = hex[addr[i] >> 4];
+		out[n++] = '.';
+	}
+	memcpy(out + n, "ip6.arpa", sizeof("ip6.arpa"));
+	return 0;
+}

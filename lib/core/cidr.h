@@ -35,5 +35,12 @@ int ip_unmap(const char *ip, char *out, size_t outlen);
  * IPv6 address (::ffff:a.b.c.d) is AF_INET. 0, or -1 when ip (NULL too)
  * is not an address. The one unmapping: every caller uses it. */
 int ip_parse_unmapped(const char *ip, int *family, unsigned char addr[16]);
+/* ip_reverse_name - the PTR owner name of an address (4 octets, or 16 with
+ * v6): "4.3.2.1.in-addr.arpa" or the 32 nibbles under ip6.arpa (RFC 3596
+ * 2.5); IP_REVERSE_SIZE bytes are always enough. 0, or -1 when out is too
+ * small (out is then "") */
+#define IP_REVERSE_SIZE 73
+int ip_reverse_name(const unsigned char *addr, int v6, char *out,
+    size_t outlen);
 
 #endif

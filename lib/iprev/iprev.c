@@ -20,7 +20,7 @@ struct iprev_lookup {
 	int v6;
 	unsigned char addr[16];
 	char ip[64];                 /* unmapped text */
-	char rev[80];                /* the PTR owner */
+	char rev[IP_REVERSE_SIZE];   /* the PTR owner */
 	struct dns_query *q;         /* the PTR lookup while it runs */
 	int have;                    /* out holds a final outcome */
 	struct iprev_outcome out;
@@ -42,27 +42,6 @@ iprev_result_name(enum iprev_result res)
 	return "permerror";
 }
 
-/* reverse_owner - the in-addr.arpa or ip6.arpa name of the address */
-static void
-reverse_owner(struct iprev_lookup *l)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-
-	if (!l->v6) {
-		snprintf(l->rev, sizeof(l->rev), "%u.%u.%u.%u.in-addr.arpa",
-		    l->addr[3], l->addr[2], l->addr[1], l->addr[0]);
-		return;
-	}
-	for (int i = 15; i >= 0; i--) {
-		l->rev[n++] = hex[l->addr[i] & 15];
-		l->rev[n++] = '.';
-		l->rev[n++] = hex[l->addr[i] >> 4];
-		l->rev[n++] = '.';
-	}
-	str_copy(l->rev + n, "ip6.arpa", sizeof(l->rev) - n);
-}
-
 struct iprev_lookup *
 iprev_start(struct dns_resolver *r, const char *ip)
 {
@@ -78,7 +57,7 @@ iprev_start(struct dns_resolver *r, const char *ip)
 	memcpy(l->addr, addr, sizeof(addr));
 	if (ip_unmap(ip, l->ip, sizeof(l->ip)) != 0)
 		str_copy(l->ip, ip, sizeof(l->ip));
-	reverse_owner(l);
+	ip_reverse_name(l->addr, l->v6, l->rev, sizeof(l->rev));
 	l->q = dns_query_start(r, l->rev, DNS_T_PTR);
 	return l;
 }

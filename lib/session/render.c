@@ -8,9 +8,10 @@
  * dkim= (result:header.d per signature, or none), dmarc_authors=
  * (result:header.from per author domain), and dmarc=, policy=, dis= and
  * dmarc_discovery= (treewalk or psl) of the result policy acted on (dis=none
- * when a trusted ARC sealer overrode it), arc= (the chain's result) and
- * arc_override= and policy_override= (the sealer and RFC 7489's
- * PolicyOverride of the first override); header_from= and acted_on= come
+ * when a trusted ARC sealer overrode it), arc= (the chain's result),
+ * iprev= (when iprev ran), arc_override= and policy_override= (the
+ * sealer and RFC 7489's PolicyOverride of the first override);
+ * header_from= and acted_on= come
  * from the author domains the session found, skipped=, reason=, arc_seal=
  * (sealed, or why not when arc.seal is set) and action= from the verdict.
  */
@@ -84,7 +85,7 @@ session_log_line(struct session *s, double ms)
 {
 	const struct session_verdict *v = &s->verdict;
 	const struct results *rs = &s->results;
-	const struct result *acted = s->decision.acted_on, *arc;
+	const struct result *acted = s->decision.acted_on, *arc, *iprev;
 	const char *spf_mf, *spf_helo, *from_domain;
 	struct arena *a = s->arena;
 	struct dynbuf b;
@@ -150,6 +151,8 @@ session_log_line(struct session *s, double ms)
 		    dmarc_discovery_name(acted->dmarc->discovery));
 	if ((arc = results_next(rs, NULL, "arc")) != NULL)
 		dynbuf_printf(&b, " arc=%s", arc->result);
+	if ((iprev = results_next(rs, NULL, "iprev")) != NULL)
+		dynbuf_printf(&b, " iprev=%s", iprev->result);
 	if (s->decision.noverrides > 0)
 		dynbuf_printf(&b, " arc_override=%s policy_override=%s",
 		    value(a, s->decision.overrides[0].sealer),

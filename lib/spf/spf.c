@@ -226,25 +226,6 @@ answer_has_ip(const struct ctx *x, const struct dns_answer *a,
 	return 0;
 }
 
-static void
-reverse_name(const struct ctx *x, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789abcdef";
-	struct dynbuf b;
-
-	if (!x->v6) {
-		snprintf(out, outlen, "%u.%u.%u.%u.in-addr.arpa", x->ip[3],
-		    x->ip[2], x->ip[1], x->ip[0]);
-		return;
-	}
-	dynbuf_init(&b, 128);
-	for (int i = 15; i >= 0; i--)
-		dynbuf_printf(&b, "%c.%c.", hex[x->ip[i] & 15], hex[x->ip[i] >> 4]);
-	dynbuf_puts(&b, "ip6.arpa");
-	str_copy(out, b.s ? b.s : "", outlen);
-	dynbuf_free(&b);
-}
-
 /* ptr_validated - RFC 7208 5.5: the validated names of the client, at most
  * SPF_MAX_PTR_NAMES PTR records looked at (the rest are ignored, 4.6.4).
  * Calls fn for each validated name until it returns nonzero; returns that
@@ -253,11 +234,11 @@ static int
 ptr_validated(struct ctx *x, enum dns_status *status,
     int (*fn)(const char *name, void *arg), void *arg)
 {
-	char rev[128];
+	char rev[IP_REVERSE_SIZE];
 	struct dns_answer *a;
 	int ret = 0;
 
-	reverse_name(x, rev, sizeof(rev));
+	ip_reverse_name(x->ip, x->v6, rev, sizeof(rev));
 	a = dns_query_until(x->c->dns, rev, DNS_T_PTR, x->deadline);
 	*status = a->status;
 	for (size_t i = 0; a->status == DNS_STATUS_OK && i < a->count &&
