@@ -623,9 +623,12 @@ def main(argv):
       "message per connection):")
     a = runs.get(("authmilter", "unix", 8, "1"))
     p = runs.get(("peers", "unix", 8, "1"))
+    a10 = runs.get(("authmilter", "unix", 8, "10"))
     if a:
-        w("  authmilter %s   (milterload, the MTA side, %s)"
-          % (num(a["cpu"], "%.3f"), num(a["client"], "%.3f")))
+        w("  authmilter %s   (milterload, the MTA side, %s; at 10 messages "
+          "per connection %s)" % (num(a["cpu"], "%.3f"),
+                                  num(a["client"], "%.3f"),
+                                  num(a10["cpu"] if a10 else None, "%.3f")))
     if p:
         w("  peers      %s = %s   (milterload, the MTA side, %s)"
           % (num(p["cpu"], "%.3f"),
@@ -636,17 +639,17 @@ def main(argv):
     conv_path = os.path.join(work, "conv.tsv")
     if os.path.exists(conv_path):
         rows = read_tsv(conv_path)
-        for row in rows[1:]:
-            if len(row) > 3 and fnum(row[0]):
-                w("  (the same with %s messages per connection: %.3f)"
-                  % (row[3], float(row[1]) / float(row[2]) * 1000
-                     / float(row[0])))
         if rows and fnum(rows[0][0]) and float(rows[0][0]) > 0:
             n, ticks, hz = rows[0][:3]
             conv = float(ticks) / float(hz) * 1000 / float(n)
-            w("  authmilter with SPF, DKIM and DMARC off %.3f   (libmilter's "
+            w("  authmilter with SPF, DKIM, DMARC and iprev off %.3f   (libmilter's "
               "conversation and our callbacks" % conv)
             w("  collecting the message: what any libmilter milter pays)")
+            for row in rows[1:]:
+                if len(row) > 3 and fnum(row[0]):
+                    w("  the same at %s messages per connection: %.3f"
+                      % (row[3], float(row[1]) / float(row[2]) * 1000
+                         / float(row[0])))
             if a and a["cpu"]:
                 w("  authmilter's checks alone: %.3f - %.3f = %.3f"
                   % (a["cpu"], conv, a["cpu"] - conv))
