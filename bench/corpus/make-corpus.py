@@ -12,8 +12,12 @@ Writes into OUTDIR (created; it must not exist or be empty):
              com.zone, net.zone: the top-level zones, empty (SOA and NS),
              so that RFC 9989's tree walk, which ends at _dmarc.org,
              _dmarc.com or _dmarc.net, gets an authoritative NXDOMAIN there
-             (not a REFUSED, a temperror for it). bench/run serves every
-             zone file in this directory.
+             (not a REFUSED, a temperror for it); 2.0.192.in-addr.arpa and
+             100.51.198.in-addr.arpa: a PTR for each client address, to a
+             name whose A record is that address (iprev=pass, answers
+             the caches keep, as at an MX; without them each PTR query
+             was REFUSED and went to the server again). bench/run serves
+             every zone file in this directory.
   msgs/      one message per case and body size, CRLF line ends, as the
              MTA hands it to a milter (headers, blank line, body)
   corpus.tsv header line, then one row per message (tab-separated):
@@ -69,7 +73,9 @@ BAD_IP = "198.51.100.66"        # outside them
 HELO = "mta.sender.example.net"  # SPF passes for both addresses
 RCPT = "rcpt@inbound.example.net"
 SPF_GOOD = "v=spf1 ip4:192.0.2.0/26 -all"
-ZONES = ["example.org", "example.com", "example.net", "org", "com", "net"]
+ZONES = ["example.org", "example.com", "example.net", "org", "com", "net",
+         "2.0.192.in-addr.arpa", "100.51.198.in-addr.arpa"]
+BAD_IP_NAME = "mx.outside.example.com"   # BAD_IP's PTR name
 SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id",
                   b"mime-version", b"content-type"]
 SELECTORS = {"rsa2048": "rsa2048", "rsa1024": "rsa1024",
@@ -287,6 +293,11 @@ def zone_records(keys):
     recs.append((HELO, txt("v=spf1 ip4:192.0.2.0/26 ip4:198.51.100.0/24 "
                            "-all")))
     recs.append((HELO, "A 192.0.2.10"))
+    # iprev: each client address's PTR name and its A record
+    for ip, name in ((GOOD_IP, HELO), (BAD_IP, BAD_IP_NAME)):
+        recs.append((".".join(reversed(ip.split("."))) + ".in-addr.arpa",
+                     "PTR %s." % name))
+    recs.append((BAD_IP_NAME, "A " + BAD_IP))
     for d, v in sorted(DMARC.items()):
         recs.append(("_dmarc." + d, txt(v)))
     for d in SIGNERS:
