@@ -12,7 +12,8 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libmilter-dev libspf2-dev libopendkim-dev libopendmarc-dev \
-	libconfig-dev libunbound-dev libevent-dev libssl-dev publicsuffix \
+	libconfig-dev libunbound-dev libevent-dev libssl-dev libmicrohttpd-dev \
+	publicsuffix curl \
 	postfix nsd python3 python3-yaml python3-dnslib python3-dkim python3-authres python3-cryptography \
 	libsasl2-modules sasl2-bin \
 	iproute2 util-linux procps ca-certificates \
@@ -25,3 +26,8 @@ mkdir -p "$debs"
 rm -f "$debs"/*.deb
 (cd "$debs" && apt-get download -qq -o APT::Sandbox::User=root \
 	sendmail-bin sendmail-base sendmail-cf libwrap0 >/dev/null)
+# promtool (t/e2e lints the metrics endpoint's output with it) from
+# Debian's prometheus package, unpacked by the test: installing the
+# package would start a Prometheus server
+(cd "$debs" && apt-get download -qq -o APT::Sandbox::User=root \
+	prometheus >/dev/null)

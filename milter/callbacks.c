@@ -23,12 +23,18 @@
 #include "settings.h"
 #include "log.h"
 #include "session.h"
+#include "stats.h"
 #include "util.h"
 
 static struct session_env *cb_env;
 static int cb_local_socket;  /* the milter socket is a unix socket */
-static int cb_in_flight;     /* atomic */
-static int cb_connections;   /* atomic */
+static struct stats_metric cb_in_flight = STATS_GAUGE("messages_in_flight",
+    "Messages begun and not finished (from MAIL FROM to the end of the "
+    "message or the connection)");
+static struct stats_metric cb_connections = STATS_GAUGE("connections",
+    "Milter connections open");
+static struct stats_metric cb_connections_total = STATS_COUNTER(
+    "connections_total", "Milter connections opened");
 static unsigned long cb_conn_seq; /* atomic */
 static int cb_stopping;      /* atomic: messages begun from now on are not waited for */
 
@@ -47,18 +53,21 @@ callbacks_init(struct session_env *env, int local_socket)
 {
 	cb_env = env;
 	cb_local_socket = local_socket;
+	stats_register(&cb_in_flight);
+	stats_register(&cb_connections);
+	stats_register(&cb_connections_total);
 }
 
 int
 callbacks_in_flight(void)
 {
-	return __atomic_load_n(&cb_in_flight, __ATOMIC_SEQ_CST);
+	return (int)(int64_t)stats_value(&cb_in_flight);
 }
 
 int
 callbacks_connections(void)
 {
-	return __atomic_load_n(&cb_connections, __ATOMIC_SEQ_CST);
+	return (int)(int64_t)stats_value(&cb_connections);
 }
 
 /* conn_get - the connection's data, or NULL */
@@ -96,7 +105,7 @@ message_begin(struct conn *c)
 {
 	if (!c->in_message && !__atomic_load_n(&cb_stopping, __ATOMIC_SEQ_CST)) {
 		c->in_message = 1;
-		__atomic_add_fetch(&cb_in_flight, 1, __ATOMIC_SEQ_CST);
+		stats_gauge_add(&cb_in_flight, 1);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
 }
@@ -106,7 +115,7 @@ message_end(struct conn *c)
 {
 	if (c->in_message) {
 		c->in_message = 0;
-		__atomic_sub_fetch(&cb_in_flight, 1, __ATOMIC_SEQ_CST);
+		stats_gauge_add(&cb_in_flight, -1);
 	}
 	session_reset(c->s);
 }
@@ -129,7 +138,8 @@ conn_new(SMFICTX *ctx)
 
 	if (c != NULL) {
 		c->id = __atomic_add_fetch(&cb_conn_seq, 1, __ATOMIC_SEQ_CST);
-		__atomic_add_fetch(&cb_connections, 1, __ATOMIC_SEQ_CST);
+		stats_gauge_add(&cb_connections, 1);
+		stats_inc(&cb_connections_total);
 		smfi_setpriv(ctx, c);
 	}
 	return c;
@@ -352,10 +362,10 @@ cb_close(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	smfi_setpriv(ctx, NULL);
 	if (c->in_message)
-		__atomic_sub_fetch(&cb_in_flight, 1, __ATOMIC_SEQ_CST);
+		stats_gauge_add(&cb_in_flight, -1);
 	session_free(&c->s);
 	free(c);
-	__atomic_sub_fetch(&cb_connections, 1, __ATOMIC_SEQ_CST);
+	stats_gauge_add(&cb_connections, -1);
 	return SMFIS_CONTINUE;
 }
 

@@ -85,8 +85,10 @@
 #include "callbacks.h"
 #include "settings.h"
 #include "daemon.h"
+#include "metrics.h"
 #include "log.h"
 #include "session.h"
+#include "stats.h"
 #include "util.h"
 
 /* written once smfi_main() has returned */
@@ -287,6 +289,48 @@ warn_authserv_id(const char *event, const struct settings *cfg)
 		    "system's name (RFC 8601 2.5)\"", event, cfg->authserv_id);
 }
 
+/* the daemon's own metrics: reloads, start time, build */
+static struct stats_metric m_reload_ok = STATS_COUNTER_AS("reloads_ok_total",
+    "reloads_total", "result=\"ok\"",
+    "Reloads (SIGHUP), by result: failed ones keep the running configuration");
+static struct stats_metric m_reload_failed = STATS_COUNTER_AS(
+    "reloads_failed_total", "reloads_total", "result=\"failed\"",
+    "Reloads (SIGHUP), by result: failed ones keep the running configuration");
+static struct stats_metric m_reload_success = STATS_GAUGE(
+    "last_reload_success", "Whether the last reload succeeded (1 before "
+    "any reload)");
+static struct stats_metric m_reload_time = STATS_GAUGE(
+    "last_reload_timestamp_seconds", "When the last reload was tried, as "
+    "a Unix time (0: none yet)");
+static struct stats_metric m_start_time = STATS_GAUGE("start_time_seconds",
+    "When the daemon started, as a Unix time");
+static struct stats_metric m_build = { .name = "build_info",
+    .kind = STATS_KIND_GAUGE, .labels = "version=\"" PACKAGE_VERSION "\"",
+    .help = "The version running (the value is 1)" };
+
+static void
+daemon_stats_register(void)
+{
+	stats_register(&m_reload_ok);
+	stats_register(&m_reload_failed);
+	stats_register(&m_reload_success);
+	stats_register(&m_reload_time);
+	stats_register(&m_start_time);
+	stats_register(&m_build);
+	stats_set(&m_reload_success, 1);
+	stats_set(&m_start_time, (uint64_t)time(NULL));
+	stats_set(&m_build, 1);
+}
+
+/* reload_done - count a reload and its outcome */
+static void
+reload_done(int ok)
+{
+	stats_inc(ok ? &m_reload_ok : &m_reload_failed);
+	stats_set(&m_reload_success, ok ? 1 : 0);
+	stats_set(&m_reload_time, (uint64_t)time(NULL));
+}
+
 /* reload - SIGHUP: read the file again (as the user we run as, after -u);
  * a good one becomes current for new connections and every setting that
  * can change in place does (config.c marks the others, which are named) */
@@ -300,6 +344,7 @@ reload(const char *path, struct session_env *env)
 	if (cfg == NULL) {
 		log_msg(LOG_ERR, "event=reload status=failed reason=\"%s\" "
 		    "note=\"keeping the running configuration\"", err);
+		reload_done(0);
 		return;
 	}
 	old = settings_get_current();
@@ -316,6 +361,7 @@ reload(const char *path, struct session_env *env)
 	if (session_env_reload(env, cfg, err, sizeof(err)) != 0)
 		log_msg(LOG_ERR, "event=reload note=\"%s\"", err);
 	settings_set_current(cfg);
+	reload_done(1);
 	log_msg(LOG_INFO, "event=reload status=ok file=%s", path);
 }
 
@@ -380,7 +426,7 @@ daemon_run(const struct daemon_opts *o)
 	pthread_t tid;
 	struct pollfd pfd[2];
 	struct signalfd_siginfo stop;
-	int milter_rc = MI_FAILURE, sfd, exit_code;
+	int milter_rc = MI_FAILURE, sfd, exit_code, metrics_fd = -1;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	char username[64] = "", stats[4096];
@@ -461,18 +507,32 @@ daemon_run(const struct daemon_opts *o)
 		return EX_OSERR;
 	}
 	set_nodelay();
+	/* the endpoint's socket as root (any port), its thread after */
+	if (cfg->metrics_listen != NULL &&
+	    (metrics_fd = metrics_listen(cfg->metrics_listen, err,
+	    sizeof(err))) < 0) {
+		log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);
+		return EX_OSERR;
+	}
 	if (pidfile != NULL && write_pidfile(pidfile) != 0)
 		return EX_CANTCREAT;
 	if (user != NULL && drop_privileges(username, uid, gid) != 0)
 		return EX_NOPERM;
 
+	daemon_stats_register();
+	if (metrics_fd >= 0 && metrics_start(metrics_fd, err, sizeof(err)) != 0) {
+		log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);
+		return EX_OSERR;
+	}
 	if (pthread_create(&tid, NULL, milter_thread, &milter_rc) != 0) {
 		log_msg(LOG_ERR, "event=fatal reason=\"cannot start the milter thread\"");
 		return EX_OSERR;
 	}
 	check_libmilter_signals();
-	log_msg(LOG_INFO, "event=start version=%s socket=%s authserv_id=%s",
-	    PACKAGE_VERSION, spec, cfg->authserv_id);
+	log_msg(LOG_INFO, "event=start version=%s socket=%s authserv_id=%s%s%s",
+	    PACKAGE_VERSION, spec, cfg->authserv_id,
+	    cfg->metrics_listen ? " metrics=" : "",
+	    cfg->metrics_listen ? cfg->metrics_listen : "");
 
 	/* one reload per turn however many SIGHUPs came in meanwhile; a stop
 	 * wins over a reload pending with it */

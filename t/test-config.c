@@ -178,6 +178,28 @@ static const struct load_case load_cases[] = {
 	{ "bad level", "log_level = \"loud\";",
 	    "t.conf:1: log_level: unknown level \"loud\" (debug, info, notice, "
 	    "warning, err)" },
+	{ "metrics.listen no port", "metrics = { listen = \"127.0.0.1\"; };",
+	    "t.conf:1: metrics.listen: \"127.0.0.1\" is not an address to "
+	    "listen on: an IP address and a port, like \"127.0.0.1:9891\" or "
+	    "\"[::1]:9891\"" },
+	{ "metrics.listen a name", "metrics = { listen = \"localhost:9891\"; };",
+	    "t.conf:1: metrics.listen: \"localhost:9891\" is not an address to "
+	    "listen on: an IP address and a port, like \"127.0.0.1:9891\" or "
+	    "\"[::1]:9891\"" },
+	{ "metrics.listen v6 unbracketed", "metrics = { listen = \"::1:9891\"; };",
+	    "t.conf:1: metrics.listen: \"::1:9891\" is not an address to "
+	    "listen on: an IP address and a port, like \"127.0.0.1:9891\" or "
+	    "\"[::1]:9891\"" },
+	{ "metrics.listen port 0", "metrics = { listen = \"[::1]:0\"; };",
+	    "t.conf:1: metrics.listen: \"[::1]:0\" is not an address to "
+	    "listen on: an IP address and a port, like \"127.0.0.1:9891\" or "
+	    "\"[::1]:9891\"" },
+	{ "metrics.listen port too big", "metrics = { listen = \"127.0.0.1:65536\"; };",
+	    "t.conf:1: metrics.listen: \"127.0.0.1:65536\" is not an address to "
+	    "listen on: an IP address and a port, like \"127.0.0.1:9891\" or "
+	    "\"[::1]:9891\"" },
+	{ "metrics.listen a number", "metrics = { listen = 9891; };",
+	    "t.conf:1: metrics.listen: expected a string, got an integer" },
 	{ "socket_mode not octal", "socket_mode = \"0968\";",
 	    "t.conf:1: socket_mode: \"0968\" is not an octal file mode like "
 	    "\"0660\" (at most 0777)" },
@@ -290,6 +312,7 @@ static const char full_text[] =
     "log_level = \"debug\";\n"
     "milter_timeout = 120;\n"
     "authserv_id = \"mx.example.net\";\n"
+    "metrics = { listen = \"[::1]:9100\"; };\n"
     "dns = {\n"
     "\tnameservers = [ \"127.0.0.1@5353\", \"::1\" ];\n"
     "\ttimeout_ms = 250;\n"
@@ -417,6 +440,7 @@ test_full(void)
 	is_int(c->socket_mode, 0600, "full: socket_mode");
 	is_str(c->user, "authmilter:mail", "full: user");
 	is_str(c->pidfile, "/run/authmilter/authmilter.pid", "full: pidfile");
+	is_str(c->metrics_listen, "[::1]:9100", "full: metrics.listen");
 	is_int(c->log_facility, LOG_LOCAL3, "full: facility");
 	is_int(c->log_level, LOG_DEBUG, "full: level");
 	is_int(c->milter_timeout_s, 120, "full: milter_timeout");
@@ -460,6 +484,7 @@ check_defaults(const struct settings *c, const char *what)
 	is_int(c->socket_mode, 0660, "%s: socket_mode", what);
 	is_str(c->user, NULL, "%s: user unset", what);
 	is_str(c->pidfile, NULL, "%s: pidfile unset", what);
+	is_str(c->metrics_listen, NULL, "%s: metrics.listen unset (off)", what);
 	is_int(c->log_facility, LOG_MAIL, "%s: facility", what);
 	is_int(c->log_level, LOG_INFO, "%s: level", what);
 	is_int(c->milter_timeout_s, 300, "%s: milter_timeout", what);

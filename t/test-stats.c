@@ -2,7 +2,9 @@
  * test-stats.c - the metrics registry: idempotent registration (also from
  * several threads at once), exact counts from several threads, gauges up
  * and down, histogram buckets and sums, lookups, the order of stats_each,
- * and stats_format's line and its cut at a short buffer.
+ * and stats_format's line and its cut at a short buffer; stats_prometheus's
+ * exposition: families grouped once with HELP and TYPE, labels, cumulative
+ * histogram buckets, microseconds as seconds, local and name-less metrics.
  *
  * The registry is the process's: this program registers only its own
  * metrics (it calls no other module), so the registry holds exactly them,
@@ -15,6 +17,7 @@
 
 #include "stats.h"
 #include "tap.h"
+#include "util.h"
 
 #define THREADS 4
 #define ROUNDS 100000
@@ -284,6 +287,98 @@ format(void)
 	is_str(buf, "test_hits_total=3", "the first pair exactly");
 }
 
+/* the metrics of the exposition test, registered after format() */
+static struct stats_metric req_get = STATS_COUNTER_AS("test_req_get_total",
+    "test_requests_total", "method=\"get\"", "requests \\ by\nmethod");
+static struct stats_metric between = STATS_GAUGE("test_between",
+    "registered between two metrics of one family");
+static struct stats_metric req_head = STATS_LABELLED("test_requests_total",
+    "method=\"head\"", "not shown: the family's first help is");
+static struct stats_metric local = STATS_COUNTER_LOCAL("test_local_total",
+    "log line only");
+static const uint64_t wait_bounds[] = {250, 1000000, 2500000};
+static struct stats_metric wait_us = { .name = "test_wait_microseconds",
+    .kind = STATS_KIND_HISTOGRAM, .help = "waits",
+    .family = "test_wait_seconds", .labels = "queue=\"in\"",
+    .flags = STATS_SECONDS, .bounds = wait_bounds, .nbounds = 3 };
+
+/* count - how many times needle occurs in hay */
+static int
+count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static void
+prometheus(void)
+{
+	struct dynbuf b;
+	char line[2048];
+
+	stats_register(&req_get);
+	stats_register(&between);
+	stats_register(&req_head);
+	stats_register(&local);
+	stats_register(&wait_us);
+	stats_add(&req_get, 7);
+	stats_add(&req_head, 2);
+	stats_set(&between, 0);
+	stats_gauge_add(&between, -5);
+	stats_inc(&local);
+	stats_observe(&wait_us, 100);
+	stats_observe(&wait_us, 300);
+	stats_observe(&wait_us, 2000000);
+	stats_observe(&wait_us, 9000000);
+
+	dynbuf_init(&b, 1 << 20);
+	is_int(stats_prometheus(&b, "am_"), 0, "stats_prometheus: 0");
+	ok(b.s != NULL && strstr(b.s,
+	    "# HELP am_test_requests_total requests \\\\ by\\nmethod\n"
+	    "# TYPE am_test_requests_total counter\n"
+	    "am_test_requests_total{method=\"get\"} 7\n"
+	    "am_test_requests_total{method=\"head\"} 2\n") != NULL,
+	    "a family once, its members together though registered apart, "
+	    "the first help with backslash and newline escaped");
+	is_int(count(b.s, "# TYPE am_test_requests_total "), 1,
+	    "one TYPE line per family");
+	ok(strstr(b.s, "# TYPE am_test_between gauge\nam_test_between -5\n") != NULL,
+	    "a gauge, signed, under its name");
+	ok(strstr(b.s, "# TYPE am_test_hits_total counter\nam_test_hits_total 3\n")
+	    != NULL, "an unlabelled counter under its name");
+	is_int(count(b.s, "test_local_total"), 0, "a local metric is not exported");
+	ok(strstr(b.s,
+	    "# TYPE am_test_wait_seconds histogram\n"
+	    "am_test_wait_seconds_bucket{queue=\"in\",le=\"0.00025\"} 1\n"
+	    "am_test_wait_seconds_bucket{queue=\"in\",le=\"1\"} 2\n"
+	    "am_test_wait_seconds_bucket{queue=\"in\",le=\"2.5\"} 3\n"
+	    "am_test_wait_seconds_bucket{queue=\"in\",le=\"+Inf\"} 4\n"
+	    "am_test_wait_seconds_sum{queue=\"in\"} 11.0004\n"
+	    "am_test_wait_seconds_count{queue=\"in\"} 4\n") != NULL,
+	    "a histogram in seconds: cumulative buckets, labels before le, sum, count");
+	ok(strstr(b.s, "am_test_latency_us_bucket{le=\"10\"} ") != NULL &&
+	    strstr(b.s, "am_test_latency_us_sum 399800000\n") != NULL,
+	    "a histogram in its own unit: integer bounds and sum");
+	ok(b.s[b.len - 1] == '\n', "the exposition ends with a line end");
+	dynbuf_free(&b);
+
+	stats_format(line, sizeof(line));
+	ok(strstr(line, "test_local_total=1") != NULL,
+	    "the local metric is on the log line");
+	ok(strstr(line, "test_requests_total") == NULL && strstr(line, "=2 ") == NULL,
+	    "a name-less metric is not on the log line");
+	ok(stats_find("test_req_get_total") == &req_get &&
+	    stats_find("test_requests_total") == NULL,
+	    "stats_find by the flat name, not the family");
+
+	dynbuf_init(&b, 100);
+	is_int(stats_prometheus(&b, "am_"), -1, "over the buffer's limit: -1");
+	dynbuf_free(&b);
+}
+
 int
 main(void)
 {
@@ -294,5 +389,6 @@ main(void)
 	gauges();
 	histograms();
 	format();
+	prometheus();
 	return test_done("stats");
 }

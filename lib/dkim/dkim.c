@@ -153,17 +153,17 @@ static __thread struct dkv_msg *cur_msg;
 /* signatures by result, process-wide (registered by dkv_verifier_new); a
  * message without a signature (none) is not counted */
 static struct stats_metric sig_results[] = {
-	[DKV_RES_PASS] = STATS_COUNTER("dkim_signatures_pass_total",
+	[DKV_RES_PASS] = STATS_COUNTER_LOCAL("dkim_signatures_pass_total",
 	    "DKIM signatures with result pass"),
-	[DKV_RES_FAIL] = STATS_COUNTER("dkim_signatures_fail_total",
+	[DKV_RES_FAIL] = STATS_COUNTER_LOCAL("dkim_signatures_fail_total",
 	    "DKIM signatures with result fail"),
-	[DKV_RES_NEUTRAL] = STATS_COUNTER("dkim_signatures_neutral_total",
+	[DKV_RES_NEUTRAL] = STATS_COUNTER_LOCAL("dkim_signatures_neutral_total",
 	    "DKIM signatures with result neutral (over the cap)"),
-	[DKV_RES_POLICY] = STATS_COUNTER("dkim_signatures_policy_total",
+	[DKV_RES_POLICY] = STATS_COUNTER_LOCAL("dkim_signatures_policy_total",
 	    "DKIM signatures with result policy (RFC 8301)"),
-	[DKV_RES_TEMPERROR] = STATS_COUNTER("dkim_signatures_temperror_total",
+	[DKV_RES_TEMPERROR] = STATS_COUNTER_LOCAL("dkim_signatures_temperror_total",
 	    "DKIM signatures with result temperror"),
-	[DKV_RES_PERMERROR] = STATS_COUNTER("dkim_signatures_permerror_total",
+	[DKV_RES_PERMERROR] = STATS_COUNTER_LOCAL("dkim_signatures_permerror_total",
 	    "DKIM signatures with result permerror"),
 };
 

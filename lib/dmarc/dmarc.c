@@ -86,16 +86,16 @@ struct dmarc_checker {
 
 /* evaluations by result, process-wide (registered by dmarc_checker_new) */
 static struct stats_metric evals[] = {
-	[DMARC_RES_NONE] = STATS_COUNTER("dmarc_evaluations_none_total",
+	[DMARC_RES_NONE] = STATS_COUNTER_LOCAL("dmarc_evaluations_none_total",
 	    "DMARC evaluations with result none"),
-	[DMARC_RES_PASS] = STATS_COUNTER("dmarc_evaluations_pass_total",
+	[DMARC_RES_PASS] = STATS_COUNTER_LOCAL("dmarc_evaluations_pass_total",
 	    "DMARC evaluations with result pass"),
-	[DMARC_RES_FAIL] = STATS_COUNTER("dmarc_evaluations_fail_total",
+	[DMARC_RES_FAIL] = STATS_COUNTER_LOCAL("dmarc_evaluations_fail_total",
 	    "DMARC evaluations with result fail"),
-	[DMARC_RES_TEMPERROR] = STATS_COUNTER(
+	[DMARC_RES_TEMPERROR] = STATS_COUNTER_LOCAL(
 	    "dmarc_evaluations_temperror_total",
 	    "DMARC evaluations with result temperror"),
-	[DMARC_RES_PERMERROR] = STATS_COUNTER(
+	[DMARC_RES_PERMERROR] = STATS_COUNTER_LOCAL(
 	    "dmarc_evaluations_permerror_total",
 	    "DMARC evaluations with result permerror"),
 };

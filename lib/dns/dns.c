@@ -5,8 +5,10 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "deadline.h"
 #include "dname.h"
@@ -15,49 +17,137 @@
 #include "util.h"
 
 /* every answer handed to a caller, counted once (a cache's question to its
- * back end is not) */
-static struct stats_metric m_queries = STATS_COUNTER("dns_queries_total",
+ * back end is not). The flat counters are the exit log line's; the
+ * endpoint exports dns_queries_total by type and outcome instead */
+static struct stats_metric m_queries = STATS_COUNTER_LOCAL("dns_queries_total",
     "DNS answers handed to callers, from any resolver");
-static struct stats_metric m_failures = STATS_COUNTER("dns_failures_total",
+static struct stats_metric m_failures = STATS_COUNTER_LOCAL("dns_failures_total",
     "DNS answers that were a failure (any kind but none)");
 static struct stats_metric m_fail[] = {
-	[DNS_FAIL_SERVFAIL] = STATS_COUNTER("dns_failures_servfail_total",
-	    "DNS answers that failed with SERVFAIL"),
-	[DNS_FAIL_REFUSED] = STATS_COUNTER("dns_failures_refused_total",
+#define F(k, h) { .name = "dns_failures_" k "_total", .help = (h), \
+	.kind = STATS_KIND_COUNTER, .flags = STATS_LOCAL }
+	[DNS_FAIL_SERVFAIL] = F("servfail", "DNS answers that failed with SERVFAIL"),
+	[DNS_FAIL_REFUSED] = F("refused",
 	    "DNS answers that failed with REFUSED or another error rcode"),
-	[DNS_FAIL_TIMEOUT] = STATS_COUNTER("dns_failures_timeout_total",
+	[DNS_FAIL_TIMEOUT] = F("timeout",
 	    "DNS lookups that got no answer within their timeout"),
-	[DNS_FAIL_BUDGET] = STATS_COUNTER("dns_failures_budget_total",
+	[DNS_FAIL_BUDGET] = F("budget",
 	    "DNS lookups refused or cut short by a spent DNS time budget"),
-	[DNS_FAIL_BOGUS] = STATS_COUNTER("dns_failures_bogus_total",
-	    "DNS answers that failed DNSSEC validation"),
-	[DNS_FAIL_MALFORMED] = STATS_COUNTER("dns_failures_malformed_total",
+	[DNS_FAIL_BOGUS] = F("bogus", "DNS answers that failed DNSSEC validation"),
+	[DNS_FAIL_MALFORMED] = F("malformed",
 	    "DNS answers that could not be used as they were"),
-	[DNS_FAIL_RESOLVER] = STATS_COUNTER("dns_failures_resolver_total",
+	[DNS_FAIL_RESOLVER] = F("resolver",
 	    "DNS lookups the resolver failed or abandoned (shutdown)"),
-	[DNS_FAIL_BADNAME] = STATS_COUNTER("dns_failures_badname_total",
+	[DNS_FAIL_BADNAME] = F("badname",
 	    "DNS lookups of what is not a domain name, never asked"),
+#undef F
 };
 #define NFAIL (sizeof(m_fail) / sizeof(m_fail[0]))
 
-void
-dns_stats_register(void)
+/* dns_queries_total{type, outcome}: the outcome is the status for an
+ * answer (answer, nxdomain, nodata) and the fail kind for a failure */
+enum { T_A, T_AAAA, T_TXT, T_MX, T_PTR, T_OTHER, NTYPES };
+#define NOUTCOMES (3 + NFAIL - 1)
+#define Q_HELP "DNS lookups answered, by record type and outcome (answer, " \
+	"nxdomain, nodata, or the failure: servfail, refused, timeout, " \
+	"budget, bogus, malformed, resolver, badname)"
+#define Q(t, o) STATS_LABELLED("dns_queries_total", "type=\"" t \
+	"\",outcome=\"" o "\"", Q_HELP)
+#define QROW(t) { Q(t, "answer"), Q(t, "nxdomain"), Q(t, "nodata"), \
+	Q(t, "servfail"), Q(t, "refused"), Q(t, "timeout"), Q(t, "budget"), \
+	Q(t, "bogus"), Q(t, "malformed"), Q(t, "resolver"), Q(t, "badname") }
+static struct stats_metric m_by_type[NTYPES][NOUTCOMES] = {
+	QROW("A"), QROW("AAAA"), QROW("TXT"), QROW("MX"), QROW("PTR"),
+	QROW("other"),
+};
+#undef QROW
+#undef Q
+_Static_assert(DNS_FAIL_BADNAME == 8 && NOUTCOMES == 11, "outcome labels");
+
+/* a lookup's time from its start to its answer, as the caller waits
+ * (answers from the cache included), in microseconds */
+static const uint64_t latency_bounds[] = {
+	25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+	250000, 500000, 1000000, 5000000,
+};
+static struct stats_metric m_latency = {
+	.name = "dns_lookup_microseconds", .kind = STATS_KIND_HISTOGRAM,
+	.help = "DNS lookups from their start to their answer, as the caller "
+	    "waits (answers from the answer cache included)",
+	.family = "dns_lookup_duration_seconds", .flags = STATS_SECONDS,
+	.bounds = latency_bounds,
+	.nbounds = sizeof(latency_bounds) / sizeof(latency_bounds[0]),
+};
+
+static void
+register_all(void)
 {
 	stats_register(&m_queries);
 	stats_register(&m_failures);
 	for (size_t i = DNS_FAIL_NONE + 1; i < NFAIL; i++)
 		stats_register(&m_fail[i]);
+	for (size_t t = 0; t < NTYPES; t++)
+		for (size_t o = 0; o < NOUTCOMES; o++)
+			stats_register(&m_by_type[t][o]);
+	stats_register(&m_latency);
 }
 
-/* answered - count an answer on its way to the caller; returns it */
-static struct dns_answer *
-answered(struct dns_answer *a)
+void
+dns_stats_register(void)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, register_all);
+}
+
+static size_t
+type_index(int type)
+{
+	switch (type) {
+	case DNS_T_A: return T_A;
+	case DNS_T_AAAA: return T_AAAA;
+	case DNS_T_TXT: return T_TXT;
+	case DNS_T_MX: return T_MX;
+	case DNS_T_PTR: return T_PTR;
+	default: return T_OTHER;
+	}
+}
+
+static size_t
+outcome_index(const struct dns_answer *a)
+{
+	if (a->fail != DNS_FAIL_NONE && (unsigned)a->fail < NFAIL)
+		return 2 + (size_t)a->fail;
+	switch (a->status) {
+	case DNS_STATUS_OK: return 0;
+	case DNS_STATUS_NXDOMAIN: return 1;
+	case DNS_STATUS_NODATA: return 2;
+	default: return 2 + DNS_FAIL_RESOLVER; /* a failure without a kind */
+	}
+}
+
+/* answered - count an answer to a lookup of type started at t0 (NULL:
+ * answered at once) on its way to the caller; returns it */
+static struct dns_answer *
+answered(struct dns_answer *a, int type, const struct timespec *t0)
+{
+	struct timespec t1;
+
 	stats_inc(&m_queries);
 	if (a->fail != DNS_FAIL_NONE && (unsigned)a->fail < NFAIL) {
 		stats_inc(&m_failures);
 		stats_inc(&m_fail[a->fail]);
 	}
+	stats_inc(&m_by_type[type_index(type)][outcome_index(a)]);
+	if (t0 != NULL) {
+		int64_t us;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		us = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000 +
+		    (t1.tv_nsec - t0->tv_nsec) / 1000;
+		stats_observe(&m_latency, us > 0 ? (uint64_t)us : 0);
+	} else
+		stats_observe(&m_latency, 0);
 	return a;
 }
 
@@ -114,14 +204,23 @@ dns_query(struct dns_resolver *r, const char *name, int type,
 struct dns_query *
 dns_query_start(struct dns_resolver *r, const char *name, int type)
 {
-	struct fixed_query *q;
+	struct fixed_query *fq;
+	struct dns_query *q;
 
 	if (name != NULL && dname_valid(name))
-		return r->ops->start(r, name, type);
-	q = xcalloc(1, sizeof(*q));
-	q->base.r = &fixed_resolver;
-	q->ans = dns_answer_fail(DNS_FAIL_BADNAME, 3, "not a domain name");
-	return &q->base;
+		q = r->ops->start(r, name, type);
+	else {
+		fq = xcalloc(1, sizeof(*fq));
+		fq->base.r = &fixed_resolver;
+		fq->ans = dns_answer_fail(DNS_FAIL_BADNAME, 3,
+		    "not a domain name");
+		q = &fq->base;
+	}
+	if (q != NULL) {
+		q->type = type;
+		clock_gettime(CLOCK_MONOTONIC, &q->started);
+	}
+	return q;
 }
 
 struct dns_answer *
@@ -140,7 +239,15 @@ dns_backend_wait(struct dns_query **qp, unsigned timeout_ms)
 struct dns_answer *
 dns_query_wait(struct dns_query **qp, unsigned timeout_ms)
 {
-	return answered(dns_backend_wait(qp, timeout_ms));
+	struct timespec t0;
+	int type;
+
+	if (*qp == NULL)
+		return answered(dns_backend_wait(qp, timeout_ms), 0, NULL);
+	/* the query is gone once waited for */
+	type = (*qp)->type;
+	t0 = (*qp)->started;
+	return answered(dns_backend_wait(qp, timeout_ms), type, &t0);
 }
 
 struct dns_answer *
@@ -152,9 +259,12 @@ dns_query_wait_until(struct dns_query **qp, const struct timespec *deadline)
 		return dns_query_wait(qp, 0);
 	left = deadline_left_ms(deadline);
 	if (left == 0) {
+		struct timespec t0 = (*qp)->started;
+		int type = (*qp)->type;
+
 		dns_query_cancel(qp);
 		return answered(dns_answer_fail(DNS_FAIL_BUDGET, 2,
-		    "DNS time budget spent"));
+		    "DNS time budget spent"), type, &t0);
 	}
 	dflt = default_ms((*qp)->r);
 	return dns_query_wait(qp, left < dflt ? left : dflt);
@@ -168,7 +278,7 @@ dns_query_until(struct dns_resolver *r, const char *name, int type,
 
 	if (deadline != NULL && deadline_left_ms(deadline) == 0)
 		return answered(dns_answer_fail(DNS_FAIL_BUDGET, 2,
-		    "DNS time budget spent"));
+		    "DNS time budget spent"), type, NULL);
 	q = dns_query_start(r, name, type);
 	return dns_query_wait_until(&q, deadline);
 }

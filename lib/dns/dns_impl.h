@@ -4,6 +4,8 @@
 #ifndef AM_DNS_IMPL_H
 #define AM_DNS_IMPL_H
 
+#include <time.h>
+
 #include "dns.h"
 
 struct dns_ops {
@@ -25,6 +27,8 @@ struct dns_resolver {
  * free the query */
 struct dns_query {
 	struct dns_resolver *r;
+	int type;                /* dns_query_start(): for the counters */
+	struct timespec started; /* CLOCK_MONOTONIC, dns_query_start() */
 };
 
 /* dns_backend_wait - dns_query_wait for a resolver layered on another

@@ -29,29 +29,6 @@
 #define AR_NAME "Authentication-Results"
 
 /* the messages, counted at their end (session_eom) */
-static struct stats_metric messages = STATS_COUNTER("messages_total",
-    "messages evaluated to the end");
-static struct stats_metric actions[] = {
-	[SESSION_ACCEPT] = STATS_COUNTER("messages_accept_total",
-	    "messages accepted (skipped ones too)"),
-	[SESSION_REJECT] = STATS_COUNTER("messages_reject_total",
-	    "messages rejected"),
-	[SESSION_QUARANTINE] = STATS_COUNTER("messages_quarantine_total",
-	    "messages accepted and held in quarantine"),
-	[SESSION_TEMPFAIL] = STATS_COUNTER("messages_tempfail_total",
-	    "messages refused for now"),
-};
-static struct stats_metric skipped = STATS_COUNTER("messages_skipped_total",
-    "messages not evaluated (trusted network, authenticated client)");
-/* the time the MTA waits for the methods: the end of the headers (DKIM's
- * key lookups) and the end of the message, in microseconds */
-static const uint64_t eval_bounds[] = {
-	1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000,
-};
-static struct stats_metric eval_us = STATS_HISTOGRAM(
-    "message_eval_microseconds", "time spent evaluating one message",
-    eval_bounds, sizeof(eval_bounds) / sizeof(eval_bounds[0]));
-
 /* the methods, in the order their results go into the header: DMARC
  * reads what SPF and DKIM found; ARC's chain is for policy (the trusted
  * sealers' override). iprev, the client's reverse DNS, comes after
@@ -68,16 +45,6 @@ static const struct session_method *const methods[] = {
 };
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 _Static_assert(NMETHODS <= SESSION_MAX_METHODS, "SESSION_MAX_METHODS");
-
-void
-session_stats_register(void)
-{
-	stats_register(&messages);
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-		stats_register(&actions[i]);
-	stats_register(&skipped);
-	stats_register(&eval_us);
-}
 
 /* elapsed_us - microseconds from t0 to t1 on CLOCK_MONOTONIC */
 static uint64_t
@@ -510,11 +477,7 @@ session_eom(struct session *s)
 		session_arc_seal(s, v);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	stats_inc(&messages);
-	stats_inc(&actions[v->action]);
-	if (v->skipped != NULL)
-		stats_inc(&skipped);
-	stats_observe(&eval_us, s->eoh_us + elapsed_us(&t0, &t1));
+	session_metrics_count(s, v, d, s->eoh_us + elapsed_us(&t0, &t1));
 	return v;
 }
 

@@ -102,8 +102,15 @@ struct session {
 };
 
 /* session_stats_register - the session's counters into the stats
- * registry (idempotent; session_env_open() and session_new() call it) */
+ * registry (metrics.c; once, however often it is called; session_env_open()
+ * calls it) */
 void session_stats_register(void);
+/* session_metrics_count - count a finished message: its action, the
+ * results its header shows, DKIM keys, DMARC policy and disposition and
+ * the overrides (metrics.c) */
+void session_metrics_count(const struct session *s,
+    const struct session_verdict *v, const struct policy_decision *d,
+    uint64_t eval_time_us);
 
 /* session_dmarc_from_error - the dmarc=permerror result for a From that
  * names no usable author (s->from_status, s->from_error) */

@@ -52,7 +52,6 @@
 #define CONFIG_MAX_STRING 4096         /* one string value */
 #define CONFIG_MAX_LIST 1024           /* elements of one list */
 #define CONFIG_MAX_ROWS 32             /* rows of one table */
-#define SOCKET_MAX 512                 /* a socket spec */
 
 /* ---- the settings table ------------------------------------------------ */
 
@@ -91,7 +90,7 @@ struct setting {
 #define FIELD(c, off, type) ((type *)(void *)((char *)(c) + (off)))
 #define OFF(f) offsetof(struct settings, f)
 
-static setter_fn set_string, set_path, set_socket, set_socket_mode, set_user,
+static setter_fn set_string, set_path, set_socket, set_listen, set_socket_mode, set_user,
     set_facility, set_level, set_uint, set_bool, set_authserv_id,
     add_network, add_nameserver, add_zone, add_domain, set_choice, set_dname;
 static void clear_networks(struct settings *, const struct setting *);
@@ -159,6 +158,12 @@ static const struct setting dmarc_table[] = {
 static const struct setting iprev_table[] = {
 	{ .name = "enable", .kind = K_BOOL, .def = "1", .set = set_bool,
 	  .off = OFF(iprev_enable) },
+	{ .name = NULL },
+};
+
+static const struct setting metrics_table[] = {
+	{ .name = "listen", .kind = K_STRING, .def = NULL, .set = set_listen,
+	  .off = OFF(metrics_listen), .start_only = FT_STR },
 	{ .name = NULL },
 };
 
@@ -247,6 +252,7 @@ static const struct setting top_table[] = {
 	{ .name = "dmarc", .kind = K_GROUP, .group = dmarc_table },
 	{ .name = "arc", .kind = K_GROUP, .group = arc_table },
 	{ .name = "iprev", .kind = K_GROUP, .group = iprev_table },
+	{ .name = "metrics", .kind = K_GROUP, .group = metrics_table },
 	{ .name = "policy", .kind = K_GROUP, .group = policy_table },
 	{ .name = NULL },
 };
@@ -386,32 +392,6 @@ settings_each_setting(void (*fn)(const char *name, int scope, void *arg),
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* domainish - a host name (dname_host_valid: not the root, labels of 1
- * to 63 octets, at most DNAME_MAX) of letters, digits, '-', '_' and '.' */
-static int
-domainish(const char *s)
-{
-	return dname_host_valid(s, 0) &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		"0123456789-_.") == strlen(s);
-}
-
-/* parse_port - "1".."65535", decimal digits only */
-static int
-parse_port(const char *s, size_t len)
-{
-	char buf[8];
-	unsigned long port;
-
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (str_parse_uint(buf, 65535, &port) < 0 || port == 0)
-		return -1;
-	return (int)port;
-}
-
 static void
 strvec_push(char ***v, size_t *n, const char *s)
 {
@@ -446,10 +426,10 @@ host_fqdn(void)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_CANONNAME;
 	if (getaddrinfo(host, NULL, &hints, &res) == 0 && res != NULL &&
-	    res->ai_canonname != NULL && domainish(res->ai_canonname))
+	    res->ai_canonname != NULL && settings_host_valid(res->ai_canonname))
 		name = xstrdup(res->ai_canonname);
 	else
-		name = xstrdup(domainish(host) ? host : "localhost");
+		name = xstrdup(settings_host_valid(host) ? host : "localhost");
 	if (res != NULL)
 		freeaddrinfo(res);
 	return name;
@@ -491,6 +471,18 @@ set_socket(struct settings *c, const struct setting *st,
     const struct value *v, char *err, size_t errlen)
 {
 	if (settings_socket_valid(v->s, err, errlen) < 0)
+		return -1;
+	return set_string(c, st, v, err, errlen);
+}
+
+/* set_listen - "" is off (no endpoint), like leaving it out */
+static int
+set_listen(struct settings *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	if (v->s[0] == '\0')
+		return 0;
+	if (settings_listen_parse(v->s, NULL, NULL, err, errlen) < 0)
 		return -1;
 	return set_string(c, st, v, err, errlen);
 }
@@ -607,7 +599,7 @@ set_authserv_id(struct settings *c, const struct setting *st,
 {
 	char shown[80];
 
-	if (!domainish(v->s)) {
+	if (!settings_host_valid(v->s)) {
 		snprintf(err, errlen, "\"%s\" is not a domain name (letters, "
 		    "digits, '-', '_' and '.')",
 		    str_show(v->s, shown, sizeof(shown)));
@@ -651,7 +643,7 @@ add_nameserver(struct settings *c, const struct setting *st,
 	if (inet_pton(AF_INET, ip, addr) != 1 &&
 	    inet_pton(AF_INET6, ip, addr) != 1)
 		goto bad;
-	if (at != NULL && parse_port(at + 1, strlen(at + 1)) < 0)
+	if (at != NULL && settings_port_parse(at + 1, strlen(at + 1)) < 0)
 		goto bad;
 	strvec_push(FIELD(c, st->off, char **), FIELD(c, st->off_n, size_t),
 	    v->s);
@@ -668,7 +660,7 @@ add_zone(struct settings *c, const struct setting *st,
 {
 	char shown[80];
 
-	if (!domainish(v->s)) {
+	if (!settings_host_valid(v->s)) {
 		snprintf(err, errlen, "\"%s\" is not a domain name",
 		    str_show(v->s, shown, sizeof(shown)));
 		return -1;
@@ -704,7 +696,7 @@ set_dname(struct settings *c, const struct setting *st,
 {
 	char norm[DNAME_BUFSIZE], shown[80];
 
-	if (!domainish(v->s) || dname_norm(v->s, norm, sizeof(norm)) != 0) {
+	if (!settings_host_valid(v->s) || dname_norm(v->s, norm, sizeof(norm)) != 0) {
 		snprintf(err, errlen, "\"%s\" is not a domain name",
 		    str_show(v->s, shown, sizeof(shown)));
 		return -1;
@@ -743,83 +735,6 @@ clear_strvec(struct settings *c, const struct setting *st)
 }
 
 /* ---- socket specs ------------------------------------------------------ */
-
-int
-settings_socket_valid(const char *spec, char *err, size_t errlen)
-{
-	static const char *const kinds =
-	    "inet:PORT@HOST, inet6:PORT@HOST, unix:/path or local:/path";
-	struct sockaddr_un sun;
-	unsigned char addr[16];
-	const char *rest, *at, *host;
-	char shown[80], ip[INET6_ADDRSTRLEN + 2];
-	size_t len = strnlen(spec, SOCKET_MAX + 1), hlen;
-	int v6;
-
-	if (len > SOCKET_MAX) {
-		snprintf(err, errlen, "socket spec too long");
-		return -1;
-	}
-	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
-		rest = strchr(spec, ':') + 1;
-		if (rest[0] != '/') {
-			snprintf(err, errlen, "\"%s\": the socket path must be "
-			    "absolute", str_show(spec, shown, sizeof(shown)));
-			return -1;
-		}
-		if (strlen(rest) >= sizeof(sun.sun_path)) {
-			snprintf(err, errlen, "\"%s\": the socket path is "
-			    "longer than %zu", str_show(spec, shown, sizeof(shown)),
-			    sizeof(sun.sun_path) - 1);
-			return -1;
-		}
-		return 0;
-	}
-	if (strncmp(spec, "inet:", 5) == 0)
-		v6 = 0;
-	else if (strncmp(spec, "inet6:", 6) == 0)
-		v6 = 1;
-	else {
-		snprintf(err, errlen, "\"%s\" is not a socket spec (%s)",
-		    str_show(spec, shown, sizeof(shown)), kinds);
-		return -1;
-	}
-	rest = strchr(spec, ':') + 1;
-	at = strchr(rest, '@');
-	if (at == NULL || at[1] == '\0') {
-		snprintf(err, errlen, "\"%s\": missing @HOST (%s)",
-		    str_show(spec, shown, sizeof(shown)), kinds);
-		return -1;
-	}
-	if (parse_port(rest, (size_t)(at - rest)) < 0) {
-		snprintf(err, errlen, "\"%s\": bad port (must be 1..65535)",
-		    str_show(spec, shown, sizeof(shown)));
-		return -1;
-	}
-	host = at + 1;
-	hlen = strlen(host);
-	if (v6 && host[0] == '[') {
-		/* "[::1]": an IPv6 literal in brackets */
-		if (hlen < 3 || host[hlen - 1] != ']' || hlen - 2 >= sizeof(ip))
-			goto badhost;
-		memcpy(ip, host + 1, hlen - 2);
-		ip[hlen - 2] = '\0';
-		if (inet_pton(AF_INET6, ip, addr) != 1)
-			goto badhost;
-		return 0;
-	}
-	if (v6 && strchr(host, ':') != NULL) {
-		if (inet_pton(AF_INET6, host, addr) != 1)
-			goto badhost;
-		return 0;
-	}
-	if (domainish(host))
-		return 0;
-badhost:
-	snprintf(err, errlen, "\"%s\": bad host (a name or an IP%s address)",
-	    str_show(spec, shown, sizeof(shown)), v6 ? "v6" : "v4");
-	return -1;
-}
 
 /* ---- loading ----------------------------------------------------------- */
 

@@ -61,6 +61,9 @@ struct settings {
 	/* iprev (RFC 8601 2.7.3) */
 	int iprev_enable;          /* default 1 */
 
+	/* metrics: "ADDRESS:PORT" of the Prometheus endpoint, NULL: off */
+	char *metrics_listen;
+
 	/* arc (RFC 8617) */
 	int arc_enable;            /* default 1 */
 	char **arc_trusted_sealers; /* ARC-Seal d= whose chains may override a
@@ -124,5 +127,19 @@ int settings_start_only_changes(const struct settings *a,
 /* settings_socket_valid - whether spec is a libmilter socket spec we accept:
  * inet:PORT@HOST, inet6:PORT@HOST, unix:/path, local:/path. 0 or -1 with err */
 int settings_socket_valid(const char *spec, char *err, size_t errlen);
+
+/* settings_host_valid - a host name (dname_host_valid: not the root,
+ * labels of 1 to 63 octets) of letters, digits, '-', '_' and '.' */
+int settings_host_valid(const char *s);
+/* settings_port_parse - "1".."65535" (len bytes of s), decimal digits
+ * only: the port, or -1 */
+int settings_port_parse(const char *s, size_t len);
+
+struct sockaddr_storage;
+/* settings_listen_parse - an HTTP listening address, "IPv4:PORT" or
+ * "[IPv6]:PORT" (IP literals only: nothing to resolve at start), into
+ * *ss and *sslen (either may be NULL to check only). 0 or -1 with err */
+int settings_listen_parse(const char *spec, struct sockaddr_storage *ss,
+    unsigned *sslen, char *err, size_t errlen);
 
 #endif

@@ -86,19 +86,19 @@ struct ctx {
 
 /* checks by result, process-wide (registered by spf_checker_new) */
 static struct stats_metric checks[] = {
-	[SPF_RESULT_NONE] = STATS_COUNTER("spf_checks_none_total",
+	[SPF_RESULT_NONE] = STATS_COUNTER_LOCAL("spf_checks_none_total",
 	    "SPF checks with result none"),
-	[SPF_RESULT_NEUTRAL] = STATS_COUNTER("spf_checks_neutral_total",
+	[SPF_RESULT_NEUTRAL] = STATS_COUNTER_LOCAL("spf_checks_neutral_total",
 	    "SPF checks with result neutral"),
-	[SPF_RESULT_PASS] = STATS_COUNTER("spf_checks_pass_total",
+	[SPF_RESULT_PASS] = STATS_COUNTER_LOCAL("spf_checks_pass_total",
 	    "SPF checks with result pass"),
-	[SPF_RESULT_FAIL] = STATS_COUNTER("spf_checks_fail_total",
+	[SPF_RESULT_FAIL] = STATS_COUNTER_LOCAL("spf_checks_fail_total",
 	    "SPF checks with result fail"),
-	[SPF_RESULT_SOFTFAIL] = STATS_COUNTER("spf_checks_softfail_total",
+	[SPF_RESULT_SOFTFAIL] = STATS_COUNTER_LOCAL("spf_checks_softfail_total",
 	    "SPF checks with result softfail"),
-	[SPF_RESULT_TEMPERROR] = STATS_COUNTER("spf_checks_temperror_total",
+	[SPF_RESULT_TEMPERROR] = STATS_COUNTER_LOCAL("spf_checks_temperror_total",
 	    "SPF checks with result temperror"),
-	[SPF_RESULT_PERMERROR] = STATS_COUNTER("spf_checks_permerror_total",
+	[SPF_RESULT_PERMERROR] = STATS_COUNTER_LOCAL("spf_checks_permerror_total",
 	    "SPF checks with result permerror"),
 };
 

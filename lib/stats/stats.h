@@ -16,6 +16,16 @@
  * Histograms count observations into buckets with upper bounds in the
  * metric's unit (microseconds for durations): bounds ascending, the last
  * bucket (+Inf) implied.
+ *
+ * Two names. `name` is the flat one of the exit log line and of
+ * stats_find() ("messages_reject_total"); the metrics endpoint exports a
+ * metric as its `family` with its `labels` (messages_total with
+ * action="reject"), so that one family holds what a dashboard sums over.
+ * A metric without a family is exported under its name; one without a
+ * name (STATS_LABELLED) is exported only; STATS_LOCAL keeps a metric out
+ * of the export (a flat counter another family already says better).
+ * Label values are fixed in the code, never taken from mail: the number
+ * of series is bounded by what is compiled in.
  */
 #ifndef AM_STATS_H
 #define AM_STATS_H
@@ -28,10 +38,18 @@ enum stats_kind { STATS_KIND_COUNTER, STATS_KIND_GAUGE, STATS_KIND_HISTOGRAM };
 
 #define STATS_MAX_BUCKETS 16
 
+/* flags */
+#define STATS_LOCAL   0x1 /* log line and stats_find() only, not exported */
+#define STATS_SECONDS 0x2 /* a histogram of microseconds, exported in seconds */
+
 struct stats_metric {
-	const char *name;  /* Prometheus-style: [a-z_][a-z0-9_]*, counters end in _total */
-	const char *help;
+	const char *name;  /* Prometheus-style: [a-z_][a-z0-9_]*, counters end
+			    * in _total; NULL: exported only */
+	const char *help;  /* the family's help: the first metric's is shown */
 	enum stats_kind kind;
+	const char *family; /* the exported name; NULL: name */
+	const char *labels; /* the exported labels, `k="v",k2="v2"`, or NULL */
+	unsigned flags;
 	const uint64_t *bounds; /* histogram bucket upper bounds, ascending */
 	size_t nbounds;         /* at most STATS_MAX_BUCKETS */
 	_Atomic uint64_t value;  /* counter, gauge; histogram: observation count */
@@ -45,6 +63,15 @@ struct stats_metric {
 #define STATS_GAUGE(n, h) { .name = (n), .help = (h), .kind = STATS_KIND_GAUGE }
 #define STATS_HISTOGRAM(n, h, b, nb) { .name = (n), .help = (h), \
 	.kind = STATS_KIND_HISTOGRAM, .bounds = (b), .nbounds = (nb) }
+/* a flat counter also exported as family{labels} */
+#define STATS_COUNTER_AS(n, fam, lab, h) { .name = (n), .help = (h), \
+	.kind = STATS_KIND_COUNTER, .family = (fam), .labels = (lab) }
+/* a counter that exists only as family{labels} */
+#define STATS_LABELLED(fam, lab, h) { .help = (h), \
+	.kind = STATS_KIND_COUNTER, .family = (fam), .labels = (lab) }
+/* a counter or gauge of the log line only */
+#define STATS_COUNTER_LOCAL(n, h) { .name = (n), .help = (h), \
+	.kind = STATS_KIND_COUNTER, .flags = STATS_LOCAL }
 
 /* stats_register - add m to the registry unless it is there; metrics
  * live as long as the process (static storage) */
@@ -81,7 +108,7 @@ void stats_observe(struct stats_metric *m, uint64_t v);
 /* stats_value - a counter's value; a gauge's (cast it to int64_t: a gauge
  * may go below zero); a histogram's count */
 uint64_t stats_value(const struct stats_metric *m);
-/* stats_find - the registered metric of that name, or NULL */
+/* stats_find - the registered metric of that (flat) name, or NULL */
 const struct stats_metric *stats_find(const char *name);
 /* stats_each - every registered metric, in order of registration */
 void stats_each(void (*fn)(const struct stats_metric *m, void *arg), void *arg);
@@ -90,5 +117,13 @@ void stats_each(void (*fn)(const struct stats_metric *m, void *arg), void *arg);
  * line; returns buf. Cut after the last metric that fits whole: never half
  * a pair, nor a histogram's count without its sum */
 const char *stats_format(char *buf, size_t len);
+
+struct dynbuf;
+/* stats_prometheus - every exported metric in the Prometheus text
+ * exposition format (version 0.0.4), each family once with its HELP and
+ * TYPE, its name prefixed with prefix ("authmilter_"); histograms as
+ * cumulative _bucket{le=...}, _sum and _count, STATS_SECONDS ones in
+ * seconds. 0, or -1 when out overflowed its limit */
+int stats_prometheus(struct dynbuf *out, const char *prefix);
 
 #endif

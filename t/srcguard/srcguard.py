@@ -73,6 +73,7 @@ PREFIXES = {
     "core/deadline.c": ("deadline_",),
     "stats/stats.c": ("stats_",),
     "settings/settings.c": ("settings_",),
+    "settings/address.c": ("settings_",),
     "dns/*": ("dns_",),
     "spf/spf.c": ("spf_",),
     "dkim/*": ("dkv_",),
@@ -87,6 +88,7 @@ PREFIXES = {
     "policy/results.c": ("results_",),
     "session/*": ("session_",),  # session.c, env.c, render.c, method_*.c
     "session/message.c": ("message_",),
+    "session/metrics.c": ("session_",),
 }
 
 # (file under lib/, name) exported on purpose without the prefix and in
