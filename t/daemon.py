@@ -5,6 +5,8 @@ serving the milter protocol on inet and unix sockets, SIGHUP reload (good
 and bad files), SIGTERM shutdown, a storm of SIGHUPs from several senders
 under load (reloads only, never a stop). Uses t/milterclient.py; no DNS needed
 (the methods are switched off here; they are covered by their own tests and e2e)."""
+import glob
+import http.client
 import os
 import re
 import signal
@@ -203,6 +205,224 @@ def signal_storm(tmp):
         log.close()
 
 
+DEBS = "/var/cache/authmilter-test/debs"
+
+
+def promtool(tmp):
+    """promtool from Debian's prometheus package, kept by contrib/deps.sh and
+    unpacked here (installing the package would start a server)"""
+    tool = os.path.join(tmp, "prom", "usr", "bin", "promtool")
+    if not os.path.exists(tool):
+        debs = glob.glob(os.path.join(DEBS, "prometheus_*.deb"))
+        if not debs:
+            raise SystemExit("no prometheus .deb in %s: run contrib/deps.sh" % DEBS)
+        subprocess.run(["dpkg-deb", "-x", debs[0], os.path.join(tmp, "prom")], check=True)
+    return tool
+
+
+def http_get(port, path="/metrics", method="GET", timeout=10):
+    """(status, headers dict, body text) of one request"""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), \
+            r.read().decode("utf-8", "replace")
+    finally:
+        c.close()
+
+
+def parse_metrics(text):
+    """{'name{labels}': value} of an exposition; families {name: type}"""
+    samples, types = {}, {}
+    for line in text.splitlines():
+        m = re.match(r"# TYPE (\S+) (\S+)$", line)
+        if m:
+            types[m.group(1)] = m.group(2)
+            continue
+        if not line or line.startswith("#"):
+            continue
+        key, _, val = line.rpartition(" ")
+        samples[key] = float(val)
+    return samples, types
+
+
+# the families the endpoint always shows (issue 15; authmilter(8) METRICS);
+# the DKIM key cache's exist when DKIM is on (t/e2e checks them)
+FAMILIES = {
+    "messages_total": "counter", "messages_skipped_total": "counter",
+    "results_total": "counter", "dkim_signatures_total": "counter",
+    "dmarc_messages_total": "counter", "dmarc_overrides_total": "counter",
+    "dns_queries_total": "counter", "dns_lookup_duration_seconds": "histogram",
+    "dns_cache_hits_total": "counter", "dns_cache_misses_total": "counter",
+    "dns_cache_entries": "gauge", "message_processing_seconds": "histogram",
+    "connections": "gauge", "connections_total": "counter",
+    "messages_in_flight": "gauge", "reloads_total": "counter",
+    "last_reload_success": "gauge", "last_reload_timestamp_seconds": "gauge",
+    "start_time_seconds": "gauge", "build_info": "gauge",
+}
+
+
+def metrics_endpoint(tmp):
+    """metrics.listen: a port in use stops the start with a clear line; the
+    endpoint answers GET/HEAD /metrics only, counts what was sent, shows
+    reloads, passes promtool, and outlives clients that hold connections or
+    send garbage, without the milter noticing"""
+    cfg = os.path.join(tmp, "metrics.conf")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    bport = busy.getsockname()[1]
+    conf(cfg, "inet:%d@127.0.0.1" % free_port(), "mx.metrics.example",
+         'metrics = { listen = "127.0.0.1:%d"; };\n' % bport)
+    out = subprocess.run([BIN, "-f", "-c", cfg], capture_output=True, text=True, timeout=30)
+    busy.close()
+    check(out.returncode == os.EX_OSERR and
+          'event=fatal reason="metrics.listen 127.0.0.1:%d: cannot listen: Address '
+          'already in use"' % bport in out.stderr,
+          "metrics.listen on a port in use: exit 71 and why", out.stderr[-300:])
+
+    mport = free_port()
+    spec = "inet:%d@127.0.0.1" % free_port()
+    conf(cfg, spec, "mx.metrics.example", 'metrics = { listen = "127.0.0.1:%d"; };\n' % mport)
+    logpath = os.path.join(tmp, "metrics.log")
+    log = open(logpath, "w")
+    p = subprocess.Popen([BIN, "-f", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
+    held = []
+    try:
+        wait_for(lambda: socket.create_connection(("127.0.0.1", mport), 1).close() or True,
+                 "the metrics socket")
+        check(re.search(r"event=start .* metrics=127\.0\.0\.1:%d" % mport,
+                        open(logpath).read()) is not None,
+              "the start line names the endpoint", open(logpath).read()[-300:])
+        status, hdrs, body = http_get(mport)
+        check(status == 200 and hdrs.get("content-type") ==
+              "text/plain; version=0.0.4; charset=utf-8",
+              "GET /metrics: 200, the exposition format's content type", repr((status, hdrs)))
+        samples, types = parse_metrics(body)
+        missing = [f for f, t in FAMILIES.items() if types.get("authmilter_" + f) != t]
+        check(not missing, "every family with its type", repr(missing))
+        check(samples.get("authmilter_build_info{version=\"%s\"}" % version()) == 1,
+              "build_info carries the version", repr([k for k in samples if "build" in k]))
+        check(abs(samples.get("authmilter_start_time_seconds", 0) - time.time()) < 120,
+              "start_time_seconds is now", repr(samples.get("authmilter_start_time_seconds")))
+        leaked = [k for k in samples if re.search(r'"[^"]*[.@][^"]*"', k) and
+                  "build_info" not in k and "le=" not in k]
+        check(not leaked, "no label value looks like a domain or an address", repr(leaked))
+
+        for _ in range(3):
+            header_of(spec)
+        samples, _ = parse_metrics(http_get(mport)[2])
+        want = {
+            'authmilter_messages_total{action="accept"}': 3,
+            'authmilter_messages_total{action="reject"}': 0,
+            "authmilter_connections_total": 3,
+            "authmilter_message_processing_seconds_count": 3,
+            'authmilter_message_processing_seconds_bucket{le="+Inf"}': 3,
+            "authmilter_messages_in_flight": 0,
+            'authmilter_results_total{method="spf",result="pass"}': 0,
+        }
+        got = dict((k, samples.get(k)) for k in want)
+        check(got == want, "three messages counted, by action, connection and time",
+              repr(got))
+        check(wait_for(lambda: parse_metrics(http_get(mport)[2])[0].get(
+            "authmilter_connections") == 0, "connections back to 0"),
+              "the connections gauge goes back to 0")
+
+        status, hdrs, body = http_get(mport, method="HEAD")
+        check(status == 200 and body == "", "HEAD /metrics: 200, no body", repr(status))
+        status, _, body = http_get(mport, "/")
+        check(status == 404 and "/metrics" in body, "GET /: 404 naming /metrics", repr(status))
+        status, hdrs, _ = http_get(mport, method="POST")
+        check(status == 405 and hdrs.get("allow") == "GET, HEAD",
+              "POST /metrics: 405 with Allow", repr((status, hdrs.get("allow"))))
+
+        text = http_get(mport)[2]
+        mfile = os.path.join(tmp, "scrape.txt")
+        with open(mfile, "w") as f:
+            f.write(text)
+        out = subprocess.run([promtool(tmp), "check", "metrics"], stdin=open(mfile),
+                             capture_output=True, text=True, timeout=60)
+        check(out.returncode == 0, "promtool check metrics: no problem",
+              (out.stdout + out.stderr)[-500:])
+
+        # hostile clients: 40 connections held open (the limit is 16),
+        # garbage, an oversized request line; the milter keeps serving and
+        # the endpoint answers once they are gone
+        for _ in range(40):
+            try:
+                held.append(socket.create_connection(("127.0.0.1", mport), 2))
+            except OSError:
+                break
+        verdict, ins = header_of(spec)
+        check(verdict == "a" and ins == [" mx.metrics.example; none"],
+              "40 idle metrics connections: the milter still answers", repr(ins))
+        for h in held:
+            h.close()
+        held = []
+        for junk in (b"\x00\xff" * 2000 + b"\r\n\r\n",
+                     b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\n\r\n",
+                     b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 5000 + b"\r\n"):
+            g = socket.create_connection(("127.0.0.1", mport), 5)
+            try:
+                g.sendall(junk)
+                g.settimeout(5)
+                reply = g.recv(200)
+            except OSError:
+                reply = b""
+            g.close()
+            check(reply == b"" or re.match(rb"HTTP/1\.[01] (400|413|414|431)", reply),
+                  "garbage on the metrics port: an HTTP error or a close",
+                  repr(reply[:60]))
+        status, _, _ = http_get(mport)
+        check(status == 200 and p.poll() is None,
+              "after the hostile clients the endpoint answers, the daemon runs")
+
+        # reloads: counted; a failed one sets last_reload_success to 0; a
+        # changed metrics.listen waits for a restart (the old one serves)
+        p.send_signal(signal.SIGHUP)
+        wait_for(lambda: "event=reload status=ok" in open(logpath).read(), "reload")
+        samples, _ = parse_metrics(http_get(mport)[2])
+        check(samples.get('authmilter_reloads_total{result="ok"}') == 1 and
+              samples.get("authmilter_last_reload_success") == 1 and
+              samples.get("authmilter_last_reload_timestamp_seconds", 0) > 0,
+              "a reload counted, last one a success", repr(samples.get(
+                  'authmilter_reloads_total{result="ok"}')))
+        with open(cfg, "a") as f:
+            f.write("bogus_key = 1;\n")
+        p.send_signal(signal.SIGHUP)
+        wait_for(lambda: "event=reload status=failed" in open(logpath).read(), "failed reload")
+        samples, _ = parse_metrics(http_get(mport)[2])
+        check(samples.get('authmilter_reloads_total{result="failed"}') == 1 and
+              samples.get("authmilter_last_reload_success") == 0,
+              "a failed reload counted, last_reload_success 0",
+              repr(samples.get("authmilter_last_reload_success")))
+        conf(cfg, spec, "mx.metrics.example",
+             'metrics = { listen = "127.0.0.1:%d"; };\n' % free_port())
+        p.send_signal(signal.SIGHUP)
+        wait_for(lambda: "applied at the next start only" in open(logpath).read(),
+                 "start-only reload")
+        check('applied at the next start only: metrics.listen"' in open(logpath).read(),
+              "a changed metrics.listen is named as start-only", open(logpath).read()[-300:])
+        samples, _ = parse_metrics(http_get(mport)[2])
+        check(samples.get("authmilter_last_reload_success") == 1,
+              "the old endpoint still serves, the reload a success")
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(timeout=30) == 0, "SIGTERM with the endpoint on exits 0")
+    finally:
+        for h in held:
+            h.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        log.close()
+
+
+def version():
+    out = subprocess.run([BIN, "-V"], capture_output=True, text=True)
+    return out.stdout.split()[1] if out.stdout.split()[1:] else "?"
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="authmilter-daemon-")
     cfg = os.path.join(tmp, "a.conf")
@@ -381,6 +601,7 @@ def main():
             p.wait()
 
     signal_storm(tmp)
+    metrics_endpoint(tmp)
     print("daemon: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
