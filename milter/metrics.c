@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -34,17 +35,38 @@
 #define METRICS_TIMEOUT_S 10
 #define METRICS_MAX_BYTES (8 * 1024 * 1024) /* an exposition, at most */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define METRICS_LOG_PER_MINUTE 10  /* libmicrohttpd's lines, at most */
 
 static struct MHD_Daemon *metrics_daemon;
+/* the log's rate limit (libmicrohttpd calls the logger from its one
+ * thread only) */
+static time_t log_minute;
+static unsigned log_lines, log_dropped;
 
-/* mhd_log - libmicrohttpd's own errors, into our log */
+/* mhd_log - libmicrohttpd's own errors, into our log. It logs every bad
+ * request (a 414, a 431, "not enough memory in pool"), so whoever reaches
+ * the port could fill the log: METRICS_LOG_PER_MINUTE lines a minute, and
+ * the number left out says the rest */
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[256], shown[300];
+	time_t now = time(NULL);
 	size_t n;
 
 	(void)cls;
+	if (now / 60 != log_minute) {
+		if (log_dropped > 0)
+			log_msg(LOG_WARNING, "event=metrics note=\"%u more "
+			    "messages of the HTTP server left out\"", log_dropped);
+		log_minute = now / 60;
+		log_lines = log_dropped = 0;
+	}
+	if (log_lines >= METRICS_LOG_PER_MINUTE) {
+		log_dropped++;
+		return;
+	}
+	log_lines++;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
