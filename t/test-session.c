@@ -253,11 +253,172 @@ counter(const char *name)
 	return m != NULL ? stats_value(m) : 0;
 }
 
+/* the labelled metrics a message moves (lib/session/metrics.c), found by
+ * family: results_total, dkim_signatures_total, dmarc_messages_total,
+ * dmarc_overrides_total */
+#define NSNAP 128
+struct snap {
+	size_t n;
+	const struct stats_metric *m[NSNAP];
+	uint64_t v[NSNAP];
+};
+
+static void
+snap_one(const struct stats_metric *m, void *arg)
+{
+	struct snap *sn = arg;
+
+	if (m->family != NULL && m->name == NULL && sn->n < NSNAP &&
+	    (strcmp(m->family, "results_total") == 0 ||
+	    strcmp(m->family, "dkim_signatures_total") == 0 ||
+	    strcmp(m->family, "dmarc_messages_total") == 0 ||
+	    strcmp(m->family, "dmarc_overrides_total") == 0)) {
+		sn->m[sn->n] = m;
+		sn->v[sn->n++] = stats_value(m);
+	}
+}
+
+static void
+snap_take(struct snap *sn)
+{
+	sn->n = 0;
+	stats_each(snap_one, sn);
+}
+
+/* snap_diff - "family{labels}+N ..." of what moved from a to now, for one
+ * family, into out (sorted by registration) */
+static const char *
+snap_diff(const struct snap *a, const char *family, char *out, size_t len)
+{
+	struct snap b;
+	size_t used = 0;
+
+	snap_take(&b);
+	out[0] = '\0';
+	for (size_t i = 0; i < b.n && i < a->n; i++) {
+		uint64_t d = b.v[i] - a->v[i];
+
+		if (d == 0 || strcmp(b.m[i]->family, family) != 0)
+			continue;
+		used += (size_t)snprintf(out + used, len - used, "%s{%s}+%llu",
+		    used ? " " : "", b.m[i]->labels, (unsigned long long)d);
+		if (used >= len)
+			break;
+	}
+	return out;
+}
+
+/* what the DMARC cases count: the policy that applied, the disposition
+ * done, and why they differ (the cases not listed count nothing) */
+static const struct {
+	const char *name, *messages, *overrides;
+} dmarc_counts[] = {
+	{"dmarc pass through aligned spf",
+	    "policy=\"reject\",disposition=\"none\"}+1", ""},
+	{"dmarc reject: 550 naming the domain",
+	    "policy=\"reject\",disposition=\"reject\"}+1", ""},
+	{"dmarc reject in report-only mode is delivered",
+	    "policy=\"reject\",disposition=\"none\"}+1",
+	    "reason=\"local_policy\"}+1"},
+	{"never_reject domain is delivered",
+	    "policy=\"reject\",disposition=\"none\"}+1",
+	    "reason=\"local_policy\"}+1"},
+	{"dmarc quarantine is held",
+	    "policy=\"quarantine\",disposition=\"quarantine\"}+1", ""},
+	{"dmarc quarantine as header only",
+	    "policy=\"quarantine\",disposition=\"quarantine\"}+1", ""},
+	{"pct=0: reject becomes quarantine",
+	    "policy=\"reject\",disposition=\"quarantine\"}+1",
+	    "reason=\"sampled_out\"}+1"},
+	{"two author domains in one From: each evaluated",
+	    "policy=\"reject\",disposition=\"none\"}+1", ""},
+	{"two author domains: the failing one (quarantine) applies",
+	    "policy=\"quarantine\",disposition=\"quarantine\"}+1", ""},
+	{"two author domains, both fail: the strictest (reject) applies",
+	    "policy=\"reject\",disposition=\"reject\"}+1", ""},
+	{"unaligned SPF temperror cannot save a failure: rejected",
+	    "policy=\"reject\",disposition=\"reject\"}+1", ""},
+	{"null sender: the HELO identity is DMARC's SPF identity (RFC 7208 2.4)",
+	    "policy=\"reject\",disposition=\"none\"}+1", ""},
+	{"null sender with a failing HELO under p=reject is rejected",
+	    "policy=\"reject\",disposition=\"reject\"}+1", ""},
+	{"a HELO pass does not align when MAIL FROM is not null",
+	    "policy=\"reject\",disposition=\"reject\"}+1", ""},
+	{"walk: legacy pct=0 is t=y",
+	    "policy=\"reject\",disposition=\"quarantine\"}+1",
+	    "reason=\"testing\"}+1"},
+	{"walk: t=y",
+	    "policy=\"reject\",disposition=\"quarantine\"}+1",
+	    "reason=\"testing\"}+1"},
+	{"walk: the org domain's record for a subdomain",
+	    "policy=\"reject\",disposition=\"none\"}+1", ""},
+};
+
+/* check_counts - the labelled metrics m moved: results_total exactly the
+ * header's results, the DMARC families as dmarc_counts[] says */
+static void
+check_counts(const struct msg *m, const struct session_verdict *v,
+    const struct snap *before)
+{
+	char got[1024], want[1024] = "", one[128];
+	const char *dm = "", *ov = "";
+	size_t used = 0;
+
+	if (v->authres != NULL) {
+		char err[128];
+		struct authres *ar = authres_parse(v->authres, err, sizeof(err));
+
+		/* in the registry's order: method by method (spf, dkim, dmarc,
+		 * arc, iprev), results in metrics.c's order */
+		static const char *const meth[] = {"spf", "dkim", "dmarc", "arc", "iprev"};
+		static const char *const res[] = {"pass", "fail", "softfail",
+		    "neutral", "none", "policy", "temperror", "permerror"};
+
+		for (size_t i = 0; ar != NULL && i < 5; i++)
+			for (size_t j = 0; j < 8; j++) {
+				unsigned n = 0;
+
+				for (size_t k = 0; k < ar->nresults; k++)
+					n += strcmp(ar->results[k].method, meth[i]) == 0 &&
+					    strcmp(ar->results[k].result, res[j]) == 0;
+				if (n == 0)
+					continue;
+				snprintf(one, sizeof(one), "method=\"%s\",result=\"%s\"}+%u",
+				    meth[i], res[j], n);
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%s%s", used ? " " : "", one);
+			}
+		authres_free(&ar);
+	}
+	/* snap_diff writes "{labels}+N": compare without the braces' opening */
+	snap_diff(before, "results_total", got, sizeof(got));
+	{
+		char *w = got, *r = got;
+
+		for (; *r; r++)
+			if (*r != '{')
+				*w++ = *r;
+		*w = '\0';
+	}
+	is_str(got, want, "%s: results_total moved by the header's results",
+	    m->name);
+	for (size_t i = 0; i < sizeof(dmarc_counts) / sizeof(dmarc_counts[0]); i++)
+		if (strcmp(dmarc_counts[i].name, m->name) == 0) {
+			dm = dmarc_counts[i].messages;
+			ov = dmarc_counts[i].overrides;
+		}
+	snap_diff(before, "dmarc_messages_total", got, sizeof(got));
+	is_str(got[0] ? got + 1 : got, dm, "%s: dmarc_messages_total", m->name);
+	snap_diff(before, "dmarc_overrides_total", got, sizeof(got));
+	is_str(got[0] ? got + 1 : got, ov, "%s: dmarc_overrides_total", m->name);
+}
+
 static void
 run_case(const struct msg *m)
 {
 	char text[1024], name[64];
 	unsigned long long total, action, skipped, evals;
+	struct snap before;
 	struct settings *cfg;
 	struct session *s;
 	const struct session_verdict *v;
@@ -289,7 +450,9 @@ run_case(const struct msg *m)
 	action = counter(name);
 	skipped = counter("messages_skipped_total");
 	evals = counter("message_eval_microseconds");
+	snap_take(&before);
 	v = session_eom(s);
+	check_counts(m, v, &before);
 	is_str(session_action_name(v->action), session_action_name(m->action),
 	    "%s: action", m->name);
 	is_int(counter("messages_total"), total + 1, "%s: counted", m->name);
@@ -549,7 +712,8 @@ test_envelope(void)
 static void
 test_signed(void)
 {
-	char path[1024], line[2048], err[256];
+	char path[1024], line[2048], err[256], diff[256];
+	struct snap before;
 	struct settings *cfg;
 	struct session *s;
 	const struct session_verdict *v;
@@ -586,8 +750,14 @@ test_signed(void)
 	session_mail_from(s, "<joe@football.example.com>");
 	is_int(message_feed(s, f, err, sizeof(err)), 0, "signed message read");
 	fclose(f);
+	snap_take(&before);
 	v = session_eom(s);
 	is_int(results_count(v->results, "dkim"), 2, "two signatures");
+	/* RFC 8463 A.3: an RSA key of 1024 bits and an Ed25519 key */
+	is_str(snap_diff(&before, "dkim_signatures_total", diff, sizeof(diff)),
+	    "{algorithm=\"rsa-sha256\",key_bits=\"1024\"}+1 "
+	    "{algorithm=\"ed25519-sha256\",key_bits=\"256\"}+1",
+	    "dkim_signatures_total: by algorithm and key size");
 	r = results_next(v->results, results_next(v->results, NULL, "dkim"),
 	    "dkim");
 	u = v->authres ? strdup(v->authres) : NULL;
@@ -1094,7 +1264,8 @@ test_arc_start(const char *listconf)
 static void
 test_arc(void)
 {
-	char listconf[512], err[512], *seal[3];
+	char listconf[512], err[512], *seal[3], diff[256];
+	struct snap before;
 	struct amsg list = {0}, mx = {0};
 	const struct session_verdict *v;
 	const struct result *r;
@@ -1171,10 +1342,17 @@ test_arc(void)
 	settings_unref(&cfg);
 
 	/* our MX: from the list's server, DMARC fails (p=reject) */
+	snap_take(&before);
 	v = arc_run(&s, mxc, "198.51.100.7", "<list-bounces@lists.example.org>",
 	    &list);
 	ok(v != NULL && v->action == SESSION_ACCEPT && v->smtp_rcode == NULL,
 	    "arc: trusted list: delivered");
+	is_str(snap_diff(&before, "dmarc_overrides_total", diff, sizeof(diff)),
+	    "{reason=\"trusted_forwarder\"}+1",
+	    "arc: counted as an override by a trusted forwarder");
+	is_str(snap_diff(&before, "dmarc_messages_total", diff, sizeof(diff)),
+	    "{policy=\"reject\",disposition=\"none\"}+1",
+	    "arc: counted as p=reject, disposition none");
 	ok(v != NULL && has(v->authres, "dmarc=fail (p=reject dis=none; arc "
 	    "override by lists.example.org) header.from=example.com; arc=pass "
 	    "(i=1 by lists.example.org) smtp.remote-ip=198.51.100.7"),
