@@ -260,6 +260,83 @@ expect(struct dns_resolver *r, const char *name, int type,
 
 /* test_table_fails - every kind of failure the table back end simulates,
  * and the answers that are no failure */
+/* labelled - the value of family{labels} in the registry, or -1 */
+struct lookup { const char *family, *labels; long long v; };
+
+static void
+lookup_one(const struct stats_metric *m, void *arg)
+{
+	struct lookup *l = arg;
+
+	if (m->family != NULL && m->labels != NULL &&
+	    strcmp(m->family, l->family) == 0 && strcmp(m->labels, l->labels) == 0)
+		l->v = (long long)stats_value(m);
+}
+
+static long long
+labelled(const char *family, const char *labels)
+{
+	struct lookup l = { family, labels, -1 };
+
+	stats_each(lookup_one, &l);
+	return l.v;
+}
+
+/* test_query_metrics - dns_queries_total{type,outcome}: one of each kind
+ * through the table resolver moves its own series by one; every lookup is
+ * in dns_lookup_duration_seconds */
+static void
+test_query_metrics(void)
+{
+	static const struct {
+		const char *name;
+		int type;
+		const char *labels;
+	} q[] = {
+		{ "a.metrics.test", DNS_T_A, "type=\"A\",outcome=\"answer\"" },
+		{ "nx.metrics.test", DNS_T_TXT, "type=\"TXT\",outcome=\"nxdomain\"" },
+		{ "a.metrics.test", DNS_T_MX, "type=\"MX\",outcome=\"nodata\"" },
+		{ "sf.metrics.test", DNS_T_PTR, "type=\"PTR\",outcome=\"servfail\"" },
+		{ "to.metrics.test", DNS_T_AAAA, "type=\"AAAA\",outcome=\"timeout\"" },
+		{ "a..metrics.test", DNS_T_NS, "type=\"other\",outcome=\"badname\"" },
+	};
+	struct dns_resolver *t = dns_table_new();
+	const struct stats_metric *lat;
+	long long before[7];
+	uint64_t nlat;
+	struct timespec spent;
+	struct dns_answer *a;
+
+	dns_table_add_text(t, "a.metrics.test", DNS_T_A, "192.0.2.1");
+	dns_table_set_status(t, "nx.metrics.test", 0, DNS_STATUS_NXDOMAIN);
+	dns_table_set_fail(t, "sf.metrics.test", DNS_T_PTR, DNS_FAIL_SERVFAIL);
+	dns_table_set_fail(t, "to.metrics.test", DNS_T_AAAA, DNS_FAIL_TIMEOUT);
+	lat = stats_find("dns_lookup_microseconds");
+	ok(lat != NULL, "dns_lookup_microseconds registered");
+	nlat = lat ? stats_value(lat) : 0;
+	for (size_t i = 0; i < 6; i++)
+		before[i] = labelled("dns_queries_total", q[i].labels);
+	before[6] = labelled("dns_queries_total",
+	    "type=\"TXT\",outcome=\"budget\"");
+	for (size_t i = 0; i < 6; i++) {
+		a = dns_query(t, q[i].name, q[i].type, 0);
+		dns_answer_free(&a);
+	}
+	deadline_in(&spent, 0);
+	a = dns_query_until(t, "a.metrics.test", DNS_T_TXT, &spent);
+	dns_answer_free(&a);
+	for (size_t i = 0; i < 6; i++)
+		is_int(labelled("dns_queries_total", q[i].labels) - before[i], 1,
+		    "dns_queries_total{%s} counted", q[i].labels);
+	is_int(labelled("dns_queries_total", "type=\"TXT\",outcome=\"budget\"") -
+	    before[6], 1, "a spent budget counted as outcome budget");
+	is_int(lat ? (long long)(stats_value(lat) - nlat) : -1, 7,
+	    "every lookup's time observed");
+	ok(labelled("dns_queries_total", "type=\"A\",outcome=\"nope\"") == -1,
+	    "no series outside the fixed words");
+	dns_resolver_free(&t);
+}
+
 static void
 test_table_fails(void)
 {
@@ -1142,6 +1219,7 @@ main(void)
 	test_bad_options();
 	test_table_fails();
 	test_table_bad_names();
+	test_query_metrics();
 
 	for (size_t i = 0; i < sizeof(pythons) / sizeof(pythons[0]); i++)
 		if ((rc = server_start(pythons[i], &port)) != 0)
