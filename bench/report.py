@@ -316,6 +316,143 @@ def discovery_section(work, runs, order, w):
                 num(g(p), "%.0f"), ratio(g(a), g(b))))
 
 
+COST_VARIANTS = [
+    ("authmilter-cost-base", "as the main rows: metrics off, iprev on"),
+    ("authmilter-cost-metrics", "metrics.listen on, GET /metrics once/s"),
+    ("authmilter-cost-noiprev", "iprev.enable = false"),
+]
+COST_GOALS = [
+    # (label, variant with the feature on, variant with it off, goal %)
+    ("metrics on vs off", "authmilter-cost-metrics", "authmilter-cost-base",
+     2.0),
+    ("iprev on vs off (warm cache)", "authmilter-cost-base",
+     "authmilter-cost-noiprev", 5.0),
+]
+
+
+def median(v):
+    v = sorted(x for x in v if x is not None)
+    if not v:
+        return None
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def pct(v):
+    return "-" if v is None else "%+.1f%%" % v
+
+
+def feature_cost_section(work, runs, judged, w):
+    """FEATURE COST (issue 15): msgs/s and CPU per message of authmilter as
+    run, with metrics on and scraped, and with iprev off, alternating
+    rounds at concurrency 32; the median of the rounds, the cost of each
+    feature as a share, beside its goal"""
+    got = {}
+    for side, _ in COST_VARIANTS:
+        keys = [k for k in runs if k[0] == side and k[3] == "1"]
+        if keys:
+            got[side] = runs[keys[0]]
+    if not got:
+        return
+    any_r = next(iter(got.values()))
+    conc = [k for k in runs if k[0] in got][0][2]
+    per_round = fnum(any_r["reps"][0].get("msgs"))
+    w("")
+    w("FEATURE COST (issue 15; authmilter alone, unix socket, concurrency "
+      "%d, one message per" % conc)
+    w("connection, caches warm: three fresh daemons, each warmed up on the "
+      "corpus twice, then")
+    w("%d alternating rounds of %s messages, each round starting one "
+      "daemon later; figures are" % (len(any_r["reps"]), num(per_round,
+                                                              "%.0f")))
+    w("the median of the rounds; cost = how much slower (msgs/s) or how "
+      "much more CPU per")
+    w("message the feature makes it, positive = it costs)")
+    w("  %-13s %-40s | %6s %6s | %s" % ("variant", "", "msgs/s", "cpu_ms",
+                                        "rounds: msgs/s ; cpu_ms"))
+    med = {}
+    for side, what in COST_VARIANTS:
+        r = got.get(side)
+        if not r:
+            w("  %-13s %-40s | (no runs)" % (side[11:], what))
+            continue
+        rates = [fnum(x.get("msgs_per_s")) for x in r["reps"]]
+        cpus = r["cpus"]
+        med[side] = (median(rates), median(cpus), rates, cpus)
+        w("  %-13s %-40s | %6s %6s | %s ; %s" % (
+            side[11:], what, num(med[side][0], "%.0f"),
+            num(med[side][1], "%.3f"),
+            " ".join(num(x, "%.0f") for x in rates),
+            " ".join(num(x, "%.3f") for x in cpus)))
+    w("")
+    w("  %-28s | %8s %8s | %-13s | %s" % (
+        "cost", "msgs/s", "cpu/msg", "goal (msgs/s)",
+        "round by round: msgs/s ; cpu"))
+    for label, on, off, goal in COST_GOALS:
+        if on not in med or off not in med:
+            w("  %-28s | (not measured)" % label)
+            continue
+        ron, con, rons, cons = med[on]
+        roff, coff, roffs, coffs = med[off]
+        rate_cost = (100.0 * (1 - ron / roff)) if ron and roff else None
+        cpu_cost = (100.0 * (con / coff - 1)) if con and coff else None
+        pr = [100.0 * (1 - a / b) for a, b in zip(rons, roffs) if a and b]
+        pc = [100.0 * (a / b - 1) for a, b in zip(cons, coffs) if a and b]
+        verdict = ("-" if rate_cost is None else
+                   "met" if rate_cost < goal else "NOT met")
+        w("  %-28s | %8s %8s | < %.0f%% %-8s | %s ; %s" % (
+            label, pct(rate_cost), pct(cpu_cost), goal, verdict,
+            " ".join(pct(x) for x in pr), " ".join(pct(x) for x in pc)))
+    base = med.get(COST_GOALS[0][2])
+    if base and base[0] and base[1] and len(base[2]) > 1:
+        w("  noise: the as-run daemon's rounds spread %.1f%% in msgs/s and "
+          "%.1f%% in CPU (max-min over" % (
+              100.0 * (max(base[2]) - min(base[2])) / base[0],
+              100.0 * (max(base[3]) - min(base[3])) / base[1]))
+        w("  the median): a cost well below that is within this run's "
+          "noise")
+    spath = os.path.join(work, "scrape.tsv")
+    srows = read_tsv(spath) if os.path.exists(spath) else []
+    if srows:
+        ok = [f for f in srows if len(f) >= 10 and f[3] == "ok"]
+        bad = [f for f in srows if len(f) < 10 or f[3] != "ok"]
+        tot = [fnum(f[7]) for f in ok if fnum(f[7]) is not None]
+        w("  scrapes of /metrics during the metrics daemon's runs: %d ok "
+          "(200 with authmilter_messages_total), %d failed;" % (len(ok),
+                                                               len(bad)))
+        if ok:
+            w("  %s bytes, %s ms each (median); Content-Type %s; "
+              "authmilter_messages_total %s .. %s" % (
+                  num(median([fnum(f[5]) for f in ok]), "%.0f"),
+                  num(median([fnum(f[6]) for f in ok]), "%.2f"),
+                  ", ".join(sorted({f[9] for f in ok})),
+                  num(min(tot) if tot else None, "%.0f"),
+                  num(max(tot) if tot else None, "%.0f")))
+    dpath = os.path.join(work, "dns-variants.tsv")
+    drows = [f for f in (read_tsv(dpath) if os.path.exists(dpath) else [])
+             if f[0] in got]
+    if drows:
+        w("  DNS per message over each daemon's life (warm-up included; "
+          "stats registry, exit line):")
+        w("  " + "; ".join(
+            "%s dns_q %s, misses %s (%s)" % (
+                f[0].replace("authmilter-", ""),
+                num(fnum(f[3]) / fnum(f[2]) if fnum(f[3]) is not None
+                    and fnum(f[2]) else None, "%.2f"),
+                num(fnum(f[4]) / fnum(f[2]) if fnum(f[4]) is not None
+                    and fnum(f[2]) else None, "%.3f"), f[4])
+            for f in drows))
+    v = []
+    for side, _ in COST_VARIANTS:
+        c = judged.get(side)
+        if c and c["rows"]:
+            v.append("%s %d/%d" % (side.replace("authmilter-", ""),
+                                   c["verdict_ok"], c["rows"]))
+    if v:
+        w("  verdicts (action+dmarc) against the corpus: " + ", ".join(v))
+
+
+
 def per_connection_section(runs, order, w):
     """PER CONNECTION: each side's CPU per message at 1 and 10 messages
     per connection, split as cpu = per_msg + per_conn / k, k the measured
@@ -460,6 +597,41 @@ def tcp_tail_section(work, runs, nextra, w):
             " ".join("%s x%d" % kv for kv in slow.most_common(4))))
 
 
+def main_table(runs, rows, w):
+    """MILTER PROTOCOL: both sides' rows side by side, ratios included"""
+    w("MILTER PROTOCOL (bench/milterload; msgs/s higher is better, the rest "
+      "lower; ratio = authmilter/peers;")
+    w("m = messages per milter connection: 1 as MX traffic arrives, 10 with "
+      "milterload --group)")
+    w("")
+    hdr = ("%-5s %4s %2s | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %6s %6s "
+           "%6s" % ("sock", "conc", "m", "msgs/s", "p50ms", "p99ms",
+                    "cpu_ms", "msgs/s", "p50ms", "p99ms", "cpu_ms",
+                    "msgs/s", "p50", "p99", "cpu"))
+    w("%-13s | %-36s | %-36s | %s" % ("", "authmilter (treewalk)", "peers: "
+                                       "opendkim,opendmarc",
+                                       "authmilter/peers"))
+    w(hdr)
+    w("-" * len(hdr))
+    for transport, conc, mpc in rows:
+        a = runs.get(("authmilter", transport, conc, mpc))
+        p = runs.get(("peers", transport, conc, mpc))
+
+        def g(r, k):
+            return fnum(r["s"].get(k)) if r else None
+        am = [g(a, "msgs_per_s"), g(a, "p50_ms"), g(a, "p99_ms"),
+              a["cpu"] if a else None]
+        pm = [g(p, "msgs_per_s"), g(p, "p50_ms"), g(p, "p99_ms"),
+              p["cpu"] if p else None]
+        w("%-5s %4d %2s | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %6s %6s "
+          "%6s" % (transport, conc, mpc, num(am[0], "%.0f"), num(am[1], "%.2f"),
+             num(am[2], "%.2f"), num(am[3], "%.3f"), num(pm[0], "%.0f"),
+             num(pm[1], "%.2f"), num(pm[2], "%.2f"), num(pm[3], "%.3f"),
+             ratio(am[0], pm[0]), ratio(am[1], pm[1]), ratio(am[2], pm[2]),
+             ratio(am[3], pm[3])))
+    w("")
+
+
 def main(argv):
     if len(argv) != 1:
         sys.exit(__doc__)
@@ -498,6 +670,7 @@ def main(argv):
             # CPU and sessions summed, msgs/s and latencies the median
             old = runs[rk]
             old["reps"].append(s)
+            old["cpus"].append(cpu)
             old["ms_total"] += cpu * msgs
             tot = sum(fnum(x.get("msgs")) or 0 for x in old["reps"])
             old["cpu"] = old["ms_total"] / tot
@@ -514,7 +687,7 @@ def main(argv):
         else:
             runs[rk] = dict(s=s, cpu=cpu, mpc=mpc, client=client,
                             each=each, results=results, reps=[s],
-                            ms_total=(cpu or 0) * (msgs or 0))
+                            cpus=[cpu], ms_total=(cpu or 0) * (msgs or 0))
         rpath = os.path.join(work, results)
         if not results or not os.path.exists(rpath):
             continue
@@ -531,39 +704,10 @@ def main(argv):
                 wrong[side][(exp["case"], got, want)] += 1
     out = []
     w = out.append
-    w("MILTER PROTOCOL (bench/milterload; msgs/s higher is better, the rest "
-      "lower; ratio = authmilter/peers;")
-    w("m = messages per milter connection: 1 as MX traffic arrives, 10 with "
-      "milterload --group)")
-    w("")
-    hdr = ("%-5s %4s %2s | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %6s %6s "
-           "%6s" % ("sock", "conc", "m", "msgs/s", "p50ms", "p99ms",
-                    "cpu_ms", "msgs/s", "p50ms", "p99ms", "cpu_ms",
-                    "msgs/s", "p50", "p99", "cpu"))
-    w("%-13s | %-36s | %-36s | %s" % ("", "authmilter (treewalk)", "peers: "
-                                       "opendkim,opendmarc",
-                                       "authmilter/peers"))
-    w(hdr)
-    w("-" * len(hdr))
     rows = [(t, c, m) for t, c in order for m in ("1", "10")
             if ("authmilter", t, c, m) in runs or ("peers", t, c, m) in runs]
-    for transport, conc, mpc in rows:
-        a = runs.get(("authmilter", transport, conc, mpc))
-        p = runs.get(("peers", transport, conc, mpc))
-
-        def g(r, k):
-            return fnum(r["s"].get(k)) if r else None
-        am = [g(a, "msgs_per_s"), g(a, "p50_ms"), g(a, "p99_ms"),
-              a["cpu"] if a else None]
-        pm = [g(p, "msgs_per_s"), g(p, "p50_ms"), g(p, "p99_ms"),
-              p["cpu"] if p else None]
-        w("%-5s %4d %2s | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %6s %6s "
-          "%6s" % (transport, conc, mpc, num(am[0], "%.0f"), num(am[1], "%.2f"),
-             num(am[2], "%.2f"), num(am[3], "%.3f"), num(pm[0], "%.0f"),
-             num(pm[1], "%.2f"), num(pm[2], "%.2f"), num(pm[3], "%.3f"),
-             ratio(am[0], pm[0]), ratio(am[1], pm[1]), ratio(am[2], pm[2]),
-             ratio(am[3], pm[3])))
-    w("")
+    if rows:
+        main_table(runs, rows, w)
     w("runs (messages, errors, verdict counts):")
     sides = ["authmilter", "authmilter-psl", "peers"]
     sides += sorted({k[0] for k in runs} - set(sides))
@@ -582,15 +726,18 @@ def main(argv):
                  s.get("reject"), s.get("quarantine"), s.get("tempfail"),
                  s.get("errors")))
     rss_path = os.path.join(work, "rss.tsv")
+    rss = defaultdict(dict)
     if os.path.exists(rss_path):
-        w("")
-        w("peak RSS (VmHWM, over every run of the socket type):")
-        rss = defaultdict(dict)
         for side, transport, daemon, kb in read_tsv(rss_path):
             rss[(side, transport)][daemon] = int(kb)
+    if ("authmilter", "unix") in rss or ("peers", "unix") in rss:
+        w("")
+        w("peak RSS (VmHWM, over every run of the socket type):")
         for transport in sorted({t for _, t in rss}):
             a = rss.get(("authmilter", transport), {})
             p = rss.get(("peers", transport), {})
+            if not a and not p:
+                continue
             at = sum(a.values()) / 1024.0
             pt = sum(p.values()) / 1024.0
             w("  %-5s authmilter %.1f MB | peers %s = %.1f MB | ratio %s"
@@ -601,13 +748,14 @@ def main(argv):
     per_connection_section(runs, order, w)
     tcp_tail_section(work, runs, nextra, w)
     discovery_section(work, runs, order, w)
+    feature_cost_section(work, runs, judged, w)
     w("")
     w("VERDICTS against the corpus expectations (every message of every "
       "run):")
     for side in ("authmilter", "authmilter-psl", "peers"):
         c = judged[side]
         if not c["rows"]:
-            if side != "authmilter-psl":
+            if side != "authmilter-psl" and any(k[0] == side for k in runs):
                 w("  %-14s no per-message results" % side)
             continue
         w("  %-14s verdicts (action+dmarc) %d/%d = %.1f%%   all results "
