@@ -2,7 +2,8 @@
  * test-iprev.c - forward-confirmed reverse DNS (lib/iprev) on a table
  * resolver: pass, no PTR, a PTR name that does not confirm, IPv6, a PTR
  * set of 20 names (10 looked at), SERVFAIL, an IPv4-mapped client, the
- * outcome kept for the connection's next message, the budget.
+ * outcome kept for the connection's next message, the budget; the
+ * validated names SPF's ptr and %{p} take from the same lookups.
  */
 #include "config.h"
 
@@ -194,12 +195,84 @@ test_connection(void)
 	ok(iprev_start(dns, "300.1.2.3") == NULL, "no lookup for a bad address");
 }
 
+/* test_validated - iprev_validated: every confirming name in PTR order,
+ * the lookups shared with iprev_finish (each made once) */
+static void
+test_validated(void)
+{
+	struct iprev_lookup *l;
+	struct iprev_outcome o;
+	enum dns_status st;
+	const char *names[10];
+	unsigned long q0;
+	size_t n;
+
+	/* 20 names, 10 looked at: only the 5th confirms 192.0.2.15 */
+	q0 = dns_table_queries(dns);
+	l = iprev_start(dns, "192.0.2.15");
+	n = iprev_validated(l, NULL, &st, names, 10);
+	is_int(n, 1, "validated: one of the 10 names looked at");
+	ok(n == 1 && strcmp(names[0], "n5.example.org") == 0, "validated: n5");
+	is_str(dns_status_name(st), "ok", "validated: PTR status");
+	is_int(dns_table_queries(dns) - q0, 11, "validated: 1 PTR and 10 A");
+	q0 = dns_table_queries(dns);
+	iprev_finish(l, NULL, &o);
+	is_str(iprev_result_name(o.result), "pass", "then iprev: pass");
+	is_str(o.name, "n5.example.org", "then iprev: the name");
+	n = iprev_validated(l, NULL, &st, names, 10);
+	is_int(dns_table_queries(dns) - q0, 0,
+	    "iprev and SPF again after it: no more DNS");
+	iprev_free(&l);
+
+	/* iprev first stops at the confirming name; SPF after it asks only
+	 * for the names iprev left */
+	l = iprev_start(dns, "192.0.2.18");
+	iprev_finish(l, NULL, &o);
+	is_str(iprev_result_name(o.result), "pass", "18: pass despite a SERVFAIL");
+	q0 = dns_table_queries(dns);
+	n = iprev_validated(l, NULL, &st, names, 10);
+	ok(n == 1 && strcmp(names[0], "good18.example.org") == 0,
+	    "18: the name whose lookup failed is not validated");
+	is_int(dns_table_queries(dns) - q0, 0,
+	    "18: SPF after iprev, every name known: no DNS");
+	iprev_free(&l);
+
+	/* 20 names where the 5th confirms: iprev stops there (the 10 A
+	 * lookups were started at once, the rest cancelled); SPF after it
+	 * asks again for the names still unknown, never for a known one */
+	l = iprev_start(dns, "192.0.2.15");
+	iprev_finish(l, NULL, &o);
+	is_str(o.name, "n5.example.org", "15, iprev first: n5");
+	q0 = dns_table_queries(dns);
+	n = iprev_validated(l, NULL, &st, names, 10);
+	ok(n == 1 && strcmp(names[0], "n5.example.org") == 0,
+	    "15, SPF after iprev: n5 alone");
+	ok(dns_table_queries(dns) - q0 <= 5,
+	    "15, SPF after iprev: only the names iprev left unknown (%lu)",
+	    dns_table_queries(dns) - q0);
+	iprev_free(&l);
+
+	/* no PTR data: no names, the status says why */
+	l = iprev_start(dns, "192.0.2.11");
+	n = iprev_validated(l, NULL, &st, names, 10);
+	ok(n == 0 && st == DNS_STATUS_NXDOMAIN, "no PTR: no names, NXDOMAIN");
+	iprev_finish(l, NULL, &o);
+	is_str(iprev_result_name(o.result), "permerror", "no PTR: permerror");
+	iprev_free(&l);
+	/* max bounds what is written */
+	l = iprev_start(dns, "192.0.2.10");
+	n = iprev_validated(l, NULL, &st, names, 0);
+	is_int(n, 0, "max 0: nothing written");
+	iprev_free(&l);
+}
+
 int
 main(void)
 {
 	zone();
 	test_shapes();
 	test_connection();
+	test_validated();
 	is_str(iprev_result_name(IPREV_PERMERROR), "permerror", "name: permerror");
 	dns_resolver_free(&dns);
 	return test_done("iprev");

@@ -1173,6 +1173,39 @@ test_iprev(void)
 	    "iprev: second message: SPF's lookup alone");
 	session_free(&s);
 
+	/* SPF's ptr mechanism and %{p} take iprev's validated names: the
+	 * PTR and A lookups are made once for both (each on its own would
+	 * make them twice: 5 lookups) */
+	dns_table_add_text(env.dns, "ptrspf.example.org", DNS_T_TXT,
+	    "v=spf1 ptr:example.org -all");
+	dns_table_add_text(env.dns, "79.2.0.192.in-addr.arpa", DNS_T_PTR,
+	    "rdns79.example.org");
+	dns_table_add_text(env.dns, "rdns79.example.org", DNS_T_A, "192.0.2.79");
+	dns_table_add_text(env.dns, "pspf.example.org", DNS_T_TXT,
+	    "v=spf1 exists:%{p}.ok.example.org -all");
+	dns_table_add_text(env.dns, "rdns79.example.org.ok.example.org",
+	    DNS_T_A, "127.0.0.2");
+	s = session_new(&env, cfg);
+	q0 = dns_table_queries(env.dns);
+	session_connect(s, NULL, "192.0.2.79");
+	session_mail_from(s, "<user@ptrspf.example.org>");
+	session_header(s, "From", " user@ptrspf.example.org");
+	v = session_eom(s);
+	ok(has(v->authres, "spf=pass") && has(v->authres,
+	    "iprev=pass (rdns79.example.org)"), "iprev + SPF ptr: both pass: %s",
+	    v->authres ? v->authres : "(none)");
+	is_int(dns_table_queries(env.dns) - q0, 3,
+	    "iprev + SPF ptr: PTR, TXT and A, each once");
+	q0 = dns_table_queries(env.dns);
+	session_mail_from(s, "<user@pspf.example.org>");
+	session_header(s, "From", " user@pspf.example.org");
+	v = session_eom(s);
+	ok(has(v->authres, "spf=pass"), "iprev + SPF %%{p}: pass: %s",
+	    v->authres ? v->authres : "(none)");
+	is_int(dns_table_queries(env.dns) - q0, 2,
+	    "iprev + SPF %%{p}, next message: the TXT and the exists A only");
+	session_free(&s);
+
 	/* no PTR record: permerror, IPv4-mapped client unmapped */
 	s = session_new(&env, cfg);
 	session_connect(s, NULL, "::ffff:192.0.2.78");

@@ -15,6 +15,8 @@
 #include "iprev.h"
 #include "util.h"
 
+enum fwd { FWD_UNKNOWN = 0, FWD_PASS, FWD_NO, FWD_TEMP };
+
 struct iprev_lookup {
 	struct dns_resolver *dns;
 	int v6;
@@ -24,6 +26,16 @@ struct iprev_lookup {
 	struct dns_query *q;         /* the PTR lookup while it runs */
 	int have;                    /* out holds a final outcome */
 	struct iprev_outcome out;
+	/* what the lookups found so far, for iprev_finish and
+	 * iprev_validated alike (SPF's ptr and %{p} ask the same) */
+	int ptr_done;                /* the PTR answer is in */
+	enum dns_status ptr_status;
+	char ptr_why[128];
+	unsigned nnames, nlooked;    /* PTR records, of them looked at */
+	size_t n;                    /* usable names among those */
+	char names[IPREV_MAX_NAMES][DNAME_BUFSIZE];
+	enum fwd fwd[IPREV_MAX_NAMES];
+	char why[IPREV_MAX_NAMES][96]; /* FWD_TEMP: why */
 };
 
 const char *
@@ -75,88 +87,94 @@ has_addr(const struct iprev_lookup *l, const struct dns_answer *a)
 	return 0;
 }
 
-/* forward - the forward lookups of the PTR answer's names into o */
-static void
-forward(struct iprev_lookup *l, const struct dns_answer *ptr,
-    const struct timespec *deadline, struct iprev_outcome *o)
+/* ptr_wait - the PTR answer (waited for once) and its usable names */
+static enum dns_status
+ptr_wait(struct iprev_lookup *l, const struct timespec *deadline)
 {
-	char names[IPREV_MAX_NAMES][DNAME_BUFSIZE];
-	struct dns_query *q[IPREV_MAX_NAMES];
-	int type = l->v6 ? DNS_T_AAAA : DNS_T_A;
-	size_t n = 0, first_temp = IPREV_MAX_NAMES, pass = IPREV_MAX_NAMES;
-	char why[128] = "";
+	struct dns_answer *a;
 
-	o->nnames = (unsigned)ptr->count;
-	/* at most IPREV_MAX_NAMES PTR records are looked at; one whose
-	 * name cannot be read is looked at and skipped */
-	for (size_t i = 0; i < ptr->count && i < IPREV_MAX_NAMES; i++) {
-		o->nlooked++;
-		if (dns_rr_name(&ptr->rr[i], 0, names[n], DNAME_BUFSIZE) != 0 ||
-		    names[n][0] == '\0')
-			continue;
-		q[n] = dns_query_start(l->dns, names[n], type);
-		n++;
+	if (l->ptr_done)
+		return l->ptr_status;
+	if (l->q == NULL) /* a temperror before: ask again */
+		l->q = dns_query_start(l->dns, l->rev, DNS_T_PTR);
+	a = dns_query_wait_until(&l->q, deadline);
+	l->ptr_status = a->status;
+	str_copy(l->ptr_why, a->why, sizeof(l->ptr_why));
+	l->nnames = l->nlooked = 0;
+	l->n = 0;
+	if (a->status == DNS_STATUS_OK) {
+		l->nnames = (unsigned)a->count;
+		/* at most IPREV_MAX_NAMES PTR records are looked at; one whose
+		 * name cannot be read is looked at and skipped */
+		for (size_t i = 0; i < a->count && i < IPREV_MAX_NAMES; i++) {
+			l->nlooked++;
+			if (dns_rr_name(&a->rr[i], 0, l->names[l->n],
+			    DNAME_BUFSIZE) != 0 || l->names[l->n][0] == '\0')
+				continue;
+			l->fwd[l->n++] = FWD_UNKNOWN;
+		}
 	}
-	if (n == 0) {
-		o->result = IPREV_PERMERROR;
-		snprintf(o->reason, sizeof(o->reason), "no usable PTR name for %s",
-		    l->ip);
+	dns_answer_free(&a);
+	l->ptr_done = 1;
+	return l->ptr_status;
+}
+
+/* first - the index of the first name in state f, or l->n */
+static size_t
+first(const struct iprev_lookup *l, enum fwd f)
+{
+	size_t i = 0;
+
+	while (i < l->n && l->fwd[i] != f)
+		i++;
+	return i;
+}
+
+/* forward - the forward lookups of the names not yet known, all started
+ * at once; unless all, the ones still running when a name confirms the
+ * address are cancelled (and stay unknown) */
+static void
+forward(struct iprev_lookup *l, const struct timespec *deadline, int all)
+{
+	struct dns_query *q[IPREV_MAX_NAMES] = {0};
+	int type = l->v6 ? DNS_T_AAAA : DNS_T_A;
+
+	if (!all && first(l, FWD_PASS) < l->n)
 		return;
-	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < l->n; i++)
+		if (l->fwd[i] == FWD_UNKNOWN)
+			q[i] = dns_query_start(l->dns, l->names[i], type);
+	for (size_t i = 0; i < l->n; i++) {
 		struct dns_answer *a;
 
-		if (pass < n) {
+		if (q[i] == NULL)
+			continue;
+		if (!all && first(l, FWD_PASS) < l->n) {
 			dns_query_cancel(&q[i]);
 			continue;
 		}
 		a = dns_query_wait_until(&q[i], deadline);
 		if (has_addr(l, a))
-			pass = i;
-		else if (a->status == DNS_STATUS_TEMPFAIL &&
-		    first_temp == IPREV_MAX_NAMES) {
-			first_temp = i;
-			str_copy(why, a->why, sizeof(why));
-		}
+			l->fwd[i] = FWD_PASS;
+		else if (a->status == DNS_STATUS_TEMPFAIL) {
+			l->fwd[i] = FWD_TEMP;
+			str_copy(l->why[i], a->why, sizeof(l->why[i]));
+		} else
+			l->fwd[i] = FWD_NO;
 		dns_answer_free(&a);
-	}
-	if (pass < n) {
-		o->result = IPREV_PASS;
-		str_copy(o->name, names[pass], sizeof(o->name));
-		str_copy(o->reason, names[pass], sizeof(o->reason));
-	} else if (first_temp < n) {
-		o->result = IPREV_TEMPERROR;
-		snprintf(o->reason, sizeof(o->reason), "%s lookup of %s: %s",
-		    l->v6 ? "AAAA" : "A", names[first_temp], why);
-	} else if (n == 1) {
-		o->result = IPREV_FAIL;
-		snprintf(o->reason, sizeof(o->reason), "%s does not resolve "
-		    "to %s", names[0], l->ip);
-	} else {
-		o->result = IPREV_FAIL;
-		snprintf(o->reason, sizeof(o->reason), "none of %zu PTR names "
-		    "resolves to %s", n, l->ip);
 	}
 }
 
-void
-iprev_finish(struct iprev_lookup *l, const struct timespec *deadline,
-    struct iprev_outcome *o)
+/* outcome - the result of what the lookups found */
+static void
+outcome(const struct iprev_lookup *l, struct iprev_outcome *o)
 {
-	struct dns_answer *a;
+	size_t pass = first(l, FWD_PASS), temp = first(l, FWD_TEMP);
 
-	if (l->have) {
-		*o = l->out;
-		return;
-	}
-	memset(o, 0, sizeof(*o));
-	str_copy(o->ip, l->ip, sizeof(o->ip));
-	if (l->q == NULL) /* a temperror before: ask again */
-		l->q = dns_query_start(l->dns, l->rev, DNS_T_PTR);
-	a = dns_query_wait_until(&l->q, deadline);
-	switch (a->status) {
+	o->nnames = l->nnames;
+	o->nlooked = l->nlooked;
+	switch (l->ptr_status) {
 	case DNS_STATUS_OK:
-		forward(l, a, deadline, o);
 		break;
 	case DNS_STATUS_NXDOMAIN:
 	case DNS_STATUS_NODATA:
@@ -164,17 +182,73 @@ iprev_finish(struct iprev_lookup *l, const struct timespec *deadline,
 		o->result = IPREV_PERMERROR;
 		snprintf(o->reason, sizeof(o->reason), "no PTR record for %s",
 		    l->ip);
-		break;
+		return;
 	default:
 		o->result = IPREV_TEMPERROR;
-		snprintf(o->reason, sizeof(o->reason), "PTR lookup: %s", a->why);
-		break;
+		snprintf(o->reason, sizeof(o->reason), "PTR lookup: %s",
+		    l->ptr_why);
+		return;
 	}
-	dns_answer_free(&a);
+	if (l->n == 0) {
+		o->result = IPREV_PERMERROR;
+		snprintf(o->reason, sizeof(o->reason), "no usable PTR name for %s",
+		    l->ip);
+	} else if (pass < l->n) {
+		o->result = IPREV_PASS;
+		str_copy(o->name, l->names[pass], sizeof(o->name));
+		str_copy(o->reason, l->names[pass], sizeof(o->reason));
+	} else if (temp < l->n) {
+		o->result = IPREV_TEMPERROR;
+		snprintf(o->reason, sizeof(o->reason), "%s lookup of %s: %s",
+		    l->v6 ? "AAAA" : "A", l->names[temp], l->why[temp]);
+	} else if (l->n == 1) {
+		o->result = IPREV_FAIL;
+		snprintf(o->reason, sizeof(o->reason), "%s does not resolve "
+		    "to %s", l->names[0], l->ip);
+	} else {
+		o->result = IPREV_FAIL;
+		snprintf(o->reason, sizeof(o->reason), "none of %zu PTR names "
+		    "resolves to %s", l->n, l->ip);
+	}
+}
+
+void
+iprev_finish(struct iprev_lookup *l, const struct timespec *deadline,
+    struct iprev_outcome *o)
+{
+	if (l->have) {
+		*o = l->out;
+		return;
+	}
+	memset(o, 0, sizeof(*o));
+	str_copy(o->ip, l->ip, sizeof(o->ip));
+	if (ptr_wait(l, deadline) == DNS_STATUS_OK)
+		forward(l, deadline, 0);
+	outcome(l, o);
 	if (o->result != IPREV_TEMPERROR) {
 		l->out = *o;
 		l->have = 1;
+	} else {
+		/* the next message asks again, from the PTR lookup on */
+		l->ptr_done = 0;
+		l->n = 0;
 	}
+}
+
+size_t
+iprev_validated(struct iprev_lookup *l, const struct timespec *deadline,
+    enum dns_status *status, const char **names, size_t max)
+{
+	size_t k = 0;
+
+	*status = ptr_wait(l, deadline);
+	if (*status != DNS_STATUS_OK)
+		return 0;
+	forward(l, deadline, 1);
+	for (size_t i = 0; i < l->n && k < max; i++)
+		if (l->fwd[i] == FWD_PASS)
+			names[k++] = l->names[i];
+	return k;
 }
 
 void

@@ -9,7 +9,9 @@
  * address. The PTR lookup can be started as soon as the address is known
  * (iprev_start, at the connection) and waited for later, within a
  * message's DNS budget (iprev_finish); a final outcome is kept for the
- * connection's next messages.
+ * connection's next messages. SPF's ptr mechanism and %{p} need the same
+ * lookups (RFC 7208 5.5's validated names): iprev_validated gives them
+ * from the lookup, so each query is made once for both.
  *
  * Reading of RFC 8601 2.7.3 (and RFC 8601 3):
  *   pass       a forward lookup of a PTR name gave the client address
@@ -27,6 +29,7 @@
 #include <time.h>
 
 #include "dname.h"
+#include "dns.h"
 
 struct dns_resolver;
 
@@ -60,6 +63,17 @@ struct iprev_lookup *iprev_start(struct dns_resolver *r, const char *ip);
  * asks again. */
 void iprev_finish(struct iprev_lookup *l, const struct timespec *deadline,
     struct iprev_outcome *o);
+/* iprev_validated - RFC 7208 5.5's validated names of the client, for
+ * SPF's ptr mechanism and %{p}: the names among the first
+ * IPREV_MAX_NAMES PTR records whose A or AAAA lookup gave the client
+ * address, in the PTR answer's order, at most max of them into names
+ * (pointers valid while l lives); *status the PTR answer's status (no
+ * names unless DNS_STATUS_OK). The same lookups iprev_finish makes, done
+ * once for both: every forward lookup is waited for here (iprev_finish
+ * alone stops at the first that confirms); a name whose lookup failed
+ * for now is not validated. Bounded by deadline like iprev_finish. */
+size_t iprev_validated(struct iprev_lookup *l, const struct timespec *deadline,
+    enum dns_status *status, const char **names, size_t max);
 /* iprev_free - cancel what is still running, free, set *lp to NULL */
 void iprev_free(struct iprev_lookup **lp);
 /* iprev_check_until - iprev_start, iprev_finish and iprev_free in one; 0,

@@ -3,11 +3,14 @@
  * PTR lookup starts when the connection's address is known and runs
  * beside the SMTP dialogue; the forward lookups run at the end of the
  * message within its DNS budget. One iprev= result with policy.iprev (see
- * session_impl.h, lib/iprev/iprev.h).
+ * session_impl.h, lib/iprev/iprev.h). SPF's ptr mechanism and %{p} take
+ * their validated names from the same lookups (session_iprev_ptr_source):
+ * the PTR and address lookups are made once per connection for both.
  */
 #include "config.h"
 
 #include "iprev.h"
+#include "spf.h"
 #include "session_impl.h"
 #include "settings.h"
 #include "util.h"
@@ -47,6 +50,29 @@ iprev_eom(struct session *s, void *st, struct results *rs)
 	r = results_add(rs, "iprev", iprev_result_name(o->result),
 	    o->reason[0] ? o->reason : NULL);
 	results_prop(rs, r, "policy", "iprev", o->ip, NULL);
+}
+
+/* validated - spf_ptr_source's names() over the connection's lookup */
+static size_t
+validated(void *arg, const struct timespec *deadline, enum dns_status *status,
+    const char **names, size_t max)
+{
+	return iprev_validated(arg, deadline, status, names, max);
+}
+
+_Static_assert(IPREV_MAX_NAMES == SPF_MAX_PTR_NAMES,
+    "iprev and SPF's ptr look at the same PTR names");
+
+const struct spf_ptr_source *
+session_iprev_ptr_source(struct session *s, struct spf_ptr_source *src)
+{
+	struct iprev_lookup *l = session_method_conn(s, &session_method_iprev);
+
+	if (l == NULL || !s->cfg->iprev_enable)
+		return NULL;
+	src->names = validated;
+	src->arg = l;
+	return src;
 }
 
 const struct session_method session_method_iprev = {

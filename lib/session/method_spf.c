@@ -27,10 +27,11 @@ spf_one(struct session *s, struct results *rs, const char *sender,
     const char *property, const char *value)
 {
 	struct spf_outcome *o = arena_alloc(s->arena, sizeof(*o));
+	struct spf_ptr_source ptr;
 	struct result *r;
 
-	spf_check_until(s->env->spf, s->client_ip, sender, s->helo,
-	    &s->deadline, o);
+	spf_check_ptr_until(s->env->spf, s->client_ip, sender, s->helo,
+	    &s->deadline, session_iprev_ptr_source(s, &ptr), o);
 	r = results_add(rs, "spf", spf_result_name(o->result),
 	    o->reason[0] ? o->reason : NULL);
 	results_prop(rs, r, "smtp", property, value, NULL);

@@ -105,6 +105,12 @@ struct session {
  * registry (metrics.c; once, however often it is called; session_env_open()
  * calls it) */
 void session_stats_register(void);
+struct spf_ptr_source;
+/* session_iprev_ptr_source - the connection's iprev lookup as SPF's
+ * source of validated names (ptr, %{p}): src filled and returned, or NULL
+ * when iprev is off or has no lookup (SPF then looks them up itself) */
+const struct spf_ptr_source *session_iprev_ptr_source(struct session *s,
+    struct spf_ptr_source *src);
 /* session_metrics_count - count a finished message: its action, the
  * results its header shows, DKIM keys, DMARC policy and disposition and
  * the overrides (metrics.c) */

@@ -42,7 +42,6 @@
 #define SPF_MAX_LOOKUPS 10   /* RFC 7208 4.6.4: terms causing DNS lookups */
 #define SPF_MAX_VOID 2       /* RFC 7208 4.6.4: void lookups */
 #define SPF_MAX_MX_NAMES 10  /* RFC 7208 4.6.4: MX names per mx term */
-#define SPF_MAX_PTR_NAMES 10 /* RFC 7208 4.6.4: PTR names per ptr term */
 #define SPF_MAX_RECORD 4096  /* joined TXT bytes we accept as one record */
 #define SPF_MAX_MACROS 48    /* macros in one record or explanation */
 #define SPF_MAX_TERMS 512
@@ -80,6 +79,7 @@ struct ctx {
 	char local[128], sdomain[DNAME_BUFSIZE], helo[DNAME_BUFSIZE];
 	unsigned lookups, voids;
 	const struct timespec *deadline; /* the message's DNS budget, or NULL */
+	const struct spf_ptr_source *ptr; /* validated names from elsewhere */
 	char reason[256];
 	char explanation[512];
 };
@@ -238,6 +238,16 @@ ptr_validated(struct ctx *x, enum dns_status *status,
 	struct dns_answer *a;
 	int ret = 0;
 
+	if (x->ptr != NULL) {
+		/* the same lookups made once (iprev's, at the connection) */
+		const char *names[SPF_MAX_PTR_NAMES];
+		size_t n = x->ptr->names(x->ptr->arg, x->deadline, status,
+		    names, SPF_MAX_PTR_NAMES);
+
+		for (size_t i = 0; i < n && ret == 0; i++)
+			ret = fn(names[i], arg);
+		return ret;
+	}
 	ip_reverse_name(x->ip, x->v6, rev, sizeof(rev));
 	a = dns_query_until(x->c->dns, rev, DNS_T_PTR, x->deadline);
 	*status = a->status;
@@ -1204,6 +1214,14 @@ enum spf_result
 spf_check_until(struct spf_checker *c, const char *ip, const char *sender,
     const char *helo, const struct timespec *deadline, struct spf_outcome *out)
 {
+	return spf_check_ptr_until(c, ip, sender, helo, deadline, NULL, out);
+}
+
+enum spf_result
+spf_check_ptr_until(struct spf_checker *c, const char *ip, const char *sender,
+    const char *helo, const struct timespec *deadline,
+    const struct spf_ptr_source *ptr, struct spf_outcome *out)
+{
 	struct ctx *x;
 	const char *at, *domain;
 	enum spf_result res;
@@ -1212,6 +1230,7 @@ spf_check_until(struct spf_checker *c, const char *ip, const char *sender,
 	x = xcalloc(1, sizeof(*x));
 	x->c = c;
 	x->deadline = deadline;
+	x->ptr = ptr != NULL && ptr->names != NULL ? ptr : NULL;
 	if (helo == NULL)
 		helo = "";
 	str_copy(x->helo, helo, sizeof(x->helo));

@@ -18,6 +18,9 @@
 #include <time.h>
 
 #include "dname.h"
+#include "dns.h"
+
+#define SPF_MAX_PTR_NAMES 10 /* RFC 7208 4.6.4: PTR names per ptr term */
 
 struct dns_resolver;
 
@@ -61,6 +64,24 @@ enum spf_result spf_check(struct spf_checker *c, const char *ip,
 enum spf_result spf_check_until(struct spf_checker *c, const char *ip,
     const char *sender, const char *helo, const struct timespec *deadline,
     struct spf_outcome *out);
+
+/* The client's validated names (RFC 7208 5.5) for the ptr mechanism and
+ * %{p}, when someone looks them up anyway (iprev, from the connection
+ * on): names() fills at most max validated names in the PTR answer's
+ * order (the first SPF_MAX_PTR_NAMES PTR records looked at, a name whose
+ * address lookup failed not validated) and *status with the PTR answer's
+ * status, bounded by deadline; returns their number. */
+struct spf_ptr_source {
+	size_t (*names)(void *arg, const struct timespec *deadline,
+	    enum dns_status *status, const char **names, size_t max);
+	void *arg;
+};
+
+/* spf_check_ptr_until - spf_check_until with the validated names from
+ * ptr (NULL: looked up by the check itself) */
+enum spf_result spf_check_ptr_until(struct spf_checker *c, const char *ip,
+    const char *sender, const char *helo, const struct timespec *deadline,
+    const struct spf_ptr_source *ptr, struct spf_outcome *out);
 
 /* spf_result_name - "pass", "fail", ... (RFC 7208 section 2.6 names) */
 const char *spf_result_name(enum spf_result r);
