@@ -33,6 +33,7 @@
 
 #include "dns.h"
 #include "stats.h"
+#include "stats-snap.h"
 #include "tap.h"
 #include "util.h"
 
@@ -260,28 +261,6 @@ expect(struct dns_resolver *r, const char *name, int type,
 
 /* test_table_fails - every kind of failure the table back end simulates,
  * and the answers that are no failure */
-/* labelled - the value of family{labels} in the registry, or -1 */
-struct lookup { const char *family, *labels; long long v; };
-
-static void
-lookup_one(const struct stats_metric *m, void *arg)
-{
-	struct lookup *l = arg;
-
-	if (m->family != NULL && m->labels != NULL &&
-	    strcmp(m->family, l->family) == 0 && strcmp(m->labels, l->labels) == 0)
-		l->v = (long long)stats_value(m);
-}
-
-static long long
-labelled(const char *family, const char *labels)
-{
-	struct lookup l = { family, labels, -1 };
-
-	stats_each(lookup_one, &l);
-	return l.v;
-}
-
 /* test_query_metrics - dns_queries_total{type,outcome}: one of each kind
  * through the table resolver moves its own series by one; every lookup is
  * in dns_lookup_duration_seconds */
@@ -315,8 +294,8 @@ test_query_metrics(void)
 	ok(lat != NULL, "dns_lookup_microseconds registered");
 	nlat = lat ? stats_value(lat) : 0;
 	for (size_t i = 0; i < 6; i++)
-		before[i] = labelled("dns_queries_total", q[i].labels);
-	before[6] = labelled("dns_queries_total",
+		before[i] = snap_value("dns_queries_total", q[i].labels);
+	before[6] = snap_value("dns_queries_total",
 	    "type=\"TXT\",outcome=\"budget\"");
 	for (size_t i = 0; i < 6; i++) {
 		a = dns_query(t, q[i].name, q[i].type, 0);
@@ -326,13 +305,13 @@ test_query_metrics(void)
 	a = dns_query_until(t, "a.metrics.test", DNS_T_TXT, &spent);
 	dns_answer_free(&a);
 	for (size_t i = 0; i < 6; i++)
-		is_int(labelled("dns_queries_total", q[i].labels) - before[i], 1,
+		is_int(snap_value("dns_queries_total", q[i].labels) - before[i], 1,
 		    "dns_queries_total{%s} counted", q[i].labels);
-	is_int(labelled("dns_queries_total", "type=\"TXT\",outcome=\"budget\"") -
+	is_int(snap_value("dns_queries_total", "type=\"TXT\",outcome=\"budget\"") -
 	    before[6], 1, "a spent budget counted as outcome budget");
 	is_int(lat ? (long long)(stats_value(lat) - nlat) : -1, 7,
 	    "every lookup's time observed");
-	ok(labelled("dns_queries_total", "type=\"A\",outcome=\"nope\"") == -1,
+	ok(snap_value("dns_queries_total", "type=\"A\",outcome=\"nope\"") == -1,
 	    "no series outside the fixed words");
 	dns_resolver_free(&t);
 }

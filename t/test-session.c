@@ -27,6 +27,7 @@
 #include "settings.h"
 #include "spf.h"
 #include "stats.h"
+#include "stats-snap.h"
 #include "tap.h"
 #include "util.h"
 
@@ -253,60 +254,11 @@ counter(const char *name)
 	return m != NULL ? stats_value(m) : 0;
 }
 
-/* the labelled metrics a message moves (lib/session/metrics.c), found by
- * family: results_total, dkim_signatures_total, dmarc_messages_total,
- * dmarc_overrides_total */
-#define NSNAP 128
-struct snap {
-	size_t n;
-	const struct stats_metric *m[NSNAP];
-	uint64_t v[NSNAP];
+/* the labelled families a message moves (lib/session/metrics.c) */
+static const char *const moved[] = {
+	"results_total", "dkim_signatures_total", "dmarc_messages_total",
+	"dmarc_overrides_total", NULL,
 };
-
-static void
-snap_one(const struct stats_metric *m, void *arg)
-{
-	struct snap *sn = arg;
-
-	if (m->family != NULL && m->name == NULL && sn->n < NSNAP &&
-	    (strcmp(m->family, "results_total") == 0 ||
-	    strcmp(m->family, "dkim_signatures_total") == 0 ||
-	    strcmp(m->family, "dmarc_messages_total") == 0 ||
-	    strcmp(m->family, "dmarc_overrides_total") == 0)) {
-		sn->m[sn->n] = m;
-		sn->v[sn->n++] = stats_value(m);
-	}
-}
-
-static void
-snap_take(struct snap *sn)
-{
-	sn->n = 0;
-	stats_each(snap_one, sn);
-}
-
-/* snap_diff - "family{labels}+N ..." of what moved from a to now, for one
- * family, into out (sorted by registration) */
-static const char *
-snap_diff(const struct snap *a, const char *family, char *out, size_t len)
-{
-	struct snap b;
-	size_t used = 0;
-
-	snap_take(&b);
-	out[0] = '\0';
-	for (size_t i = 0; i < b.n && i < a->n; i++) {
-		uint64_t d = b.v[i] - a->v[i];
-
-		if (d == 0 || strcmp(b.m[i]->family, family) != 0)
-			continue;
-		used += (size_t)snprintf(out + used, len - used, "%s{%s}+%llu",
-		    used ? " " : "", b.m[i]->labels, (unsigned long long)d);
-		if (used >= len)
-			break;
-	}
-	return out;
-}
 
 /* what the DMARC cases count: the policy that applied, the disposition
  * done, and why they differ (the cases not listed count nothing) */
@@ -450,7 +402,7 @@ run_case(const struct msg *m)
 	action = counter(name);
 	skipped = counter("messages_skipped_total");
 	evals = counter("message_eval_microseconds");
-	snap_take(&before);
+	snap_take(&before, moved);
 	v = session_eom(s);
 	check_counts(m, v, &before);
 	is_str(session_action_name(v->action), session_action_name(m->action),
@@ -750,7 +702,7 @@ test_signed(void)
 	session_mail_from(s, "<joe@football.example.com>");
 	is_int(message_feed(s, f, err, sizeof(err)), 0, "signed message read");
 	fclose(f);
-	snap_take(&before);
+	snap_take(&before, moved);
 	v = session_eom(s);
 	is_int(results_count(v->results, "dkim"), 2, "two signatures");
 	/* RFC 8463 A.3: an RSA key of 1024 bits and an Ed25519 key */
@@ -1375,7 +1327,7 @@ test_arc(void)
 	settings_unref(&cfg);
 
 	/* our MX: from the list's server, DMARC fails (p=reject) */
-	snap_take(&before);
+	snap_take(&before, moved);
 	v = arc_run(&s, mxc, "198.51.100.7", "<list-bounces@lists.example.org>",
 	    &list);
 	ok(v != NULL && v->action == SESSION_ACCEPT && v->smtp_rcode == NULL,
