@@ -551,6 +551,7 @@ class Group:
         self.settings = settings        # [(name, text)] without socket
         self.name = "authmilter" if index == 0 else "authmilter-g%d" % index
         self.milter_port = None
+        self.metrics_port = None        # its metrics endpoint (t/e2e/scrape.py)
         self.unix_path = None           # the base group talks over a unix socket
         self.smtp_port = None
         self.cases = []
@@ -560,6 +561,8 @@ class Group:
         text = text.replace("{dns}", str(ports["dns"]))
         text = text.replace("{blackhole}", str(ports["blackhole"]))
         text = text.replace("{keydir}", KEY_DIR[0] or "/nonexistent")
+        if self.metrics_port and not any(n == "metrics" for n, _ in self.settings):
+            text += 'metrics = { listen = "127.0.0.1:%d"; };\n' % self.metrics_port
         if self.unix_path:
             return ('socket = "unix:%s";\nsocket_mode = "0666";\n'
                     % self.unix_path + text)
@@ -1057,10 +1060,10 @@ class Rig:
         milter) and Postfix; raises RigError (or anything) when a part
         does not come up"""
         tmp = self.tmp
-        p = free_ports(3 + 2 * len(groups))
+        p = free_ports(3 + 3 * len(groups))
         self.ports = ports = dict(dns=p[0], sink=p[1], blackhole=p[2])
         for i, g in enumerate(groups):
-            g.milter_port, g.smtp_port = p[3 + 2 * i], p[4 + 2 * i]
+            g.milter_port, g.smtp_port, g.metrics_port = p[3 + 3 * i: 6 + 3 * i]
         # the base group's cases go over a unix socket (no Nagle: there the
         # milter also skips the DATA reply), the other groups over TCP;
         # Postfix's smtpd (user postfix) must reach the socket

@@ -39,6 +39,8 @@ FILES (all in t/e2e/)
                GROUPS.
   judge.py     the judge: the delivered and held copies, the replies, the
                daemons' log lines and the `authmilter -t` comparison.
+  scrape.py    each daemon's metrics endpoint against the run: counters
+               equal to what the messages got, promtool's lint.
   cases/       NAME.case, one per case.
 """
 
@@ -53,6 +55,7 @@ sys.dont_write_bytecode = True  # no __pycache__ left in t/e2e/
 
 from casefile import CaseError, load_cases
 from judge import judge, judge_t, read_log_lines
+from scrape import check_metrics
 from rig import (T_WORKERS, Rig, RigError, delete_held, log,
                  make_groups, play, postqueue, show_logs, start_tcheck,
                  wait_delivery)
@@ -127,6 +130,17 @@ def main(argv):
                     log("     " + pr)
             else:
                 log("ok   %s (-t agrees)" % c.name)
+        if use_milter:
+            for name, problems, n in check_metrics(groups, rig.tmp):
+                checks += 1
+                if problems:
+                    failed += 1
+                    log("FAIL metrics-%s" % name)
+                    for pr in problems:
+                        log("     " + pr)
+                else:
+                    log("ok   metrics-%s (%d messages: counters equal the "
+                        "messages, promtool clean)" % (name, n))
         delete_held(rig.confdir)
         left = postqueue(rig.confdir)
         if left:
