@@ -292,6 +292,7 @@ def metrics_endpoint(tmp):
     try:
         wait_for(lambda: socket.create_connection(("127.0.0.1", mport), 1).close() or True,
                  "the metrics socket")
+        wait_for(lambda: "event=start" in open(logpath).read(), "the start line")
         check(re.search(r"event=start .* metrics=127\.0\.0\.1:%d" % mport,
                         open(logpath).read()) is not None,
               "the start line names the endpoint", open(logpath).read()[-300:])
@@ -440,6 +441,38 @@ def metrics_endpoint(tmp):
 def version():
     out = subprocess.run([BIN, "-V"], capture_output=True, text=True)
     return out.stdout.split()[1] if out.stdout.split()[1:] else "?"
+
+
+def thread_stacks(tmp):
+    """thread_stack_kb reaches every thread, libmilter's and the resolver's
+    (pthread_setattr_default_np before any is made): their stacks are
+    mappings of that size, none of the 8 MB default"""
+    cfg = os.path.join(tmp, "stack.conf")
+    port = free_port()
+    conf(cfg, "inet:%d@127.0.0.1" % port, "mx.stack.example", "thread_stack_kb = 384;\n")
+    p = subprocess.Popen([BIN, "-f", "-c", cfg], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: socket.create_connection(("127.0.0.1", port), 1).close() or True,
+                 "the milter socket")
+        c = MilterClient("inet:%d@127.0.0.1" % port)
+        c.open()             # a connection: libmilter's thread for it
+        sizes = []
+        with open("/proc/%d/maps" % p.pid) as f:
+            for ln in f:
+                fields = ln.split()
+                if len(fields) < 6:  # anonymous
+                    a, b = fields[0].split("-")
+                    sizes.append((int(b, 16) - int(a, 16)) // 1024)
+        threads = len(os.listdir("/proc/%d/task" % p.pid))
+        c.close()
+        # (adjacent stacks may show as one mapping: count the 8 MB ones)
+        check(sizes.count(384) >= 3 and 8192 not in sizes and 8196 not in sizes,
+              "thread_stack_kb = 384: the threads' stacks are 384 KB, none 8 MB",
+              "%d threads, mappings %r" % (threads, sorted(set(sizes))))
+    finally:
+        p.terminate()
+        p.wait()
 
 
 def main():
@@ -621,6 +654,7 @@ def main():
 
     signal_storm(tmp)
     metrics_endpoint(tmp)
+    thread_stacks(tmp)
     print("daemon: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -178,6 +178,8 @@ static const struct load_case load_cases[] = {
 	{ "bad level", "log_level = \"loud\";",
 	    "t.conf:1: log_level: unknown level \"loud\" (debug, info, notice, "
 	    "warning, err)" },
+	{ "thread_stack_kb too small", "thread_stack_kb = 64;",
+	    "t.conf:1: thread_stack_kb: 64 is out of range (128..65536)" },
 	{ "metrics.listen no port", "metrics = { listen = \"127.0.0.1\"; };",
 	    "t.conf:1: metrics.listen: \"127.0.0.1\" is not an address to "
 	    "listen on: an IP address and a port, like \"127.0.0.1:9891\" or "
@@ -485,6 +487,7 @@ check_defaults(const struct settings *c, const char *what)
 	is_str(c->user, NULL, "%s: user unset", what);
 	is_str(c->pidfile, NULL, "%s: pidfile unset", what);
 	is_str(c->metrics_listen, NULL, "%s: metrics.listen unset (off)", what);
+	is_int(c->thread_stack_kb, 512, "%s: thread_stack_kb", what);
 	is_int(c->log_facility, LOG_MAIL, "%s: facility", what);
 	is_int(c->log_level, LOG_INFO, "%s: level", what);
 	is_int(c->milter_timeout_s, 300, "%s: milter_timeout", what);

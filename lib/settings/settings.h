@@ -24,6 +24,7 @@ struct settings {
 	int log_facility;          /* LOG_MAIL */
 	int log_level;             /* LOG_INFO */
 	unsigned milter_timeout_s; /* libmilter's MTA I/O timeout, default 300 */
+	unsigned thread_stack_kb;  /* every thread's stack, KiB; default 512 */
 
 	/* evaluation */
 	char *authserv_id;         /* default: the host's FQDN */
