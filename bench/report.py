@@ -7,7 +7,7 @@ Usage: report.py WORKDIR
 Reads what bench/run left in WORKDIR:
   runs.tsv   one line per milterload run, tab-separated:
              side transport conc mpc cpu_ticks clk_tck results summary
-             [client_cpu_s [ticks_each]]
+             [client_cpu_s [ticks_each [other_ticks steal_ticks]]]
              (mpc: messages per connection, "1" or "10" (milterload
              --group), or "1+nodelay": TCP_NODELAY on milterload's side;
              sides authmilter-base, -stack1m, -cache1g: the
@@ -19,7 +19,15 @@ Reads what bench/run left in WORKDIR:
              per-message TSV, relative to WORKDIR; summary: milterload's
              "milterload: msgs=... " line; client_cpu_s: milterload's own
              user+system seconds; ticks_each: cpu_ticks per daemon, in
-             the order authmilter, or opendkim,opendmarc)
+             the order authmilter, or opendkim,opendmarc; other_ticks:
+             the machine's busy CPU during the run that was neither the
+             daemons' nor milterload's, from /proc/stat; steal_ticks: the
+             hypervisor's steal)
+  scrape.tsv side - time ok|bad status bytes ms messages_total
+             dns_cache_misses content_type: bench's scrapes of /metrics
+  scrape-windows.tsv  side round t0 t1: the metrics daemon's timed runs
+  dns-variants.tsv    as dns.tsv, mode = the side of a daemon of the
+             per-connection experiments or the feature cost
   openssl-speed.txt  openssl speed output (sha256 at 16 KB blocks,
              rsa1024, rsa2048, ed25519), for the crypto floor (optional)
   rss.tsv    side transport daemon vmhwm_kb
@@ -336,6 +344,11 @@ COST_GOALS = [
 ]
 
 
+# a round is quiet for a pair when other work on the machine took under
+# this many CPUs during both runs
+COST_QUIET = 0.25
+
+
 def median(v):
     v = sorted(x for x in v if x is not None)
     if not v:
@@ -387,7 +400,7 @@ def feature_cost_section(work, runs, judged, w):
             continue
         rates = [fnum(x.get("msgs_per_s")) for x in r["reps"]]
         cpus = r["cpus"]
-        med[side] = (median(rates), median(cpus), rates, cpus)
+        med[side] = (median(rates), median(cpus), rates, cpus, r["others"])
         w("  %-13s %-40s | %6s %6s | %s ; %s" % (
             side[11:], what, num(med[side][0], "%.0f"),
             num(med[side][1], "%.3f"),
@@ -402,8 +415,8 @@ def feature_cost_section(work, runs, judged, w):
             if off != "authmilter-cost-prev":
                 w("  %-28s | (not measured)" % label)
             continue
-        ron, con, rons, cons = med[on]
-        roff, coff, roffs, coffs = med[off]
+        ron, con, rons, cons, oon = med[on]
+        roff, coff, roffs, coffs, ooff = med[off]
         rate_cost = (100.0 * (1 - ron / roff)) if ron and roff else None
         cpu_cost = (100.0 * (con / coff - 1)) if con and coff else None
         pr = [100.0 * (1 - a / b) for a, b in zip(rons, roffs) if a and b]
@@ -417,6 +430,22 @@ def feature_cost_section(work, runs, judged, w):
             " ".join(pct(x) for x in pr), " ".join(pct(x) for x in pc),
             "   (msgs/s over the goal in %d of %d rounds)" % (over, len(pr))
             if over else ""))
+        quiet = [i for i in range(min(len(pr), len(pc), len(oon), len(ooff)))
+                 if oon[i] is not None and ooff[i] is not None
+                 and oon[i] < COST_QUIET and ooff[i] < COST_QUIET]
+        if quiet:
+            w("  %-28s | %8s %8s | %-13s |   (the paired cost over the %d "
+              "quiet rounds)" % (
+                  "  in quiet rounds", pct(median([pr[i] for i in quiet])),
+                  pct(median([pc[i] for i in quiet])), "", len(quiet)))
+    oth = [(side[11:], m[4]) for side, m in med.items()]
+    if any(x is not None for _, v in oth for x in v):
+        w("  other work on the machine during each run, in CPUs of %d "
+          "(busy CPU that was neither" % os.cpu_count())
+        w("  authmilter's nor milterload's; a round is quiet when both "
+          "runs of a pair had under %.2f):" % COST_QUIET)
+        for name, v in oth:
+            w("  %-13s %s" % (name, " ".join(num(x, "%.2f") for x in v)))
     base = med.get(COST_GOALS[0][2])
     if base and base[0] and base[1] and len(base[2]) > 1:
         w("  noise: the as-run daemon's rounds spread %.1f%% in msgs/s and "
@@ -431,9 +460,16 @@ def feature_cost_section(work, runs, judged, w):
         ok = [f for f in srows if len(f) >= 10 and f[3] == "ok"]
         bad = [f for f in srows if len(f) < 10 or f[3] != "ok"]
         tot = [fnum(f[7]) for f in ok if fnum(f[7]) is not None]
-        w("  scrapes of /metrics during the metrics daemon's runs: %d ok "
-          "(200 with authmilter_messages_total), %d failed;" % (len(ok),
-                                                               len(bad)))
+        wpath = os.path.join(work, "scrape-windows.tsv")
+        wins = [(fnum(f[2]), fnum(f[3])) for f in (read_tsv(wpath)
+                if os.path.exists(wpath) else []) if len(f) >= 4]
+        inside = sum(1 for f in ok if any(
+            a is not None and b is not None and a <= fnum(f[2]) <= b
+            for a, b in wins))
+        w("  scrapes of /metrics, once a second from the metrics daemon's "
+          "warm-up to its stop: %d ok" % len(ok))
+        w("  (200 with authmilter_messages_total), %d failed; %d of them "
+          "during its %d timed runs;" % (len(bad), inside, len(wins)))
         if ok:
             w("  %s bytes, %s ms each (median); Content-Type %s; "
               "authmilter_messages_total %s .. %s" % (
@@ -666,6 +702,13 @@ def main(argv):
         side, transport, conc, mpc, ticks, hz, results, summary = f[:8]
         s = parse_summary(summary)
         msgs = fnum(s.get("msgs"))
+        secs = fnum(s.get("secs"))
+        # other work on the machine during the run, in CPUs (runs.tsv's
+        # 11th column: busy ticks that were neither the daemons' nor
+        # milterload's)
+        other = (max(0.0, float(f[10])) / float(hz) / secs
+                 if len(f) > 10 and fnum(f[10]) is not None and secs
+                 else None)
         cpu = client = None
         each = []
         if msgs:
@@ -685,6 +728,7 @@ def main(argv):
             old = runs[rk]
             old["reps"].append(s)
             old["cpus"].append(cpu)
+            old["others"].append(other)
             old["ms_total"] += cpu * msgs
             tot = sum(fnum(x.get("msgs")) or 0 for x in old["reps"])
             old["cpu"] = old["ms_total"] / tot
@@ -701,7 +745,8 @@ def main(argv):
         else:
             runs[rk] = dict(s=s, cpu=cpu, mpc=mpc, client=client,
                             each=each, results=results, reps=[s],
-                            cpus=[cpu], ms_total=(cpu or 0) * (msgs or 0))
+                            cpus=[cpu], others=[other],
+                            ms_total=(cpu or 0) * (msgs or 0))
         rpath = os.path.join(work, results)
         if not results or not os.path.exists(rpath):
             continue
