@@ -1,77 +1,50 @@
 /*
  * callbacks.c - libmilter callbacks (see callbacks.h).
  *
- * Each callback fetches the connection's session from smfi_getpriv(),
- * copies what the MTA gave it into the session and maps the answer to an
- * sfsistat. libmilter runs callbacks on a worker pool, so one connection's
- * callbacks may run on different threads: all state is in the session.
- * Steps that need no reply are negotiated as "no reply" (SMFIP_NR_*) to
- * save round trips.
+ * Each callback fetches the connection from smfi_getpriv() and hands the
+ * step to steps.c, which feeds the session; this file maps the answer to
+ * an sfsistat and the verdict's edits to smfi_* calls. libmilter runs
+ * callbacks on a worker pool, so one connection's callbacks may run on
+ * different threads: all state is in the connection. Steps that need no
+ * reply are negotiated as "no reply" (SMFIP_NR_*) to save round trips.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "callbacks.h"
-#include "settings.h"
-#include "log.h"
-#include "session.h"
-#include "stats.h"
-#include "util.h"
-
-static struct session_env *cb_env;
-static int cb_local_socket;  /* the milter socket is a unix socket */
-static struct stats_metric cb_in_flight = STATS_GAUGE("messages_in_flight",
-    "Messages begun and not finished (from MAIL FROM to the end of the "
-    "message or the connection)");
-static struct stats_metric cb_connections = STATS_GAUGE("connections",
-    "Milter connections open");
-static struct stats_metric cb_connections_total = STATS_COUNTER(
-    "connections_total", "Milter connections opened");
-static unsigned long cb_conn_seq; /* atomic */
-static int cb_stopping;      /* atomic: messages begun from now on are not waited for */
-
-struct conn {
-	struct session *s;       /* NULL until the connect step */
-	unsigned long id;
-	int in_message;
-	struct timespec start;
-	int reply_noreply;       /* the MTA agreed to the NR_* steps we asked */
-	int data_noreply;        /* and to SMFIP_NR_DATA (unix sockets only) */
-	int leadspc;             /* SMFIP_HDR_LEADSPC: values carry their leading space */
-};
+#include "steps.h"
 
 void
 callbacks_init(struct session_env *env, int local_socket)
 {
-	cb_env = env;
-	cb_local_socket = local_socket;
-	stats_register(&cb_in_flight);
-	stats_register(&cb_connections);
-	stats_register(&cb_connections_total);
+	steps_init(env, local_socket);
 }
 
 int
 callbacks_in_flight(void)
 {
-	return (int)(int64_t)stats_value(&cb_in_flight);
+	return steps_in_flight();
 }
 
 int
 callbacks_connections(void)
 {
-	return (int)(int64_t)stats_value(&cb_connections);
+	return steps_connections();
+}
+
+void
+callbacks_stopping(void)
+{
+	steps_stopping();
 }
 
 /* conn_get - the connection's data, or NULL */
-static struct conn *
+static struct steps_conn *
 conn_get(SMFICTX *ctx)
 {
 	return smfi_getpriv(ctx);
@@ -79,69 +52,37 @@ conn_get(SMFICTX *ctx)
 
 /* conn_session - the connection with a session, or NULL (no connect step
  * was seen: the callback just lets the message pass) */
-static struct conn *
+static struct steps_conn *
 conn_session(SMFICTX *ctx)
 {
-	struct conn *c = smfi_getpriv(ctx);
+	struct steps_conn *c = smfi_getpriv(ctx);
 
 	return c != NULL && c->s != NULL ? c : NULL;
 }
 
 /* noreply - SMFIS_NOREPLY where the MTA agreed to skip the reply */
 static sfsistat
-noreply(const struct conn *c)
+noreply(const struct steps_conn *c)
 {
 	return c->reply_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-void
-callbacks_stopping(void)
+/* getsym - a macro of the current step (steps_macro_fn) */
+static const char *
+getsym(void *arg, const char *name)
 {
-	__atomic_store_n(&cb_stopping, 1, __ATOMIC_SEQ_CST);
-}
-
-static void
-message_begin(struct conn *c)
-{
-	if (!c->in_message && !__atomic_load_n(&cb_stopping, __ATOMIC_SEQ_CST)) {
-		c->in_message = 1;
-		stats_gauge_add(&cb_in_flight, 1);
-	}
-	clock_gettime(CLOCK_MONOTONIC, &c->start);
-}
-
-static void
-message_end(struct conn *c)
-{
-	if (c->in_message) {
-		c->in_message = 0;
-		stats_gauge_add(&cb_in_flight, -1);
-	}
-	session_reset(c->s);
-}
-
-static void
-macro(SMFICTX *ctx, struct conn *c, const char *name)
-{
-	const char *v = smfi_getsymval(ctx, (char *)name);
-
-	if (v != NULL)
-		session_macro(c->s, name, v);
+	return smfi_getsymval(arg, (char *)name);
 }
 
 /* conn_new - the connection's private data, made at negotiation (or at
  * connect when the MTA does not negotiate) */
-static struct conn *
+static struct steps_conn *
 conn_new(SMFICTX *ctx)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct steps_conn *c = steps_conn_new();
 
-	if (c != NULL) {
-		c->id = __atomic_add_fetch(&cb_conn_seq, 1, __ATOMIC_SEQ_CST);
-		stats_gauge_add(&cb_connections, 1);
-		stats_inc(&cb_connections_total);
+	if (c != NULL)
 		smfi_setpriv(ctx, c);
-	}
 	return c;
 }
 
@@ -150,229 +91,164 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	/* DATA keeps its reply over TCP: with it skipped, Postfix writes the
-	 * DATA macros and the first header back to back, and its Nagle meets
-	 * our delayed ACK (~40 ms per message). A unix socket has no Nagle:
-	 * there the reply is one round trip per message saved (5% more
-	 * messages/s in bench/milterload at 32 connections). */
-	unsigned long want_nr = SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR |
-	    SMFIP_NR_EOH | SMFIP_NR_BODY;
-	unsigned long want_data = cb_local_socket ? SMFIP_NR_DATA : 0;
-	unsigned long skip = SMFIP_NORCPT | SMFIP_NOUNKNOWN;
-	struct conn *c = conn_get(ctx) ? conn_get(ctx) : conn_new(ctx);
+	struct steps_conn *c = conn_get(ctx) ? conn_get(ctx) : conn_new(ctx);
 
 	(void)f2;
 	(void)f3;
 	if (c == NULL)
 		return SMFIS_REJECT;
-	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
-	*pf1 = f1 & (skip | want_nr | want_data | SMFIP_HDR_LEADSPC);
+	steps_negotiate(c, f0, f1, pf0, pf1);
 	*pf2 = *pf3 = 0;
-	c->reply_noreply = (*pf1 & want_nr) == want_nr;
-	c->data_noreply = (*pf1 & SMFIP_NR_DATA) != 0;
-	c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	/* ask only for the macros we use */
-	smfi_setsymlist(ctx, SMFIM_CONNECT, "j {daemon_name} {client_addr}");
-	smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
-	smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	smfi_setsymlist(ctx, SMFIM_CONNECT, STEPS_MACROS_CONNECT);
+	smfi_setsymlist(ctx, SMFIM_ENVFROM, STEPS_MACROS_ENVFROM);
+	smfi_setsymlist(ctx, SMFIM_EOM, STEPS_MACROS_EOM);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 cb_connect(SMFICTX *ctx, char *hostname, struct sockaddr *sa)
 {
-	struct settings *cfg;
-	struct conn *c = conn_get(ctx) ? conn_get(ctx) : conn_new(ctx);
+	struct steps_conn *c = conn_get(ctx) ? conn_get(ctx) : conn_new(ctx);
 	char ip[INET6_ADDRSTRLEN] = "";
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
-	cfg = settings_get_current();
-	session_free(&c->s);
-	c->s = session_new(cb_env, cfg);
-	settings_unref(&cfg);
-
 	if (sa != NULL && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
 	else if (sa != NULL && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
-	session_connect(c->s, hostname, ip);
-	macro(ctx, c, "{client_addr}");
-	macro(ctx, c, "{daemon_name}");
+	steps_connect(c, hostname, ip, getsym, ctx);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 cb_helo(SMFICTX *ctx, char *helo)
 {
-	struct conn *c = conn_session(ctx);
+	struct steps_conn *c = conn_session(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
-	session_helo(c->s, helo);
+	steps_helo(c, helo);
 	return noreply(c);
 }
 
 static sfsistat
 cb_envfrom(SMFICTX *ctx, char **argv)
 {
-	struct conn *c = conn_session(ctx);
+	struct steps_conn *c = conn_session(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
-	message_begin(c);
-	session_mail_from(c->s, argv[0]);
-	macro(ctx, c, "i");
-	macro(ctx, c, "{auth_authen}");
+	steps_mail_from(c, argv[0], getsym, ctx);
 	return noreply(c);
 }
 
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct conn *c = conn_session(ctx);
+	struct steps_conn *c = conn_session(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
-	session_header(c->s, name, value);
+	steps_header(c, name, value);
 	return noreply(c);
 }
 
 static sfsistat
 cb_eoh(SMFICTX *ctx)
 {
-	struct conn *c = conn_session(ctx);
+	struct steps_conn *c = conn_session(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
-	session_eoh(c->s);
+	steps_eoh(c);
 	return noreply(c);
 }
 
 static sfsistat
 cb_body(SMFICTX *ctx, unsigned char *p, size_t len)
 {
-	struct conn *c = conn_session(ctx);
+	struct steps_conn *c = conn_session(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
-	session_body(c->s, p, len);
+	steps_body(c, p, len);
 	return noreply(c);
 }
 
-/* insert_field - a "Name: value" field at the top */
 static void
-insert_field(SMFICTX *ctx, const struct conn *c, const char *field)
+out_insheader(void *ctx, const char *name, const char *value)
 {
-	const char *colon = strchr(field, ':');
-	char *name, *value;
-
-	if (colon == NULL)
-		return;
-	name = xasprintf("%.*s", (int)(colon - field), field);
-	/* the value as the verdict has it starts with the space after the
-	 * colon: kept with SMFIP_HDR_LEADSPC, dropped without */
-	value = xstrdup(colon + 1 + (!c->leadspc && colon[1] == ' '));
-	smfi_insheader(ctx, 0, name, value);
-	free(name);
-	free(value);
+	smfi_insheader(ctx, 0, (char *)name, (char *)value);
 }
 
-/* apply - hand the verdict's edits and reply to the MTA */
-static sfsistat
-apply(SMFICTX *ctx, const struct conn *c, const struct session_verdict *v)
+static void
+out_delheader(void *ctx, const char *name, int idx)
 {
-	/* highest index first, so the others keep their numbers whichever
-	 * way the MTA counts */
-	for (size_t i = v->nar_delete; i > 0; i--)
-		smfi_chgheader(ctx, "Authentication-Results",
-		    (int)v->ar_delete[i - 1], NULL);
-	if (v->authres != NULL) {
-		/* with SMFIP_HDR_LEADSPC the MTA writes the value as given */
-		char *value = c->leadspc ? xasprintf(" %s", v->authres) : NULL;
-
-		smfi_insheader(ctx, 0, "Authentication-Results",
-		    value ? value : (char *)v->authres);
-		free(value);
-	}
-	/* our ARC set above it, each at the top: ARC-Seal ends up first,
-	 * then ARC-Message-Signature, ARC-Authentication-Results (RFC 8617
-	 * 4.1: the newest set on top, whose AMS and AAR sign and repeat what
-	 * is below them) */
-	for (int i = 2; i >= 0; i--)
-		if (v->arc_set[i] != NULL)
-			insert_field(ctx, c, v->arc_set[i]);
-	switch (v->action) {
-	case SESSION_ACCEPT:
-		return SMFIS_ACCEPT;
-	case SESSION_QUARANTINE:
-		smfi_quarantine(ctx, (char *)(v->quarantine_reason ?
-		    v->quarantine_reason : "authmilter policy"));
-		return SMFIS_ACCEPT;
-	case SESSION_REJECT:
-		smfi_setreply(ctx, (char *)v->smtp_rcode, (char *)v->smtp_xcode,
-		    (char *)v->smtp_text);
-		return SMFIS_REJECT;
-	case SESSION_TEMPFAIL:
-		smfi_setreply(ctx, (char *)v->smtp_rcode, (char *)v->smtp_xcode,
-		    (char *)v->smtp_text);
-		return SMFIS_TEMPFAIL;
-	}
-	return SMFIS_ACCEPT;
+	smfi_chgheader(ctx, (char *)name, idx, NULL);
 }
+
+static void
+out_quarantine(void *ctx, const char *reason)
+{
+	smfi_quarantine(ctx, (char *)reason);
+}
+
+static void
+out_setreply(void *ctx, const char *rcode, const char *xcode,
+    const char *text)
+{
+	smfi_setreply(ctx, (char *)rcode, (char *)xcode, (char *)text);
+}
+
+static const struct steps_out cb_out = {
+	out_insheader, out_delheader, out_quarantine, out_setreply,
+};
 
 static sfsistat
 cb_eom(SMFICTX *ctx)
 {
-	struct conn *c = conn_session(ctx);
-	const struct session_verdict *v;
-	struct timespec end;
-	sfsistat rc;
-	double ms;
+	struct steps_conn *c = conn_session(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
-	macro(ctx, c, "i");
-	v = session_eom(c->s);
-	rc = apply(ctx, c, v);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +
-	    (double)(end.tv_nsec - c->start.tv_nsec) / 1e6;
-	log_msg(LOG_INFO, "conn=%lu %s", c->id, session_log_line(c->s, ms));
-	message_end(c);
-	return rc;
+	switch (steps_eom(c, getsym, ctx, &cb_out, ctx)) {
+	case STEPS_REJECT:
+		return SMFIS_REJECT;
+	case STEPS_TEMPFAIL:
+		return SMFIS_TEMPFAIL;
+	default:
+		return SMFIS_ACCEPT;
+	}
 }
 
 static sfsistat
 cb_abort(SMFICTX *ctx)
 {
-	struct conn *c = conn_session(ctx);
+	struct steps_conn *c = conn_session(ctx);
 
 	if (c != NULL)
-		message_end(c);
+		steps_abort(c);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 cb_close(SMFICTX *ctx)
 {
-	struct conn *c = conn_get(ctx);
+	struct steps_conn *c = conn_get(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
 	smfi_setpriv(ctx, NULL);
-	if (c->in_message)
-		stats_gauge_add(&cb_in_flight, -1);
-	session_free(&c->s);
-	free(c);
-	stats_gauge_add(&cb_connections, -1);
+	steps_conn_free(&c);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 cb_data(SMFICTX *ctx)
 {
-	struct conn *c = conn_get(ctx);
+	struct steps_conn *c = conn_get(ctx);
 
 	/* libmilter requires NOREPLY from a step agreed as such */
 	return c != NULL && c->data_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
@@ -400,3 +276,13 @@ callbacks_filter(void)
 {
 	return &filter;
 }
+
+/* steps.c speaks in the protocol's own bits (the same numbers as
+ * mfdef.h's, which it does not include) */
+_Static_assert(SMFIF_ADDHDRS == 0x01 && SMFIF_CHGHDRS == 0x10 &&
+    SMFIF_QUARANTINE == 0x20 && SMFIP_NORCPT == 0x08 &&
+    SMFIP_NR_HDR == 0x80 && SMFIP_NOUNKNOWN == 0x100 &&
+    SMFIP_NR_HELO == 0x2000 && SMFIP_NR_MAIL == 0x4000 &&
+    SMFIP_NR_DATA == 0x10000 && SMFIP_NR_EOH == 0x40000 &&
+    SMFIP_NR_BODY == 0x80000 && SMFIP_HDR_LEADSPC == 0x100000,
+    "steps.c's protocol bits");

@@ -52,6 +52,10 @@
  *   - a signalfd without our sigwait(): libmilter's thread is then the
  *     only one not blocking them, and the first SIGHUP stops the milter;
  *   - this design: 0 of 70 storms, 0 stops at start-up.
+ * With configure --enable-event-engine the milter is served by our own
+ * engine (engine.h) instead of smfi_main(): no libmilter thread, no
+ * sigwait(); the engine's threads block the three signals as every thread
+ * here does, and the main thread's loop is the same.
  * From exec to the first line of daemon_run() (the dynamic loader, then
  * getopt: about a millisecond) the default actions still apply: a SIGHUP
  * then ends the process, which systemd counts as a clean exit and does not
@@ -83,6 +87,9 @@
 #include <libmilter/mfapi.h>
 
 #include "callbacks.h"
+#ifdef EVENT_ENGINE
+#include "engine.h"
+#endif
 #include "settings.h"
 #include "daemon.h"
 #include "metrics.h"
@@ -378,8 +385,13 @@ reload(const char *path, struct session_env *env)
 	if (old->log_facility != cfg->log_facility)
 		log_reopen(cfg->log_facility);
 	log_set_level(cfg->log_level);
-	if (old->milter_timeout_s != cfg->milter_timeout_s)
+	if (old->milter_timeout_s != cfg->milter_timeout_s) {
+#ifdef EVENT_ENGINE
+		engine_settimeout(cfg->milter_timeout_s);
+#else
 		(void)smfi_settimeout((int)cfg->milter_timeout_s);
+#endif
+	}
 	settings_unref(&old);
 	warn_authserv_id("reload", cfg);
 	if (session_env_reload(env, cfg, err, sizeof(err)) != 0)
@@ -505,6 +517,28 @@ daemon_run(const struct daemon_opts *o)
 	callbacks_init(env, socket_path(spec) != NULL);
 	settings_set_current(settings_ref(cfg));
 
+#ifdef EVENT_ENGINE
+	/* our own engine (engine.h): the socket now, as root; its threads
+	 * after dropping privileges, where libmilter's thread starts */
+	path = socket_path(spec);
+	{
+		mode_t old = umask(0777 & ~cfg->socket_mode);
+
+		if (engine_listen(spec, err, sizeof(err)) != 0) {
+			log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);
+			umask(old);
+			return EX_OSERR;
+		}
+		umask(old);
+	}
+	engine_settimeout(cfg->milter_timeout_s);
+	if (path != NULL) {
+		chmod(path, cfg->socket_mode);
+		if (user != NULL && chown(path, uid, gid) != 0)
+			log_msg(LOG_WARNING, "event=start note=\"chown %s: %s\"", path,
+			    strerror(errno));
+	}
+#else
 	if (smfi_register(*callbacks_filter()) == MI_FAILURE ||
 	    smfi_setconn((char *)spec) == MI_FAILURE ||
 	    smfi_settimeout((int)cfg->milter_timeout_s) == MI_FAILURE) {
@@ -532,6 +566,7 @@ daemon_run(const struct daemon_opts *o)
 		return EX_OSERR;
 	}
 	set_nodelay();
+#endif
 	/* the endpoint's socket as root (any port), its thread after */
 	if (cfg->metrics_listen != NULL &&
 	    (metrics_fd = metrics_listen(cfg->metrics_listen, err,
@@ -549,11 +584,30 @@ daemon_run(const struct daemon_opts *o)
 		log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);
 		return EX_OSERR;
 	}
+#ifdef EVENT_ENGINE
+	(void)tid;
+	(void)milter_thread;
+	(void)check_libmilter_signals;
+	(void)set_nodelay;
+	(void)socket_failed;
+	/* I/O threads: one per CPU up to 4; workers for the ends of
+	 * message, which may wait on DNS */
+	{
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		if (engine_start(ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu, 32,
+		    done_pipe[1], err, sizeof(err)) != 0) {
+			log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);
+			return EX_OSERR;
+		}
+	}
+#else
 	if (pthread_create(&tid, NULL, milter_thread, &milter_rc) != 0) {
 		log_msg(LOG_ERR, "event=fatal reason=\"cannot start the milter thread\"");
 		return EX_OSERR;
 	}
 	check_libmilter_signals();
+#endif
 	log_msg(LOG_INFO, "event=start version=%s socket=%s authserv_id=%s%s%s",
 	    PACKAGE_VERSION, spec, cfg->authserv_id,
 	    cfg->metrics_listen ? " metrics=" : "",
@@ -582,6 +636,12 @@ daemon_run(const struct daemon_opts *o)
 			break;
 		}
 		if (pfd[1].revents != 0) {
+#ifdef EVENT_ENGINE
+			log_msg(LOG_ERR, "event=stop reason=\"the milter engine "
+			    "stopped by itself\" in_flight=%d connections=%d",
+			    callbacks_in_flight(), callbacks_connections());
+			break;
+#endif
 			pthread_join(tid, NULL);
 			log_msg(LOG_ERR, "event=stop reason=\"libmilter stopped by "
 			    "itself (smfi_main returned %s)\" in_flight=%d connections=%d",

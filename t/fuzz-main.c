@@ -26,6 +26,7 @@ int fuzz_dkim(const uint8_t *data, size_t size);
 int fuzz_dkim_body(const uint8_t *data, size_t size);
 int fuzz_dkim_key(const uint8_t *data, size_t size);
 int fuzz_arc(const uint8_t *data, size_t size);
+int fuzz_mproto(const uint8_t *data, size_t size);
 
 static const struct {
 	const char *name;
@@ -43,6 +44,7 @@ static const struct {
 	{"dkim-body", fuzz_dkim_body},
 	{"dkim-key", fuzz_dkim_key},
 	{"arc", fuzz_arc},
+	{"mproto", fuzz_mproto},
 };
 
 #define FUZZ_MAX_INPUT (256 * 1024)
