@@ -1221,6 +1221,7 @@ snapshot_free(struct settings *c)
 	free(c->arc_seal_domain);
 	free(c->arc_seal_selector);
 	free(c->arc_seal_key_file);
+	free(c->metrics_listen);
 	strvec_free(&c->policy_never_reject, &c->policy_nnever_reject);
 	free(c->path);
 	free(c);
