@@ -70,14 +70,10 @@ static const uint64_t latency_bounds[] = {
 	25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
 	250000, 500000, 1000000, 5000000,
 };
-static struct stats_metric m_latency = {
-	.name = "dns_lookup_microseconds", .kind = STATS_KIND_HISTOGRAM,
-	.help = "DNS lookups from their start to their answer, as the caller "
-	    "waits (answers from the answer cache included)",
-	.family = "dns_lookup_duration_seconds", .flags = STATS_SECONDS,
-	.bounds = latency_bounds,
-	.nbounds = sizeof(latency_bounds) / sizeof(latency_bounds[0]),
-};
+static struct stats_metric m_latency = STATS_HISTOGRAM_SECONDS(
+    "dns_lookup_microseconds", "dns_lookup_duration_seconds",
+    "DNS lookups from their start to their answer, as the caller waits "
+    "(answers from the answer cache included)", latency_bounds);
 
 static void
 register_all(void)

@@ -39,14 +39,10 @@ static const uint64_t eval_bounds[] = {
 	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
 	250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
-static struct stats_metric eval_us = {
-	.name = "message_eval_microseconds", .kind = STATS_KIND_HISTOGRAM,
-	.help = "Time the MTA waited for the evaluation of one message "
-	    "(end of headers and end of message)",
-	.family = "message_processing_seconds", .flags = STATS_SECONDS,
-	.bounds = eval_bounds,
-	.nbounds = sizeof(eval_bounds) / sizeof(eval_bounds[0]),
-};
+static struct stats_metric eval_us = STATS_HISTOGRAM_SECONDS(
+    "message_eval_microseconds", "message_processing_seconds",
+    "Time the MTA waited for the evaluation of one message (end of headers "
+    "and end of message)", eval_bounds);
 
 /* results_total{method, result}: the header's results */
 static const char *const method_names[] = {

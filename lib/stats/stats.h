@@ -63,6 +63,10 @@ struct stats_metric {
 #define STATS_GAUGE(n, h) { .name = (n), .help = (h), .kind = STATS_KIND_GAUGE }
 #define STATS_HISTOGRAM(n, h, b, nb) { .name = (n), .help = (h), \
 	.kind = STATS_KIND_HISTOGRAM, .bounds = (b), .nbounds = (nb) }
+/* a histogram of microseconds, exported as family in seconds */
+#define STATS_HISTOGRAM_SECONDS(n, fam, h, b) { .name = (n), .help = (h), \
+	.kind = STATS_KIND_HISTOGRAM, .family = (fam), .flags = STATS_SECONDS, \
+	.bounds = (b), .nbounds = sizeof(b) / sizeof((b)[0]) }
 /* a flat counter also exported as family{labels} */
 #define STATS_COUNTER_AS(n, fam, lab, h) { .name = (n), .help = (h), \
 	.kind = STATS_KIND_COUNTER, .family = (fam), .labels = (lab) }
