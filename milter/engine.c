@@ -2,8 +2,8 @@
  * engine.c - our own milter protocol engine (see engine.h).
  *
  * Threads. A few I/O threads, each with its own epoll set; the listening
- * socket is in every set (EPOLLEXCLUSIVE: one thread wakes per
- * connection), and a connection stays with the thread that accepted it.
+ * socket is in every set (EPOLLEXCLUSIVE: one thread wakes), and the
+ * connections accepted go to the threads' sets in turn, where each stays.
  * A fixed pool of workers runs the end of message (session_eom() may wait
  * on DNS), so no I/O thread ever waits on it; every other step is cheap
  * (the lookups of connect only start there) and runs on the I/O thread
@@ -85,6 +85,8 @@ struct eio {
 };
 
 static int engine_lfd = -1;
+static int engine_tcp;          /* the listening socket is TCP */
+static unsigned engine_next_io; /* atomic: the I/O thread of the next connection */
 static struct eio engine_io[ENGINE_MAX_IO];
 static unsigned engine_nio;
 static int engine_done_fd = -1;
@@ -177,6 +179,7 @@ engine_listen(const char *spec, char *err, size_t errlen)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
 		goto fail;
+	engine_tcp = 1;
 listen:
 	if (listen(fd, SOMAXCONN) != 0)
 		goto fail;
@@ -652,6 +655,16 @@ conn_read(struct econn *c)
 			return;
 		}
 		c->in_len += (size_t)n;
+		/* ACK at once what we read: the MTA's Nagle holds its next
+		 * small write (a step that needs no reply) until our ACK, and a
+		 * delayed one is ~40 ms (bench/RESULTS.md, issue 16: the TCP
+		 * tail). The kernel drops quick-ACK mode by itself: set again
+		 * after every read. */
+		if (engine_tcp) {
+			int on = 1;
+
+			setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+		}
 		return;
 	}
 }
@@ -691,12 +704,17 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* do_accept - take the connections waiting; each goes to the I/O
+ * threads in turn, whichever thread accepted it (one thread may wake for
+ * a burst of them) */
 static void
-do_accept(struct eio *io)
+do_accept(void)
 {
 	for (int i = 0; i < 64; i++) {
 		struct epoll_event ev;
 		struct econn *c;
+		struct eio *io = &engine_io[__atomic_fetch_add(&engine_next_io, 1,
+		    __ATOMIC_RELAXED) % engine_nio];
 		int fd = accept4(engine_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -777,7 +795,7 @@ io_main(void *arg)
 			struct econn *c = evs[i].data.ptr;
 
 			if (c == NULL) {
-				do_accept(io);
+				do_accept();
 				continue;
 			}
 			pthread_mutex_lock(&io->mu);
@@ -826,21 +844,29 @@ engine_start(unsigned io_threads, unsigned workers, int done_fd, char *err,
 			    strerror(errno));
 			return -1;
 		}
+	/* every epoll set first: a thread's first accept may hand a
+	 * connection to any of them */
+	for (unsigned i = 0; i < io_threads; i++) {
+		engine_io[i].ep = epoll_create1(EPOLL_CLOEXEC);
+		pthread_mutex_init(&engine_io[i].mu, NULL);
+		if (engine_io[i].ep < 0) {
+			snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
+			return -1;
+		}
+	}
+	engine_nio = io_threads;
 	for (unsigned i = 0; i < io_threads; i++) {
 		struct eio *io = &engine_io[i];
 		struct epoll_event ev;
 
-		io->ep = epoll_create1(EPOLL_CLOEXEC);
-		pthread_mutex_init(&io->mu, NULL);
 		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
 		ev.data.ptr = NULL;
-		if (io->ep < 0 || epoll_ctl(io->ep, EPOLL_CTL_ADD, engine_lfd, &ev) != 0 ||
+		if (epoll_ctl(io->ep, EPOLL_CTL_ADD, engine_lfd, &ev) != 0 ||
 		    pthread_create(&io->tid, NULL, io_main, io) != 0) {
 			snprintf(err, errlen, "cannot start an I/O thread: %s",
 			    strerror(errno));
 			return -1;
 		}
-		engine_nio++;
 	}
 	return 0;
 }
