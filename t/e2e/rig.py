@@ -146,6 +146,20 @@ def wait_for(what, fn, proc=None, timeout=TIMEOUT):
     raise RigError("%s: not ready after %.0f s (%s)" % (what, timeout, last))
 
 
+def stop_processes(procs, timeout=10):
+    """SIGTERM every (name, Popen) still running, then wait for each,
+    killing one that takes longer than timeout seconds"""
+    for _, pr in procs:
+        if pr.poll() is None:
+            pr.terminate()
+    for _, pr in procs:
+        try:
+            pr.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pr.kill()
+            pr.wait()
+
+
 def tcp_accepts(port):
     with socket.create_connection(("127.0.0.1", port), timeout=2):
         return True

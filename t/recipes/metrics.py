@@ -494,15 +494,7 @@ def main():
             traceback.print_exc(file=sys.stdout)
         rig_broken = True
     finally:
-        for name, pr in procs:
-            if pr.poll() is None:
-                pr.terminate()
-        for name, pr in procs:
-            try:
-                pr.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pr.kill()
-                pr.wait()
+        rig.stop_processes(procs)
         if checks.failed or rig_broken:
             for name in ["authmilter.stderr", "prometheus.stderr",
                          "nsd/nsd.log"]:

@@ -835,15 +835,7 @@ def main():
             show_logs(tmp)
         if postfix_up:
             postfix("stop", check=False)
-        for name, pr in procs:
-            if pr.poll() is None:
-                pr.terminate()
-        for name, pr in procs:
-            try:
-                pr.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pr.kill()
-                pr.wait()
+        rig.stop_processes(procs)
         if sink:
             sink.close()
         if keep or checks.failed or rig_broken:
