@@ -228,6 +228,12 @@ uri_ok(const char *u, size_t n, int *mailto)
 	return 1;
 }
 
+int
+dmarc_uri_valid(const char *u, size_t n, int *mailto)
+{
+	return uri_ok(u, n, mailto);
+}
+
 /* parse_uris - a comma-separated dmarc-uri list into out (the valid URIs,
  * joined by ","); returns how many were valid, *mailto counts mailto: */
 static int

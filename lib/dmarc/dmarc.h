@@ -62,6 +62,12 @@ int dmarc_record_parse(const char *txt, struct dmarc_record *r, char *err,
 int dmarc_record_parse_as(const char *txt, enum dmarc_discovery d,
     struct dmarc_record *r, char *err, size_t errlen);
 
+/* dmarc_uri_valid - whether the n bytes at u are one dmarc-uri (RFC 7489
+ * 6.4, RFC 9989): a URI with a scheme, then optionally "!" and a size
+ * (digits, then k, m, g or t); *mailto is set when it is a mailto: URI
+ * with an address. The rua= and ruf= readers use the same rule. */
+int dmarc_uri_valid(const char *u, size_t n, int *mailto);
+
 enum dmarc_res {
 	DMARC_RES_NONE = 0,   /* no policy record */
 	DMARC_RES_PASS,
