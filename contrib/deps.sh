@@ -5,6 +5,8 @@
 # (t/man-lint.sh); debhelper, dpkg-dev, fakeroot and lintian build and check
 # the Debian package (t/deb.sh). python3-dkim (with python3-authres, which
 # its arc_sign needs) is the second DKIM and ARC implementation of the suites.
+# zlib1g-dev: the gzip files of DMARC aggregate reports; libxml2-utils:
+# xmllint, which validates them against RFC 9990's schema (t/report-schema.sh).
 set -e
 export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
@@ -13,6 +15,7 @@ apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libmilter-dev libspf2-dev libopendkim-dev libopendmarc-dev \
 	libconfig-dev libunbound-dev libevent-dev libssl-dev libmicrohttpd-dev \
+	zlib1g-dev libxml2-utils \
 	publicsuffix curl \
 	postfix nsd python3 python3-yaml python3-dnslib python3-dkim python3-authres python3-cryptography \
 	libsasl2-modules sasl2-bin \

@@ -44,7 +44,7 @@ MAX_LINES = 1500
 
 # the libraries we link (-lNAME), for the clash rule
 LINKED = ("opendkim", "config", "unbound", "milter", "ssl", "crypto", "spf2",
-          "opendmarc")
+          "opendmarc", "z")
 
 BANNED = ("gets", "sprintf", "vsprintf", "strcpy", "strcat", "strncpy",
           "strtok", "atoi", "atol", "atoll", "system", "popen", "alloca")
@@ -85,6 +85,7 @@ PREFIXES = {
     "arc/*": ("arc_",),
     "iprev/iprev.c": ("iprev_",),
     "policy/policy.c": ("policy_",),
+    "report/*": ("report_",),
     "policy/results.c": ("results_",),
     "session/*": ("session_",),  # session.c, env.c, render.c, method_*.c
     "session/message.c": ("message_",),
