@@ -27,6 +27,7 @@ int fuzz_dkim_body(const uint8_t *data, size_t size);
 int fuzz_dkim_key(const uint8_t *data, size_t size);
 int fuzz_arc(const uint8_t *data, size_t size);
 int fuzz_mproto(const uint8_t *data, size_t size);
+int fuzz_rua(const uint8_t *data, size_t size);
 
 static const struct {
 	const char *name;
@@ -45,6 +46,7 @@ static const struct {
 	{"dkim-key", fuzz_dkim_key},
 	{"arc", fuzz_arc},
 	{"mproto", fuzz_mproto},
+	{"rua", fuzz_rua},
 };
 
 #define FUZZ_MAX_INPUT (256 * 1024)
