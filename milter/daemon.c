@@ -76,6 +76,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -362,6 +363,36 @@ set_thread_stacks(unsigned kb)
 		    "applied: %s\"", kb, strerror(rc));
 }
 
+/* raise_fd_limit - the soft descriptor limit up to the hard one (at most
+ * AM_NOFILE): each milter connection holds a descriptor, and so does each
+ * DNS query on the wire (dns_unbound.c lets 2,048 out at once). A soft
+ * limit of 1,024 (the shell's and systemd's default) ran out under a
+ * crowd of cold messages. Every library here polls with poll() or epoll,
+ * none with select(), so descriptors past 1,024 are safe. */
+#define AM_NOFILE 65536
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > AM_NOFILE ?
+	    AM_NOFILE : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_msg(LOG_WARNING, "event=start note=\"descriptor limit "
+			    "not raised: %s\"", strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096)
+		log_msg(LOG_WARNING, "event=start note=\"descriptor limit %lu: "
+		    "each milter connection and each DNS query holds one; raise "
+		    "it (LimitNOFILE=) to 4096 or more\"",
+		    (unsigned long)rl.rlim_cur);
+}
+
 /* reload - SIGHUP: read the file again (as the user we run as, after -u);
  * a good one becomes current for new connections and every setting that
  * can change in place does (config.c marks the others, which are named) */
@@ -508,6 +539,7 @@ daemon_run(const struct daemon_opts *o)
 	}
 
 	set_thread_stacks(cfg->thread_stack_kb);
+	raise_fd_limit();
 	env = session_env_open(cfg, err, sizeof(err));
 	if (env == NULL) {
 		log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);

@@ -75,6 +75,10 @@
 #include "util.h"
 
 #define UB_DEFAULT_CACHE (4u * 1024 * 1024)
+/* queries on the wire at once (libunbound: 16) and lookups taken at once
+ * (1024), see ubr_configure */
+#define UB_OUTGOING 2048
+#define UB_QUERIES 4096
 /* answered NXDOMAIN locally: the start-up resolve */
 #define UB_START_NAME "start.authmilter.invalid."
 
@@ -666,6 +670,23 @@ ubr_configure(struct ub_ctx *ctx, const struct dns_unbound_opts *o, char *err,
 	 */
 	if (ubr_set(ctx, "infra-keep-probing:", "yes", err, errlen) != 0 ||
 	    ubr_set(ctx, "infra-host-ttl:", "1", err, errlen) != 0)
+		return -1;
+	/*
+	 * libunbound's outgoing-range is 16: at most 16 queries on the wire
+	 * at once, the rest wait their turn inside libunbound. With answers
+	 * 250 ms away, 120 lookups started together took 2.0 s (16 every
+	 * 250 ms) and a crowd of cold messages timed out
+	 * (LIBRARY-TRAPS.md; t/hostile.py dns-crowd). Each query on the
+	 * wire holds a UDP socket: UB_OUTGOING of them at most (the daemon
+	 * raises its descriptor limit for them), served through libevent's
+	 * epoll. num-queries-per-thread bounds the lookups libunbound takes
+	 * at all (past it, it drops the oldest beyond jostle-timeout).
+	 */
+	snprintf(num, sizeof(num), "%d", UB_OUTGOING);
+	if (ubr_set(ctx, "outgoing-range:", num, err, errlen) != 0)
+		return -1;
+	snprintf(num, sizeof(num), "%d", UB_QUERIES);
+	if (ubr_set(ctx, "num-queries-per-thread:", num, err, errlen) != 0)
 		return -1;
 	snprintf(num, sizeof(num), "%zu", cache);
 	if (ubr_set(ctx, "msg-cache-size:", num, err, errlen) != 0)
