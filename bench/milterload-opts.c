@@ -12,6 +12,7 @@
 #include <string.h>
 #include <getopt.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "milterload.h"
 #include "util.h"
@@ -296,4 +297,13 @@ percentiles(const unsigned long long *hist, unsigned long long n,
 			*p99 = hist_value(b);
 		seen += hist[b];
 	}
+}
+
+uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }

@@ -38,7 +38,9 @@
  *   travel in one write, and all headers, body and EOB in one or a few.
  *
  * Latency is from the first byte of the MAIL event to the final reply of
- * the last milter that saw the message (CLOCK_MONOTONIC). The summary line
+ * the last milter that saw the message (CLOCK_MONOTONIC); sess_p50/p99_ms
+ * from before connect() to it, for a session's first message (the wait for
+ * accept(), negotiation, CONNECT, HELO included). The summary line
  * goes to stdout; errors go to stderr (the first 20, unless -q).
  *
  * Exit: 0 the run completed (errors are counted), 1 nothing could connect,
@@ -101,12 +103,13 @@ struct run {
 	FILE *out;
 	pthread_mutex_t out_lock;
 	unsigned long long *hist;	/* H_BUCKETS, atomic */
+	unsigned long long *shist;	/* the same, of session latencies */
 	unsigned err_shown;		/* atomic */
 };
 
 struct stats {
 	unsigned long long count[V_COUNT];
-	unsigned long long sessions, connected, lat_n;
+	unsigned long long sessions, connected, lat_n, slat_n;
 	uint64_t max_ns;
 };
 
@@ -173,15 +176,6 @@ struct msgctx {
 };
 
 /* ---- small helpers --------------------------------------------------- */
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void
 bb_reset(struct bbuf *b)
@@ -1356,6 +1350,8 @@ worker_main(void *arg)
 		x.arena = arena_new();
 		snprintf(x.qid, sizeof(x.qid), "%010llX",
 		    (r->qbase + seq) & 0xFFFFFFFFFFULL);
+		uint64_t t_open = s.open ? 0 : now_ns();
+
 		if (s.open || session_open(&x, &w->st) == 0) {
 			s.msgs++;
 			if (run_message(&x) < 0) {
@@ -1367,6 +1363,12 @@ worker_main(void *arg)
 			}
 		}
 		record(r, &w->st, &line, m, seq, &res);
+		/* the session latency of a session's first message */
+		if (t_open != 0 && res.v != V_ERROR) {
+			__atomic_fetch_add(&r->shist[hist_bucket(now_ns() -
+			    t_open)], 1, __ATOMIC_RELAXED);
+			w->st.slat_n++;
+		}
 		result_free(&res);
 		arena_free(&x.arena);
 	}
@@ -1393,7 +1395,7 @@ main(int argc, char **argv)
 	struct stats tot;
 	char err[1024];
 	uint64_t t0, t1;
-	double secs, p50, p99;
+	double secs, p50, p99, sp50, sp99;
 	unsigned long i, j;
 	int rc = 0;
 
@@ -1425,6 +1427,7 @@ main(int argc, char **argv)
 	}
 	pthread_mutex_init(&r.out_lock, NULL);
 	r.hist = xcalloc(H_BUCKETS, sizeof(*r.hist));
+	r.shist = xcalloc(H_BUCKETS, sizeof(*r.shist));
 	r.qbase = ((unsigned long long)time(NULL) & 0xFFFFF) << 20;
 	if (r.o.conc > r.o.total)
 		r.o.conc = (unsigned long)r.o.total;
@@ -1448,12 +1451,14 @@ main(int argc, char **argv)
 		tot.sessions += w[i].st.sessions;
 		tot.connected += w[i].st.connected;
 		tot.lat_n += w[i].st.lat_n;
+		tot.slat_n += w[i].st.slat_n;
 		if (w[i].st.max_ns > tot.max_ns)
 			tot.max_ns = w[i].st.max_ns;
 	}
 	t1 = now_ns();
 	secs = (double)(t1 - t0) / 1e9;
 	percentiles(r.hist, tot.lat_n, &p50, &p99);
+	percentiles(r.shist, tot.slat_n, &sp50, &sp99);
 	{
 		unsigned long long msgs = 0;
 
@@ -1462,13 +1467,14 @@ main(int argc, char **argv)
 		printf("milterload: msgs=%llu conc=%lu secs=%.3f "
 		    "msgs_per_s=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f "
 		    "accept=%llu reject=%llu tempfail=%llu discard=%llu "
-		    "quarantine=%llu errors=%llu sessions=%llu\n", msgs,
+		    "quarantine=%llu errors=%llu sessions=%llu "
+		    "sess_p50_ms=%.3f sess_p99_ms=%.3f\n", msgs,
 		    r.o.conc, secs, secs > 0 ? (double)msgs / secs : 0.0,
 		    p50 / 1e6, p99 / 1e6, (double)tot.max_ns / 1e6,
 		    tot.count[V_ACCEPT], tot.count[V_REJECT],
 		    tot.count[V_TEMPFAIL], tot.count[V_DISCARD],
 		    tot.count[V_QUARANTINE], tot.count[V_ERROR],
-		    tot.sessions);
+		    tot.sessions, sp50 / 1e6, sp99 / 1e6);
 	}
 	fflush(stdout);
 	if (r.out != NULL && fclose(r.out) != 0) {
@@ -1481,6 +1487,7 @@ main(int argc, char **argv)
 	}
 	pthread_mutex_destroy(&r.out_lock);
 	free(r.hist);
+	free(r.shist);
 	free(r.order);
 	free(w);
 	for (i = 0; i < r.o.nspecs; i++)

@@ -45,6 +45,8 @@ int parse_opts(int argc, char **argv, struct opts *o);
 
 /* hist_bucket - the bucket of a latency */
 size_t hist_bucket(uint64_t ns);
+/* now_ns - CLOCK_MONOTONIC in nanoseconds */
+uint64_t now_ns(void);
 /* percentiles - p50 and p99 (ns) of n latencies counted in hist */
 void percentiles(const unsigned long long *hist, unsigned long long n,
     double *p50, double *p99);

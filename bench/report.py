@@ -682,6 +682,33 @@ def main_table(runs, rows, w):
     w("")
 
 
+def session_table(runs, rows, w):
+    """SESSION LATENCY: connect() to the first verdict, m=1 rows (a milter
+    that leaves connections in its listen queue hides that wait from the
+    per-message latency above, which starts at MAIL)"""
+    have = [(t, c, m) for t, c, m in rows if m == "1" and any(
+        (runs.get((side, t, c, m)) or {}).get("s", {}).get("sess_p99_ms")
+        for side in ("authmilter", "peers"))]
+    if not have:
+        return
+    w("SESSION LATENCY (m=1: from connect() to the message's verdict, the "
+      "wait for accept(), negotiation, CONNECT and HELO included)")
+    hdr = "%-5s %4s | %9s %9s | %9s %9s" % (
+        "sock", "conc", "am p50ms", "am p99ms", "peer p50", "peer p99")
+    w(hdr)
+    w("-" * len(hdr))
+    for t, c, m in have:
+        def g(side, k):
+            r = runs.get((side, t, c, m))
+            return fnum(r["s"].get(k)) if r else None
+        w("%-5s %4d | %9s %9s | %9s %9s" % (
+            t, c, num(g("authmilter", "sess_p50_ms"), "%.2f"),
+            num(g("authmilter", "sess_p99_ms"), "%.2f"),
+            num(g("peers", "sess_p50_ms"), "%.2f"),
+            num(g("peers", "sess_p99_ms"), "%.2f")))
+    w("")
+
+
 def main(argv):
     if len(argv) != 1:
         sys.exit(__doc__)
@@ -767,6 +794,7 @@ def main(argv):
             if ("authmilter", t, c, m) in runs or ("peers", t, c, m) in runs]
     if rows:
         main_table(runs, rows, w)
+        session_table(runs, rows, w)
     w("runs (messages, errors, verdict counts):")
     sides = ["authmilter", "authmilter-psl", "peers"]
     sides += sorted({k[0] for k in runs} - set(sides))
