@@ -623,12 +623,14 @@ daemon_run(const struct daemon_opts *o)
 	(void)set_nodelay;
 	(void)socket_failed;
 	/* I/O threads: one per CPU up to 4; workers for the ends of
-	 * message, which may wait on DNS */
+	 * message, which may wait on DNS: 32, growing to 4,096 while
+	 * messages wait for one (cold DNS: each waiting message holds a
+	 * worker, as each connection holds a thread under libmilter) */
 	{
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 		if (engine_start(ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu, 32,
-		    done_pipe[1], err, sizeof(err)) != 0) {
+		    4096, done_pipe[1], err, sizeof(err)) != 0) {
 			log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);
 			return EX_OSERR;
 		}

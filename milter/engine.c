@@ -4,14 +4,20 @@
  * Threads. A few I/O threads, each with its own epoll set; the listening
  * socket is in every set (EPOLLEXCLUSIVE: one thread wakes), and the
  * connections accepted go to the threads' sets in turn, where each stays.
- * A fixed pool of workers runs the end of message (session_eom() may wait
- * on DNS), so no I/O thread ever waits on it; every other step is cheap
- * (the lookups of connect only start there) and runs on the I/O thread
- * as its frame is read.
+ * A pool of workers runs the steps that may wait on DNS, the end of the
+ * headers (the DKIM keys) and the end of message (the rest), so no I/O
+ * thread ever waits; every other step is cheap (the lookups of connect
+ * only start there) and runs on the I/O thread as its frame is read. A
+ * worker goes on with the frames behind the one it was given. The pool starts with its minimum and grows while ends
+ * of message wait with no worker free, up to its maximum: with cold or
+ * slow DNS each waiting message holds a worker, as each connection holds
+ * a thread under libmilter, and a fixed pool would bound the throughput
+ * at pool size / DNS time. A worker above the minimum idle for
+ * ENGINE_IDLE_S exits.
  *
  * Ownership. A connection is armed in its epoll set with EPOLLONESHOT:
  * one event hands it to its I/O thread, which reads, parses and answers
- * the frames in its buffer; at an end of message it hands the connection
+ * the frames in its buffer; at an end of headers or of message it hands the connection
  * to a worker, which evaluates, answers and goes on with the frames
  * behind it. Whoever holds it re-arms it when its buffer has no whole
  * frame left. So exactly one thread touches a connection at a time, and
@@ -54,6 +60,7 @@
 #define ENGINE_MAX_IO 8
 #define ENGINE_MAX_OUT (1024 * 1024)
 #define ENGINE_READ_MIN 4096
+#define ENGINE_IDLE_S 30
 
 struct eio;
 
@@ -92,10 +99,17 @@ static unsigned engine_nio;
 static int engine_done_fd = -1;
 static unsigned engine_timeout_s = 7210;  /* atomic; libmilter's default */
 
-/* the workers' queue */
+/* the workers' queue and pool (engine_qmu) */
 static pthread_mutex_t engine_qmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t engine_qcv = PTHREAD_COND_INITIALIZER;
 static struct econn *engine_qhead, *engine_qtail;
+static unsigned engine_qlen;      /* connections in the queue */
+static unsigned engine_idle;      /* workers waiting for one */
+static unsigned engine_nworkers;  /* started and not exited */
+static unsigned engine_min_workers, engine_max_workers;
+static unsigned engine_spawn_failed;  /* failures not yet logged */
+
+static void *worker_main(void *arg);
 
 void
 engine_settimeout(unsigned seconds)
@@ -433,7 +447,7 @@ do_eom(struct econn *c, const struct mproto_frame *f)
 }
 
 /* conn_frame - one command: 0 done, 1 to be run by a worker (the frame
- * is left in the buffer), -1 close the connection */
+ * is left in the buffer; EOH and BODYEOB), -1 close the connection */
 static int
 conn_frame(struct econn *c, const struct mproto_frame *f, int on_worker)
 {
@@ -496,8 +510,14 @@ conn_frame(struct econn *c, const struct mproto_frame *f, int on_worker)
 		reply_unless(c, SMFIP_NR_HDR);
 		return 0;
 	case SMFIC_EOH:
-		if (c->sc->s != NULL)
+		/* the DKIM keys are fetched here (libopendkim verifies the
+		 * header signatures at its end of headers): a wait on DNS,
+		 * so on a worker, never on an I/O thread */
+		if (c->sc->s != NULL) {
+			if (!on_worker)
+				return 1;
 			steps_eoh(c->sc);
+		}
 		reply_unless(c, SMFIP_NR_EOH);
 		return 0;
 	case SMFIC_BODY:
@@ -543,9 +563,37 @@ conn_frame(struct econn *c, const struct mproto_frame *f, int on_worker)
 	}
 }
 
+/* worker_spawn - one more worker, counted in engine_nworkers already;
+ * on failure the count is given back (the queue is served by the workers
+ * there are) and the failure logged by the next worker to look */
+static void
+worker_spawn(void)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc;
+
+	/* the stack size is the process default (thread_stack_kb) */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&tid, &attr, worker_main, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		pthread_mutex_lock(&engine_qmu);
+		engine_nworkers--;
+		engine_spawn_failed++;
+		pthread_mutex_unlock(&engine_qmu);
+	}
+}
+
+/* queue_push - a connection for the workers; one more worker when the
+ * queue holds more than the idle workers will take (each idle worker,
+ * woken or not yet, takes one) */
 static void
 queue_push(struct econn *c)
 {
+	int spawn = 0;
+
 	c->qnext = NULL;
 	pthread_mutex_lock(&engine_qmu);
 	if (engine_qtail != NULL)
@@ -553,8 +601,15 @@ queue_push(struct econn *c)
 	else
 		engine_qhead = c;
 	engine_qtail = c;
+	engine_qlen++;
+	if (engine_qlen > engine_idle && engine_nworkers < engine_max_workers) {
+		engine_nworkers++;
+		spawn = 1;
+	}
 	pthread_cond_signal(&engine_qcv);
 	pthread_mutex_unlock(&engine_qmu);
+	if (spawn)
+		worker_spawn();
 }
 
 /* conn_run - the frames in the buffer, then back to epoll (or to a
@@ -690,15 +745,41 @@ worker_main(void *arg)
 	block_signals();
 	for (;;) {
 		struct econn *c;
+		unsigned failed;
 
 		pthread_mutex_lock(&engine_qmu);
-		while (engine_qhead == NULL)
-			pthread_cond_wait(&engine_qcv, &engine_qmu);
+		while (engine_qhead == NULL) {
+			struct timespec until;
+			int rc;
+
+			engine_idle++;
+			if (engine_nworkers <= engine_min_workers) {
+				pthread_cond_wait(&engine_qcv, &engine_qmu);
+				engine_idle--;
+				continue;
+			}
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += ENGINE_IDLE_S;
+			rc = pthread_cond_timedwait(&engine_qcv, &engine_qmu, &until);
+			engine_idle--;
+			if (rc == ETIMEDOUT && engine_qhead == NULL &&
+			    engine_nworkers > engine_min_workers) {
+				engine_nworkers--;
+				pthread_mutex_unlock(&engine_qmu);
+				return NULL;
+			}
+		}
 		c = engine_qhead;
 		engine_qhead = c->qnext;
 		if (engine_qhead == NULL)
 			engine_qtail = NULL;
+		engine_qlen--;
+		failed = engine_spawn_failed;
+		engine_spawn_failed = 0;
 		pthread_mutex_unlock(&engine_qmu);
+		if (failed > 0)
+			log_msg(LOG_WARNING, "event=engine note=\"cannot start %u more "
+			    "worker(s): %s\"", failed, "pthread_create failed");
 		conn_run(c, 1);
 	}
 	return NULL;
@@ -822,8 +903,8 @@ io_main(void *arg)
 }
 
 int
-engine_start(unsigned io_threads, unsigned workers, int done_fd, char *err,
-    size_t errlen)
+engine_start(unsigned io_threads, unsigned workers, unsigned max_workers,
+    int done_fd, char *err, size_t errlen)
 {
 	pthread_t tid;
 
@@ -837,9 +918,16 @@ engine_start(unsigned io_threads, unsigned workers, int done_fd, char *err,
 		io_threads = ENGINE_MAX_IO;
 	if (workers == 0)
 		workers = 1;
+	if (max_workers < workers)
+		max_workers = workers;
 	engine_done_fd = done_fd;
+	pthread_mutex_lock(&engine_qmu);
+	engine_min_workers = workers;
+	engine_max_workers = max_workers;
+	engine_nworkers = workers;
+	pthread_mutex_unlock(&engine_qmu);
 	for (unsigned i = 0; i < workers; i++)
-		if (pthread_create(&tid, NULL, worker_main, NULL) != 0) {
+		if ((errno = pthread_create(&tid, NULL, worker_main, NULL)) != 0) {
 			snprintf(err, errlen, "cannot start a worker: %s",
 			    strerror(errno));
 			return -1;
