@@ -506,7 +506,7 @@ def main():
     check(re.search(r'event=fatal reason="cannot open socket unix:\S+: No such '
                     r'file or directory"', out.stderr) is not None,
           "our log line says why the socket failed", out.stderr)
-    # (the event engine of configure --enable-event-engine has no libmilter
+    # (our event engine, the default, has no libmilter
     # to print it; our own line above is checked in both builds)
     with open(os.path.join(os.environ.get("top_builddir", "."), "config.h")) as f:
         engine = "#define EVENT_ENGINE 1" in f.read()
