@@ -1,6 +1,6 @@
 /*
  * fuzz-mproto.c - libFuzzer target for milter/mproto.c, the wire format
- * of our own milter engine (configure --enable-event-engine): the input
+ * of our own milter engine (the default): the input
  * is what an MTA (or anyone) writes on the milter socket. It is cut into
  * frames whole and again fed a byte at a time: both must give the same
  * frames, and a refused length must be one the limit refuses. Each frame

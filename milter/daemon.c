@@ -52,7 +52,7 @@
  *   - a signalfd without our sigwait(): libmilter's thread is then the
  *     only one not blocking them, and the first SIGHUP stops the milter;
  *   - this design: 0 of 70 storms, 0 stops at start-up.
- * With configure --enable-event-engine the milter is served by our own
+ * By default the milter is served by our own
  * engine (engine.h) instead of smfi_main(): no libmilter thread, no
  * sigwait(); the engine's threads block the three signals as every thread
  * here does, and the main thread's loop is the same.

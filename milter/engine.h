@@ -1,6 +1,6 @@
 /*
- * engine.h - our own milter protocol engine (configure
- * --enable-event-engine), in place of libmilter's smfi_main(): one
+ * engine.h - our own milter protocol engine (the default; configure
+ * --disable-event-engine builds on libmilter), in place of libmilter's smfi_main(): one
  * listening socket, a few I/O threads on epoll that read, parse and
  * answer, and a pool of workers for the steps that may wait (the end of
  * message: DNS), growing from its minimum while messages wait for one. The steps themselves are steps.c's, as with

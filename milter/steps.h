@@ -1,7 +1,7 @@
 /*
  * steps.h - what the milter does at each step of an MTA's conversation,
  * whichever engine speaks the protocol: libmilter (callbacks.c) or our own
- * (engine.c, configure --enable-event-engine). The engines parse and
+ * (engine.c, the default; libmilter with configure --disable-event-engine). The engines parse and
  * answer; these functions feed the lib/ session, keep the connection and
  * message gauges and turn a verdict into header edits and a reply.
  */
