@@ -8,19 +8,19 @@
  * headers (the DKIM keys) and the end of message (the rest), so no I/O
  * thread ever waits; every other step is cheap (the lookups of connect
  * only start there) and runs on the I/O thread as its frame is read. A
- * worker goes on with the frames behind the one it was given. The pool starts with its minimum and grows while ends
- * of message wait with no worker free, up to its maximum: with cold or
- * slow DNS each waiting message holds a worker, as each connection holds
- * a thread under libmilter, and a fixed pool would bound the throughput
- * at pool size / DNS time. A worker above the minimum idle for
- * ENGINE_IDLE_S exits.
+ * worker goes on with the frames behind the one it was given. The pool
+ * starts with its minimum and grows while connections wait in its queue
+ * with no worker free, up to its maximum: with cold or slow DNS each
+ * waiting message holds a worker, as each connection holds a thread under
+ * libmilter, and a fixed pool would bound the throughput at pool size /
+ * DNS time. A worker above the minimum idle for ENGINE_IDLE_S exits.
  *
  * Ownership. A connection is armed in its epoll set with EPOLLONESHOT:
  * one event hands it to its I/O thread, which reads, parses and answers
- * the frames in its buffer; at an end of headers or of message it hands the connection
- * to a worker, which evaluates, answers and goes on with the frames
- * behind it. Whoever holds it re-arms it when its buffer has no whole
- * frame left. So exactly one thread touches a connection at a time, and
+ * the frames in its buffer; at an end of headers or of message it hands
+ * the connection to a worker, which evaluates, answers and goes on with
+ * the frames behind it. Whoever holds it re-arms it when its buffer has
+ * no whole frame left. So exactly one thread touches a connection at a time, and
  * a connection needs no lock of its own.
  *
  * Limits. A frame over MPROTO_MAX_FRAME (1 MB), a malformed frame, an
@@ -108,6 +108,7 @@ static unsigned engine_idle;      /* workers waiting for one */
 static unsigned engine_nworkers;  /* started and not exited */
 static unsigned engine_min_workers, engine_max_workers;
 static unsigned engine_spawn_failed;  /* failures not yet logged */
+static int engine_spawn_err;          /* the last one's error */
 
 static void *worker_main(void *arg);
 
@@ -582,6 +583,7 @@ worker_spawn(void)
 		pthread_mutex_lock(&engine_qmu);
 		engine_nworkers--;
 		engine_spawn_failed++;
+		engine_spawn_err = rc;
 		pthread_mutex_unlock(&engine_qmu);
 	}
 }
@@ -746,6 +748,7 @@ worker_main(void *arg)
 	for (;;) {
 		struct econn *c;
 		unsigned failed;
+		int err;
 
 		pthread_mutex_lock(&engine_qmu);
 		while (engine_qhead == NULL) {
@@ -775,11 +778,12 @@ worker_main(void *arg)
 			engine_qtail = NULL;
 		engine_qlen--;
 		failed = engine_spawn_failed;
+		err = engine_spawn_err;
 		engine_spawn_failed = 0;
 		pthread_mutex_unlock(&engine_qmu);
 		if (failed > 0)
 			log_msg(LOG_WARNING, "event=engine note=\"cannot start %u more "
-			    "worker(s): %s\"", failed, "pthread_create failed");
+			    "worker(s): %s\"", failed, strerror(err));
 		conn_run(c, 1);
 	}
 	return NULL;
