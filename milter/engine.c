@@ -20,8 +20,8 @@
  * the frames in its buffer; at an end of headers or of message it hands
  * the connection to a worker, which evaluates, answers and goes on with
  * the frames behind it. Whoever holds it re-arms it when its buffer has
- * no whole frame left. So exactly one thread touches a connection at a time, and
- * a connection needs no lock of its own.
+ * no whole frame left. So exactly one thread touches a connection at a
+ * time, and a connection needs no lock of its own.
  *
  * Limits. A frame over MPROTO_MAX_FRAME (1 MB), a malformed frame, an
  * unknown command or a step before negotiation closes the connection;
