@@ -26,9 +26,13 @@
  * Sharing: a kept EVP_PKEY is only read: libopendkim calls
  * EVP_PKEY_get1_RSA() (a reference on the legacy RSA), RSA_verify()
  * (public operation; OpenSSL sets the Montgomery context up under the
- * key's lock) and frees its references. The table has 256 slots chosen by
- * a hash of the DER; a new key takes its slot's place (the old EVP_PKEY
- * lives on while borrowers hold references). At most 256 keys of ~3 KB.
+ * key's lock) and frees its references. The table has 64 sets of 4 slots;
+ * a hash of the DER picks the set. A new key takes an empty slot of its set,
+ * else the one used longest ago (the old EVP_PKEY lives on while borrowers
+ * hold references). Four ways, not one: with one slot per hash, two keys a
+ * site sees all day could share a slot and evict each other on every
+ * message (random test keys did, about one run in a hundred). At most 256
+ * keys of ~3 KB.
  *
  * Counters: keys decoded by us, reused, and passed on to OpenSSL are
  * process-wide counters of the stats registry (dkim_keys_*_total);
@@ -54,10 +58,12 @@
 #include "stats.h"
 #include "util.h"
 
-#define KEY_SLOTS 256
+#define KEY_SETS 64
+#define KEY_WAYS 4
 #define KEY_DER_MAX 2048 /* an RSA-8192 SubjectPublicKeyInfo is ~1,060 bytes */
 
 struct key_slot {
+	uint64_t used; /* key_clock when last found or stored */
 	uint32_t hash;
 	size_t len;
 	unsigned char *der;
@@ -67,7 +73,8 @@ struct key_slot {
 typedef EVP_PKEY *(*d2i_fn)(BIO *, EVP_PKEY **);
 
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct key_slot key_table[KEY_SLOTS];
+static struct key_slot key_table[KEY_SETS][KEY_WAYS];
+static uint64_t key_clock;
 static struct stats_metric keys_reused = STATS_COUNTER(
     "dkim_keys_reused_total", "DKIM RSA keys served decoded from the cache");
 static struct stats_metric keys_decoded = STATS_COUNTER(
@@ -130,7 +137,7 @@ d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 {
 	const unsigned char *data, *p;
 	unsigned char skip[KEY_DER_MAX];
-	struct key_slot *s;
+	struct key_slot *set, *s;
 	EVP_PKEY *pkey = NULL;
 	RSA *rsa;
 	long avail;
@@ -146,12 +153,19 @@ d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 	if (len == 0 || len > KEY_DER_MAX)
 		return pass_on(bp, a);
 	h = mem_hash(data, len);
-	s = &key_table[h % KEY_SLOTS];
+	set = key_table[h % KEY_SETS];
 
 	pthread_mutex_lock(&key_lock);
-	if (s->pkey != NULL && s->hash == h && s->len == len &&
-	    memcmp(s->der, data, len) == 0 && EVP_PKEY_up_ref(s->pkey) == 1)
-		pkey = s->pkey;
+	for (int i = 0; i < KEY_WAYS; i++) {
+		s = &set[i];
+		if (s->pkey != NULL && s->hash == h && s->len == len &&
+		    memcmp(s->der, data, len) == 0 &&
+		    EVP_PKEY_up_ref(s->pkey) == 1) {
+			s->used = ++key_clock;
+			pkey = s->pkey;
+			break;
+		}
+	}
 	pthread_mutex_unlock(&key_lock);
 
 	if (pkey != NULL) {
@@ -171,6 +185,10 @@ d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 			return pass_on(bp, a);
 		}
 		pthread_mutex_lock(&key_lock);
+		s = &set[0]; /* an empty slot, else the one used longest ago */
+		for (int i = 1; i < KEY_WAYS && s->pkey != NULL; i++)
+			if (set[i].pkey == NULL || set[i].used < s->used)
+				s = &set[i];
 		if (EVP_PKEY_up_ref(pkey) == 1) {
 			EVP_PKEY_free(s->pkey); /* borrowers keep their references */
 			free(s->der);
@@ -179,6 +197,7 @@ d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 			s->len = len;
 			s->hash = h;
 			s->pkey = pkey;
+			s->used = ++key_clock;
 		}
 		pthread_mutex_unlock(&key_lock);
 		stats_inc(&keys_decoded);
