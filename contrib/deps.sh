@@ -7,15 +7,22 @@
 # its arc_sign needs) is the second DKIM and ARC implementation of the suites.
 # zlib1g-dev: the gzip files of DMARC aggregate reports; libxml2-utils:
 # xmllint, which validates them against RFC 9990's schema (t/report-schema.sh).
+# libsqlite3-dev, libpq-dev: the report store; postgresql-15 is the real
+# server of t/report-pg.sh (initdb into a temporary directory as an
+# unprivileged user): no cluster of its own is created or started here.
 set -e
 export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
+# postgresql-common would create and start a cluster "main" on port 5432
+mkdir -p /etc/postgresql-common/createcluster.d
+echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/authmilter-test.conf
 apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libmilter-dev libspf2-dev libopendkim-dev libopendmarc-dev \
 	libconfig-dev libunbound-dev libevent-dev libssl-dev libmicrohttpd-dev \
 	zlib1g-dev libxml2-utils \
+	libsqlite3-dev libpq-dev postgresql-15 \
 	publicsuffix curl \
 	postfix nsd python3 python3-yaml python3-dnslib python3-dkim python3-authres python3-cryptography \
 	libsasl2-modules sasl2-bin \

@@ -413,6 +413,13 @@ int
 report_set_add(struct report_set *s, const struct report_record *r, char *err,
 	       size_t errlen)
 {
+	return report_set_add_count(s, r, 1, err, errlen);
+}
+
+int
+report_set_add_count(struct report_set *s, const struct report_record *r,
+		     uint64_t count, char *err, size_t errlen)
+{
 	char ip[64], from[DNAME_BUFSIZE];
 	struct dynbuf b;
 	uint32_t h;
@@ -474,12 +481,12 @@ report_set_add(struct report_set *s, const struct report_record *r, char *err,
 		slot = find(s, ip, b.s, b.len, h);
 	}
 	dynbuf_free(&b);
-	s->rows[s->slots[slot] - 1].count++;
-	s->messages++;
+	s->rows[s->slots[slot] - 1].count += count;
+	s->messages += count;
 	keep_policy(s, r);
 	return 0;
 drop:
-	s->dropped++;
+	s->dropped += count;
 	return -1;
 }
 

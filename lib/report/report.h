@@ -153,6 +153,10 @@ struct report_set *report_set_new(const char *policy_domain, time_t begin,
  * REPORT_ROWS_MAX + 1; such a record is counted as dropped. */
 int report_set_add(struct report_set *s, const struct report_record *r,
 		   char *err, size_t errlen);
+/* report_set_add_count - as report_set_add() for count messages of one
+ * record (a row of the store, store.h); count 0 adds an empty row */
+int report_set_add_count(struct report_set *s, const struct report_record *r,
+			 uint64_t count, char *err, size_t errlen);
 const char *report_set_domain(const struct report_set *s);
 time_t report_set_begin(const struct report_set *s);
 time_t report_set_end(const struct report_set *s);

@@ -1,0 +1,3 @@
+/* record.c - see store.h (issue 14: being written) */
+#include "config.h"
+#include "store.h"

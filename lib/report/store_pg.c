@@ -1,0 +1,3 @@
+/* store_pg.c - see store.h (issue 14: being written) */
+#include "config.h"
+#include "store.h"
