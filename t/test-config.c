@@ -74,6 +74,75 @@ static const struct load_case load_cases[] = {
 	{ "unknown key in policy", "policy = { reject = true; };",
 	    "t.conf:1: policy.reject: unknown setting" },
 
+	/* reports */
+	{ "reports: all set", "reports = { enable = true; store = "
+	    "\"postgresql://authmilter@db.example.net/reports\";\n"
+	    "keep_days = 0; queue_max = 16; org_name = \"Example Mail\";\n"
+	    "email = \"dmarc-reports@example.net\"; submitter = \"example.net\";"
+	    "\nrelay = \"[::1]:587\"; sendmail = \"/usr/lib/sendmail\"; };",
+	    NULL },
+	{ "reports.store postgres://", "reports = { store = \"postgres://\"; };",
+	    NULL },
+	{ "reports.relay host", "reports = { relay = \"smtp.example.net\"; };",
+	    NULL },
+	{ "reports.relay empty", "reports = { relay = \"\"; };", NULL },
+	{ "reports.store other scheme",
+	    "reports = {\n  store = \"mysql://db/reports\";\n};",
+	    "t.conf:2: reports.store: \"mysql://db/reports\" is not "
+	    "\"sqlite:/absolute/path\", \"postgresql://...\" or "
+	    "\"postgres://...\"" },
+	{ "reports.store sqlite relative",
+	    "reports = { store = \"sqlite:reports.db\"; };",
+	    "t.conf:1: reports.store: \"sqlite:reports.db\": sqlite: wants the "
+	    "absolute path of a file, as "
+	    "\"sqlite:/var/lib/authmilter/reports.db\"" },
+	{ "reports.store sqlite directory",
+	    "reports = { store = \"sqlite:/var/lib/\"; };",
+	    "t.conf:1: reports.store: \"sqlite:/var/lib/\": sqlite: wants the "
+	    "absolute path of a file, as "
+	    "\"sqlite:/var/lib/authmilter/reports.db\"" },
+	{ "reports.store empty", "reports = { store = \"\"; };",
+	    "t.conf:1: reports.store: must not be empty" },
+	{ "reports.keep_days out of range", "reports = { keep_days = 3651; };",
+	    "t.conf:1: reports.keep_days: 3651 is out of range (0..3650)" },
+	{ "reports.keep_days negative", "reports = { keep_days = -1; };",
+	    "t.conf:1: reports.keep_days: -1 is out of range (0..3650)" },
+	{ "reports.queue_max too small", "reports = { queue_max = 15; };",
+	    "t.conf:1: reports.queue_max: 15 is out of range (16..16777216)" },
+	{ "reports.queue_max too large", "reports = { queue_max = 16777217; };",
+	    "t.conf:1: reports.queue_max: 16777217 is out of range "
+	    "(16..16777216)" },
+	{ "reports.email no domain", "reports = { email = \"postmaster\"; };",
+	    "t.conf:1: reports.email: \"postmaster\" is not a mail address "
+	    "local@domain" },
+	{ "reports.email double dot",
+	    "reports = { email = \"a..b@example.net\"; };",
+	    "t.conf:1: reports.email: \"a..b@example.net\" is not a mail "
+	    "address local@domain" },
+	{ "reports.email bad domain",
+	    "reports = { email = \"a@exa mple.net\"; };",
+	    "t.conf:1: reports.email: \"a@exa mple.net\" is not a mail "
+	    "address local@domain" },
+	{ "reports.relay bad port",
+	    "reports = { relay = \"smtp.example.net:0\"; };",
+	    "t.conf:1: reports.relay: \"smtp.example.net:0\" is not \"host\", "
+	    "\"host:port\" or \"[IPv6]:port\"" },
+	{ "reports.relay bare IPv6", "reports = { relay = \"::1\"; };",
+	    "t.conf:1: reports.relay: \"::1\" is not \"host\", "
+	    "\"host:port\" or \"[IPv6]:port\"" },
+	{ "reports.sendmail relative", "reports = { sendmail = \"sendmail\"; };",
+	    "t.conf:1: reports.sendmail: \"sendmail\" is not an absolute path" },
+	{ "reports.submitter not a domain",
+	    "reports = { submitter = \"a b\"; };",
+	    "t.conf:1: reports.submitter: \"a b\" is not a domain name" },
+	{ "reports.org_name control character",
+	    "reports = { org_name = \"a\\tb\"; };",
+	    "t.conf:1: reports.org_name: \"a?b\" holds a control character" },
+	{ "reports.enable not a boolean", "reports = { enable = 1; };",
+	    "t.conf:1: reports.enable: expected true or false, got an integer" },
+	{ "unknown key in reports", "reports = { rua = \"x\"; };",
+	    "t.conf:1: reports.rua: unknown setting" },
+
 	/* unknown keys */
 	{ "unknown top-level key",
 	    "socket = \"inet:8891@localhost\";\n\nbogus = 1;\n",
@@ -1029,9 +1098,94 @@ test_arc(void)
 	is_int(settings_setting_scope("arc.seal"), -1, "arc.seal is a group");
 }
 
+/* test_reports - reports.*: defaults, the defaults that follow other
+ * settings, the values read, the scope of each */
+static void
+test_reports(void)
+{
+	char err[512] = "";
+	struct settings *c = settings_defaults();
+
+	is_int(c->reports_enable, 0, "reports: off by default");
+	is_str(c->reports_store, "sqlite:/var/lib/authmilter/reports.db",
+	    "reports.store default");
+	is_int(c->reports_keep_days, 31, "reports.keep_days default");
+	is_int(c->reports_queue_max, 65536, "reports.queue_max default");
+	is_str(c->reports_org_name, c->authserv_id,
+	    "reports.org_name defaults to the authserv_id");
+	is_str(c->reports_email, NULL, "reports.email unset");
+	is_str(c->reports_submitter, NULL, "reports.submitter unset");
+	is_str(c->reports_relay, NULL, "reports.relay unset");
+	is_str(c->reports_sendmail, "/usr/sbin/sendmail",
+	    "reports.sendmail default");
+	settings_unref(&c);
+
+	c = settings_load_string("authserv_id = \"mx.example.net\";\n"
+	    "reports = { enable = true; email = \"DMARC@Example.NET\"; };",
+	    "t.conf", err, sizeof(err));
+	if (ok(c != NULL, "reports: loads (%s)", err)) {
+		is_int(c->reports_enable, 1, "reports.enable true");
+		is_str(c->reports_org_name, "mx.example.net",
+		    "reports.org_name follows authserv_id");
+		is_str(c->reports_email, "DMARC@Example.NET",
+		    "reports.email as written");
+		is_str(c->reports_submitter, "example.net",
+		    "reports.submitter: the email's domain, lowercased");
+		is_str(c->reports_store,
+		    "sqlite:/var/lib/authmilter/reports.db",
+		    "reports.store default in a loaded file");
+	}
+	settings_unref(&c);
+
+	c = settings_load_string("reports = { store = "
+	    "\"sqlite:/tmp/r.db\"; keep_days = 0; queue_max = 16777216;\n"
+	    "org_name = \"Example Org\"; email = \"r@example.org\";\n"
+	    "submitter = \"Mail.Example.ORG.\"; relay = \"127.0.0.1:2525\";\n"
+	    "sendmail = \"/usr/lib/sendmail\"; };", "t.conf", err, sizeof(err));
+	if (ok(c != NULL, "reports full: loads (%s)", err)) {
+		is_str(c->reports_store, "sqlite:/tmp/r.db", "reports.store");
+		is_int(c->reports_keep_days, 0, "reports.keep_days 0 (forever)");
+		is_int(c->reports_queue_max, 16777216, "reports.queue_max max");
+		is_str(c->reports_org_name, "Example Org", "reports.org_name");
+		is_str(c->reports_submitter, "mail.example.org",
+		    "reports.submitter normalised, not the email's domain");
+		is_str(c->reports_relay, "127.0.0.1:2525", "reports.relay");
+		is_str(c->reports_sendmail, "/usr/lib/sendmail",
+		    "reports.sendmail");
+	}
+	settings_unref(&c);
+
+	/* "" leaves the optional ones unset (their defaults) */
+	c = settings_load_string("authserv_id = \"mx.example.net\";\n"
+	    "reports = { org_name = \"\"; email = \"\"; relay = \"\"; };",
+	    "t.conf", err, sizeof(err));
+	if (ok(c != NULL, "reports empty strings: loads (%s)", err)) {
+		is_str(c->reports_org_name, "mx.example.net",
+		    "reports.org_name \"\": the default");
+		ok(c->reports_email == NULL && c->reports_submitter == NULL &&
+		    c->reports_relay == NULL, "reports: \"\" unsets email, "
+		    "relay; no submitter");
+	}
+	settings_unref(&c);
+
+	is_int(settings_setting_scope("reports.enable"), SETTINGS_SCOPE_START,
+	    "reports.enable: start");
+	is_int(settings_setting_scope("reports.store"), SETTINGS_SCOPE_START,
+	    "reports.store: start");
+	is_int(settings_setting_scope("reports.keep_days"), SETTINGS_SCOPE_START,
+	    "reports.keep_days: start");
+	is_int(settings_setting_scope("reports.queue_max"), SETTINGS_SCOPE_START,
+	    "reports.queue_max: start");
+	is_int(settings_setting_scope("reports.email"), SETTINGS_SCOPE_RELOAD,
+	    "reports.email: the reporter reads it each run");
+	is_int(settings_setting_scope("reports.relay"), SETTINGS_SCOPE_RELOAD,
+	    "reports.relay: the reporter's");
+}
+
 int
 main(void)
 {
+	test_reports();
 	test_arc();
 	test_iprev();
 	test_scope();

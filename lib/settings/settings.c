@@ -85,6 +85,9 @@ struct setting {
 	 * verifier are made once): how the field is stored, so a reload can
 	 * name the ones that changed. FT_NONE: a reload applies it. */
 	enum ftype { FT_NONE = 0, FT_STR, FT_UINT, FT_INT, FT_STRVEC } start_only;
+	/* set_checked: the check of a string, and whether "" leaves it unset */
+	int (*check)(const char *s, char *err, size_t errlen);
+	int empty_unsets;
 };
 
 #define FIELD(c, off, type) ((type *)(void *)((char *)(c) + (off)))
@@ -92,7 +95,8 @@ struct setting {
 
 static setter_fn set_string, set_path, set_socket, set_listen, set_socket_mode, set_user,
     set_facility, set_level, set_uint, set_bool, set_authserv_id,
-    add_network, add_nameserver, add_zone, add_domain, set_choice, set_dname;
+    add_network, add_nameserver, add_zone, add_domain, set_choice, set_dname,
+    set_checked;
 static void clear_networks(struct settings *, const struct setting *);
 static void clear_strvec(struct settings *, const struct setting *);
 static char *host_fqdn(void);
@@ -218,6 +222,36 @@ static const struct setting policy_table[] = {
 	{ .name = NULL },
 };
 
+/* reports.* (issue 14): the daemon's writer reads the first four at start */
+static const struct setting reports_table[] = {
+	{ .name = "enable", .kind = K_BOOL, .def = "0", .set = set_bool,
+	  .off = OFF(reports_enable), .start_only = FT_INT },
+	{ .name = "store", .kind = K_STRING,
+	  .def = "sqlite:/var/lib/authmilter/reports.db", .set = set_checked,
+	  .check = settings_store_uri_valid, .off = OFF(reports_store),
+	  .start_only = FT_STR },
+	{ .name = "keep_days", .kind = K_INT, .def = "31", .set = set_uint,
+	  .off = OFF(reports_keep_days), .min = 0, .max = 3650,
+	  .start_only = FT_UINT },
+	{ .name = "queue_max", .kind = K_INT, .def = "65536", .set = set_uint,
+	  .off = OFF(reports_queue_max), .min = 16, .max = 16777216,
+	  .start_only = FT_UINT },
+	{ .name = "org_name", .kind = K_STRING, .def = NULL,
+	  .set = set_checked, .check = settings_text_valid, .empty_unsets = 1,
+	  .off = OFF(reports_org_name) },
+	{ .name = "email", .kind = K_STRING, .def = NULL, .set = set_checked,
+	  .check = settings_email_valid, .empty_unsets = 1,
+	  .off = OFF(reports_email) },
+	{ .name = "submitter", .kind = K_STRING, .def = NULL,
+	  .set = set_dname, .off = OFF(reports_submitter) },
+	{ .name = "relay", .kind = K_STRING, .def = NULL, .set = set_checked,
+	  .check = settings_relay_valid, .empty_unsets = 1,
+	  .off = OFF(reports_relay) },
+	{ .name = "sendmail", .kind = K_STRING, .def = "/usr/sbin/sendmail",
+	  .set = set_path, .off = OFF(reports_sendmail) },
+	{ .name = NULL },
+};
+
 static const struct setting top_table[] = {
 	{ .name = "socket", .kind = K_STRING, .def = "inet:8891@localhost",
 	  .set = set_socket, .off = OFF(socket),
@@ -257,6 +291,7 @@ static const struct setting top_table[] = {
 	{ .name = "iprev", .kind = K_GROUP, .group = iprev_table },
 	{ .name = "metrics", .kind = K_GROUP, .group = metrics_table },
 	{ .name = "policy", .kind = K_GROUP, .group = policy_table },
+	{ .name = "reports", .kind = K_GROUP, .group = reports_table },
 	{ .name = NULL },
 };
 /* clang-format on */
@@ -707,6 +742,22 @@ set_dname(struct settings *c, const struct setting *st,
 	free(*FIELD(c, st->off, char *));
 	*FIELD(c, st->off, char *) = xstrdup(norm);
 	return 0;
+}
+
+/* set_checked - a string that st->check accepts; "" unsets it where
+ * st->empty_unsets says so */
+static int
+set_checked(struct settings *c, const struct setting *st,
+    const struct value *v, char *err, size_t errlen)
+{
+	if (v->s[0] == '\0' && st->empty_unsets) {
+		free(*FIELD(c, st->off, char *));
+		*FIELD(c, st->off, char *) = NULL;
+		return 0;
+	}
+	if (v->s[0] != '\0' && st->check(v->s, err, errlen) < 0)
+		return -1;
+	return set_string(c, st, v, err, errlen);
 }
 
 /* set_choice - one of st->choices, stored as its index (an enum) */
@@ -1223,6 +1274,12 @@ snapshot_free(struct settings *c)
 	free(c->arc_seal_key_file);
 	free(c->metrics_listen);
 	strvec_free(&c->policy_never_reject, &c->policy_nnever_reject);
+	free(c->reports_store);
+	free(c->reports_org_name);
+	free(c->reports_email);
+	free(c->reports_submitter);
+	free(c->reports_relay);
+	free(c->reports_sendmail);
 	free(c->path);
 	free(c);
 }
@@ -1245,6 +1302,23 @@ check_arc_seal(const struct settings *c, config_t *cf,
 	report(x, s, "arc.", "seal", "seal", "domain, selector and key_file "
 	    "go together (all three, or no arc.seal)");
 	return -1;
+}
+
+/* reports_defaults - the defaults that follow other settings:
+ * reports.org_name the authserv_id, reports.submitter the domain of
+ * reports.email */
+static void
+reports_defaults(struct settings *c)
+{
+	char norm[DNAME_BUFSIZE];
+	const char *at;
+
+	if (c->reports_org_name == NULL && c->authserv_id != NULL)
+		c->reports_org_name = xstrdup(c->authserv_id);
+	if (c->reports_submitter == NULL && c->reports_email != NULL &&
+	    (at = strrchr(c->reports_email, '@')) != NULL &&
+	    dname_norm(at + 1, norm, sizeof(norm)) == 0)
+		c->reports_submitter = xstrdup(norm);
 }
 
 /* load_text - parse text (NUL-terminated, bounded by the caller) named
@@ -1283,6 +1357,8 @@ load_text(const char *text, const char *fname, int includes, char *err,
 	    check_arc_seal(c, &cf, &x) < 0) {
 		snapshot_free(c);
 		c = NULL;
+	} else {
+		reports_defaults(c);
 	}
 	config_destroy(&cf);
 	return c;
@@ -1296,6 +1372,7 @@ settings_defaults(void)
 	c->refcount = 1;
 	for (size_t r = 0; top_table[r].name != NULL; r++)
 		apply_default(c, &top_table[r]);
+	reports_defaults(c);
 	return c;
 }
 

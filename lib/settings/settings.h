@@ -87,6 +87,21 @@ struct settings {
 	enum policy_oversize { OVERSIZE_TEMPFAIL = 0, OVERSIZE_REJECT } policy_on_oversize;
 	unsigned policy_dns_budget_ms; /* per message; default 10000 */
 
+	/* reports (DMARC aggregate reports, issue 14): the daemon reads
+	 * enable, store, keep_days and queue_max at start; the rest is the
+	 * reporter's (authmilter-report) */
+	int reports_enable;        /* default 0 */
+	char *reports_store;       /* "sqlite:/abs/path" or "postgresql://...";
+				    * default "sqlite:/var/lib/authmilter/reports.db" */
+	unsigned reports_keep_days; /* rows kept; 0: forever; default 31 */
+	unsigned reports_queue_max; /* records queued at most; default 65536 */
+	char *reports_org_name;    /* default: authserv_id */
+	char *reports_email;       /* From and contact; NULL: unset */
+	char *reports_submitter;   /* default: the domain of reports_email
+				    * (lowercase); NULL when that is unset */
+	char *reports_relay;       /* "host" or "host:port"; NULL: sendmail */
+	char *reports_sendmail;    /* default "/usr/sbin/sendmail" */
+
 	/* the file this came from */
 	char *path;
 	int refcount;              /* managed by settings_ref/unref */
@@ -135,6 +150,19 @@ int settings_host_valid(const char *s);
 /* settings_port_parse - "1".."65535" (len bytes of s), decimal digits
  * only: the port, or -1 */
 int settings_port_parse(const char *s, size_t len);
+
+/* settings_store_uri_valid - "sqlite:/absolute/path", "postgresql://..."
+ * or "postgres://..." (reports.store). 0 or -1 with err */
+int settings_store_uri_valid(const char *s, char *err, size_t errlen);
+/* settings_email_valid - local@domain, a dot-atom local part and a host
+ * name. 0 or -1 with err */
+int settings_email_valid(const char *s, char *err, size_t errlen);
+/* settings_relay_valid - "host", "host:port", "[IPv6]" or "[IPv6]:port".
+ * 0 or -1 with err */
+int settings_relay_valid(const char *s, char *err, size_t errlen);
+/* settings_text_valid - at most 255 octets, no control characters. 0 or
+ * -1 with err */
+int settings_text_valid(const char *s, char *err, size_t errlen);
 
 struct sockaddr_storage;
 /* settings_listen_parse - an HTTP listening address, "IPv4:PORT" or

@@ -74,6 +74,7 @@ PREFIXES = {
     "stats/stats.c": ("stats_",),
     "settings/settings.c": ("settings_",),
     "settings/address.c": ("settings_",),
+    "settings/reports.c": ("settings_",),
     "dns/*": ("dns_",),
     "spf/spf.c": ("spf_",),
     "dkim/*": ("dkv_",),
