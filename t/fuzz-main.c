@@ -28,6 +28,7 @@ int fuzz_dkim_key(const uint8_t *data, size_t size);
 int fuzz_arc(const uint8_t *data, size_t size);
 int fuzz_mproto(const uint8_t *data, size_t size);
 int fuzz_rua(const uint8_t *data, size_t size);
+int fuzz_smtp_reply(const uint8_t *data, size_t size);
 
 static const struct {
 	const char *name;
@@ -47,6 +48,7 @@ static const struct {
 	{"arc", fuzz_arc},
 	{"mproto", fuzz_mproto},
 	{"rua", fuzz_rua},
+	{"smtp-reply", fuzz_smtp_reply},
 };
 
 #define FUZZ_MAX_INPUT (256 * 1024)
