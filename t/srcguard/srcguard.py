@@ -44,7 +44,7 @@ MAX_LINES = 1500
 
 # the libraries we link (-lNAME), for the clash rule
 LINKED = ("opendkim", "config", "unbound", "milter", "ssl", "crypto", "spf2",
-          "opendmarc", "z")
+          "opendmarc", "z", "sqlite3", "pq")
 
 BANNED = ("gets", "sprintf", "vsprintf", "strcpy", "strcat", "strncpy",
           "strtok", "atoi", "atol", "atoll", "system", "popen", "alloca")
