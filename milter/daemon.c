@@ -612,6 +612,13 @@ daemon_run(const struct daemon_opts *o)
 		return EX_NOPERM;
 
 	daemon_stats_register();
+	/* DMARC aggregate reports: the writer's thread opens the store as
+	 * the user we run as now (a store that is down is retried, never
+	 * fatal); only the daemon keeps records, not -t */
+	if (session_env_reports_start(env, cfg, err, sizeof(err)) != 0) {
+		log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);
+		return EX_OSERR;
+	}
 	if (metrics_fd >= 0 && metrics_start(metrics_fd, err, sizeof(err)) != 0) {
 		log_msg(LOG_ERR, "event=fatal reason=\"%s\"", err);
 		return EX_OSERR;
@@ -642,10 +649,14 @@ daemon_run(const struct daemon_opts *o)
 	}
 	check_libmilter_signals();
 #endif
-	log_msg(LOG_INFO, "event=start version=%s socket=%s authserv_id=%s%s%s",
+	log_msg(LOG_INFO, "event=start version=%s socket=%s authserv_id=%s%s%s%s",
 	    PACKAGE_VERSION, spec, cfg->authserv_id,
 	    cfg->metrics_listen ? " metrics=" : "",
-	    cfg->metrics_listen ? cfg->metrics_listen : "");
+	    cfg->metrics_listen ? cfg->metrics_listen : "",
+	    /* the kind only: a PostgreSQL URI may hold a password */
+	    !cfg->reports_enable ? "" :
+	    strncmp(cfg->reports_store, "sqlite:", 7) == 0 ?
+	    " reports=sqlite" : " reports=postgresql");
 
 	/* one reload per turn however many SIGHUPs came in meanwhile; a stop
 	 * wins over a reload pending with it */
@@ -694,6 +705,14 @@ daemon_run(const struct daemon_opts *o)
 	 * anything that arrives after. */
 	callbacks_stopping();
 	drain(cfg->milter_timeout_s);
+	/* the report records still queued go to the store (a few seconds
+	 * at most); not while a message may still hand one over */
+	if (callbacks_in_flight() == 0)
+		session_env_reports_stop(env);
+	else if (env->reports != NULL)
+		log_msg(LOG_WARNING, "event=stop note=\"report records still "
+		    "queued are lost: %d messages in flight\"",
+		    callbacks_in_flight());
 	/* only a signal of ours is a clean stop; anything else is a fault
 	 * that systemd restarts us for */
 	exit_code = stop.ssi_signo != 0 ? EX_OK : EX_SOFTWARE;

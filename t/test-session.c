@@ -22,6 +22,7 @@
 #include "mailaddr.h"
 #include "message.h"
 #include "psl.h"
+#include "report.h"
 #include "results.h"
 #include "session.h"
 #include "settings.h"
@@ -1216,6 +1217,14 @@ test_iprev(void)
 #define MX_CONF(extra) "authserv_id = \"mx.test.example\";\n" \
 	"spf = { helo = false; };\n" "iprev = { enable = false; };\n" extra
 
+/* first_record - keep the first report record (its arrays live in the
+ * session's arena until session_reset) */
+static void
+first_record(const struct report_record *r, void *ctx)
+{
+	*(struct report_record *)ctx = *r;
+}
+
 /* test_arc_start - the key of arc.seal is read when the environment is
  * made: a missing one is a start error naming the file */
 static void
@@ -1252,6 +1261,7 @@ test_arc(void)
 	char listconf[512], err[512], *seal[3], diff[256];
 	struct snap before;
 	struct amsg list = {0}, mx = {0};
+	struct report_record rec;
 	const struct session_verdict *v;
 	const struct result *r;
 	struct session *s;
@@ -1346,6 +1356,11 @@ test_arc(void)
 	ok(r != NULL && r->policy_override != NULL && strcmp(r->policy_override,
 	    "trusted_forwarder") == 0 && strcmp(r->arc_override_by,
 	    "lists.example.org") == 0, "arc: PolicyOverride kept on the result");
+	ok(session_report_records(s, first_record, &rec) == 1 &&
+	    rec.disposition == REPORT_DISP_NONE && rec.nreasons == 1 &&
+	    rec.reasons[0].type == REPORT_OVR_TRUSTED_FORWARDER &&
+	    strcmp(rec.reasons[0].comment, "arc=pass sealer lists.example.org")
+	    == 0, "arc: report record: none, trusted_forwarder, the sealer");
 	ok(strstr(session_log_line(s, 1), " dmarc=fail policy=reject dis=none "
 	    "dmarc_discovery=") != NULL && strstr(session_log_line(s, 1),
 	    " arc=pass arc_override=lists.example.org "

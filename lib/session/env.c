@@ -256,6 +256,8 @@ session_env_close(struct session_env **ep)
 
 	if (ep == NULL || (env = *ep) == NULL)
 		return;
+	/* first: what it holds is written while everything else stands */
+	session_env_reports_stop(env);
 	if (env->arc_seal != NULL) {
 		arc_key_swap(env->arc_seal, NULL);
 		pthread_mutex_destroy(&env->arc_seal->lock);

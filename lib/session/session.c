@@ -20,6 +20,7 @@
 #include "cidr.h"
 #include "dmarc.h"
 #include "deadline.h"
+#include "dname.h"
 #include "mailaddr.h"
 #include "session_impl.h"
 #include "settings.h"
@@ -233,8 +234,16 @@ session_mail_from(struct session *s, const char *arg)
 void
 session_rcpt(struct session *s, const char *arg)
 {
-	(void)arg;
-	s->nrcpt++;
+	char norm[DNAME_BUFSIZE];
+	const char *addr, *at;
+
+	/* the first recipient's domain, for aggregate reports */
+	if (s->nrcpt++ == 0 && arg != NULL) {
+		addr = envelope_addr(s->arena, arg);
+		at = strrchr(addr, '@');
+		if (at != NULL && dname_norm(at + 1, norm, sizeof(norm)) == 0)
+			s->rcpt_domain = arena_strdup(s->arena, norm);
+	}
 }
 
 /* message_start - decide at the first header whether this message is
@@ -478,6 +487,8 @@ session_eom(struct session *s)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	session_metrics_count(s, v, d, s->eoh_us + elapsed_us(&t0, &t1));
+	/* after the verdict: the writer's queue takes a copy and returns */
+	session_report_submit(s);
 	return v;
 }
 
@@ -489,6 +500,7 @@ session_reset(struct session *s)
 	s->queue_id[0] = '\0';
 	s->mail_from = NULL;
 	s->nrcpt = 0;
+	s->rcpt_domain = NULL;
 	s->hdrs = NULL;
 	s->nhdrs = s->cap_hdrs = s->hdr_bytes = 0;
 	s->hdr_overflow = 0;

@@ -24,6 +24,8 @@ struct dkv_verifier;
 struct dmarc_checker;
 struct arc_verifier;
 struct session_arc_seal;
+struct report_writer;
+struct report_record;
 
 /* what the whole process shares; read-only while messages run (the PSL
  * inside dmarc is swapped atomically on reload) */
@@ -37,12 +39,28 @@ struct session_env {
 	/* the ARC sealer of arc.seal (its key read at start and at a
 	 * reload), swapped under its own lock (env.c) */
 	struct session_arc_seal *arc_seal;
+	/* DMARC aggregate reports: the writer of reports.store, started by
+	 * the daemon with session_env_reports_start() (NULL: no records
+	 * kept; `authmilter -t` keeps none) */
+	struct report_writer *reports;
 };
 
 /* session_env_open - the resolver and method contexts a config asks for
  * (threads start here: block signals first); NULL with err filled */
 struct session_env *session_env_open(const struct settings *cfg, char *err,
     size_t errlen);
+/* session_env_reports_start - with reports.enable, start the report
+ * writer (store.h) of reports.store, reports.queue_max and
+ * reports.keep_days into env->reports; the store is opened by the
+ * writer's thread, so a store that is down does not stop the start.
+ * reports.* are read here only: a reload does not change them. 0 (also
+ * when reports are off or the writer runs already), or -1 with err when
+ * the thread cannot start */
+int session_env_reports_start(struct session_env *env,
+    const struct settings *cfg, char *err, size_t errlen);
+/* session_env_reports_stop - write what the writer holds (a few seconds
+ * at most) and stop it; session_env_close() does it too */
+void session_env_reports_stop(struct session_env *env);
 /* session_env_close - stop the resolver, free everything, set *ep to NULL */
 void session_env_close(struct session_env **ep);
 /* session_env_stats - the stats registry (stats.h) as key=value pairs
@@ -124,6 +142,17 @@ void session_eoh(struct session *s);
 void session_body(struct session *s, const unsigned char *p, size_t len);
 /* session_eom - evaluate; the verdict is borrowed until session_reset() */
 const struct session_verdict *session_eom(struct session *s);
+/* session_report_records - after session_eom(): the DMARC aggregate
+ * report record (report.h) of each author domain whose evaluation found
+ * a policy record (dmarc=pass or fail), each handed to fn (which may be
+ * NULL) with strings borrowed until session_reset(): the disposition the
+ * message got for that domain and the overrides that lowered it (t=y,
+ * pct sampling, a trusted ARC sealer, report-only mode, never_reject, a
+ * temporary error). None for a message not evaluated, tempfailed, or
+ * from a client without an IP address. Returns their number. When
+ * env->reports is set, session_eom() hands them to the writer. */
+size_t session_report_records(struct session *s,
+    void (*fn)(const struct report_record *rec, void *ctx), void *ctx);
 /* session_log_line - "key=value ..." for the message (borrowed) */
 const char *session_log_line(struct session *s, double ms);
 /* session_reset - forget the message (end of message or abort); the

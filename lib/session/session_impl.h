@@ -73,6 +73,8 @@ struct session {
 	char queue_id[64];
 	char *mail_from;        /* address without <>, "" for null sender, NULL if none */
 	unsigned nrcpt;
+	const char *rcpt_domain; /* the first RCPT TO's domain (lowercase), or
+				  * NULL */
 	struct session_hdr *hdrs;
 	size_t nhdrs, cap_hdrs, hdr_bytes;
 	int hdr_overflow;
@@ -121,6 +123,10 @@ void session_metrics_count(const struct session *s,
 /* session_dmarc_from_error - the dmarc=permerror result for a From that
  * names no usable author (s->from_status, s->from_error) */
 void session_dmarc_from_error(struct session *s, struct results *rs);
+
+/* session_report_submit - the message's report records to the
+ * process's writer, when there is one (report.c) */
+void session_report_submit(struct session *s);
 
 /* session_render_authres - the Authentication-Results value from the
  * results list, folded with "\n\t" (in the message's arena) */

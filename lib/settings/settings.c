@@ -226,8 +226,8 @@ static const struct setting policy_table[] = {
 static const struct setting reports_table[] = {
 	{ .name = "enable", .kind = K_BOOL, .def = "0", .set = set_bool,
 	  .off = OFF(reports_enable), .start_only = FT_INT },
-	{ .name = "store", .kind = K_STRING,
-	  .def = "sqlite:/var/lib/authmilter/reports.db", .set = set_checked,
+	{ .name = "store", .def = "sqlite:/var/lib/authmilter/reports.db",
+	  .kind = K_STRING, .set = set_checked,
 	  .check = settings_store_uri_valid, .off = OFF(reports_store),
 	  .start_only = FT_STR },
 	{ .name = "keep_days", .kind = K_INT, .def = "31", .set = set_uint,
