@@ -27,6 +27,7 @@ int fuzz_dkim_body(const uint8_t *data, size_t size);
 int fuzz_dkim_key(const uint8_t *data, size_t size);
 int fuzz_arc(const uint8_t *data, size_t size);
 int fuzz_mproto(const uint8_t *data, size_t size);
+int fuzz_record(const uint8_t *data, size_t size);
 int fuzz_rua(const uint8_t *data, size_t size);
 int fuzz_smtp_reply(const uint8_t *data, size_t size);
 
@@ -47,6 +48,7 @@ static const struct {
 	{"dkim-key", fuzz_dkim_key},
 	{"arc", fuzz_arc},
 	{"mproto", fuzz_mproto},
+	{"record", fuzz_record},
 	{"rua", fuzz_rua},
 	{"smtp-reply", fuzz_smtp_reply},
 };
