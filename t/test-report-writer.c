@@ -289,7 +289,10 @@ test_store_down(void)
 		refused += report_writer_submit(w, &r) != 0;
 	}
 	dt = now_s() - t0;
-	ok(dt < 0.5, "store down: 100,000 submits in %.3f s (< 0.5 s)", dt);
+	/* well under a second (ASan builds included): the mail side never
+	 * waits for the store */
+	printf("# store down: 100,000 submits in %.3f s\n", dt);
+	ok(dt < 1.0, "store down: 100,000 submits in %.3f s (< 1 s)", dt);
 	wait_for(w, has_error, 3000, &st);
 	ok(st.store_errors > 0, "store down: store errors counted (%llu)",
 	   (unsigned long long)st.store_errors);

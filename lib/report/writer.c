@@ -2,22 +2,22 @@
  * writer.c - records from the sessions to the report store (store.h, issue
  * 14): a bounded queue and one thread.
  *
- * report_writer_submit() encodes the record (report_record_encode()) into
- * one allocation with its time and links it to the queue under a mutex
- * held for a few instructions: a mail thread never waits for the store,
- * nor logs. When the queue holds queue_max records the new one is dropped
- * and counted.
+ * report_writer_submit() copies the record, its arrays and strings into
+ * one allocation and links it to the queue under a mutex held for a few
+ * instructions: a mail thread never waits for the store, nor logs, nor
+ * encodes. When the queue holds queue_max records the new one is dropped
+ * and counted, before anything is copied.
  *
  * The thread opens the store (so a database that is down at start does not
- * stop the daemon), takes up to batch_max records at a time, adds up the
- * ones that are equal (same UTC day, same encoding, which holds the policy
- * domain) and puts the batch into the store in one transaction. A failed
- * open leaves the queue as it is (it fills, then submits drop); a failed
- * put loses its batch (counted as dropped). Either counts a store error,
- * closes the store, and the next open waits 1 s, doubling up to 30 s; a
- * put that succeeds resets the pause. Rows past keep_days are pruned at
- * the first open and then once an hour. Drops and store errors are logged
- * by the thread, at most one line a minute each, with the numbers since
+ * stop the daemon), takes up to batch_max records at a time, encodes them
+ * (report_record_encode()), adds up the ones that are equal (same UTC day,
+ * same encoding, which holds the policy domain) and puts the batch into the
+ * store in one transaction. A failed open leaves the queue as it is (it fills,
+ * then submits drop); a failed put loses its batch (counted as dropped). Either
+ * counts a store error, closes the store, and the next open waits 1 s, doubling
+ * up to 30 s; a put that succeeds resets the pause. Rows past keep_days are
+ * pruned at the first open and then once an hour. Drops and store errors are
+ * logged by the thread, at most one line a minute each, with the numbers since
  * the last line.
  *
  * Counters: every record submitted is queued (reports_records_total) or
@@ -65,13 +65,19 @@ static struct stats_metric m_queue =
     STATS_GAUGE("reports_queue_length",
 		"DMARC report records waiting for the report store");
 
-/* one queued record: its time and its encoding, in one allocation */
+/* one queued record: a deep copy of what was submitted, its arrays and
+ * strings in the same allocation after it; text is its encoding, made by
+ * the thread */
 struct entry {
 	struct entry *next;
-	time_t when;
+	struct report_record rec;
+	char *text; /* report_record_encode()'s line, or NULL */
 	size_t len;
-	char text[]; /* report_record_encode()'s line, NUL-terminated */
 };
+
+/* the most string bytes a record may carry into the queue: more than
+ * any record report_record_encode() accepts */
+#define COPY_MAX (4 * REPORT_REC_MAX)
 
 struct report_writer {
 	char *uri;
@@ -241,7 +247,7 @@ entry_cmp(const void *a, const void *b)
 {
 	const struct entry *x = *(const struct entry *const *)a;
 	const struct entry *y = *(const struct entry *const *)b;
-	long long dx = utc_day(x->when), dy = utc_day(y->when);
+	long long dx = utc_day(x->rec.when), dy = utc_day(y->rec.when);
 	int c;
 
 	if (dx != dy)
@@ -252,54 +258,62 @@ entry_cmp(const void *a, const void *b)
 	return c;
 }
 
+/* entry_free - an entry and its encoding */
+static void
+entry_free(struct entry *e)
+{
+	free(e->text);
+	free(e);
+}
+
 /* write_batch - n entries (taken off the queue) into the store, equal ones
- * added up; frees them. Counted as written or dropped. */
+ * (same UTC day, same encoding) added up into one item whose time is the
+ * latest; frees them. Counted as written or dropped. */
 static void
 write_batch(struct report_writer *w, struct entry **v, size_t n)
 {
 	struct report_store_item *items = xcalloc(n, sizeof(*items));
-	struct report_record *recs = xcalloc(n, sizeof(*recs));
-	struct arena *a = arena_new();
-	size_t ni = 0, bad = 0;
+	size_t ni = 0, k = 0;
+	struct dynbuf b;
 	char err[512];
 
-	qsort(v, n, sizeof(*v), entry_cmp);
-	for (size_t i = 0, j; i < n; i = j) {
-		time_t last = v[i]->when;
-
-		for (j = i + 1; j < n && entry_cmp(&v[i], &v[j]) == 0; j++)
-			if (v[j]->when > last)
-				last = v[j]->when;
-		if (report_record_decode(v[i]->text, v[i]->len, a, &recs[ni],
-					 err, sizeof(err)) < 0) {
-			/* cannot be: the encoder wrote it */
-			bad += j - i;
+	/* the encoding is what makes records equal, here as in the store */
+	for (size_t i = 0; i < n; i++) {
+		dynbuf_init(&b, REPORT_REC_MAX);
+		if (report_record_encode(&v[i]->rec, &b, err, sizeof(err)) <
+			0 ||
+		    b.s == NULL) {
+			dynbuf_free(&b);
+			entry_free(v[i]);
+			count_dropped(w, 1); /* too large to keep */
 			continue;
 		}
-		recs[ni].when = last;
-		items[ni].rec = &recs[ni];
+		v[i]->len = b.len;
+		v[i]->text = dynbuf_take(&b);
+		v[k++] = v[i];
+	}
+	n = k;
+	qsort(v, n, sizeof(*v), entry_cmp);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && entry_cmp(&v[i], &v[j]) == 0; j++)
+			if (v[j]->rec.when > v[i]->rec.when)
+				v[i]->rec.when = v[j]->rec.when;
+		items[ni].rec = &v[i]->rec;
 		items[ni].count = j - i;
 		ni++;
 	}
-	if (bad > 0) {
-		count_dropped(w, bad);
-		store_error(w, "decode", err);
-	}
 	if (ni > 0 &&
 	    report_store_put(w->st, items, ni, err, sizeof(err)) < 0) {
-		count_dropped(w, n - bad);
+		count_dropped(w, n);
 		store_error(w, "put", err);
 		store_down(w);
 	} else if (ni > 0) {
-		atomic_fetch_add_explicit(&w->written, n - bad,
-					  memory_order_relaxed);
-		stats_add(&m_written, n - bad);
+		atomic_fetch_add_explicit(&w->written, n, memory_order_relaxed);
+		stats_add(&m_written, n);
 		w->pause_ms = PAUSE_FIRST_MS;
 	}
 	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	arena_free(&a);
-	free(recs);
+		entry_free(v[i]);
 	free(items);
 }
 
@@ -399,7 +413,7 @@ writer_main(void *arg)
 		struct entry *e = w->head;
 
 		w->head = e->next;
-		free(e);
+		entry_free(e);
 	}
 	w->tail = NULL;
 	w->n = 0;
@@ -449,27 +463,119 @@ report_writer_start(const struct report_writer_opts *o, char *err,
 	return w;
 }
 
+/* str_size - bytes of s with its NUL; 0 for NULL */
+static size_t
+str_size(const char *s)
+{
+	return s != NULL ? strnlen(s, COPY_MAX) + 1 : 0;
+}
+
+/* str_put - s copied to *p (which moves past it); NULL for NULL */
+static const char *
+str_put(char **p, const char *s, size_t n)
+{
+	const char *at = *p;
+
+	if (s == NULL)
+		return NULL;
+	memcpy(*p, s, n - 1);
+	(*p)[n - 1] = '\0';
+	*p += n;
+	return at;
+}
+
+/* entry_new - a deep copy of r in one allocation; NULL when its strings
+ * are beyond what any record may hold */
+static struct entry *
+entry_new(const struct report_record *r)
+{
+	size_t nd = r->dkim != NULL ? r->ndkim : 0;
+	size_t ns = r->spf != NULL ? r->nspf : 0;
+	size_t nr = r->reasons != NULL ? r->nreasons : 0;
+	size_t strs = 0, arrays;
+	struct report_dkim *dk;
+	struct report_spf *sp;
+	struct report_reason *rs;
+	struct entry *e;
+	char *p;
+
+	if (nd > REPORT_DKIM_MAX)
+		nd = REPORT_DKIM_MAX;
+	if (ns > 16 || nr > 16)
+		return NULL;
+	strs += str_size(r->source_ip) + str_size(r->header_from) +
+		str_size(r->envelope_from) + str_size(r->envelope_to) +
+		str_size(r->policy.domain);
+	for (size_t i = 0; i < nd; i++)
+		strs += str_size(r->dkim[i].domain) +
+			str_size(r->dkim[i].selector) +
+			str_size(r->dkim[i].human);
+	for (size_t i = 0; i < ns; i++)
+		strs += str_size(r->spf[i].domain) + str_size(r->spf[i].human);
+	for (size_t i = 0; i < nr; i++)
+		strs += str_size(r->reasons[i].comment);
+	if (strs > COPY_MAX)
+		return NULL;
+	/* the arrays first (struct entry's size keeps them aligned), then
+	 * the strings */
+	arrays = nd * sizeof(*dk) + ns * sizeof(*sp) + nr * sizeof(*rs);
+	e = xmalloc(sizeof(*e) + arrays + strs);
+	e->next = NULL;
+	e->text = NULL;
+	e->len = 0;
+	e->rec = *r;
+	dk = (struct report_dkim *)(void *)(e + 1);
+	sp = (struct report_spf *)(void *)(dk + nd);
+	rs = (struct report_reason *)(void *)(sp + ns);
+	p = (char *)(rs + nr);
+#define PUT(s) str_put(&p, (s), str_size(s))
+	e->rec.source_ip = PUT(r->source_ip);
+	e->rec.header_from = PUT(r->header_from);
+	e->rec.envelope_from = PUT(r->envelope_from);
+	e->rec.envelope_to = PUT(r->envelope_to);
+	e->rec.policy.domain = PUT(r->policy.domain);
+	for (size_t i = 0; i < nd; i++) {
+		dk[i] = r->dkim[i];
+		dk[i].domain = PUT(r->dkim[i].domain);
+		dk[i].selector = PUT(r->dkim[i].selector);
+		dk[i].human = PUT(r->dkim[i].human);
+	}
+	for (size_t i = 0; i < ns; i++) {
+		sp[i] = r->spf[i];
+		sp[i].domain = PUT(r->spf[i].domain);
+		sp[i].human = PUT(r->spf[i].human);
+	}
+	for (size_t i = 0; i < nr; i++) {
+		rs[i] = r->reasons[i];
+		rs[i].comment = PUT(r->reasons[i].comment);
+	}
+#undef PUT
+	e->rec.dkim = nd > 0 ? dk : NULL;
+	e->rec.ndkim = nd;
+	e->rec.spf = ns > 0 ? sp : NULL;
+	e->rec.nspf = ns;
+	e->rec.reasons = nr > 0 ? rs : NULL;
+	e->rec.nreasons = nr;
+	return e;
+}
+
 int
 report_writer_submit(struct report_writer *w, const struct report_record *r)
 {
-	struct dynbuf b;
 	struct entry *e;
-	char err[128];
 	int wake;
 
-	dynbuf_init(&b, REPORT_REC_MAX);
-	if (report_record_encode(r, &b, err, sizeof(err)) < 0 || b.s == NULL) {
-		dynbuf_free(&b);
+	/* a full queue drops before anything is copied: a store that is
+	 * down costs the mail side next to nothing */
+	if (atomic_load_explicit(&w->queue_length, memory_order_relaxed) >=
+	    w->queue_max) {
 		count_dropped(w, 1);
 		return -1;
 	}
-	e = xmalloc(sizeof(*e) + b.len + 1);
-	e->next = NULL;
-	e->when = r->when;
-	e->len = b.len;
-	memcpy(e->text, b.s, b.len + 1);
-	dynbuf_free(&b);
-
+	if ((e = entry_new(r)) == NULL) {
+		count_dropped(w, 1);
+		return -1;
+	}
 	pthread_mutex_lock(&w->lock);
 	if (w->stopping || w->n >= w->queue_max) {
 		pthread_mutex_unlock(&w->lock);
