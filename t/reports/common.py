@@ -255,11 +255,31 @@ class Daemon:
         try:
             self.rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            where = self.threads()
             self.proc.kill()
             self.rc = self.proc.wait()
-            raise Fail("%s did not exit within %d s of signal %d"
-                       % (self.name, timeout, sig))
+            raise Fail("%s did not exit within %d s of signal %d (killed; "
+                       "its threads then: %s)"
+                       % (self.name, timeout, sig, where))
         return self.rc
+
+    def threads(self):
+        """each thread's name and the kernel function it waits in"""
+        out = []
+        tdir = "/proc/%d/task" % self.proc.pid
+        try:
+            for tid in sorted(os.listdir(tdir), key=int):
+                vals = []
+                for f in ("comm", "wchan"):
+                    try:
+                        with open(os.path.join(tdir, tid, f)) as fh:
+                            vals.append(fh.read().strip())
+                    except OSError:
+                        vals.append("?")
+                out.append("%s %s/%s" % (tid, vals[0], vals[1]))
+        except OSError as e:
+            return str(e)
+        return ", ".join(out)
 
     def log_text(self):
         try:

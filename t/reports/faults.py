@@ -10,23 +10,30 @@ delayed by the store; what cannot be stored is counted.
 
 Checks (one line each, "ok NAME" or "FAIL NAME: why"):
 
-down-sqlite      store "sqlite:" in a directory that does not exist:
-                 every message gets its verdict and Authentication-Results
-                 within FAST_S; reports_dropped_total counts every record
-                 (none written); SIGTERM exits 0 within STOP_S.
+down-sqlite      store "sqlite:" in a directory that does not exist,
+                 reports.queue_max 16, SEQ messages: each gets its verdict
+                 and Authentication-Results within FAST_S; the open failed
+                 (reports_store_errors_total > 0), 16 records wait in the
+                 queue and the rest are dropped at once
+                 (reports_dropped_total); SIGTERM exits 0 within STOP_S
+                 and its exit line counts every record dropped, none
+                 written (the writer holds records while the store cannot
+                 be opened and drops what is left at the stop).
 down-pg          the same with a postgresql:// URI whose server is stopped
                  (t/pgtmp.sh: pg_start, then pg_stop).
-pg-unanswered    the same with a PostgreSQL "server" that accepts the TCP
-                 connection and never answers: mail flows, and SIGTERM
-                 still exits 0 within STOP_S.
+pg-unanswered    a PostgreSQL "server" that accepts the TCP connection and
+                 never answers (queue_max as default): mail flows, and
+                 SIGTERM still exits 0 within STOP_S, every record
+                 dropped.
 disk-full        SQLite on a 256 KB tmpfs (mounted in the test's mount
                  namespace): after some records are written the disk is
                  filled; DISTINCT messages, each from its own address (new
-                 rows), still get their verdicts within FAST_S; the
-                 writer counts drops (reports_dropped_total > 0) and every
-                 record is either written or dropped; SIGTERM exits 0;
-                 with the filler removed the file passes PRAGMA
-                 integrity_check.
+                 rows), still get their verdicts within FAST_S; the store
+                 fails (reports_store_errors_total > 0); SIGTERM exits 0
+                 and its exit line has written + dropped = every record,
+                 some dropped; with the filler removed the file passes
+                 PRAGMA integrity_check and the dry run counts exactly
+                 what was written.
 kill-9           SQLite under load from LOAD_THREADS connections, the
                  daemon killed with SIGKILL after WRITTEN_BEFORE_KILL
                  records were written: PRAGMA integrity_check says ok and
@@ -41,6 +48,10 @@ pg-restart       the cluster of down-pg started again (pg_ctl start, as
                  reports_written_total rises again after the restart, and
                  in the end the dry run counts exactly
                  reports_written_total.
+pg-frozen        the database frozen (SIGSTOP to the server and its
+                 backends) while the daemon is connected: mail still gets
+                 its verdicts within FAST_S, and SIGTERM exits 0 within
+                 STOP_S (the writer may be waiting on the server forever).
 
 Prints "reports-faults: N passed, N failed". Exit status 0 when all pass,
 1 otherwise, 99 when the rig could not be set up. REPORTS_KEEP=1 keeps
@@ -50,6 +61,7 @@ the temporary directory.
 import errno
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,7 +76,8 @@ from common import Fail, rig            # noqa: E402
 FAST_S = 1.0             # one message alone, the store broken
 LOAD_S = 2.0             # one message of LOAD_THREADS at once
 STOP_S = 15              # SIGTERM to exit
-SEQ = 12                 # messages of the down-* parts
+SEQ = 20                 # messages of the down-* parts
+QMAX = 16                # their reports.queue_max (the least allowed)
 DISTINCT = 150           # disk-full: messages from as many addresses
 LOAD_THREADS = 4
 WRITTEN_BEFORE_KILL = 60
@@ -87,16 +100,17 @@ class Run:
         self.mounts = []
         self.pgdir = None
         self.pg_up = False
+        self.pg_stopped = False     # SIGSTOPped by pg-frozen
         self.blackhole = None
         self.checks = C.Checks()
         self.day = C.utc_day()
         self.n = 0
 
     # -- helpers
-    def daemon(self, name, store):
+    def daemon(self, name, store, extra=""):
         p = rig.free_ports(2)
         conf = C.daemon_conf("inet:%d@127.0.0.1" % p[0], self.ports["dns"],
-                             store, metrics_port=p[1])
+                             store, metrics_port=p[1], extra=extra)
         d = C.Daemon(self.tmp, name, conf, p[1])
         self.daemons.append(d)
         d.start(self.procs, lambda: rig.tcp_accepts(p[0]))
@@ -124,8 +138,10 @@ class Run:
         return rc, time.monotonic() - t1
 
     def down(self, name, store):
-        """the down-* parts: every record dropped, mail flowing"""
-        d = self.daemon(name, store)
+        """the down-* parts: mail flowing, the records held in the queue
+        (queue_max 16: the ones past it dropped at once), all of them
+        dropped at the stop"""
+        d = self.daemon(name, store, "\tqueue_max = %d;\n" % QMAX)
         plan = [PLAN[i % len(PLAN)] for i in range(SEQ)]
         res = self.send_seq(d, plan)
         C.log("     (%s)" % C.latency(res))
@@ -134,18 +150,37 @@ class Run:
             C.judge_load(res, FAST_S)
         except Fail as e:
             why.append(str(e))
-        s = d.wait_stats(lambda s: s.get("dropped", 0) >= SEQ, timeout=8)
+        s = d.wait_stats(lambda s: s.get("store_errors", 0) >= 1 and
+                         s.get("records", 0) + s.get("dropped", 0) >= SEQ,
+                         timeout=8)
         C.need_stats(s)
-        if s["records"] != SEQ or s["dropped"] != SEQ or s["written"]:
-            why.append("counters %s after %d messages, want records = "
-                       "dropped = %d, written 0" % (s, SEQ, SEQ))
-        rc, secs = self.stop_timed(d)
-        C.log("     (counters %s; SIGTERM: exit %s in %.1f s)"
-              % (s, rc, secs))
-        if rc != 0:
-            why.append("SIGTERM: exit %s" % rc)
+        want = dict(records=QMAX, written=0, dropped=SEQ - QMAX,
+                    queue_length=QMAX)
+        if any(s[k] != v for k, v in want.items()) or not s["store_errors"]:
+            why.append("counters %s after %d messages, want %s and "
+                       "store_errors > 0" % (s, SEQ, want))
+        why += self.stop_and_count(d, {"reports_written_total": 0,
+                                       "reports_dropped_total": SEQ})
         if why:
             raise Fail("; ".join(why))
+
+    def stop_and_count(self, d, want):
+        """SIGTERM d: exit 0 within STOP_S and the exit line's counters
+        as in want; the problems"""
+        why = []
+        try:
+            rc, secs = self.stop_timed(d)
+        except Fail as e:
+            return [str(e)]
+        ex = {k: v for k, v in d.exit_stats().items() if "reports" in k}
+        C.log("     (SIGTERM: exit %s in %.1f s; exit line %s)"
+              % (rc, secs, ex))
+        if rc != 0:
+            why.append("SIGTERM: exit %s" % rc)
+        for k, v in want.items():
+            if ex.get(k) != v:
+                why.append("exit line %s=%s, want %d" % (k, ex.get(k), v))
+        return why
 
     # -- the parts
     def down_sqlite(self):
@@ -178,14 +213,8 @@ class Run:
         if s["records"] != SEQ or s["written"]:
             why.append("counters %s, want records %d, written 0"
                        % (s, SEQ))
-        try:
-            rc, secs = self.stop_timed(d)
-        except Fail as e:
-            raise Fail("; ".join(why + [str(e)]))
-        C.log("     (counters %s; SIGTERM: exit %s in %.1f s)"
-              % (s, rc, secs))
-        if rc != 0:
-            why.append("SIGTERM: exit %s" % rc)
+        why += self.stop_and_count(d, {"reports_written_total": 0,
+                                       "reports_dropped_total": SEQ})
         if why:
             raise Fail("; ".join(why))
 
@@ -200,32 +229,31 @@ class Run:
         db = os.path.join(mnt, "reports.db")
         d = self.daemon("disk-full", "sqlite:" + db)
         first = self.send_seq(d, PLAN[:5])
-        s = d.wait_stats(lambda s: s.get("written", 0) >= 5)
-        C.need_stats(s)
-        if s["written"] < 5:
+        s0 = d.wait_stats(lambda s: s.get("written", 0) >= 5)
+        C.need_stats(s0)
+        if s0["written"] < 5:
             raise Fail("before the disk was filled: %s, want 5 written"
-                       % s)
+                       % s0)
         filler = os.path.join(mnt, "filler")
         filled = 0
-        with open(filler, "wb") as f:
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
             for size in (65536, 4096, 512, 1):
                 while True:
                     try:
-                        f.write(b"\0" * size)
-                        f.flush()
-                        filled += size
+                        filled += os.write(fd, b"\0" * size)
                     except OSError as e:
                         if e.errno != errno.ENOSPC:
                             raise
                         break
-        st = os.statvfs(mnt)
-        C.log("     (filler %d bytes; %d blocks free)" % (filled,
-                                                          st.f_bavail))
-        w0 = s["written"]
+        finally:
+            os.close(fd)
+        C.log("     (filler %d bytes; %d blocks free)"
+              % (filled, os.statvfs(mnt).f_bavail))
         plan = []
         for i in range(DISTINCT):
             dom = PLAN[i % len(PLAN)][1]
-            plan.append(("198.51.100.%d" % (i % 250 + 1) if i < 250
+            plan.append(("198.51.100.%d" % (i + 1) if i < 250
                          else "2001:db8::1:%x" % i, dom))
         res = self.send_seq(d, plan)
         C.log("     (%s)" % C.latency(res))
@@ -236,31 +264,39 @@ class Run:
             why.append(str(e))
         total = 5 + DISTINCT
         s = d.wait_stats(lambda s: s.get("records", 0) >= total and
-                         s.get("queue_length", 1) == 0 and
-                         s.get("written", 0) + s.get("dropped", 0) >= total,
-                         timeout=10)
-        C.log("     (counters %s; %d written before the disk was full)"
-              % (s, w0))
+                         s.get("store_errors", 0) >= 1, timeout=10)
+        C.log("     (counters %s)" % s)
         if s["records"] != total:
             why.append("reports_records_total %d, want %d"
                        % (s["records"], total))
-        if s["dropped"] == 0:
-            why.append("nothing dropped with the disk full: %s" % s)
-        if s["written"] + s["dropped"] != s["records"]:
-            why.append("written %d + dropped %d != records %d (queue %d)"
-                       % (s["written"], s["dropped"], s["records"],
-                          s["queue_length"]))
+        if s["store_errors"] == 0:
+            why.append("no store error with the disk full: %s" % s)
+        ex = {}
         try:
             rc, secs = self.stop_timed(d)
-            C.log("     (SIGTERM: exit %s in %.1f s)" % (rc, secs))
+            ex = {k: v for k, v in d.exit_stats().items() if "reports" in k}
+            C.log("     (SIGTERM: exit %s in %.1f s; exit line %s)"
+                  % (rc, secs, ex))
             if rc != 0:
                 why.append("SIGTERM: exit %s" % rc)
         except Fail as e:
             why.append(str(e))
+        w, dr = (ex.get("reports_written_total"),
+                 ex.get("reports_dropped_total"))
+        if w is None or dr is None or w + dr != total or dr == 0:
+            why.append("exit line written %s, dropped %s: want some "
+                       "dropped, and %d in all" % (w, dr, total))
         os.unlink(filler)
         rows, tables = C.sqlite_integrity(db)
         if rows != ["ok"]:
             why.append("PRAGMA integrity_check: %s" % rows[:10])
+        if w is not None:
+            r, lines = C.dry_total(d.conf, self.day,
+                                   os.path.join(self.tmp, "dry-full"))
+            n = sum(v[1] for v in lines.values())
+            if n != w:
+                why.append("the dry run counts %d messages, the daemon "
+                           "wrote %d" % (n, w))
         if why:
             raise Fail("; ".join(why))
 
@@ -270,14 +306,16 @@ class Run:
         load = C.Load(d.spec, PLAN, LOAD_THREADS)
         self.loads.append(load)
         load.start()
+        t_load = time.monotonic()
         s = d.wait_stats(lambda s: s.get("written", 0) >=
-                         WRITTEN_BEFORE_KILL)
+                         WRITTEN_BEFORE_KILL and
+                         time.monotonic() > t_load + 1.0)
         C.need_stats(s)
         t_kill = time.monotonic()
         d.proc.kill()
         d.proc.wait(timeout=10)
         load.stop()
-        res = load.done(before=t_kill - 0.2)
+        res = [r for r in load.done() if r[0] + r[1] < t_kill]
         C.log("     (%s before the kill; %s)" % (C.latency(res), s))
         why = []
         try:
@@ -384,6 +422,60 @@ class Run:
         if why:
             raise Fail("; ".join(why))
 
+    def pg_procs(self):
+        """the pids of the cluster's server and its children"""
+        with open(os.path.join(self.pgdir, "data", "postmaster.pid")) as f:
+            top = int(f.readline())
+        pids = [top]
+        for n in os.listdir("/proc"):
+            if not n.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % n) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if int(st.rsplit(")", 1)[1].split()[1]) == top:
+                pids.append(int(n))
+        return pids
+
+    def pg_signal(self, sig):
+        for pid in self.pg_procs():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def pg_frozen(self):
+        d = self.daemon("pg-frozen", self.uri)
+        first = self.send_seq(d, PLAN[:5])
+        s0 = d.wait_stats(lambda s: s.get("written", 0) >= 5)
+        C.need_stats(s0)
+        if s0["written"] < 5:
+            raise Fail("before the freeze: %s, want 5 written" % s0)
+        self.pg_signal(signal.SIGSTOP)
+        self.pg_stopped = True
+        plan = [PLAN[i % len(PLAN)] for i in range(SEQ)]
+        res = self.send_seq(d, plan)
+        time.sleep(0.5)             # the writer is in its put by now
+        res += self.send_seq(d, plan)
+        C.log("     (%s)" % C.latency(first + res))
+        why = []
+        try:
+            C.judge_load(first + res, FAST_S)
+        except Fail as e:
+            why.append(str(e))
+        s = d.stats()
+        C.log("     (counters %s)" % s)
+        if s["records"] != 5 + 2 * SEQ:
+            why.append("reports_records_total %d, want %d"
+                       % (s["records"], 5 + 2 * SEQ))
+        why += self.stop_and_count(d, {})
+        self.pg_signal(signal.SIGCONT)
+        self.pg_stopped = False
+        if why:
+            raise Fail("; ".join(why))
+
     def main(self):
         broken = False
         ck = self.checks
@@ -399,9 +491,11 @@ class Run:
             if ck.run("kill-9", self.kill9):
                 ck.run("kill-9-reopen", self.kill9_reopen)
             if pg or getattr(self, "uri", None):
-                ck.run("pg-restart", self.pg_restart)
+                if ck.run("pg-restart", self.pg_restart) or self.pg_up:
+                    ck.run("pg-frozen", self.pg_frozen)
             else:
                 ck.fail("pg-restart", "no PostgreSQL (see down-pg)")
+                ck.fail("pg-frozen", "no PostgreSQL (see down-pg)")
         except Exception as e:
             C.log("reports-faults: rig failure: %s: %s"
                   % (type(e).__name__, e))
@@ -423,6 +517,8 @@ class Run:
         rig.stop_processes(self.procs)
         if self.blackhole:
             self.blackhole.close()
+        if self.pg_stopped:
+            self.pg_signal(signal.SIGCONT)
         if self.pg_up:
             try:
                 C.pg_stop(self.pgdir)
