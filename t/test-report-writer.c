@@ -5,14 +5,18 @@
  * never waits for a store that cannot open, and what it loses is counted
  * (queued + dropped = submitted); a full queue drops and counts; stop
  * writes what is queued; a store locked by another writer holds the
- * thread, not the mail side.
+ * thread, not the mail side; a server that never answers does not hold
+ * the stop longer than about 6 s.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -400,6 +404,76 @@ test_stalled(void)
 		       "record and the %llu written", (unsigned long long)written);
 }
 
+/* ---- a store that does not answer: stop still returns ------------------ */
+
+static int
+has_queued(const struct report_writer_stats *st)
+{
+	return st->queued >= 10;
+}
+
+/* test_unanswered - a "PostgreSQL server" whose port takes connections
+ * (the kernel's backlog) and never says a word: the writer's thread is
+ * stuck in the connection for 30 s, stop gives up after about 6 s and
+ * counts what was queued as dropped */
+static void
+test_unanswered(void)
+{
+	struct report_writer_opts o = { .queue_max = 1000 };
+	struct report_writer_stats st;
+	struct report_record r = record("example.com", "192.0.2.1", DAY1);
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof(sa);
+	char uri[256], err[256];
+	struct report_writer *w;
+	uint64_t dropped, errors;
+	double t0, dt;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (!ok(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    listen(fd, 16) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&sa, &salen) == 0,
+		"unanswered: a listening socket"))
+		return;
+	snprintf(uri, sizeof(uri),
+		 "postgresql://u@127.0.0.1:%u/reports?connect_timeout=30",
+		 (unsigned)ntohs(sa.sin_port));
+	o.uri = uri;
+	dropped = metric("reports_dropped_total");
+	w = report_writer_start(&o, err, sizeof(err));
+	if (!ok(w != NULL, "unanswered: start (%s)", err))
+		return;
+	t0 = now_s();
+	for (int i = 0; i < 10; i++)
+		report_writer_submit(w, &r);
+	dt = now_s() - t0;
+	ok(dt < 0.1, "unanswered: submits return at once (%.4f s)", dt);
+	wait_for(w, has_queued, 1000, &st);
+	is_int(st.written, 0, "unanswered: nothing written");
+	t0 = now_s();
+	report_writer_stop(&w);
+	dt = now_s() - t0;
+	ok(dt > 4.0 && dt < 7.0, "unanswered: stop gives up in %.2f s "
+	   "(5 s of flushing and 1 s)", dt);
+	is_int(metric("reports_dropped_total") - dropped, 10,
+	       "unanswered: the 10 queued are counted dropped");
+	/* closing the port resets the connection the thread still waits
+	 * on: it fails, counts a store error and ends, before the process
+	 * does (libraries' destructors must not run under it) */
+	errors = metric("reports_store_errors_total");
+	close(fd);
+	for (int i = 0; i < 300 && metric("reports_store_errors_total") ==
+	     errors; i++)
+		usleep(10000);
+	ok(metric("reports_store_errors_total") > errors,
+	   "unanswered: the thread's connection failed once the port closed");
+	usleep(100000);
+}
+
 /* ---- stop writes what is queued ----------------------------------------- */
 
 static void
@@ -459,6 +533,7 @@ main(void)
 	test_queue_full();
 	test_stalled();
 	test_stop_flushes();
+	test_unanswered();
 	rmtree();
 	return test_done("report-writer");
 }

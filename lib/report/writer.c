@@ -46,6 +46,7 @@
 #define PRUNE_EVERY_MS (3600 * 1000)
 #define LOG_EVERY_MS (60 * 1000) /* drops and store errors, each */
 #define STOP_FLUSH_MS 5000	 /* report_writer_stop() writes this long */
+#define STOP_GRACE_MS 1000	 /* and waits this much longer at most */
 #define IDLE_WAKE_MS 1000	 /* the thread looks at its clocks this often */
 
 static struct stats_metric m_records =
@@ -91,6 +92,8 @@ struct report_writer {
 	struct entry *head, *tail;
 	size_t n;
 	int stopping;
+	int done;		 /* the thread has finished */
+	pthread_cond_t finished; /* CLOCK_MONOTONIC; done was set */
 
 	/* counters (relaxed atomics: read without the lock) */
 	_Atomic uint64_t queued, written, dropped, store_errors, queue_length;
@@ -425,6 +428,10 @@ writer_main(void *arg)
 	log_pending(w, 1);
 	report_store_close(&w->st);
 	free(v);
+	pthread_mutex_lock(&w->lock);
+	w->done = 1;
+	pthread_cond_signal(&w->finished);
+	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
@@ -450,11 +457,13 @@ report_writer_start(const struct report_writer_opts *o, char *err,
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->wake, &ca);
+	pthread_cond_init(&w->finished, &ca);
 	pthread_condattr_destroy(&ca);
 	rc = pthread_create(&w->thread, NULL, writer_main, w);
 	if (rc != 0) {
 		snprintf(err, errlen, "report writer thread: %s", strerror(rc));
 		pthread_cond_destroy(&w->wake);
+		pthread_cond_destroy(&w->finished);
 		pthread_mutex_destroy(&w->lock);
 		free(w->uri);
 		free(w);
@@ -606,16 +615,50 @@ void
 report_writer_stop(struct report_writer **wp)
 {
 	struct report_writer *w = *wp;
+	struct timespec until;
 
 	*wp = NULL;
 	if (w == NULL)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
-	pthread_mutex_unlock(&w->lock);
 	pthread_cond_signal(&w->wake);
+	/* the thread gives up writing after STOP_FLUSH_MS, but a store call
+	 * it is in (a server that does not answer) may last longer */
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (STOP_FLUSH_MS + STOP_GRACE_MS) / 1000;
+	while (!w->done &&
+	       pthread_cond_timedwait(&w->finished, &w->lock, &until) == 0)
+		;
+	if (!w->done) {
+		/* leave the thread to its call (the process is exiting):
+		 * what is queued is lost, the writer is not freed */
+		size_t k = w->n;
+
+		while (w->head != NULL) {
+			struct entry *e = w->head;
+
+			w->head = e->next;
+			entry_free(e);
+		}
+		w->tail = NULL;
+		w->n = 0;
+		atomic_store_explicit(&w->queue_length, 0,
+				      memory_order_relaxed);
+		stats_gauge_add(&m_queue, -(int64_t)k);
+		pthread_mutex_unlock(&w->lock);
+		count_dropped(w, k);
+		log_msg(LOG_WARNING,
+			"event=reports_stop note=\"the store did not answer: "
+			"stopped waiting\" records_lost=%zu",
+			k);
+		pthread_detach(w->thread);
+		return;
+	}
+	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
 	pthread_cond_destroy(&w->wake);
+	pthread_cond_destroy(&w->finished);
 	pthread_mutex_destroy(&w->lock);
 	free(w->uri);
 	free(w);
