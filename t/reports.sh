@@ -40,7 +40,11 @@ if [ "${AM_REPORTS_INSIDE:-}" != 1 ]; then
 		exit 77
 	fi
 	tools="unshare ip nsd nsd-checkconf openssl xmllint gzip timeout"
-	[ "$suite" = sqlite ] && tools="$tools postfix postconf postqueue"
+	case $suite in
+	sqlite) tools="$tools postfix postconf postqueue" ;;
+	pg) tools="$tools runuser" ;;
+	faults) tools="$tools runuser mount umount" ;;
+	esac
 	for tool in $tools "$PY"; do
 		if ! command -v "$tool" >/dev/null 2>&1; then
 			echo "$name: FAIL: $tool not found (contrib/deps.sh installs it)"

@@ -51,7 +51,8 @@ pg-restart       the cluster of down-pg started again (pg_ctl start, as
 pg-frozen        the database frozen (SIGSTOP to the server and its
                  backends) while the daemon is connected: mail still gets
                  its verdicts within FAST_S, and SIGTERM exits 0 within
-                 STOP_S (the writer may be waiting on the server forever).
+                 STOP_S (the writer may be waiting on the server forever),
+                 every record written or dropped by the exit line.
 
 Prints "reports-faults: N passed, N failed". Exit status 0 when all pass,
 1 otherwise, 99 when the rig could not be set up. REPORTS_KEEP=1 keeps
@@ -160,13 +161,14 @@ class Run:
             why.append("counters %s after %d messages, want %s and "
                        "store_errors > 0" % (s, SEQ, want))
         why += self.stop_and_count(d, {"reports_written_total": 0,
-                                       "reports_dropped_total": SEQ})
+                                       "reports_dropped_total": SEQ}, SEQ)
         if why:
             raise Fail("; ".join(why))
 
-    def stop_and_count(self, d, want):
-        """SIGTERM d: exit 0 within STOP_S and the exit line's counters
-        as in want; the problems"""
+    def stop_and_count(self, d, want, submitted):
+        """SIGTERM d: exit 0 within STOP_S, the exit line's counters as in
+        want, and every one of the submitted records written or dropped;
+        the problems"""
         why = []
         try:
             rc, secs = self.stop_timed(d)
@@ -180,6 +182,11 @@ class Run:
         for k, v in want.items():
             if ex.get(k) != v:
                 why.append("exit line %s=%s, want %d" % (k, ex.get(k), v))
+        w, dr = (ex.get("reports_written_total"),
+                 ex.get("reports_dropped_total"))
+        if w is None or dr is None or w + dr != submitted:
+            why.append("exit line written %s + dropped %s, want %d in all"
+                       % (w, dr, submitted))
         return why
 
     # -- the parts
@@ -214,7 +221,7 @@ class Run:
             why.append("counters %s, want records %d, written 0"
                        % (s, SEQ))
         why += self.stop_and_count(d, {"reports_written_total": 0,
-                                       "reports_dropped_total": SEQ})
+                                       "reports_dropped_total": SEQ}, SEQ)
         if why:
             raise Fail("; ".join(why))
 
@@ -470,7 +477,7 @@ class Run:
         if s["records"] != 5 + 2 * SEQ:
             why.append("reports_records_total %d, want %d"
                        % (s["records"], 5 + 2 * SEQ))
-        why += self.stop_and_count(d, {})
+        why += self.stop_and_count(d, {}, 5 + 2 * SEQ)
         self.pg_signal(signal.SIGCONT)
         self.pg_stopped = False
         if why:

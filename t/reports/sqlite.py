@@ -21,7 +21,9 @@ mail            every message gets its SMTP answer (550 for a p=reject
                 Authentication-Results (dmarc=pass or fail as sent).
 counters        the metrics endpoint counts one record per message
                 (reports_records_total).
-stop            SIGTERM right after the last message: exit 0.
+stop            SIGTERM right after the last message (the writer flushes
+                its queue): exit 0, and the exit line counts every record
+                written (reports_written_total), none dropped.
 dry-run         authmilter-report --dry-run --dir D exits 0 and prints per
                 domain with rua= "DOMAIN: N rows, M messages, X bytes gz
                 -> dmarc@DOMAIN", M what was sent (rejected ones too);
@@ -242,10 +244,15 @@ class Run:
         if rc != 0:
             raise Fail("SIGTERM: exit %s\n%s" % (rc, rig.tail(
                 self.daemon.logpath, 15)))
+        ex = {k: v for k, v in self.daemon.exit_stats().items()
+              if "report" in k}
         C.log("     (stopped in %.1f s; exit line: %s)"
-              % (time.monotonic() - t1,
-                 {k: v for k, v in self.daemon.exit_stats().items()
-                  if "report" in k}))
+              % (time.monotonic() - t1, ex))
+        n = len(self.sent)
+        if ex.get("reports_written_total") != n or \
+                ex.get("reports_dropped_total") != 0:
+            raise Fail("the exit line says %s, want %d written, 0 dropped"
+                       % (ex, n))
 
     def dry_run(self):
         self.drydir = os.path.join(self.tmp, "dry")
