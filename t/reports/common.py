@@ -681,10 +681,12 @@ def sqlite_integrity(path):
     return rows, tables
 
 
-def show(path, n=25):
+def show(path, n=25, width=300):
+    """the last n lines of a log, each cut at width characters"""
     if os.path.exists(path):
         log("--- %s" % path)
-        log(rig.tail(path, n))
+        log("\n".join(ln if len(ln) <= width else ln[:width] + " ..."
+                      for ln in rig.tail(path, n).split("\n")))
 
 
 # ---- load: messages from threads, each timed ---------------------------------

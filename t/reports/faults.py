@@ -46,8 +46,10 @@ pg-restart       the cluster of down-pg started again (pg_ctl start, as
                  started again: no message slower than
                  LOAD_S, messages answered while the database was down,
                  reports_written_total rises again after the restart, and
-                 in the end the dry run counts exactly
-                 reports_written_total.
+                 in the end the dry run counts reports_written_total (or
+                 up to reports_dropped_total more: a COMMIT that went
+                 through as the server shut down, its answer lost, is
+                 counted dropped).
 pg-frozen        the database frozen (SIGSTOP to the server and its
                  backends) while the daemon is connected: mail still gets
                  its verdicts within FAST_S, and SIGTERM exits 0 within
@@ -423,9 +425,17 @@ class Run:
         r, lines = C.dry_total(d.conf, self.day,
                                os.path.join(self.tmp, "dry-pg"))
         stored = sum(v[1] for v in lines.values())
-        if stored != fin["written"]:
-            why.append("the dry run counts %d messages, the daemon wrote %d"
-                       % (stored, fin["written"]))
+        # a put whose COMMIT went through as the server shut down, before
+        # its answer reached the writer, is counted dropped and is in the
+        # database: the only difference allowed, at most what was dropped
+        if not fin["written"] <= stored <= fin["written"] + fin["dropped"]:
+            why.append("the dry run counts %d messages, the daemon wrote "
+                       "%d and dropped %d" % (stored, fin["written"],
+                                              fin["dropped"]))
+        elif stored != fin["written"]:
+            C.log("     (%d of the records counted dropped are in the "
+                  "database: a COMMIT whose answer was lost)"
+                  % (stored - fin["written"]))
         if why:
             raise Fail("; ".join(why))
 
