@@ -41,6 +41,9 @@ schema          xmllint --schema t/data/rfc9990/dmarc-2.0.xsd accepts
                 each report.
 dry-eml         each .eml has the RFC 9990 Subject and the .xml.gz as an
                 application/gzip attachment of that name.
+relay-down      a real run with reports.relay on a closed port exits
+                non-zero and sends nothing (and marks nothing sent: the
+                next check's run sends every report).
 send            a real run (reports.relay = the Postfix relay) exits 0;
                 one message per rua= address reaches the sink, envelope
                 from reports.email, Subject "Report Domain: D Submitter:
@@ -417,6 +420,29 @@ class Run:
             bad.append("%s: the attachment is not the .xml.gz file" % dom)
         return bad
 
+    def relay_down(self):
+        """a real run with reports.relay on a port nobody listens on"""
+        before = len(self.sink.messages.get(None, []))
+        port = rig.free_ports(1)[0]
+        with open(self.daemon.conf) as f:
+            text = f.read()
+        conf = os.path.join(self.tmp, "relay-down.conf")
+        rig.write(conf, text.replace('relay = "127.0.0.1:%d"'
+                                     % self.ports["relay"],
+                                     'relay = "127.0.0.1:%d"' % port))
+        r = C.run_reporter(conf, ["--from", self.day, "--to", C.utc_day()])
+        C.log("     (relay down: exit %d in %.1f s:\n%s)" % (
+            r.returncode, r.seconds, "\n".join(
+                "       " + ln for ln in
+                (r.stdout + r.stderr).splitlines()[:8])))
+        why = []
+        if r.returncode == 0:
+            why.append("exit 0 with the relay down")
+        if len(self.sink.messages.get(None, [])) != before:
+            why.append("something reached the sink")
+        if why:
+            raise Fail("; ".join(why))
+
     def send(self, again=False):
         before = len(self.sink.messages.get(None, []))
         r = C.run_reporter(self.daemon.conf, ["--from", self.day,
@@ -505,6 +531,7 @@ class Run:
                     ck.run("xml-meta", self.xml_meta)
                     ck.run("schema", self.schema)
                     ck.run("dry-eml", self.dry_eml)
+            ck.run("relay-down", self.relay_down)
             if ck.run("send", self.send):
                 ck.run("send-again", self.send, True)
             ck.run("integrity", self.integrity)
