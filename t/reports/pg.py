@@ -26,6 +26,12 @@ dry-run      one authmilter-report --dry-run (either daemon's
 xml-counts   its reports count per (source_ip, disposition) exactly what
              both daemons were sent.
 schema       xmllint --schema t/data/rfc9990/dmarc-2.0.xsd accepts each.
+send         a real run (the second daemon's configuration) hands one
+             message per rua= address to reports.sendmail (a script
+             keeping them) as "-t -oi -f reports.email", each with the
+             RFC 9990 Subject and the counts of both daemons attached.
+send-again   a second real run (the first daemon's configuration) sends
+             nothing: the marks are in the shared database.
 
 Prints "reports-pg: N passed, N failed". Exit status 0 when all pass, 1
 otherwise, 99 when the rig could not be set up. REPORTS_KEEP=1 keeps the
@@ -57,6 +63,14 @@ for _d in sorted(C.DOMAINS):
                  ("2001:db8::%x" % (0x40 + _n), _d)]
 
 
+# reports.sendmail for the real runs: keeps each message and its arguments
+FAKE_SENDMAIL = """#!/bin/sh
+m=$(mktemp "%s/msg.XXXXXX") || exit 75
+printf '%%s\\n' "$@" >"$m.args"
+cat >"$m"
+"""
+
+
 class Run:
     def __init__(self):
         self.t0 = time.monotonic()
@@ -78,10 +92,16 @@ class Run:
         self.uri = C.pg_start(self.pgdir)
         C.log("reports-pg: PostgreSQL up in %.1f s at %s"
               % (time.monotonic() - t1, self.uri))
+        # the reporter's real runs hand their messages to this
+        self.outbox = os.path.join(self.tmp, "outbox")
+        os.makedirs(self.outbox)
+        self.sendmail = os.path.join(self.tmp, "fake-sendmail")
+        rig.write(self.sendmail, FAKE_SENDMAIL % self.outbox, 0o755)
         for i in (1, 2):
             mp, xp = self.ports["m%d" % i], self.ports["x%d" % i]
             conf = C.daemon_conf("inet:%d@127.0.0.1" % mp, self.ports["dns"],
-                                 self.uri, metrics_port=xp)
+                                 self.uri, metrics_port=xp,
+                                 extra='\tsendmail = "%s";\n' % self.sendmail)
             d = C.Daemon(self.tmp, "authmilter-%d" % i, conf, xp)
             d.start(self.procs, lambda mp=mp: rig.tcp_accepts(mp))
             d.spec = "inet:%d@127.0.0.1" % mp
@@ -191,6 +211,62 @@ class Run:
         if bad:
             raise Fail("; ".join(bad))
 
+    def outbox_messages(self):
+        out = []
+        for n in sorted(os.listdir(self.outbox)):
+            if n.endswith(".args"):
+                continue
+            with open(os.path.join(self.outbox, n), "rb") as f:
+                raw = f.read()
+            with open(os.path.join(self.outbox, n + ".args")) as f:
+                args = f.read().split("\n")[:-1]
+            out.append((n, args, raw))
+        return out
+
+    def send(self):
+        r = C.run_reporter(self.daemons[1].conf,
+                           ["--from", self.day, "--to", C.utc_day()])
+        C.reporter_ok(r)
+        msgs = self.outbox_messages()
+        want = self.want()
+        bad = []
+        got_to = []
+        for n, args, raw in msgs:
+            if args[:1] != ["-t"] or "-oi" not in args or \
+                    args[args.index("-f") + 1 if "-f" in args else 0] \
+                    != C.REPORT_EMAIL:
+                bad.append("%s: sendmail %s, want -t -oi -f %s"
+                           % (n, args, C.REPORT_EMAIL))
+            msg, subject, atts = C.report_message_parts(raw)
+            got_to.append(msg.get("To", "").strip().strip("<>").lower())
+            m = C.SUBJECT.match(subject)
+            gz = [a for a in atts if a[1] == "application/gzip"]
+            if not m or len(gz) != 1:
+                bad.append("%s: Subject %r, attachments %s"
+                           % (n, subject, [a[:2] for a in atts]))
+                continue
+            dom = m.group(1).lower()
+            try:
+                C.compare_counts(dom, C.parse_report(
+                    C.gzip.decompress(gz[0][2]))["counts"], want.get(dom, {}))
+            except Fail as e:
+                bad.append(str(e))
+        if sorted(got_to) != sorted(C.rua_of(d) for d in want):
+            bad.append("messages to %s, want %s" % (
+                sorted(got_to), sorted(C.rua_of(d) for d in want)))
+        if bad:
+            raise Fail("; ".join(bad))
+
+    def send_again(self):
+        before = len(self.outbox_messages())
+        r = C.run_reporter(self.daemons[0].conf,
+                           ["--from", self.day, "--to", C.utc_day()])
+        C.reporter_ok(r)
+        n = len(self.outbox_messages()) - before
+        if n:
+            raise Fail("the second run (the other daemon's configuration) "
+                       "sent %d more" % n)
+
     def main(self):
         broken = False
         ck = self.checks
@@ -208,6 +284,8 @@ class Run:
                     os.path.isdir(getattr(self, "drydir", "")):
                 if ck.run("xml-counts", self.xml_counts):
                     ck.run("schema", self.schema)
+            if ck.run("send", self.send):
+                ck.run("send-again", self.send_again)
         except Exception as e:
             C.log("reports-pg: rig failure: %s: %s" % (type(e).__name__, e))
             if not isinstance(e, (rig.RigError, Fail)):
