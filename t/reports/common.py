@@ -123,8 +123,8 @@ def zone_records():
     return out
 
 
-def start_dns(tmp, port, procs, keys=None):
-    extra = []
+def start_dns(tmp, port, procs, keys=None, more=()):
+    extra = list(more)
     if keys is not None:
         for d in SIGNERS:
             extra.append(("%s._domainkey.%s." % (SELECTOR, d),

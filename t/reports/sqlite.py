@@ -3,9 +3,10 @@
 (issue 14): Postfix, authmilter with reports = { }, authmilter-report.
 
 Started by t/reports.sh inside private network, mount and pid namespaces
-(only lo). NSD serves five sender domains (DOMAINS in common.py: p=reject,
-p=quarantine, p=none, p=reject t=y, and one policy without rua=) with SPF
-records and one DKIM key. A private Postfix has two smtpd services: the
+(only lo). NSD serves seven sender domains with SPF records and one DKIM
+key: the five of DOMAINS in common.py (p=reject, p=quarantine, p=none,
+p=reject t=y, and one policy without rua=) and two whose rua= is in
+another domain, one authorized by it and one not. A private Postfix has two smtpd services: the
 MX (smtpd_milters = the daemon) and a relay without a milter, which
 reports.relay names; both deliver to the rig's sink. MESSAGES below are
 sent through the MX, each from its own client address (XCLIENT ADDR=,
@@ -27,7 +28,9 @@ stop            SIGTERM right after the last message (the writer flushes
 dry-run         authmilter-report --dry-run --dir D exits 0 and prints per
                 domain with rua= "DOMAIN: N rows, M messages, X bytes gz
                 -> dmarc@DOMAIN", M what was sent (rejected ones too);
-                nothing for the domain without rua=.
+                nothing for the domain without rua=, nor for the one
+                whose rua= host did not authorize it (RFC 9990 3.5.1); the
+                one that did gets its report at agg@collector.example.net.
 dry-files       one .xml.gz and one .eml per such domain, named
                 rx.test!DOMAIN!BEGIN!END!ID.xml.gz with BEGIN..END today's
                 UTC day.
@@ -86,6 +89,33 @@ MESSAGES = [
     ("203.0.113.7", "rtest.example.org", False, 2),     # t=y: quarantine
     ("203.0.113.8", "norua.example.com", False, 1),     # none, no rua=
 ]
+
+
+# two more domains whose rua= is in another domain (RFC 9990 3.5.1: the
+# destination must say it takes reports for the policy domain with a
+# DMARC1 record at <policy domain>._report._dmarc.<its host>): extok's is
+# published, extno's is not, so extno gets no report
+COLLECTOR = "agg@collector.example.net"
+C.DOMAINS.update({
+    "extok.example.org": ("192.0.2.15",
+                          "v=DMARC1; p=none; rua=mailto:%s" % COLLECTOR),
+    "extno.example.com": ("192.0.2.16",
+                          "v=DMARC1; p=none; rua=mailto:%s" % COLLECTOR),
+})
+AUTHORIZE = [("extok.example.org._report._dmarc.collector.example.net.",
+              'TXT "v=DMARC1"')]
+MESSAGES += [
+    ("203.0.113.9", "extok.example.org", False, 2),     # none, reported
+    ("203.0.113.10", "extno.example.com", False, 1),    # none, unauthorized
+]
+
+
+def reported(dom):
+    """the address dom's report goes to, or None"""
+    rua = C.rua_of(dom)
+    if rua is None or dom == "extno.example.com":
+        return None
+    return rua
 
 
 class Pf:
@@ -155,7 +185,8 @@ class Run:
             raise rig.RigError("python3 module dkim (python3-dkim) is "
                                "missing: contrib/deps.sh installs it")
         self.keys = rig.Keys(os.path.join(tmp, "keys"), {C.KEY})
-        C.start_dns(tmp, self.ports["dns"], self.procs, self.keys)
+        C.start_dns(tmp, self.ports["dns"], self.procs, self.keys,
+                    AUTHORIZE)
         os.makedirs(os.path.join(tmp, "sink"))
         self.sink = rig.Sink(self.ports["sink"], os.path.join(tmp, "sink"))
         self.db = os.path.join(tmp, "reports.db")
@@ -271,12 +302,12 @@ class Run:
         want = want_counts()
         bad = []
         for dom, counts in sorted(want.items()):
-            rua = C.rua_of(dom)
+            rua = reported(dom)
             got = lines.get(dom)
             if rua is None:
                 if got and got[3]:
-                    bad.append("%s has no rua=, the dry run sends to %s"
-                               % (dom, got[3]))
+                    bad.append("%s has no rua= we may send to, the dry run "
+                               "sends to %s" % (dom, got[3]))
                 continue
             if got is None:
                 bad.append("no line for %s" % dom)
@@ -296,7 +327,7 @@ class Run:
 
     def dry_files(self):
         self.files = C.dry_files(self.drydir)
-        want = {d for d in want_counts() if C.rua_of(d)}
+        want = {d for d in want_counts() if reported(d)}
         if set(self.files) != want:
             raise Fail("reports for %s, want %s" % (sorted(self.files),
                                                     sorted(want)))
@@ -452,7 +483,7 @@ class Run:
                 "       " + ln for ln in
                 (r.stdout + r.stderr).splitlines()[:20])))
         C.reporter_ok(r)
-        want = sorted(C.rua_of(d) for d in self.dry)
+        want = sorted(reported(d) for d in self.dry)
         if again:
             # whatever Postfix got is delivered within a second or two
             time.sleep(1.0)
