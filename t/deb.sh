@@ -2,10 +2,12 @@
 # t/deb.sh - the Debian package builds from a copy of the tree and holds
 # what it should: dpkg-buildpackage -us -uc -b in a scratch directory, then
 # dpkg -x into a throwaway root and dpkg-deb -I for the control files.
-# Checks: the binary, both man pages, /etc/authmilter.conf marked as a
-# conffile (and no .dist copy), the unit with /usr/sbin and /etc paths, the
-# sysusers.d and tmpfiles.d entries, the maintainer scripts that use them,
-# and lintian without errors when lintian is installed.
+# Checks: the binaries (authmilter, authmilter-report), the man pages,
+# /etc/authmilter.conf marked as a conffile (and no .dist copy), the units
+# with /usr/sbin and /etc paths (authmilter-report's timer enabled, its
+# service not started by postinst), the sysusers.d and tmpfiles.d entries,
+# the maintainer scripts that use them, and lintian without errors when
+# lintian is installed.
 #
 # Root only (the build dependencies must be installed; contrib/deps.sh
 # does it): "needs root" and skip (77) otherwise. It takes about 80 s on 2
@@ -78,6 +80,9 @@ dpkg -x "$deb" "$root" || { echo "FAIL: dpkg -x"; exit 1; }
 for f in usr/sbin/authmilter etc/authmilter.conf \
 	usr/share/man/man8/authmilter.8.gz usr/share/man/man5/authmilter.conf.5.gz \
 	lib/systemd/system/authmilter.service \
+	usr/sbin/authmilter-report usr/share/man/man8/authmilter-report.8.gz \
+	lib/systemd/system/authmilter-report.service \
+	lib/systemd/system/authmilter-report.timer \
 	usr/lib/sysusers.d/authmilter.conf usr/lib/tmpfiles.d/authmilter.conf \
 	usr/share/doc/authmilter/copyright; do
 	[ -f "$root/$f" ] && ok "/$f" || bad "/$f missing"
@@ -94,6 +99,13 @@ unit=$root/lib/systemd/system/authmilter.service
 grep -qx 'ExecStart=/usr/sbin/authmilter -f -c /etc/authmilter.conf' "$unit" ||
 	bad "the unit's ExecStart does not name /usr/sbin and /etc/authmilter.conf"
 grep -q '@[a-zA-Z_]*@' "$unit" && bad "the unit has unsubstituted @...@"
+grep -qx 'ExecStart=/usr/sbin/authmilter-report -c /etc/authmilter.conf' \
+    "$root/lib/systemd/system/authmilter-report.service" ||
+	bad "authmilter-report.service's ExecStart does not name /usr/sbin and /etc"
+"$root/usr/sbin/authmilter-report" -V | grep -q '^authmilter-report ' ||
+	bad "authmilter-report -V"
+grep -q '^d /var/lib/authmilter .* authmilter authmilter' \
+	"$root/usr/lib/tmpfiles.d/authmilter.conf" || bad "tmpfiles.d: no /var/lib/authmilter"
 grep -q '^u authmilter ' "$root/usr/lib/sysusers.d/authmilter.conf" || bad "sysusers.d: no user authmilter"
 grep -q '^d /var/spool/postfix/authmilter .* authmilter postfix' \
 	"$root/usr/lib/tmpfiles.d/authmilter.conf" || bad "tmpfiles.d: no /var/spool/postfix/authmilter"
@@ -114,6 +126,10 @@ grep -q 'systemd-tmpfiles.*authmilter.conf' "$ctl/postinst" 2>/dev/null ||
 	bad "postinst does not run systemd-tmpfiles"
 grep -q 'deb-systemd-helper.*authmilter.service' "$ctl/postinst" 2>/dev/null ||
 	bad "postinst does not enable authmilter.service"
+grep -q 'deb-systemd-helper.*authmilter-report.timer' "$ctl/postinst" 2>/dev/null ||
+	bad "postinst does not enable authmilter-report.timer"
+grep -q 'deb-systemd-invoke.*authmilter-report.service' "$ctl/postinst" 2>/dev/null &&
+	bad "postinst starts authmilter-report.service itself"
 [ $fail -eq 0 ] && ok "maintainer scripts: sysusers, tmpfiles, unit enabled"
 
 # ---- lintian: no errors -------------------------------------------------------

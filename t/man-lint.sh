@@ -4,30 +4,32 @@
 #      nothing about doc/authmilter.8 and doc/authmilter.conf.5;
 #   2. every setting of lib/settings/settings.c's tables appears in authmilter.conf(5)
 #      as an entry (.It Ic group.name) whose text names its default;
-#   3. every option that `authmilter -h` prints appears in authmilter(8).
+#   3. every option that `authmilter -h` prints appears in authmilter(8),
+#      and every one `authmilter-report -h` prints in authmilter-report(8).
 # The pages are the ones make generated in the build tree (paths filled in).
 set -u
 srcdir=${top_srcdir:-.}
 builddir=${top_builddir:-.}
 man8=$builddir/doc/authmilter.8
 man5=$builddir/doc/authmilter.conf.5
+man8r=$builddir/doc/authmilter-report.8
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
-for f in "$man8" "$man5"; do
+for f in "$man8" "$man5" "$man8r"; do
 	[ -f "$f" ] || { echo "FAIL: $f missing (run make)"; exit 1; }
 done
 
 # ---- 1. lint ----------------------------------------------------------------
 if command -v mandoc >/dev/null 2>&1; then
 	linter="mandoc -T lint -W warning"
-	out=$(mandoc -T lint -W warning "$man8" "$man5" 2>&1)
+	out=$(mandoc -T lint -W warning "$man8" "$man5" "$man8r" 2>&1)
 	rc=$?
 	# mandoc also notes an outdated mandoc.db; that is about this host
 	out=$(printf '%s\n' "$out" | grep -v 'mandoc\.db' | grep -v '^$')
 elif command -v groff >/dev/null 2>&1; then
 	linter="groff -ww -z"
-	out=$(groff -ww -z -mandoc "$man8" "$man5" 2>&1)
+	out=$(groff -ww -z -mandoc "$man8" "$man5" "$man8r" 2>&1)
 	rc=$?
 else
 	echo "FAIL: neither mandoc nor groff is installed (contrib/deps.sh installs mandoc)"
@@ -37,7 +39,7 @@ if [ "$rc" -ne 0 ] || [ -n "$out" ]; then
 	bad "$linter: exit $rc"
 	printf '%s\n' "$out"
 else
-	echo "ok: $linter clean on authmilter.8 and authmilter.conf.5"
+	echo "ok: $linter clean on authmilter.8, authmilter.conf.5 and authmilter-report.8"
 fi
 
 # ---- 2. settings ----------------------------------------------------------
@@ -122,27 +124,32 @@ EOF
 echo "ok: $nok of $nsettings settings of lib/settings/settings.c documented with their default"
 
 # ---- 3. options -------------------------------------------------------------
-bin=$builddir/authmilter
-if [ ! -x "$bin" ]; then
-	bad "$bin not built"
-else
+# options PROGRAM PAGE MIN: every option PROGRAM -h prints is in PAGE
+options() {
+	bin=$builddir/$1
+	if [ ! -x "$bin" ]; then
+		bad "$bin not built"
+		return
+	fi
 	usage=$("$bin" -h 2>&1)
 	opts=$(printf '%s\n' "$usage" | grep -oE '(^|[[:space:][])--?[A-Za-z][A-Za-z-]*' |
 		sed 's/^[[:space:][]*//' | sort -u)
 	# rendered text, so that .Fl c and .Fl \-client-ip both count
-	text=$(mandoc -T ascii "$man8" 2>/dev/null | col -bx 2>/dev/null ||
-		groff -T ascii -mandoc -rHY=0 "$man8" 2>/dev/null | col -bx)
+	text=$(mandoc -T ascii "$2" 2>/dev/null | col -bx 2>/dev/null ||
+		groff -T ascii -mandoc -rHY=0 "$2" 2>/dev/null | col -bx)
 	nopt=0
 	for o in $opts $( [ -n "$opts" ] && echo -h --help); do
 		if printf '%s\n' "$text" | grep -qE -- "(^|[^A-Za-z-])$o([^A-Za-z-]|\$)"; then
 			nopt=$((nopt + 1))
 		else
-			bad "authmilter(8) does not mention the option $o of authmilter -h"
+			bad "$(basename "$2") does not mention the option $o of $1 -h"
 		fi
 	done
-	[ "$nopt" -ge 10 ] || bad "only $nopt options found in authmilter -h"
-	echo "ok: $nopt options of authmilter -h described in authmilter(8)"
-fi
+	[ "$nopt" -ge "$3" ] || bad "only $nopt options found in $1 -h"
+	echo "ok: $nopt options of $1 -h described in $(basename "$2")"
+}
+options authmilter "$man8" 10
+options authmilter-report "$man8r" 10
 
 [ "$fail" -eq 0 ] && echo "man-lint: 3/3 checks passed"
 exit $fail
