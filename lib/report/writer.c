@@ -93,6 +93,8 @@ struct report_writer {
 	size_t n;
 	int stopping;
 	int done;		 /* the thread has finished */
+	int abandoned;		 /* stop gave up waiting for the thread */
+	size_t inflight;	 /* records taken, not yet counted */
 	pthread_cond_t finished; /* CLOCK_MONOTONIC; done was set */
 
 	/* counters (relaxed atomics: read without the lock) */
@@ -276,7 +278,7 @@ static void
 write_batch(struct report_writer *w, struct entry **v, size_t n)
 {
 	struct report_store_item *items = xcalloc(n, sizeof(*items));
-	size_t ni = 0, k = 0;
+	size_t ni = 0, k = 0, lost = 0, written = 0;
 	struct dynbuf b;
 	char err[512];
 
@@ -288,7 +290,7 @@ write_batch(struct report_writer *w, struct entry **v, size_t n)
 		    b.s == NULL) {
 			dynbuf_free(&b);
 			entry_free(v[i]);
-			count_dropped(w, 1); /* too large to keep */
+			lost++; /* too large to keep */
 			continue;
 		}
 		v[i]->len = b.len;
@@ -307,17 +309,26 @@ write_batch(struct report_writer *w, struct entry **v, size_t n)
 	}
 	if (ni > 0 &&
 	    report_store_put(w->st, items, ni, err, sizeof(err)) < 0) {
-		count_dropped(w, n);
+		lost += n;
 		store_error(w, "put", err);
 		store_down(w);
 	} else if (ni > 0) {
-		atomic_fetch_add_explicit(&w->written, n, memory_order_relaxed);
-		stats_add(&m_written, n);
+		written = n;
 		w->pause_ms = PAUSE_FIRST_MS;
 	}
 	for (size_t i = 0; i < n; i++)
 		entry_free(v[i]);
 	free(items);
+	/* counted here, unless stop gave up on us and counted them lost */
+	pthread_mutex_lock(&w->lock);
+	if (!w->abandoned) {
+		atomic_fetch_add_explicit(&w->written, written,
+					  memory_order_relaxed);
+		stats_add(&m_written, written);
+		count_dropped(w, lost);
+	}
+	w->inflight = 0;
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* take - up to batch_max entries off the queue into v (lock held); their
@@ -334,6 +345,7 @@ take(struct report_writer *w, struct entry **v)
 	if (w->head == NULL)
 		w->tail = NULL;
 	w->n -= k;
+	w->inflight = k;
 	atomic_store_explicit(&w->queue_length, w->n, memory_order_relaxed);
 	stats_gauge_add(&m_queue, -(int64_t)k);
 	return k;
@@ -632,8 +644,9 @@ report_writer_stop(struct report_writer **wp)
 		;
 	if (!w->done) {
 		/* leave the thread to its call (the process is exiting):
-		 * what is queued is lost, the writer is not freed */
-		size_t k = w->n;
+		 * what is queued and the batch in the call are lost, the
+		 * writer is not freed */
+		size_t k = w->n, lost = w->n + w->inflight;
 
 		while (w->head != NULL) {
 			struct entry *e = w->head;
@@ -646,12 +659,13 @@ report_writer_stop(struct report_writer **wp)
 		atomic_store_explicit(&w->queue_length, 0,
 				      memory_order_relaxed);
 		stats_gauge_add(&m_queue, -(int64_t)k);
+		w->abandoned = 1;
+		count_dropped(w, lost);
 		pthread_mutex_unlock(&w->lock);
-		count_dropped(w, k);
 		log_msg(LOG_WARNING,
 			"event=reports_stop note=\"the store did not answer: "
 			"stopped waiting\" records_lost=%zu",
-			k);
+			lost);
 		pthread_detach(w->thread);
 		return;
 	}
