@@ -41,6 +41,19 @@ kill-9           SQLite under load from LOAD_THREADS connections, the
                  the daemon had counted as written.
 kill-9-reopen    a new daemon on that file writes again: five more
                  messages, SIGTERM, and the dry run counts five more.
+reporter-while-writing
+                 SQLite under load: meanwhile authmilter-report runs
+                 eight times on the same file (dry runs, --prune, a real
+                 run per domain through a fake reports.sendmail, each
+                 marking its report sent): every run exits 0, one message
+                 per domain, no message slower than LOAD_S, and the daemon
+                 writes every record with no store error (no "database is
+                 locked").
+sighup           SQLite under load, six SIGHUPs, every other one with
+                 reports.store changed in the file (start only: logged,
+                 the running store kept): the daemon lives, writes every
+                 record into the first file, never opens the other, and
+                 the dry run counts every message.
 pg-restart       the cluster of down-pg started again (pg_ctl start, as
                  pg_start does), then under load stopped (pg_stop) and
                  started again: no message slower than
@@ -439,6 +452,110 @@ class Run:
         if why:
             raise Fail("; ".join(why))
 
+    def drain_and_stop(self, d, load, why):
+        """stop load, wait until d's queue is empty, SIGTERM it: the
+        messages of load, and the exit line's counters"""
+        load.stop()
+        res = load.done()
+        n = len(res)
+        s = d.wait_stats(lambda s: s.get("records", 0) >= n and
+                         s.get("queue_length", 1) == 0 and
+                         s.get("written", 0) + s.get("dropped", 0) >= n,
+                         timeout=10)
+        if s["dropped"] or s["store_errors"] or s["written"] != n:
+            why.append("counters %s after %d messages, want all written, "
+                       "no store error" % (s, n))
+        why += self.stop_and_count(d, {"reports_written_total": n,
+                                       "reports_dropped_total": 0}, n)
+        return res
+
+    def reporter_while_writing(self):
+        outbox = os.path.join(self.tmp, "outbox")
+        os.makedirs(outbox)
+        sendmail = os.path.join(self.tmp, "fake-sendmail")
+        rig.write(sendmail, "#!/bin/sh\ncat >\"$(mktemp %s/msg.XXXXXX)\"\n"
+                  % outbox, 0o755)
+        db = os.path.join(self.tmp, "concurrent.db")
+        d = self.daemon("reporter-while-writing", "sqlite:" + db,
+                        '\tsendmail = "%s";\n' % sendmail)
+        load = C.Load(d.spec, PLAN, LOAD_THREADS)
+        self.loads.append(load)
+        load.start()
+        why = []
+        s = d.wait_stats(lambda s: s.get("written", 0) >= 50)
+        C.need_stats(s)
+        runs = [["--dry-run", "--dir", os.path.join(self.tmp, "dry-conc")],
+                ["--prune"]]
+        runs += [["--domain", dom] for dom in sorted({dm for _, dm in PLAN})]
+        runs += [["--prune"], ["--dry-run", "--dir",
+                               os.path.join(self.tmp, "dry-conc2")]]
+        t1 = time.monotonic()
+        for args in runs:
+            if args[0] != "--prune":
+                args = args + ["--from", self.day, "--to", C.utc_day()]
+            if "--dir" in args:
+                os.makedirs(args[args.index("--dir") + 1], exist_ok=True)
+            r = C.run_reporter(d.conf, args)
+            if r.returncode != 0:
+                why.append("authmilter-report %s: exit %d: %s"
+                           % (" ".join(args), r.returncode,
+                              (r.stdout + r.stderr).strip()[-300:]))
+        C.log("     (%d reporter runs in %.1f s while the daemon wrote)"
+              % (len(runs), time.monotonic() - t1))
+        res = self.drain_and_stop(d, load, why)
+        C.log("     (%s)" % C.latency(res))
+        try:
+            C.judge_load(res, LOAD_S)
+        except Fail as e:
+            why.append(str(e))
+        sent = len(os.listdir(outbox))
+        want = len({dm for _, dm in PLAN})
+        if sent != want:
+            why.append("%d report messages handed to sendmail, want %d"
+                       % (sent, want))
+        if why:
+            raise Fail("; ".join(why))
+
+    def sighup(self):
+        db = os.path.join(self.tmp, "sighup.db")
+        other = os.path.join(self.tmp, "sighup-other.db")
+        d = self.daemon("sighup", "sqlite:" + db)
+        load = C.Load(d.spec, PLAN, LOAD_THREADS)
+        self.loads.append(load)
+        load.start()
+        why = []
+        s = d.wait_stats(lambda s: s.get("written", 0) >= 20)
+        C.need_stats(s)
+        with open(d.conf) as f:
+            text = f.read()
+        for i in range(6):
+            # a start-only setting changed: logged, the running one kept
+            rig.write(d.conf, text.replace(db, other) if i % 2 == 0
+                      else text)
+            d.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.3)
+        rig.write(d.conf, text)
+        if d.proc.poll() is not None:
+            why.append("the daemon exited after SIGHUP: %s"
+                       % d.proc.returncode)
+        res = self.drain_and_stop(d, load, why)
+        C.log("     (%s)" % C.latency(res))
+        try:
+            C.judge_load(res, LOAD_S)
+        except Fail as e:
+            why.append(str(e))
+        if os.path.exists(other):
+            why.append("the store of the reloaded file was opened (%s): "
+                       "reports.store is start only" % other)
+        r, lines = C.dry_total(d.conf, self.day,
+                               os.path.join(self.tmp, "dry-sighup"))
+        n = sum(v[1] for v in lines.values())
+        if n != len(res):
+            why.append("the dry run counts %d messages, %d were sent"
+                       % (n, len(res)))
+        if why:
+            raise Fail("; ".join(why))
+
     def pg_procs(self):
         """the pids of the cluster's server and its children"""
         with open(os.path.join(self.pgdir, "data", "postmaster.pid")) as f:
@@ -507,6 +624,8 @@ class Run:
             ck.run("disk-full", self.disk_full)
             if ck.run("kill-9", self.kill9):
                 ck.run("kill-9-reopen", self.kill9_reopen)
+            ck.run("reporter-while-writing", self.reporter_while_writing)
+            ck.run("sighup", self.sighup)
             if pg or getattr(self, "uri", None):
                 if ck.run("pg-restart", self.pg_restart) or self.pg_up:
                     ck.run("pg-frozen", self.pg_frozen)
