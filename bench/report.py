@@ -328,6 +328,7 @@ COST_VARIANTS = [
     ("authmilter-cost-base", "as the main rows: metrics off, iprev on"),
     ("authmilter-cost-metrics", "metrics.listen on, GET /metrics once/s"),
     ("authmilter-cost-noiprev", "iprev.enable = false"),
+    ("authmilter-cost-reports", "reports on, SQLite store (issue 14)"),
     ("authmilter-cost-prev", "an earlier build (--cost-prev), as base"),
 ]
 COST_GOALS = [
@@ -336,6 +337,8 @@ COST_GOALS = [
      2.0),
     ("iprev on vs off (warm cache)", "authmilter-cost-base",
      "authmilter-cost-noiprev", 5.0),
+    ("reports on (SQLite) vs off", "authmilter-cost-reports",
+     "authmilter-cost-base", 10.0),
     # the stats registry counts whether metrics.listen is set or not: what
     # this build costs against an earlier one (run --cost-prev), metrics
     # off in both
@@ -380,7 +383,7 @@ def feature_cost_section(work, runs, judged, w):
     w("FEATURE COST (issue 15; authmilter alone, unix socket, concurrency "
       "%d, one message per" % conc)
     w("connection, caches warm: %s fresh daemons, each warmed up on the "
-      "corpus twice, then" % ("four" if len(got) > 3 else "three"))
+      "corpus twice, then" % {3: "three", 4: "four", 5: "five"}.get(len(got), str(len(got))))
     w("%d alternating rounds of %s messages, each round starting one "
       "daemon later; figures are" % (len(any_r["reps"]), num(per_round,
                                                               "%.0f")))
@@ -454,6 +457,16 @@ def feature_cost_section(work, runs, judged, w):
               100.0 * (max(base[3]) - min(base[3])) / base[1]))
         w("  the median): a cost well below that is within this run's "
           "noise")
+    rpath = os.path.join(work, "reports.tsv")
+    rrows = read_tsv(rpath) if os.path.exists(rpath) else []
+    for f in rrows:
+        if f[0] == "store" and len(f) >= 5:
+            w("  reports: the cost-reports daemon stored %s rows for %s "
+              "messages (SQLite %s bytes, integrity_check %s);" % tuple(f[1:5]))
+            w("  authmilter-report --dry-run over the day made these "
+              "reports (rows, messages, gzip bytes):")
+        elif f[0] == "report" and len(f) >= 2:
+            w("    " + "\t".join(f[1:]))
     spath = os.path.join(work, "scrape.tsv")
     srows = read_tsv(spath) if os.path.exists(spath) else []
     if srows:

@@ -298,8 +298,10 @@ def zone_records(keys):
         recs.append((".".join(reversed(ip.split("."))) + ".in-addr.arpa",
                      "PTR %s." % name))
     recs.append((BAD_IP_NAME, "A " + BAD_IP))
+    # every policy asks for aggregate reports at its own domain (the
+    # feature cost of bench/run writes them with reports on)
     for d, v in sorted(DMARC.items()):
-        recs.append(("_dmarc." + d, txt(v)))
+        recs.append(("_dmarc." + d, txt(v + "; rua=mailto:dmarc-rua@" + d)))
     for d in SIGNERS:
         for kname, sel in SELECTORS.items():
             kt = "ed25519" if kname == "ed25519" else "rsa"
