@@ -402,6 +402,7 @@ reload(const char *path, struct session_env *env)
 	char err[512], changed[512];
 	struct settings *cfg = settings_load(path, err, sizeof(err));
 	struct settings *old;
+	int nchanged;
 
 	if (cfg == NULL) {
 		log_msg(LOG_ERR, "event=reload status=failed reason=\"%s\" "
@@ -410,9 +411,8 @@ reload(const char *path, struct session_env *env)
 		return;
 	}
 	old = settings_get_current();
-	if (settings_start_only_changes(old, cfg, changed, sizeof(changed)) > 0)
-		log_msg(LOG_WARNING, "event=reload note=\"changed, applied at "
-		    "the next start only: %s\"", changed);
+	nchanged = settings_start_only_changes(old, cfg, changed,
+	    sizeof(changed));
 	if (old->log_facility != cfg->log_facility)
 		log_reopen(cfg->log_facility);
 	log_set_level(cfg->log_level);
@@ -428,6 +428,11 @@ reload(const char *path, struct session_env *env)
 	if (session_env_reload(env, cfg, err, sizeof(err)) != 0)
 		log_msg(LOG_ERR, "event=reload note=\"%s\"", err);
 	settings_set_current(cfg);
+	/* named once the new settings are the current ones: a client that
+	 * waits for this line gets the reloaded configuration */
+	if (nchanged > 0)
+		log_msg(LOG_WARNING, "event=reload note=\"changed, applied at "
+		    "the next start only: %s\"", changed);
 	reload_done(1);
 	log_msg(LOG_INFO, "event=reload status=ok file=%s", path);
 }

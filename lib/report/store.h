@@ -126,8 +126,9 @@ int report_store_prune(struct report_store *st, time_t before,
  * records up, and puts the batch into the store in one transaction; when
  * the store fails (database down, disk full) the batch is dropped and
  * counted, the store is closed and opened again after a pause (1 s,
- * doubling to 30 s), and meanwhile submitted records are dropped and
- * counted: mail is never delayed by the store.
+ * doubling to 30 s); meanwhile submitted records wait in the queue up to
+ * its bound and are dropped and counted past it (and, still queued at
+ * the stop, then): mail is never delayed by the store.
  */
 struct report_writer;
 

@@ -250,7 +250,7 @@ def check_sources(top, table):
     printing = call_re(PRINTING)
     streams = re.compile(r"(?<![\w.>])(%s)\b" % "|".join(STREAMS))
     nfiles = 0
-    for sub in ("lib", "milter", "t", "fuzz", "bench"):
+    for sub in ("lib", "milter", "t", "fuzz", "bench", "reporter"):
         for path in c_files(top, sub):
             nfiles += 1
             text = read(os.path.join(top, path))
