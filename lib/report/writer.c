@@ -94,6 +94,7 @@ struct report_writer {
 	int stopping;
 	int done;		 /* the thread has finished */
 	int abandoned;		 /* stop gave up waiting for the thread */
+	struct report_writer *next_abandoned; /* abandoned_list */
 	size_t inflight;	 /* records taken, not yet counted */
 	pthread_cond_t finished; /* CLOCK_MONOTONIC; done was set */
 
@@ -580,6 +581,11 @@ entry_new(const struct report_record *r)
 	return e;
 }
 
+/* writers whose thread stop gave up on: still in use by that thread
+ * (never freed), kept reachable here rather than leaked */
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct report_writer *abandoned_list;
+
 int
 report_writer_submit(struct report_writer *w, const struct report_record *r)
 {
@@ -667,6 +673,10 @@ report_writer_stop(struct report_writer **wp)
 			"stopped waiting\" records_lost=%zu",
 			lost);
 		pthread_detach(w->thread);
+		pthread_mutex_lock(&abandoned_lock);
+		w->next_abandoned = abandoned_list;
+		abandoned_list = w;
+		pthread_mutex_unlock(&abandoned_lock);
 		return;
 	}
 	pthread_mutex_unlock(&w->lock);
