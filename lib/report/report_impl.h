@@ -7,9 +7,10 @@
 
 #include "report.h"
 
-/* report_seterr - msg into err (errlen bytes, terminated), when err is
- * given */
-void report_seterr(char *err, size_t errlen, const char *msg);
+/* report_seterr - a printf-style message into err (errlen bytes,
+ * terminated), when err is given */
+void report_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* report_xml_text - s as XML character data (report.h's escaping rules);
  * a domain is written lowercase and without a final dot */
 void report_xml_text(struct dynbuf *b, const char *s, int domain);

@@ -18,7 +18,6 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,22 +27,10 @@
 #include "store_impl.h"
 
 void
-report_store_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-void
 report_store_schema_newer(char *err, size_t errlen, const char *where,
 			  long long v)
 {
-	report_store_seterr(err, errlen,
+	report_seterr(err, errlen,
 			    "%s: the store's schema version %lld is newer "
 			    "than this build's (%d): run a newer authmilter",
 			    where, v, REPORT_STORE_SCHEMA);

@@ -93,8 +93,4 @@ struct report_store *report_store_sqlite_open(const char *path, char *err,
 struct report_store *report_store_pg_open(const char *uri, char *err,
 					  size_t errlen);
 
-/* report_store_seterr - a formatted message into err */
-void report_store_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 #endif

@@ -96,7 +96,7 @@ fail(const char *what, const char *msg, char *err, size_t errlen)
 {
 	char *p;
 
-	report_store_seterr(err, errlen, "postgresql: %s: %s", what,
+	report_seterr(err, errlen, "postgresql: %s: %s", what,
 			    msg != NULL && msg[0] != '\0' ? msg
 							  : "unknown error");
 	if (err == NULL)

@@ -90,7 +90,7 @@ static const struct store_ops sqlite_ops;
 static int
 fail(struct sq *q, const char *what, char *err, size_t errlen)
 {
-	report_store_seterr(err, errlen, "sqlite:%s: %s: %s", q->path, what,
+	report_seterr(err, errlen, "sqlite:%s: %s: %s", q->path, what,
 			    q->db ? sqlite3_errmsg(q->db) : "no database");
 	return -1;
 }
@@ -153,7 +153,7 @@ migrate(struct sq *q, char *err, size_t errlen)
 			goto sqlerr;
 		if (sqlite3_step(s) != SQLITE_ROW) {
 			sqlite3_finalize(s);
-			report_store_seterr(err, errlen,
+			report_seterr(err, errlen,
 					    "sqlite:%s: report_meta holds no "
 					    "schema version",
 					    q->path);
@@ -168,7 +168,7 @@ migrate(struct sq *q, char *err, size_t errlen)
 	if (v > REPORT_STORE_SCHEMA || v < 0) {
 		char where[300];
 
-		report_store_seterr(where, sizeof(where), "sqlite:%s", q->path);
+		report_seterr(where, sizeof(where), "sqlite:%s", q->path);
 		report_store_schema_newer(err, errlen, where, v);
 		goto fail;
 	}
@@ -223,13 +223,13 @@ dir_check(const char *path, char *err, size_t errlen)
 	dir = slash == path ? xstrdup("/")
 			    : xstrndup(path, (size_t)(slash - path));
 	if (stat(dir, &sb) < 0) {
-		report_store_seterr(err, errlen,
+		report_seterr(err, errlen,
 				    "sqlite:%s: the directory %s: %s "
 				    "(it is not created)",
 				    path, dir, strerror(errno));
 		rc = -1;
 	} else if (!S_ISDIR(sb.st_mode)) {
-		report_store_seterr(
+		report_seterr(
 		    err, errlen, "sqlite:%s: %s is not a directory", path, dir);
 		rc = -1;
 	}
@@ -268,7 +268,7 @@ report_store_sqlite_open(const char *path, char *err, size_t errlen)
 	}
 	mode = sqlite3_column_text(s, 0);
 	if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
-		report_store_seterr(err, errlen,
+		report_seterr(err, errlen,
 				    "sqlite:%s: the file cannot be in WAL "
 				    "mode (journal mode %s)",
 				    path, mode ? (const char *)mode : "?");
