@@ -42,6 +42,7 @@
 #include "psl.h"
 #include "report.h"
 #include "send.h"
+#include "session.h"
 #include "settings.h"
 #include "store.h"
 #include "util.h"
@@ -495,13 +496,7 @@ open_dns(const struct settings *cfg, struct dest_dns *dd)
 	struct psl *psl = NULL;
 	char err[512];
 
-	memset(&o, 0, sizeof(o));
-	o.forwarders = (const char *const *)cfg->dns_nameservers;
-	o.nforwarders = cfg->dns_nnameservers;
-	o.timeout_ms = cfg->dns_timeout_ms;
-	o.transparent_zones = (const char *const *)cfg->dns_transparent_zones;
-	o.ntransparent = cfg->dns_ntransparent;
-	o.trust_anchor_file = cfg->dns_trust_anchor;
+	session_dns_opts(cfg, &o);
 	dd->dns = dns_unbound_new(&o, err, sizeof(err));
 	if (dd->dns == NULL) {
 		say(LOG_ERR, "the resolver does not start: %s", err);

@@ -116,6 +116,18 @@ session_arc_key_drop(const struct session_env *env,
 	arc_key_unref(env->arc_seal, kp);
 }
 
+void
+session_dns_opts(const struct settings *cfg, struct dns_unbound_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->forwarders = (const char *const *)cfg->dns_nameservers;
+	o->nforwarders = cfg->dns_nnameservers;
+	o->timeout_ms = cfg->dns_timeout_ms;
+	o->transparent_zones = (const char *const *)cfg->dns_transparent_zones;
+	o->ntransparent = cfg->dns_ntransparent;
+	o->trust_anchor_file = cfg->dns_trust_anchor;
+}
+
 struct session_env *
 session_env_open(const struct settings *cfg, char *err, size_t errlen)
 {
@@ -123,13 +135,7 @@ session_env_open(const struct settings *cfg, char *err, size_t errlen)
 	struct dns_unbound_opts o;
 	struct psl *psl;
 
-	memset(&o, 0, sizeof(o));
-	o.forwarders = (const char *const *)cfg->dns_nameservers;
-	o.nforwarders = cfg->dns_nnameservers;
-	o.timeout_ms = cfg->dns_timeout_ms;
-	o.transparent_zones = (const char *const *)cfg->dns_transparent_zones;
-	o.ntransparent = cfg->dns_ntransparent;
-	o.trust_anchor_file = cfg->dns_trust_anchor;
+	session_dns_opts(cfg, &o);
 	env->dns = dns_unbound_new(&o, err, errlen);
 	if (env->dns == NULL)
 		goto fail;

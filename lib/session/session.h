@@ -45,6 +45,10 @@ struct session_env {
 	struct report_writer *reports;
 };
 
+/* session_dns_opts - the libunbound options the dns.* settings give: the
+ * daemon's resolver and authmilter-report's are made from them */
+struct dns_unbound_opts;
+void session_dns_opts(const struct settings *cfg, struct dns_unbound_opts *o);
 /* session_env_open - the resolver and method contexts a config asks for
  * (threads start here: block signals first); NULL with err filled */
 struct session_env *session_env_open(const struct settings *cfg, char *err,
