@@ -332,6 +332,25 @@ write_batch(struct report_writer *w, struct entry **v, size_t n)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* queue_clear - free what is queued (lock held); how many entries */
+static size_t
+queue_clear(struct report_writer *w)
+{
+	size_t k = w->n;
+
+	while (w->head != NULL) {
+		struct entry *e = w->head;
+
+		w->head = e->next;
+		entry_free(e);
+	}
+	w->tail = NULL;
+	w->n = 0;
+	atomic_store_explicit(&w->queue_length, 0, memory_order_relaxed);
+	stats_gauge_add(&m_queue, -(int64_t)k);
+	return k;
+}
+
 /* take - up to batch_max entries off the queue into v (lock held); their
  * number */
 static size_t
@@ -424,17 +443,7 @@ writer_main(void *arg)
 		}
 	}
 	/* whatever is still queued is lost */
-	k = w->n;
-	while (w->head != NULL) {
-		struct entry *e = w->head;
-
-		w->head = e->next;
-		entry_free(e);
-	}
-	w->tail = NULL;
-	w->n = 0;
-	atomic_store_explicit(&w->queue_length, 0, memory_order_relaxed);
-	stats_gauge_add(&m_queue, -(int64_t)k);
+	k = queue_clear(w);
 	pthread_mutex_unlock(&w->lock);
 	if (k > 0)
 		count_dropped(w, k);
@@ -652,19 +661,8 @@ report_writer_stop(struct report_writer **wp)
 		/* leave the thread to its call (the process is exiting):
 		 * what is queued and the batch in the call are lost, the
 		 * writer is not freed */
-		size_t k = w->n, lost = w->n + w->inflight;
+		size_t lost = queue_clear(w) + w->inflight;
 
-		while (w->head != NULL) {
-			struct entry *e = w->head;
-
-			w->head = e->next;
-			entry_free(e);
-		}
-		w->tail = NULL;
-		w->n = 0;
-		atomic_store_explicit(&w->queue_length, 0,
-				      memory_order_relaxed);
-		stats_gauge_add(&m_queue, -(int64_t)k);
 		w->abandoned = 1;
 		count_dropped(w, lost);
 		pthread_mutex_unlock(&w->lock);
